@@ -1,0 +1,45 @@
+# The project's two user-facing commands are `make demo` and `make test`.
+# Both create (or reuse) the virtual environment and build (or reuse) the
+# devcluster binaries, so they work from a fresh clone.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv test lint unit integration trainer e2e crd crd-check devcluster-build demo clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[operator,trainer,devcluster,dev]'
+	# DeepSpeed ships only an sdist that imports torch while building: build it
+	# against the torch installed above, with no CUDA ops compiled.
+	DS_BUILD_OPS=0 DS_SKIP_CUDA_CHECK=1 $(PY) -m pip install -q --no-build-isolation deepspeed==0.19.8
+	touch $(STAMP)
+
+devcluster-build: venv
+	$(VENV)/bin/sftjob-devcluster build
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: venv devcluster-build lint
+	$(VENV)/bin/pytest tests
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit
+
+crd: venv
+	$(PY) hack/gen_crd.py
+
+demo: venv devcluster-build
+	$(PY) hack/demo.py
+
+clean:
+	-$(VENV)/bin/sftjob-devcluster down
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

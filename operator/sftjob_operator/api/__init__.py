@@ -1,0 +1,1 @@
+"""The SFTJob API: resource identity, legacy-name normalization and spec validation helpers."""
