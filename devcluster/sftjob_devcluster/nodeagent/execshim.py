@@ -1,0 +1,91 @@
+"""Runs inside a pod's private mount and UTS namespaces (started through `unshare`):
+bind-mounts the pod's volumes, hosts file and termination-message file, sets the
+hostname, then replaces itself with the container's command.
+
+It is started by path with `python -I -S`, so it must import only the standard library.
+Usage: python -I -S execshim.py SPEC.json
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+# statvfs f_flag bits that the kernel keeps locked on a bind remount; they must be repeated.
+_LOCKED = {0x2: MS_NOSUID, 0x4: MS_NODEV, 0x8: MS_NOEXEC}
+START_ERROR_EXIT = 128
+PR_SET_PDEATHSIG = 1
+
+
+def readonly_remount_flags(statvfs_flags: int) -> int:
+    flags = MS_BIND | MS_REMOUNT | MS_RDONLY
+    for st_bit, ms_bit in _LOCKED.items():
+        if statvfs_flags & st_bit:
+            flags |= ms_bit
+    return flags
+
+
+def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
+    if libc.mount(source.encode() if source else None, target.encode(), None, flags, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source or '(remount)'} on {target}: {os.strerror(err)}")
+
+
+def _prepare_target(source: str, target: str) -> None:
+    if not os.path.exists(source):
+        os.makedirs(source, exist_ok=True)
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):
+        os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
+        with open(target, "a"):
+            pass
+
+
+def setup(spec: dict[str, Any]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    # If the agent dies (even by SIGKILL), the container's main process dies with it;
+    # an agent started later kills what is left of its process group.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for mount in spec.get("mounts", []):
+        source, target = mount["source"], mount["target"]
+        _prepare_target(source, target)
+        _mount(libc, source, target, MS_BIND | MS_REC)
+        if mount.get("readOnly"):
+            _mount(libc, None, target, readonly_remount_flags(os.statvfs(target).f_flag))
+    if spec.get("hostname"):
+        socket.sethostname(spec["hostname"])
+    cwd = spec.get("cwd") or "/"
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[1]) as f:
+        spec = json.load(f)
+    try:
+        setup(spec)
+        os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+    except OSError as err:
+        message = f"failed to start {spec['argv'][0]!r}: {err}"
+        print(message, file=sys.stderr, flush=True)
+        if spec.get("startErrorFile"):
+            with open(spec["startErrorFile"], "w") as f:
+                f.write(message)
+    return START_ERROR_EXIT
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
