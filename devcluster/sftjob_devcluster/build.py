@@ -114,7 +114,7 @@ def _log(msg: str) -> None:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -218,12 +218,14 @@ def build(versions: Versions | None = None, force: bool = False) -> Path:
     p = plan(versions)
     if p.is_built() and not force:
         return p.bin_dir
-    with _locked(p.root.with_suffix(".lock")):
+    with locked(p.root.with_suffix(".lock")):
         if p.is_built() and not force:
             return p.bin_dir
         started = time.monotonic()
-        _log(f"building Kubernetes {p.versions.kubernetes}, etcd {p.versions.etcd}, "
-             f"kwok {p.versions.kwok} with {p.go_version} into {p.bin_dir}")
+        _log(
+            f"building Kubernetes {p.versions.kubernetes}, etcd {p.versions.etcd}, "
+            f"kwok {p.versions.kwok} with {p.go_version} into {p.bin_dir}"
+        )
         _log("the first build takes many minutes; later runs reuse the binaries")
         src = p.root / "src"
         shutil.rmtree(src, ignore_errors=True)
@@ -237,8 +239,14 @@ def build(versions: Versions | None = None, force: bool = False) -> Path:
         prepare_k8s_module(p.versions, src / "k8s", log)
         prepare_kwok_module(p.versions, src / "kwok", log)
         date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _build_module("k8s", K8S_BINARIES, k8s_ldflags(p.versions.kubernetes, date),
-                      src / "k8s", staging_bin, log)
+        _build_module(
+            "k8s",
+            K8S_BINARIES,
+            k8s_ldflags(p.versions.kubernetes, date),
+            src / "k8s",
+            staging_bin,
+            log,
+        )
         _build_module("kwok", KWOK_BINARIES, "-s -w", src / "kwok", staging_bin, log)
 
         (staging_bin / ".complete").write_text(

@@ -1,0 +1,37 @@
+"""Kubeconfig rendering (pure)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def render_kubeconfig(
+    server: str, ca_file: Path, cert_file: Path, key_file: Path, name: str = "devcluster"
+) -> dict[str, Any]:
+    """A kubeconfig with one cluster, user and (current) context, referring to files."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": name, "cluster": {"server": server, "certificate-authority": str(ca_file)}}
+        ],
+        "users": [
+            {
+                "name": name,
+                "user": {"client-certificate": str(cert_file), "client-key": str(key_file)},
+            }
+        ],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(path: Path, config: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path

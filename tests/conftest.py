@@ -1,0 +1,1 @@
+pytest_plugins = ["sftjob_devcluster.pytest_plugin"]
