@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
                 help="seconds a Job-owned pod runs before it Succeeds (default 5)",
             )
             p.add_argument("--apiserver-port", type=int, default=0, help="default: a free port")
+            p.add_argument(
+                "--local-node",
+                action="store_true",
+                help="also run the local node agent (node local-cpu runs pods as processes)",
+            )
     return parser
 
 
@@ -61,6 +66,7 @@ def _config(ns: argparse.Namespace) -> ClusterConfig:
         ),
         pod_complete_after=ns.pod_complete_after,
         apiserver_port=ns.apiserver_port,
+        local_node=ns.local_node,
     )
 
 

@@ -32,6 +32,8 @@ from .nodes import KWOK_NODE_LABEL, KWOK_NODE_LABEL_VALUE, NodeShape, node_manif
 from .paths import cluster_state_dir
 from .stages import render_kwok_config
 
+LOCAL_NODE_COMPONENT = "nodeagent"
+
 
 class DevClusterError(RuntimeError):
     """A failure a user can act on; the message says what and where to look."""
@@ -61,6 +63,8 @@ class ClusterConfig:
     # 0 picks a free port.
     apiserver_port: int = 0
     startup_timeout: float = 180.0
+    # Also run the local node agent (node `local-cpu`), which executes pods as processes.
+    local_node: bool = False
 
     @property
     def root(self) -> Path:
@@ -250,12 +254,29 @@ class DevCluster:
         """Start the cluster (or reuse it if already healthy); returns self."""
         bin_dir = self.bin_dir
         with locked(self._lock_file):
-            if self.is_up():
-                return self
-            # Leftovers of a crashed or killed run: stop what still runs, wipe the data.
-            self._down()
-            self._start_all(bin_dir)
+            if not self.is_up():
+                # Leftovers of a crashed or killed run: stop what still runs, wipe the data.
+                self._down()
+                self._start_all(bin_dir)
+            if self.config.local_node:
+                self._ensure_local_node()
         return self
+
+    def _ensure_local_node(self) -> None:
+        # Imported here: the agent needs the `kubernetes` client, the control plane does not.
+        from .nodeagent import agent_argv, ready_file
+
+        current = self.status().get(LOCAL_NODE_COMPONENT)
+        if current is not None and current.state == "running":
+            return
+        state = self.state_dir / LOCAL_NODE_COMPONENT
+        ready_file(state).unlink(missing_ok=True)
+        self.start_component(
+            LOCAL_NODE_COMPONENT,
+            agent_argv(self.kubeconfig, state, default_storage_class=True),
+            ready=lambda: ready_file(state).exists(),
+            timeout=60,
+        )
 
     def _start_all(self, bin_dir: Path) -> None:
         ports = pick_ports(self.config.apiserver_port)
