@@ -1,0 +1,209 @@
+"""CEL rules (x-kubernetes-validations) of the SFTJob CRD.
+
+Each rule's message names the fields involved, says what is wrong and what to
+write instead. Rules that span blocks live on `spec`; rules inside one block live
+on that block. Transition rules (oldSelf) make the training settings immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sftjob_operator.api.legacy import VALUE_ALIASES, LegacyField
+
+Rule = dict[str, Any]
+
+_MIXTURE = (
+    "(has(self.datasetMixture) && has(self.datasetMixture.datasets) && "
+    "size(self.datasetMixture.datasets) > 0)"
+)
+_DATASET_NAME = "(has(self.scriptArgs) && has(self.scriptArgs.dataset_name))"
+_SFT = "has(self.sftConfig)"
+
+
+def _sft_true(name: str) -> str:
+    return f"({_SFT} && has(self.sftConfig.{name}) && self.sftConfig.{name} == true)"
+
+
+def _sft_not_no(name: str) -> str:
+    return f"({_SFT} && has(self.sftConfig.{name}) && self.sftConfig.{name} != 'no')"
+
+
+_EVAL_ON = f"({_sft_not_no('eval_strategy')} || {_sft_not_no('evaluation_strategy')})"
+_CPU_ONLY = f"({_sft_true('use_cpu')} || {_sft_true('no_cuda')})"
+
+
+def rule(expr: str, message: str, field_path: str | None = None) -> Rule:
+    out: Rule = {"rule": expr, "message": message}
+    if field_path:
+        out["fieldPath"] = field_path
+    return out
+
+
+def spec_rules() -> list[Rule]:
+    return [
+        rule(
+            f"{_DATASET_NAME} != {_MIXTURE}",
+            "set exactly one of spec.scriptArgs.dataset_name (a Hub dataset or local path) and "
+            "spec.datasetMixture.datasets (a list of {path: ...}); TRL ignores dataset_name "
+            "when both are set",
+        ),
+        rule(
+            f"!{_EVAL_ON} || !{_MIXTURE} || has(self.datasetMixture.test_split_size)",
+            "spec.sftConfig.eval_strategy is not 'no' but spec.datasetMixture has no test "
+            "split: set spec.datasetMixture.test_split_size (e.g. 0.05), or eval_strategy: no",
+            ".datasetMixture",
+        ),
+        rule(
+            f"!{_MIXTURE} || !has(self.scriptArgs) || "
+            "((!has(self.scriptArgs.dataset_train_split) || "
+            "self.scriptArgs.dataset_train_split == 'train') && "
+            "(!has(self.scriptArgs.dataset_test_split) || "
+            "self.scriptArgs.dataset_test_split == 'test'))",
+            "with spec.datasetMixture the splits are named train and test: remove "
+            "spec.scriptArgs.dataset_train_split and dataset_test_split (pick each dataset's "
+            "split with spec.datasetMixture.datasets[].split)",
+            ".scriptArgs",
+        ),
+        rule(
+            f"!{_sft_true('push_to_hub')} || has(self.hubTokenSecretRef) || "
+            "(has(self.env) && self.env.exists(e, e.name == 'HF_TOKEN'))",
+            "spec.sftConfig.push_to_hub needs a Hub token: set spec.hubTokenSecretRef: "
+            "{name: <secret>, key: token}",
+            ".sftConfig.push_to_hub",
+        ),
+        rule(
+            f"!{_sft_true('push_to_hub')} || has(self.sftConfig.hub_model_id) || "
+            "has(self.sftConfig.push_to_hub_model_id) || has(self.sftConfig.output_dir)",
+            "spec.sftConfig.push_to_hub needs spec.sftConfig.hub_model_id "
+            "(<organization>/<name>); without it the repository would be named after the "
+            "job's output directory",
+            ".sftConfig.push_to_hub",
+        ),
+        # sftConfig.deepspeed and sftConfig.fsdp are untyped (object-or-string,
+        # bool-or-string), so CEL cannot see them: normalize() checks those.
+        rule(
+            "self.gpusPerNode >= 1 || "
+            "!(self.distributed.startsWith('deepspeed') || self.distributed == 'fsdp')",
+            "spec.distributed: DeepSpeed and FSDP need GPUs: set spec.gpusPerNode >= 1, or "
+            "distributed: auto (or ddp) for a CPU job",
+            ".distributed",
+        ),
+        rule(
+            f"!{_CPU_ONLY} || self.gpusPerNode == 0",
+            "spec.sftConfig.use_cpu is true but spec.gpusPerNode is not 0: set "
+            "spec.gpusPerNode: 0 for a CPU job (or remove use_cpu)",
+            ".gpusPerNode",
+        ),
+        *immutability_rules(),
+    ]
+
+
+IMMUTABLE_BLOCKS = ("scriptArgs", "datasetMixture", "modelConfig", "sftConfig", "storage")
+IMMUTABLE_SCALARS = ("nodes", "gpusPerNode", "distributed", "image")
+_IMMUTABLE_HINT = (
+    "training settings cannot change after the SFTJob is created; create a new SFTJob "
+    "instead (suspend, resources, env and podTemplate stay mutable)"
+)
+
+
+def immutability_rules() -> list[Rule]:
+    rules = [
+        rule(
+            f"has(self.{name}) == has(oldSelf.{name}) && "
+            f"(!has(self.{name}) || self.{name} == oldSelf.{name})",
+            f"spec.{name} is immutable: {_IMMUTABLE_HINT}",
+            f".{name}",
+        )
+        for name in IMMUTABLE_BLOCKS
+    ]
+    rules += [
+        rule(
+            f"self.{name} == oldSelf.{name}",
+            f"spec.{name} is immutable: {_IMMUTABLE_HINT}",
+            f".{name}",
+        )
+        for name in IMMUTABLE_SCALARS
+    ]
+    return rules
+
+
+def sft_config_rules() -> list[Rule]:
+    return [
+        rule(
+            "!(has(self.bf16) && self.bf16 == true && has(self.fp16) && self.fp16 == true)",
+            "spec.sftConfig.bf16 and spec.sftConfig.fp16 are both true: set at most one of them "
+            "(bf16 on Ampere or newer GPUs, fp16 on older ones)",
+            ".fp16",
+        ),
+    ]
+
+
+def model_config_rules() -> list[Rule]:
+    return [
+        rule(
+            "!(has(self.load_in_4bit) && self.load_in_4bit == true && "
+            "has(self.load_in_8bit) && self.load_in_8bit == true)",
+            "spec.modelConfig.load_in_4bit and spec.modelConfig.load_in_8bit are both true: set "
+            "at most one of them",
+            ".load_in_8bit",
+        ),
+    ]
+
+
+def storage_rules() -> list[Rule]:
+    return [
+        rule(
+            "has(self.claimName) != has(self.size)",
+            "spec.storage: set either claimName (an existing PersistentVolumeClaim) or size (the "
+            "operator creates one), not both and not neither",
+        ),
+        rule(
+            "!has(self.claimName) || (!has(self.storageClassName) && !has(self.accessMode))",
+            "spec.storage.storageClassName and spec.storage.accessMode apply only with "
+            "spec.storage.size, not with claimName",
+        ),
+    ]
+
+
+def _cel_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def rejected_field_rules(block: str, records: Iterable[LegacyField]) -> list[Rule]:
+    """Block-level rules for legacy fields that are rejected whatever their value."""
+    return [
+        rule(
+            f"!has(self.{rec.name})",
+            f"spec.{block}.{rec.name} is not supported: {rec.note}",
+            f".{rec.name}",
+        )
+        for rec in records
+        if rec.block == block and rec.action == "rejected" and not rec.cases
+    ]
+
+
+def legacy_value_rule(rec: LegacyField) -> Rule | None:
+    """Field-level rule for a legacy field whose accepted values are listed."""
+    if not rec.cases:
+        return None
+    values = ", ".join(_cel_literal(c.value) for c in rec.cases)
+    return rule(
+        f"self in [{values}]",
+        f"spec.{rec.block}.{rec.name}: only {values} can be translated: {rec.note}",
+    )
+
+
+def rejected_value_rule(block: str, name: str) -> Rule | None:
+    """Field-level rule for legacy values of a current free-string field that are rejected."""
+    bad = [a for a in VALUE_ALIASES if a.block == block and a.name == name and a.new is None]
+    if not bad:
+        return None
+    values = ", ".join(_cel_literal(a.old) for a in bad)
+    notes = "; ".join(a.note for a in bad)
+    return rule(f"!(self in [{values}])", f"spec.{block}.{name}: {notes}")

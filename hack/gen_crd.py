@@ -1,0 +1,306 @@
+#!/usr/bin/env python
+"""Generate the SFTJob CRD from the pinned TRL and transformers dataclasses.
+
+    python hack/gen_crd.py           # writes crds/sftjob.yaml and the operator's trl_fields.json
+    python hack/gen_crd.py --check   # exits 1 if either file differs from what would be written
+
+The TRL blocks of the spec (scriptArgs, datasetMixture, modelConfig, sftConfig) are
+built field by field from TRL's own dataclasses (types, enums, `choices`, help
+texts). Legacy names from sftjob_operator.api.legacy are added, marked deprecated.
+The cluster-side fields and the status are hand-written in crd_cluster.py; the
+CEL rules live in crd_rules.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import difflib
+import json
+import sys
+import typing
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HACK = Path(__file__).resolve().parent
+ROOT = HACK.parent
+sys.path.insert(0, str(HACK))
+
+import crd_cluster  # noqa: E402
+import crd_rules  # noqa: E402
+import trl_schema  # noqa: E402
+from sftjob_operator.api import identity  # noqa: E402
+from sftjob_operator.api.blocks import TRL_BLOCKS  # noqa: E402
+from sftjob_operator.api.legacy import (  # noqa: E402
+    LEGACY_FIELDS,
+    VALUE_ALIASES,
+    LegacyField,
+)
+
+CRD_PATH = ROOT / "crds" / "sftjob.yaml"
+FIELDS_PATH = ROOT / "operator" / "sftjob_operator" / "api" / "trl_fields.json"
+# The Helm chart ships a copy of the CRD once the chart exists.
+CHART_DIR = ROOT / "charts" / "sftjob-operator"
+CHART_CRD_PATH = CHART_DIR / "crds" / "sftjob.yaml"
+PINNED = {"trl": "1.16.0", "transformers": "5.24.0"}
+
+# Fields whose annotation does not say what a config file may hold.
+KIND_OVERRIDES = {
+    # `fsdp: str | None`, but transformers 5 documents `fsdp: true` (and still takes the
+    # old space-separated option strings).
+    ("sftConfig", "fsdp"): "bool-or-string",
+}
+# Fields the CRD requires although TRL gives them a default of None.
+REQUIRED = {"modelConfig": ["model_name_or_path"]}
+# Fields the spec does not accept (they are listed as rejected in the legacy table).
+EXCLUDED = {(rec.block, rec.name) for rec in LEGACY_FIELDS if rec.action == "rejected"}
+
+BLOCK_DESCRIPTIONS = {
+    "scriptArgs": "TRL ScriptArguments: which dataset to load (or use datasetMixture).",
+    "datasetMixture": "TRL DatasetMixtureConfig: a mixture of datasets (instead of "
+    "scriptArgs.dataset_name).",
+    "modelConfig": "TRL ModelConfig: the model to fine-tune, its dtype, attention, LoRA and "
+    "quantization.",
+    "sftConfig": "TRL SFTConfig (transformers TrainingArguments plus the SFT fields). output_dir "
+    "is optional: the operator points it at the job's storage.",
+}
+
+
+def check_versions() -> dict[str, str]:
+    found = {name: metadata.version(name) for name in PINNED}
+    if found != PINNED:
+        raise SystemExit(f"gen_crd.py needs {PINNED}, found {found}: run `make venv`")
+    return found
+
+
+def trl_dataclasses() -> dict[str, type]:
+    import trl
+
+    return {block: getattr(trl, cls) for block, cls in TRL_BLOCKS.items()}
+
+
+def block_fields(block: str, cls: type) -> list[tuple[dataclasses.Field[Any], Any, str]]:
+    """(field, annotation, kind) for each init field of a TRL dataclass, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if not f.init or (block, f.name) in EXCLUDED:
+            continue
+        kind = KIND_OVERRIDES.get((block, f.name)) or trl_schema.classify(hints[f.name])
+        out.append((f, hints[f.name], kind))
+    return out
+
+
+def _alias_note(block: str, name: str) -> str:
+    aliases = [a for a in VALUE_ALIASES if a.block == block and a.name == name]
+    if not aliases:
+        return ""
+    parts = [f"{a.old} -> {a.new}" if a.new else f"{a.old} rejected" for a in aliases]
+    return " Legacy values: " + ", ".join(parts) + "."
+
+
+def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind: str) -> dict:
+    docs = trl_schema.docstring_params(cls)
+    schema = trl_schema.schema_for_field(f, tp, trl_schema.help_text(cls, f, docs), kind)
+    aliases = [a for a in VALUE_ALIASES if a.block == block and a.name == f.name]
+    if "enum" in schema:
+        schema["enum"] += [a.old for a in aliases if a.new is not None]
+    note = _alias_note(block, f.name)
+    if note:
+        schema["description"] = schema.get("description", "") + note
+    bad = crd_rules.rejected_value_rule(block, f.name)
+    if bad:
+        schema.setdefault("x-kubernetes-validations", []).append(bad)
+    return schema
+
+
+def legacy_schema(rec: LegacyField, current: Mapping[str, Mapping[str, dict]]) -> dict:
+    """Schema of a legacy key: its own, or a copy of its target's, described as deprecated."""
+    if rec.schema is not None:
+        schema = copy.deepcopy(dict(rec.schema))
+    elif rec.target is not None and len(rec.target.path) == 1:
+        schema = copy.deepcopy(current[rec.target.block][rec.target.path[0]])
+        schema.pop("description", None)
+    else:
+        schema = {"x-kubernetes-preserve-unknown-fields": True}
+    if rec.action == "rejected" and not rec.cases:
+        description = f"Not supported: {rec.note}."
+    else:
+        description = f"Deprecated: {rec.note}."
+        value_rule = crd_rules.legacy_value_rule(rec)
+        if value_rule:
+            schema["x-kubernetes-validations"] = [value_rule]
+    return {"description": description, **schema}
+
+
+def trl_block_schemas(classes: Mapping[str, type]) -> dict[str, dict]:
+    current: dict[str, dict[str, dict]] = {}
+    for block, cls in classes.items():
+        current[block] = {
+            f.name: field_schema(block, cls, f, tp, kind)
+            for f, tp, kind in block_fields(block, cls)
+        }
+    blocks: dict[str, dict] = {}
+    for block, props in current.items():
+        all_props = dict(props)
+        for rec in LEGACY_FIELDS:
+            if rec.block == block:
+                all_props[rec.name] = legacy_schema(rec, current)
+        schema: dict[str, Any] = {
+            "description": BLOCK_DESCRIPTIONS[block],
+            "type": "object",
+            "properties": all_props,
+        }
+        if block in REQUIRED:
+            schema["required"] = REQUIRED[block]
+        rules = crd_rules.rejected_field_rules(block, LEGACY_FIELDS)
+        rules += {
+            "sftConfig": crd_rules.sft_config_rules,
+            "modelConfig": crd_rules.model_config_rules,
+        }.get(block, list)()
+        if rules:
+            schema["x-kubernetes-validations"] = rules
+        blocks[block] = schema
+    return blocks
+
+
+def spec_schema(classes: Mapping[str, type]) -> dict:
+    props: dict[str, Any] = dict(trl_block_schemas(classes))
+    props.update(crd_cluster.cluster_spec_properties())
+    props["storage"]["x-kubernetes-validations"] = crd_rules.storage_rules()
+    return {
+        "description": "What to train, on what, and how. The TRL blocks keep TRL's snake_case "
+        "field names, so TRL YAML recipes paste unchanged.",
+        "type": "object",
+        "required": ["modelConfig"],
+        "properties": props,
+        "x-kubernetes-validations": crd_rules.spec_rules(),
+    }
+
+
+def build_crd(versions: Mapping[str, str], classes: Mapping[str, type]) -> dict:
+    schema = {
+        "description": "SFTJob fine-tunes a model with Hugging Face TRL's SFTTrainer.",
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec_schema(classes),
+            "status": crd_cluster.status_schema(),
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{identity.PLURAL}.{identity.GROUP}",
+            "annotations": {
+                f"{identity.GROUP}/trl-version": versions["trl"],
+                f"{identity.GROUP}/transformers-version": versions["transformers"],
+                f"{identity.GROUP}/generated-by": "hack/gen_crd.py",
+            },
+        },
+        "spec": {
+            "group": identity.GROUP,
+            "names": {
+                "kind": identity.KIND,
+                "listKind": f"{identity.KIND}List",
+                "plural": identity.PLURAL,
+                "singular": identity.SINGULAR,
+                "shortNames": list(identity.SHORT_NAMES),
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": identity.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": crd_cluster.printer_columns(),
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+def build_fields(versions: Mapping[str, str], classes: Mapping[str, type]) -> dict:
+    """What normalize() needs to know about TRL at run time, without importing it."""
+    blocks = {}
+    for block, cls in classes.items():
+        blocks[block] = {
+            "dataclass": cls.__name__,
+            "fields": {f.name: kind for f, _tp, kind in block_fields(block, cls)},
+        }
+    return {"trl": versions["trl"], "transformers": versions["transformers"], "blocks": blocks}
+
+
+def check_disjoint(classes: Mapping[str, type]) -> None:
+    """TrlParser merges the four dataclasses into one flat namespace."""
+    seen: dict[str, str] = {}
+    for block, cls in classes.items():
+        for f in dataclasses.fields(cls):
+            if f.name in seen:
+                raise SystemExit(f"{f.name} is a field of both {seen[f.name]} and {block}")
+            seen[f.name] = block
+
+
+HEADER = (
+    "# Generated by hack/gen_crd.py from trl {trl} and transformers {transformers}.\n"
+    "# Do not edit: change the generator and run `make crd`.\n"
+)
+
+
+def render_yaml(crd: Mapping[str, Any], versions: Mapping[str, str]) -> str:
+    body = yaml.safe_dump(dict(crd), sort_keys=False, width=100, allow_unicode=True)
+    return HEADER.format(**versions) + body
+
+
+def render_json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def outputs() -> dict[Path, str]:
+    versions = check_versions()
+    classes = trl_dataclasses()
+    check_disjoint(classes)
+    crd = render_yaml(build_crd(versions, classes), versions)
+    out = {CRD_PATH: crd, FIELDS_PATH: render_json(build_fields(versions, classes))}
+    if CHART_DIR.is_dir():
+        out[CHART_CRD_PATH] = crd
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the files are out of date")
+    args = parser.parse_args(argv)
+    stale = 0
+    for path, text in outputs().items():
+        old = path.read_text() if path.exists() else ""
+        if args.check:
+            if old != text:
+                stale += 1
+                diff = difflib.unified_diff(
+                    old.splitlines(), text.splitlines(), str(path), "generated", lineterm=""
+                )
+                print("\n".join(list(diff)[:60]), file=sys.stderr)
+        elif old != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path} ({len(text.encode())} bytes)")
+    if stale:
+        print(f"{stale} generated file(s) out of date: run `make crd`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
