@@ -37,6 +37,9 @@ unit: venv
 crd: venv
 	$(PY) hack/gen_crd.py
 
+crd-check: venv
+	$(PY) hack/gen_crd.py --check
+
 demo: venv devcluster-build
 	$(PY) hack/demo.py
 

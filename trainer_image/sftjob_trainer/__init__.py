@@ -1,0 +1,1 @@
+"""SFTJob trainer image: TRL SFT under accelerate, with resume, progress and clean exit."""

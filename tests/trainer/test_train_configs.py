@@ -1,0 +1,72 @@
+"""LoRA, packing, the three dataset forms, and configs the trainer must refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from trainer_helpers import base_config, run_trainer, write_yaml
+
+pytestmark = pytest.mark.trainer
+
+
+def test_lora_on_messages_with_assistant_only_loss(tiny: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = write_yaml(
+        tmp_path / "trl.yaml",
+        base_config(
+            tiny,
+            out,
+            dataset_name=str(tiny.messages_data),
+            max_steps=4,
+            assistant_only_loss=True,
+            use_peft=True,
+            lora_r=4,
+            lora_alpha=8,
+            lora_target_modules=["q_proj", "v_proj"],
+        ),
+    )
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (out / "adapter_model.safetensors").is_file()
+    assert (out / "adapter_config.json").is_file()
+    assert not (out / "model.safetensors").exists()
+    assert run.progress()[-1]["percent"] == 100.0
+
+
+def test_packing_on_prompt_completion_from_a_mixture(tiny: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    data = tiny.prompt_completion_data / "train.jsonl"
+    cfg = base_config(tiny, out, max_steps=4, packing=True, max_length=48)
+    del cfg["dataset_name"]
+    cfg["datasets"] = [{"path": "json", "data_files": str(data), "split": "train"}]
+    config = write_yaml(tmp_path / "trl.yaml", cfg)
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (out / "model.safetensors").is_file()
+    assert run.finished_steps() == {0: 4}
+
+
+LEGACY = {
+    # key: (value, what the message must tell the user to write instead)
+    "evaluation_strategy": ("steps", "eval_strategy"),
+    "torch_dtype": ("float32", "dtype"),
+    "max_seq_length": (64, "max_length"),
+    "lora_rnak": (4, "lora_r"),
+    "hub_token": ("hf_secret", "HF_TOKEN"),
+}
+
+
+def test_legacy_and_unknown_keys_are_refused(tiny: Any, tmp_path: Path) -> None:
+    overrides = {key: value for key, (value, _) in LEGACY.items()}
+    config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", **overrides))
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 2
+    reason = (tmp_path / "termination-log").read_text()
+    assert len(reason.strip().splitlines()) == 1
+    for key, (_, fix) in LEGACY.items():
+        assert f"`{key}`" in reason and fix in reason, key
+    assert "hf_secret" not in reason
+    assert reason.strip() in run.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was created

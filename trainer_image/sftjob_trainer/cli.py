@@ -1,0 +1,79 @@
+"""`sftjob-train`: the container entrypoint the operator's pods run.
+
+    sftjob-train --config /etc/sftjob/trl.yaml [--accelerate-config /etc/sftjob/accelerate.yaml]
+
+Without an accelerate config, one training process runs in this process. With one,
+this process is replaced (exec) by `accelerate launch`, built from the config and the
+pod's environment (see `launcher`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .failure import report_failure
+from .launcher import LaunchError, plan_launch
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sftjob-train",
+        description="Run TRL SFT from a trl.yaml, under accelerate launch when an "
+        "accelerate config is given. Unrecognised arguments are passed to the trainer.",
+    )
+    parser.add_argument("--config", required=True, help="path to trl.yaml")
+    parser.add_argument(
+        "--accelerate-config",
+        default=None,
+        help="path to accelerate.yaml; when given, runs `accelerate launch` for this node",
+    )
+    return parser
+
+
+def _read_yaml(path: str, flag: str) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LaunchError(f"{flag} {path}: cannot read the file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise LaunchError(f"{flag} {path}: not valid YAML ({' '.join(str(exc).split())})") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = _parser().parse_known_args(argv)
+    if not Path(args.config).is_file():
+        report_failure(f"--config {args.config}: no such file; mount trl.yaml there")
+        return EXIT_USAGE
+
+    if args.accelerate_config is None:
+        from .train import main as train_main
+
+        train_main(["--config", args.config, *extra])  # exits the process
+
+    try:
+        plan = plan_launch(
+            python=sys.executable,
+            trl_config_path=args.config,
+            accelerate_config_path=args.accelerate_config,
+            accelerate_config=_read_yaml(args.accelerate_config, "--accelerate-config"),
+            env=os.environ,
+            extra_args=extra,
+        )
+    except LaunchError as exc:
+        report_failure(str(exc))
+        return EXIT_USAGE
+    print("sftjob-train: " + " ".join(plan.argv), file=sys.stderr, flush=True)
+    os.execve(plan.argv[0], plan.argv, {**os.environ, **plan.env})
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Failure reporting: one line on stderr and in Kubernetes' termination log."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+TERMINATION_LOG = Path("/dev/termination-log")
+TERMINATION_LOG_ENV = "SFTJOB_TERMINATION_LOG"
+MAX_REASON_CHARS = 1024  # Kubernetes keeps at most 4096 bytes of a termination message
+
+
+def one_line(exc: BaseException) -> str:
+    """Pure: `Type: message` on one line, whitespace collapsed, bounded in length."""
+    message = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 3] + "..."
+    return text
+
+
+def termination_log_path(env: dict[str, str] | None = None) -> Path | None:
+    """The env override if set; else /dev/termination-log when Kubernetes created it."""
+    env = dict(os.environ) if env is None else env
+    if env.get(TERMINATION_LOG_ENV):
+        return Path(env[TERMINATION_LOG_ENV])
+    return TERMINATION_LOG if TERMINATION_LOG.is_file() else None
+
+
+def process_label(env: dict[str, str] | None = None) -> str:
+    """Pure: 'rank R (node N): ' in a multi-process run, else ''.
+
+    Under torchrun/accelerate the node index is GROUP_RANK; NODE_RANK is not set in
+    the workers, and JOB_COMPLETION_INDEX is the pod's own index.
+    """
+    env = dict(os.environ) if env is None else env
+    if int(env.get("WORLD_SIZE", "1") or 1) <= 1:
+        return ""
+    node = env.get("GROUP_RANK") or env.get("NODE_RANK") or env.get("JOB_COMPLETION_INDEX") or "?"
+    return f"rank {env.get('RANK', '?')} (node {node}): "
+
+
+def report_failure(reason: str, termination_log: Path | None = None) -> None:
+    reason = process_label() + reason
+    print(f"sftjob-train: error: {reason}", file=sys.stderr, flush=True)
+    path = termination_log or termination_log_path()
+    if path is None:
+        return
+    try:
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(reason + "\n")
+    except OSError:
+        pass  # not writable: stderr carries the reason

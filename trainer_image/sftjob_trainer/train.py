@@ -1,0 +1,193 @@
+"""The training program: TRL's own `trl/scripts/sft.py` flow plus resume, progress, clean exit.
+
+Run once per process (directly, or by `accelerate launch`):
+
+    python -m sftjob_trainer.train --config /etc/sftjob/trl.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from .checkpoints import incomplete_checkpoints, newest_complete_checkpoint
+from .config_check import ConfigError, check_config, dataclass_field_names
+from .failure import one_line, report_failure
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _dataclass_types() -> tuple[Any, ...]:
+    from trl import DatasetMixtureConfig, ModelConfig, ScriptArguments, SFTConfig
+
+    return (ScriptArguments, SFTConfig, ModelConfig, DatasetMixtureConfig)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read trl.yaml and refuse legacy or unknown keys before TrlParser can drop them."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read the file ({exc.strerror})") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path}: not valid YAML ({one_line(exc)})") from None
+    check_config(config, dataclass_field_names(_dataclass_types()))
+    return config
+
+
+def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
+    from trl import TrlParser
+
+    load_config(config_path)
+    parser = TrlParser(_dataclass_types(), prog="sftjob-train")
+    return tuple(  # type: ignore[return-value]
+        parser.parse_args_and_config(
+            ["--config", config_path, *extra_args], fail_with_unknown_args=False
+        )
+    )
+
+
+def resume_target(training_args: Any) -> str | None:
+    """An explicit `resume_from_checkpoint` wins; else the newest complete checkpoint."""
+    explicit = training_args.resume_from_checkpoint
+    if explicit:
+        return str(explicit)
+    for path in incomplete_checkpoints(training_args.output_dir):
+        print(f"sftjob-train: skipping incomplete checkpoint {path}", file=sys.stderr)
+    newest = newest_complete_checkpoint(training_args.output_dir)
+    return str(newest) if newest else None
+
+
+def load_datasets(script_args: Any, dataset_args: Any) -> Any:
+    """As in trl/scripts/sft.py: a mixture (`datasets:`) wins over `dataset_name`."""
+    from datasets import load_dataset
+    from trl import get_dataset
+
+    if dataset_args.datasets:
+        return get_dataset(dataset_args)
+    if script_args.dataset_name:
+        return load_dataset(
+            script_args.dataset_name,
+            name=script_args.dataset_config,
+            streaming=script_args.dataset_streaming,
+        )
+    raise ConfigError(
+        "trl.yaml: no dataset; set `dataset_name` (a hub name or a local directory) "
+        "or `datasets: [{path: json, data_files: ...}]`"
+    )
+
+
+def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: Any) -> None:
+    from trl import SFTTrainer, get_peft_config, get_quantization_config
+
+    from .progress import ProgressCallback, interval_from_env, reporter_from_env
+
+    model_init_kwargs = dict(
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+        attn_implementation=model_args.attn_implementation,
+        dtype=model_args.dtype,
+    )
+    if training_args.model_init_kwargs is not None:
+        model_init_kwargs.update(training_args.model_init_kwargs)
+    training_args.model_init_kwargs = model_init_kwargs
+
+    dataset = load_datasets(script_args, dataset_args)
+    if script_args.dataset_train_split not in dataset:
+        raise ConfigError(
+            f"trl.yaml: dataset_train_split `{script_args.dataset_train_split}` is not in the "
+            f"dataset (splits: {', '.join(dataset)}); set `dataset_train_split` to one of them"
+        )
+    eval_dataset = None
+    if training_args.eval_strategy != "no":
+        if script_args.dataset_test_split not in dataset:
+            strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
+            raise ConfigError(
+                f"trl.yaml: eval_strategy is `{strategy}` but the dataset has "
+                f"no split `{script_args.dataset_test_split}`; set `dataset_test_split`, "
+                '`test_split_size` or `eval_strategy: "no"`'
+            )
+        eval_dataset = dataset[script_args.dataset_test_split]
+
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=dataset[script_args.dataset_train_split],
+        eval_dataset=eval_dataset,
+        quantization_config=get_quantization_config(model_args),
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.add_callback(ProgressCallback(reporter_from_env(), interval_from_env()))
+
+    checkpoint = resume_target(training_args)
+    if checkpoint:
+        trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    trainer.save_model(training_args.output_dir)
+    trainer.accelerator.print(f"sftjob-train: model saved to {training_args.output_dir}")
+
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset_name=script_args.dataset_name)
+        trainer.accelerator.print(f"sftjob-train: pushed to the Hub as {trainer.hub_model_id}")
+
+    # Every rank waits for the final save, then the trackers finish and the process
+    # group is destroyed, so no rank is left waiting on a collective.
+    trainer.accelerator.wait_for_everyone()
+    state = trainer.accelerator.state
+    print(
+        f"sftjob-train: rank {state.process_index}/{state.num_processes} finished at step "
+        f"{trainer.state.global_step}",
+        file=sys.stderr,
+        flush=True,
+    )
+    trainer.end()
+
+
+def run(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m sftjob_trainer.train",
+        description="Run TRL SFT from a trl.yaml (one process of a possibly distributed job).",
+    )
+    parser.add_argument("--config", required=True, help="path to trl.yaml")
+    args, extra = parser.parse_known_args(argv)
+    train(*parse(args.config, extra))
+
+
+def exit_code_for(exc: BaseException) -> int:
+    return EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run, then leave the process explicitly: 0 on success, else one line of reason."""
+    code = EXIT_OK
+    try:
+        run(argv)
+    except SystemExit as exc:  # argparse --help / usage errors
+        code = exc.code if isinstance(exc.code, int) else EXIT_FAILED
+    except BaseException as exc:
+        if not isinstance(exc, ConfigError):
+            traceback.print_exc()
+        report_failure(
+            " ".join(str(exc).split()) if isinstance(exc, ConfigError) else one_line(exc)
+        )
+        code = exit_code_for(exc)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # os._exit skips interpreter teardown: a lingering communication or loader thread
+    # cannot keep a finished rank alive.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
