@@ -57,7 +57,17 @@ def test_record_midway() -> None:
         "eta_seconds": 270.0,  # 90 steps left at 3 s/step (this run's pace)
         "percent": 25.0,
         "final": False,
+        "last_checkpoint": None,
     }
+
+
+def test_record_names_the_last_checkpoint() -> None:
+    record = progress_record(
+        step=30, max_steps=120, epoch=0.5, loss=1.25, learning_rate=1e-4, elapsed_s=60.0,
+        steps_this_run=20, tokens_this_run=6000, final=False, now=NOW,
+        last_checkpoint="checkpoint-30",
+    )  # fmt: skip
+    assert record["last_checkpoint"] == "checkpoint-30"
 
 
 def test_record_before_any_step_has_no_eta_or_rate() -> None:

@@ -17,6 +17,8 @@ from typing import Any, Protocol, TextIO
 
 from transformers import TrainerCallback
 
+from .progress_k8s import configmap_reporter_from_env
+
 PROGRESS_FILE_ENV = "SFTJOB_PROGRESS_FILE"
 PROGRESS_INTERVAL_ENV = "SFTJOB_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL_S = 10.0
@@ -69,6 +71,9 @@ def reporter_from_env(env: dict[str, str] | None = None) -> Reporter:
     reporters: list[Reporter] = [StreamReporter()]
     if env.get(PROGRESS_FILE_ENV):
         reporters.append(JsonLinesReporter(env[PROGRESS_FILE_ENV]))
+    configmap = configmap_reporter_from_env(env)
+    if configmap is not None:
+        reporters.append(configmap)
     return MultiReporter(reporters)
 
 
@@ -100,6 +105,7 @@ def progress_record(
     tokens_this_run: int | None,
     final: bool,
     now: datetime,
+    last_checkpoint: str | None = None,
 ) -> dict[str, Any]:
     """Pure: the dict a reporter receives."""
     percent = 100.0 * step / max_steps if max_steps > 0 else 0.0
@@ -123,6 +129,7 @@ def progress_record(
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "percent": round(min(percent, 100.0), 2),
         "final": final,
+        "last_checkpoint": last_checkpoint,
     }
 
 
@@ -164,6 +171,7 @@ class ProgressCallback(TrainerCallback):
         self._lr: float | None = None
         self._tokens: int | None = None
         self._last_reported_step: int | None = None
+        self._last_checkpoint: str | None = None
 
     def _emit(self, state: Any, final: bool) -> None:
         elapsed = self.clock() - self._start_time
@@ -178,6 +186,7 @@ class ProgressCallback(TrainerCallback):
             tokens_this_run=self._tokens,
             final=final,
             now=datetime.now(UTC),
+            last_checkpoint=self._last_checkpoint,
         )
         self._last_reported_step = state.global_step
         self.reporter.report(record)
@@ -209,6 +218,12 @@ class ProgressCallback(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero and self.throttle.ready():
+            self._emit(state, final=False)
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # Reported at once, not throttled: a restarted attempt resumes from it.
+        if state.is_world_process_zero:
+            self._last_checkpoint = f"checkpoint-{state.global_step}"
             self._emit(state, final=False)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
