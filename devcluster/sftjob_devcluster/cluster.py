@@ -259,17 +259,23 @@ class DevCluster:
                 self._down()
                 self._start_all(bin_dir)
             if self.config.local_node:
-                self._ensure_local_node()
+                self.start_local_node()
         return self
 
-    def _ensure_local_node(self) -> None:
+    @property
+    def local_node_state_dir(self) -> Path:
+        """The node agent's files: pod volumes, container logs (`container_log_path`), pids."""
+        return self.state_dir / LOCAL_NODE_COMPONENT
+
+    def start_local_node(self) -> None:
+        """Run the local node agent (node `local-cpu`) unless it already runs."""
         # Imported here: the agent needs the `kubernetes` client, the control plane does not.
         from .nodeagent import agent_argv, ready_file
 
         current = self.status().get(LOCAL_NODE_COMPONENT)
         if current is not None and current.state == "running":
             return
-        state = self.state_dir / LOCAL_NODE_COMPONENT
+        state = self.local_node_state_dir
         ready_file(state).unlink(missing_ok=True)
         self.start_component(
             LOCAL_NODE_COMPONENT,
