@@ -1,0 +1,362 @@
+"""Operator scale benchmark: apply N SFTJobs at once against the devcluster.
+
+For each N it reports, for the operator:
+  - p50/p99 seconds from "SFTJob created" to "its Job exists and status.phase is set",
+  - total seconds from the first create to the last job ready,
+  - API writes per SFTJob, counted by the kube-apiserver (apiserver_request_total deltas
+    for the kinds only the operator writes), plus Events posted during the run (all sources),
+  - the operator's peak RSS (VmHWM),
+and a baseline measured in the same run: a plain async client that creates the same
+ConfigMap + Service + Job per job directly, with the same concurrency.
+
+The SFTJobs (and the baseline Jobs) are created suspended, so no pods run: the benchmark
+measures the control plane path the operator adds, not kwok or the scheduler.
+
+    python bench/operator_scale.py --n 1 100 1000
+Writes bench/results/operator_scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client, config, watch
+from sftjob_devcluster.cluster import ClusterConfig, DevCluster
+from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, PLURAL, VERSION
+from sftjob_operator.render import render_children
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONCURRENCY = 50
+# Writes only the operator makes (the bench creates SFTJobs; controllers write pods,
+# events, leases and job status).
+OPERATOR_WRITES = {
+    ("POST", "configmaps", ""),
+    ("POST", "services", ""),
+    ("POST", "serviceaccounts", ""),
+    ("POST", "roles", ""),
+    ("POST", "rolebindings", ""),
+    ("POST", "jobs", ""),
+    ("POST", "persistentvolumeclaims", ""),
+    ("PATCH", "sftjobs", ""),
+    ("PATCH", "sftjobs", "status"),
+    ("PUT", "sftjobs", ""),
+    ("PUT", "sftjobs", "status"),
+    ("PATCH", "jobs", ""),
+}
+METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+
+
+def spec(i: int) -> dict[str, Any]:
+    return {
+        "modelConfig": {"model_name_or_path": "tiny-llama"},
+        "scriptArgs": {"dataset_name": "tiny-dataset"},
+        "sftConfig": {"max_steps": 2},
+        "nodes": 1,
+        "gpusPerNode": 1,
+        "suspend": True,
+    }
+
+
+def request_counts(cluster: DevCluster) -> Counter[tuple[str, str, str]]:
+    text = cluster.kubectl("get", "--raw", "/metrics", timeout=120).stdout
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for line in text.splitlines():
+        m = METRIC.match(line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
+        key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
+        counts[key] += int(float(m["value"]))
+    return counts
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Operator:
+    def __init__(self, cluster: DevCluster, log: Path, namespace: str) -> None:
+        self.cluster = cluster
+        self.log = log
+        self.namespace = namespace
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = Path(sys.executable).with_name("sftjob-operator")
+        port = 18000 + os.getpid() % 1000
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    str(exe),
+                    "--namespace",
+                    self.namespace,
+                    "--liveness",
+                    f"http://127.0.0.1:{port}/healthz",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"operator did not become live; see {self.log}")
+
+    def peak_rss_mib(self) -> float:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+
+
+async def api_client(cluster: DevCluster) -> client.ApiClient:
+    cfg = client.Configuration()
+    await config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
+    cfg.connection_pool_maxsize = CONCURRENCY * 2
+    return client.ApiClient(cfg)
+
+
+async def bounded(coros: list[Any]) -> list[Any]:
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(coro: Any) -> Any:
+        async with sem:
+            return await coro
+
+    return await asyncio.gather(*(run(c) for c in coros))
+
+
+async def run_operator(
+    cluster: DevCluster, api: client.ApiClient, ns: str, n: int
+) -> dict[str, Any]:
+    created: dict[str, float] = {}
+    job_seen: dict[str, float] = {}
+    phase_seen: dict[str, float] = {}
+    done = asyncio.Event()
+
+    def check() -> None:
+        if len(created) == n and all(k in job_seen and k in phase_seen for k in created):
+            done.set()
+
+    async def watch_forever(list_fn: Any, args: tuple[Any, ...], on_object: Any) -> None:
+        """A watch that resumes when the server or the client ends the stream."""
+        rv: str | None = None
+        while not done.is_set():
+            kwargs: dict[str, Any] = {"timeout_seconds": 300}
+            if rv:
+                kwargs["resource_version"] = rv
+            try:
+                async with watch.Watch().stream(list_fn, *args, **kwargs) as stream:
+                    async for event in stream:
+                        obj = event["object"]
+                        meta = obj["metadata"] if isinstance(obj, dict) else obj.metadata
+                        rv = (
+                            meta["resourceVersion"]
+                            if isinstance(meta, dict)
+                            else meta.resource_version
+                        )
+                        on_object(obj)
+            except client.ApiException as exc:
+                if exc.status == 410:
+                    rv = None
+                else:
+                    raise
+
+    def on_job(obj: Any) -> None:
+        job_seen.setdefault(obj.metadata.labels[LABEL_JOB_NAME], time.monotonic())
+        check()
+
+    def on_sftjob(obj: Any) -> None:
+        if (obj.get("status") or {}).get("phase"):
+            phase_seen.setdefault(obj["metadata"]["name"], time.monotonic())
+            check()
+
+    batch = client.BatchV1Api(api)
+    custom_api = client.CustomObjectsApi(api)
+
+    async def watch_jobs() -> None:
+        await watch_forever(batch.list_namespaced_job, (ns,), on_job)
+
+    async def watch_sftjobs() -> None:
+        await watch_forever(
+            custom_api.list_namespaced_custom_object, (GROUP, VERSION, ns, PLURAL), on_sftjob
+        )
+
+    watchers = [asyncio.create_task(watch_jobs()), asyncio.create_task(watch_sftjobs())]
+    await asyncio.sleep(1)  # let both watches start
+    custom = client.CustomObjectsApi(api)
+
+    async def create(i: int) -> None:
+        name = f"s{i}"
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "SFTJob",
+            "metadata": {"name": name},
+            "spec": spec(i),
+        }
+        start = time.monotonic()
+        await custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+        created[name] = start
+
+    t0 = time.monotonic()
+    await bounded([create(i) for i in range(n)])
+    check()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=600)
+    except TimeoutError:
+        missing_job = sorted(set(created) - set(job_seen))
+        missing_phase = sorted(set(created) - set(phase_seen))
+        dead = [t.exception() for t in watchers if t.done() and not t.cancelled()]
+        raise RuntimeError(
+            f"not ready after 600s: {len(missing_job)} without a Job {missing_job[:5]}, "
+            f"{len(missing_phase)} without a phase {missing_phase[:5]}; watcher errors: {dead}"
+        ) from None
+    for task in watchers:
+        task.cancel()
+    latencies = [max(job_seen[k], phase_seen[k]) - created[k] for k in created]
+    total = max(max(job_seen[k], phase_seen[k]) for k in created) - t0
+    return {
+        "p50_s": round(statistics.median(latencies), 3),
+        "p99_s": round(percentile(latencies, 0.99), 3),
+        "total_s": round(total, 3),
+    }
+
+
+async def run_baseline(api: client.ApiClient, ns: str, n: int) -> dict[str, Any]:
+    core = client.CoreV1Api(api)
+    batch = client.BatchV1Api(api)
+    latencies: list[float] = []
+
+    async def create(i: int) -> None:
+        body = {
+            "metadata": {"name": f"b{i}", "namespace": ns, "uid": "baseline"},
+            "spec": spec(i),
+        }
+        children = {
+            c["kind"]: c for c in render_children(body, {"model_name_or_path": "tiny-llama"})
+        }
+        for child in children.values():
+            child["metadata"].pop("ownerReferences", None)
+        start = time.monotonic()
+        await core.create_namespaced_config_map(ns, children["ConfigMap"])
+        await core.create_namespaced_service(ns, children["Service"])
+        await batch.create_namespaced_job(ns, children["Job"])
+        latencies.append(time.monotonic() - start)
+
+    t0 = time.monotonic()
+    await bounded([create(i) for i in range(n)])
+    total = time.monotonic() - t0
+    return {
+        "p50_s": round(statistics.median(latencies), 3),
+        "p99_s": round(percentile(latencies, 0.99), 3),
+        "total_s": round(total, 3),
+    }
+
+
+async def measure(cluster: DevCluster, n: int, log_dir: Path) -> dict[str, Any]:
+    api = await api_client(cluster)
+    try:
+        stamp = f"{n}-{int(time.time())}"
+        for ns in (f"bench-base-{stamp}", f"bench-op-{stamp}"):
+            cluster.kubectl("create", "namespace", ns)
+            cluster.wait_for_service_account(ns)
+        baseline = await run_baseline(api, f"bench-base-{stamp}", n)
+
+        # Watching only its namespace keeps leftovers of earlier runs out of the counts.
+        operator = Operator(cluster, log_dir / f"operator-{n}.log", f"bench-op-{stamp}")
+        operator.start()
+        try:
+            before = request_counts(cluster)
+            result = await run_operator(cluster, api, f"bench-op-{stamp}", n)
+            await asyncio.sleep(2)  # let trailing writes of this burst land
+            after = request_counts(cluster)
+            rss = operator.peak_rss_mib()
+        finally:
+            operator.stop()
+        delta = {k: after[k] - before[k] for k in after if after[k] - before[k] > 0}
+        writes = {
+            f"{verb} {res}{'/' + sub if sub else ''}": v
+            for (verb, res, sub), v in sorted(delta.items())
+            if (verb, res, sub) in OPERATOR_WRITES
+        }
+        events = delta.get(("POST", "events", ""), 0) + delta.get(("CREATE", "events", ""), 0)
+        per_job = sum(writes.values()) / n
+        for ns in (f"bench-base-{stamp}", f"bench-op-{stamp}"):
+            cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        return {
+            "n": n,
+            "operator": result,
+            "baseline": baseline,
+            "total_ratio_vs_baseline": round(result["total_s"] / baseline["total_s"], 2),
+            "api_writes_per_sftjob": round(per_job, 2),
+            "api_writes_by_kind": writes,
+            "events_posted_all_sources_per_sftjob": round(events / n, 2),
+            "operator_peak_rss_mib": round(rss, 1),
+        }
+    finally:
+        await api.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--cluster", default="bench-operator", help="devcluster name (kept)")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "operator_scale.json"
+    )
+    args = parser.parse_args()
+    cluster = DevCluster(ClusterConfig(name=args.cluster)).up()
+    cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / "sftjob.yaml"))
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}")
+    log_dir = cluster.state_dir / "bench-logs"
+    log_dir.mkdir(exist_ok=True)
+    runs = []
+    for n in args.n:
+        run = asyncio.run(measure(cluster, n, log_dir))
+        print(json.dumps(run, indent=2), flush=True)
+        runs.append(run)
+    result = {
+        "benchmark": "operator_scale",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), {platform.python_implementation()} {platform.python_version()}",
+        "cluster": "sftjob-devcluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) on loopback",
+        "setup": "SFTJobs created suspended (1 node x 1 GPU), concurrency 50; baseline: same ConfigMap+Service+Job created directly",
+        "targets": {
+            "total_ratio_vs_baseline": "<= 2",
+            "api_writes_per_sftjob": "<= 6",
+            "operator_peak_rss_mib": "< 300 at N=1000",
+        },
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""`sftjob-operator`: run the operator (a thin wrapper around `kopf run` with our settings)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from sftjob_operator.settings import Options
+from sftjob_operator.status.phase import Policy
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="sftjob-operator",
+        description="Reconcile SFTJob resources into training Jobs. Uses KUBECONFIG, "
+        "or in-cluster credentials when run in a pod.",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch this namespace (repeatable; glob patterns allowed); default: all namespaces",
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch all namespaces (the default)"
+    )
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument(
+        "--straggler-grace",
+        type=int,
+        default=Policy.straggler_grace_seconds,
+        metavar="SECONDS",
+        help="how long other ranks may run after rank 0 succeeded before they are stopped "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--image-pull-grace",
+        type=int,
+        default=Policy.image_pull_grace_seconds,
+        metavar="SECONDS",
+        help="how long an image may fail to pull before the SFTJob fails (default %(default)s)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    for flag, value in (
+        ("--straggler-grace", args.straggler_grace),
+        ("--image-pull-grace", args.image_pull_grace),
+    ):
+        if value < 0:
+            parser.error(f"{flag}: {value} is negative; write a number of seconds >= 0")
+    return Options(
+        namespaces=tuple(args.namespace),
+        liveness=args.liveness,
+        verbose=args.verbose,
+        policy=Policy(
+            straggler_grace_seconds=args.straggler_grace,
+            image_pull_grace_seconds=args.image_pull_grace,
+        ),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    options = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if options.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Imported here: importing the handlers registers them with kopf.
+    import kopf
+
+    from sftjob_operator import handlers
+    from sftjob_operator.settings import configure
+
+    handlers.OPTIONS = options
+    settings = kopf.OperatorSettings()
+    configure(settings, options)
+    kopf.run(
+        settings=settings,
+        standalone=True,  # one active replica; the Deployment uses strategy Recreate
+        clusterwide=not options.namespaces,
+        namespaces=options.namespaces,
+        liveness_endpoint=options.liveness,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""kopf handlers. Each is a few lines: look up, call the reconciler, done.
+
+- SFTJob create/resume: create the children of the current attempt, refresh status.
+- spec.suspend changes: mirror to the Job, refresh status.
+- child Job and pod events (label sftjob.dev/job-name): refresh the owner's status.
+- SFTJob deletion: nothing to do (garbage collection removes children); forget memory.
+  The delete handler is optional, so kopf adds no finalizer for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from sftjob_operator import k8s
+from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, PLURAL, VERSION
+from sftjob_operator.reconcile import Indexes, Key, Reconciler
+from sftjob_operator.settings import Options, configure
+from sftjob_operator.status.observe import JobView, PodView, job_view, owner_job_name, pod_view
+from sftjob_operator.views import SftView, sft_view
+
+OPTIONS = Options()  # replaced by the CLI before kopf starts
+_state: dict[str, Reconciler] = {}
+CHILD = {LABEL_JOB_NAME: kopf.PRESENT}
+
+
+def reconciler(
+    sftjobs_index: kopf.Index[Key, SftView],
+    jobs_index: kopf.Index[Key, JobView],
+    pods_index: kopf.Index[Key, PodView],
+) -> Reconciler:
+    rec = _state["reconciler"]
+    rec.indexes = Indexes(
+        sftjobs=lambda key: next(iter(sftjobs_index.get(key, ())), None),
+        jobs=lambda key: list(jobs_index.get(key, ())),
+        pods=lambda key: list(pods_index.get(key, ())),
+    )
+    return rec
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    configure(settings, OPTIONS)
+    _state["reconciler"] = Reconciler(await k8s.Api.connect(), OPTIONS.policy)
+
+
+@kopf.on.cleanup()
+async def cleanup(logger: kopf.Logger, **_: Any) -> None:
+    if rec := _state.pop("reconciler", None):
+        logger.info("API writes by resource: %s", dict(rec.api.writes))
+        await rec.api.close()
+
+
+# -- in-memory indexes (compact views, not whole bodies) ---------------------------
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def sftjobs_index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+    return {(namespace or "", name): sft_view(body)}
+
+
+@kopf.index("batch", "v1", "jobs", labels=CHILD)
+def jobs_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
+    return {(namespace, owner_job_name(body)): job_view(body)}
+
+
+@kopf.index("", "v1", "pods", labels=CHILD)
+def pods_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
+    return {(namespace, owner_job_name(body)): pod_view(body)}
+
+
+# -- the SFTJob ---------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+async def ensure_children(body: kopf.Body, **kwargs: Any) -> None:
+    await _rec(kwargs).ensure(body)
+
+
+# on.update, not on.field: at creation the rendered Job already carries spec.suspend.
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec.suspend")
+async def suspend_changed(namespace: str | None, name: str, **kwargs: Any) -> None:
+    rec = _rec(kwargs)
+    await rec.mirror_suspend((namespace or "", name))
+    await rec.refresh((namespace or "", name))
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+async def deleted(namespace: str | None, name: str, **kwargs: Any) -> None:
+    _rec(kwargs).forget((namespace or "", name))
+
+
+# -- children -------------------------------------------------------------------------
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=CHILD)
+async def job_event(body: kopf.Body, namespace: str | None, **kwargs: Any) -> None:
+    if owner := owner_job_name(body):
+        rec = _rec(kwargs)
+        await rec.mirror_suspend((namespace or "", owner))
+        rec.request_refresh((namespace or "", owner))
+
+
+@kopf.on.event("", "v1", "pods", labels=CHILD)
+async def pod_event(body: kopf.Body, namespace: str | None, **kwargs: Any) -> None:
+    if owner := owner_job_name(body):
+        _rec(kwargs).request_refresh((namespace or "", owner))
+
+
+def _rec(kwargs: dict[str, Any]) -> Reconciler:
+    return reconciler(kwargs["sftjobs_index"], kwargs["jobs_index"], kwargs["pods_index"])

@@ -1,0 +1,33 @@
+"""Pure functions from an SFTJob (and its normalized TRL config) to child manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sftjob_operator.render import configmap, job, pvc, rbac, service
+from sftjob_operator.render.errors import RenderError
+from sftjob_operator.render.meta import Owner
+from sftjob_operator.render.plan import Plan, plan_from_spec
+
+__all__ = ["Owner", "Plan", "RenderError", "render_children"]
+
+
+def render_children(
+    body: Mapping[str, Any], trl_config: Mapping[str, Any], attempt: int = 1
+) -> list[dict[str, Any]]:
+    """Every child of one attempt, in creation order (the Job last, once all it needs exists)."""
+    owner = Owner.from_body(body)
+    plan = plan_from_spec(body.get("spec") or {}, trl_config)
+    children = [
+        rbac.service_account(owner),
+        rbac.role(owner),
+        rbac.role_binding(owner),
+        rbac.progress_config_map(owner),
+        configmap.config_map(owner, plan, trl_config),
+        service.service(owner),
+    ]
+    if claim := pvc.pvc(owner, plan):
+        children.append(claim)
+    children.append(job.job(owner, plan, attempt))
+    return children

@@ -1,0 +1,44 @@
+"""ConfigMap <job>-config: trl.yaml, accelerate.yaml and (for DeepSpeed) deepspeed.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from sftjob_operator.render import launch, names
+from sftjob_operator.render.meta import Owner, object_meta
+from sftjob_operator.render.plan import Plan
+
+OUTPUT_DIR = "/workspace/output"
+
+
+def trl_config_with_defaults(trl_config: Mapping[str, Any]) -> dict[str, Any]:
+    config = dict(trl_config)
+    config.setdefault("output_dir", OUTPUT_DIR)
+    return config
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    # TrlParser reads a flat YAML mapping of dataclass field -> value.
+    return yaml.safe_dump(dict(data), sort_keys=True, default_flow_style=False)
+
+
+def config_map(owner: Owner, plan: Plan, trl_config: Mapping[str, Any]) -> dict[str, Any]:
+    data = {
+        "trl.yaml": dump_yaml(trl_config_with_defaults(trl_config)),
+        "accelerate.yaml": dump_yaml(launch.accelerate_config(plan, trl_config)),
+    }
+    if plan.deepspeed_stage is not None:
+        data["deepspeed.json"] = (
+            json.dumps(launch.deepspeed_config(plan.deepspeed_stage), indent=2, sort_keys=True)
+            + "\n"
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": object_meta(owner, names.config_map(owner.name), "config"),
+        "data": data,
+    }

@@ -1,0 +1,238 @@
+"""batch/v1 Job <job>-a<attempt>: an Indexed Job with one pod per node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sftjob_operator.render import launch, names
+from sftjob_operator.render.configmap import OUTPUT_DIR
+from sftjob_operator.render.errors import RenderError
+from sftjob_operator.render.meta import Owner, labels, object_meta
+from sftjob_operator.render.plan import Plan
+from sftjob_operator.render.pvc import claim_name
+
+CONTAINER = "trainer"
+GPU_RESOURCE = "nvidia.com/gpu"
+RUN_AS = 1000
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+# Env names the operator owns; a user value would break the rendezvous wiring.
+RESERVED_ENV_PREFIXES = ("SFTJOB_",)
+RESERVED_ENV = frozenset({"JOB_COMPLETION_INDEX", "MASTER_ADDR", "MASTER_PORT", "HF_TOKEN"})
+# Volume names and mount paths the operator owns.
+RESERVED_VOLUMES = frozenset({"config", "shm", "output"})
+RESERVED_MOUNT_PATHS = frozenset({launch.CONFIG_DIR, "/dev/shm", OUTPUT_DIR})
+
+
+def command() -> list[str]:
+    return [
+        "sftjob-train",
+        "--config",
+        launch.TRL_CONFIG_PATH,
+        "--accelerate-config",
+        launch.ACCELERATE_CONFIG_PATH,
+    ]
+
+
+def _check_user_env(env: tuple[Mapping[str, Any], ...]) -> None:
+    for i, var in enumerate(env):
+        name = str(var.get("name", ""))
+        if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+            raise RenderError(
+                f"spec.env[{i}].name",
+                f"{name} is set by the operator; remove it "
+                "(use spec.hubTokenSecretRef for HF_TOKEN, spec.nodes/gpusPerNode for the topology)",
+            )
+
+
+def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
+    _check_user_env(plan.env)
+    out: list[dict[str, Any]] = [
+        {
+            "name": "JOB_COMPLETION_INDEX",
+            "valueFrom": {
+                "fieldRef": {"fieldPath": f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"}
+            },
+        },
+        {"name": "MASTER_ADDR", "value": names.master_addr(owner.name, attempt)},
+        {"name": "MASTER_PORT", "value": str(names.RENDEZVOUS_PORT)},
+        {"name": "SFTJOB_NUM_NODES", "value": str(plan.nodes)},
+        {"name": "SFTJOB_GPUS_PER_NODE", "value": str(plan.gpus_per_node)},
+        {"name": "SFTJOB_NAME", "value": owner.name},
+        {"name": "SFTJOB_NAMESPACE", "value": owner.namespace},
+        {"name": "SFTJOB_ATTEMPT", "value": str(attempt)},
+        {"name": "SFTJOB_PROGRESS_CONFIGMAP", "value": names.progress(owner.name)},
+    ]
+    if plan.hub_token:
+        out.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {"name": plan.hub_token["name"], "key": plan.hub_token["key"]}
+                },
+            }
+        )
+    out.extend(dict(var) for var in plan.env)
+    return out
+
+
+def resources(plan: Plan) -> dict[str, Any]:
+    amounts: dict[str, Any] = {k: str(v) for k, v in sorted(plan.resources.items())}
+    if plan.gpus_per_node > 0:
+        amounts[GPU_RESOURCE] = str(plan.gpus_per_node)
+    if not amounts:
+        return {}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _check_user_volumes(pod_template: Mapping[str, Any]) -> None:
+    for i, volume in enumerate(pod_template.get("volumes") or ()):
+        if volume.get("name") in RESERVED_VOLUMES:
+            raise RenderError(
+                f"spec.podTemplate.volumes[{i}].name",
+                f"{volume.get('name')!r} is used by the operator; pick another name",
+            )
+    for i, mount in enumerate(pod_template.get("volumeMounts") or ()):
+        if mount.get("mountPath") in RESERVED_MOUNT_PATHS:
+            raise RenderError(
+                f"spec.podTemplate.volumeMounts[{i}].mountPath",
+                f"{mount.get('mountPath')} is mounted by the operator; pick another path",
+            )
+
+
+def volumes(owner: Owner, plan: Plan) -> list[dict[str, Any]]:
+    claim = claim_name(owner, plan)
+    output: dict[str, Any] = (
+        {"name": "output", "persistentVolumeClaim": {"claimName": claim}}
+        if claim
+        else {"name": "output", "emptyDir": {}}
+    )
+    return [
+        {
+            "name": "config",
+            "configMap": {"name": names.config_map(owner.name), "defaultMode": 0o444},
+        },
+        {"name": "shm", "emptyDir": {"medium": "Memory"}},
+        output,
+        *(dict(v) for v in plan.pod_template.get("volumes") or ()),
+    ]
+
+
+def volume_mounts(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"name": "config", "mountPath": launch.CONFIG_DIR, "readOnly": True},
+        {"name": "shm", "mountPath": "/dev/shm"},
+        {"name": "output", "mountPath": OUTPUT_DIR},
+        *(dict(m) for m in plan.pod_template.get("volumeMounts") or ()),
+    ]
+
+
+def container(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": plan.image,
+        "command": command(),
+        "env": env(owner, plan, attempt),
+        "ports": [{"name": "rendezvous", "containerPort": names.RENDEZVOUS_PORT}],
+        "volumeMounts": volume_mounts(plan),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+        },
+    }
+    if res := resources(plan):
+        out["resources"] = res
+    return out
+
+
+def tolerations(plan: Plan) -> list[dict[str, Any]]:
+    out = [dict(t) for t in plan.pod_template.get("tolerations") or ()]
+    if plan.gpus_per_node > 0:
+        # GPU node pools are commonly tainted nvidia.com/gpu:NoSchedule.
+        out.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+    return out
+
+
+def pod_spec(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
+    template = plan.pod_template
+    _check_user_volumes(template)
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        # With subdomain set, the Indexed Job's pod hostname <job>-a<N>-<index>
+        # resolves as <job>-a<N>-<index>.<service>.
+        "subdomain": names.service(owner.name),
+        "serviceAccountName": names.service_account(owner.name),
+        "automountServiceAccountToken": True,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container(owner, plan, attempt)],
+        "volumes": volumes(owner, plan),
+    }
+    for key in (
+        "nodeSelector",
+        "affinity",
+        "priorityClassName",
+        "schedulerName",
+        "imagePullSecrets",
+    ):
+        if template.get(key):
+            spec[key] = template[key]
+    if tols := tolerations(plan):
+        spec["tolerations"] = tols
+    return spec
+
+
+def job(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
+    if (
+        len(hostname := names.longest_hostname(owner.name, attempt, plan.nodes))
+        > names.DNS_LABEL_MAX
+    ):
+        raise RenderError(
+            "metadata.name",
+            f"pod hostname {hostname!r} would exceed {names.DNS_LABEL_MAX} characters; "
+            f"use an SFTJob name of at most {len(owner.name) - (len(hostname) - names.DNS_LABEL_MAX)} characters",
+        )
+    extra = {}
+    if owner.queue_name:
+        # Kueue's batch/v1 Job integration admits the Job by unsuspending it.
+        extra = {"kueue.x-k8s.io/queue-name": owner.queue_name}
+    template = plan.pod_template
+    pod_labels = {**(template.get("labels") or {}), **labels(owner, "trainer", attempt)}
+    pod_meta: dict[str, Any] = {"labels": pod_labels}
+    if template.get("annotations"):
+        pod_meta["annotations"] = dict(template["annotations"])
+    spec: dict[str, Any] = {
+        "completionMode": "Indexed",
+        "completions": plan.nodes,
+        "parallelism": plan.nodes,
+        # Whole-job restarts (with resume) belong to the operator, never to the Job.
+        "backoffLimit": 0,
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    # A preempted or evicted rank fails the Job at once, with a reason
+                    # that says so, instead of leaving the other ranks to time out.
+                    "action": "FailJob",
+                    "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+                }
+            ]
+        },
+        "suspend": plan.suspend or owner.queue_name is not None,
+        "template": {"metadata": pod_meta, "spec": pod_spec(owner, plan, attempt)},
+    }
+    if plan.active_deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = plan.active_deadline_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": object_meta(
+            owner, names.job(owner.name, attempt), "trainer", attempt, extra_labels=extra
+        ),
+        "spec": spec,
+    }

@@ -1,0 +1,108 @@
+"""The cluster side of an SFTJob spec, with defaults applied and `distributed: auto` resolved.
+
+`auto` resolves as follows, and the reasons are the ones a user would give:
+- one process in total (1 node x 1 GPU, or a CPU job on one node): no distribution at all;
+- one node with several GPUs: DDP. Intra-node NVLink makes DDP the fastest choice, and a
+  model that needs sharding on one node is something the user knows and asks for;
+- several nodes: DeepSpeed ZeRO-3. Going multi-node is usually about memory, and ZeRO-3
+  shards parameters, gradients and optimizer state across every GPU, so per-GPU memory
+  falls as nodes are added; HF's DeepSpeed integration needs no code change;
+- several nodes with a bitsandbytes-quantized model (load_in_4bit/8bit): DDP, because
+  quantized weights cannot be sharded by ZeRO-3 without extra storage-dtype settings;
+- CPU jobs on several nodes: DDP over gloo (DeepSpeed and FSDP need GPUs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sftjob_operator.render.errors import RenderError
+
+DEFAULT_IMAGE = "ghcr.io/sftjob/trainer:0.1.0"
+STRATEGIES = ("none", "ddp", "deepspeed-zero1", "deepspeed-zero2", "deepspeed-zero3", "fsdp")
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: int
+    gpus_per_node: int
+    strategy: str  # one of STRATEGIES; never "auto"
+    image: str
+    suspend: bool
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    storage: Mapping[str, Any] = field(default_factory=dict)
+    hub_token: Mapping[str, Any] | None = None
+    env: tuple[Mapping[str, Any], ...] = ()
+    active_deadline_seconds: int | None = None
+    pod_template: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_processes(self) -> int:
+        return self.nodes * max(self.gpus_per_node, 1)
+
+    @property
+    def deepspeed_stage(self) -> int | None:
+        if self.strategy.startswith("deepspeed-zero"):
+            return int(self.strategy[-1])
+        return None
+
+
+def is_quantized(trl_config: Mapping[str, Any]) -> bool:
+    return bool(trl_config.get("load_in_4bit") or trl_config.get("load_in_8bit"))
+
+
+def resolve_strategy(
+    distributed: str, nodes: int, gpus_per_node: int, trl_config: Mapping[str, Any]
+) -> str:
+    if distributed not in ("auto", *STRATEGIES[1:]):
+        allowed = ", ".join(("auto", *STRATEGIES[1:]))
+        raise RenderError("spec.distributed", f"{distributed!r} is not one of {allowed}")
+    if gpus_per_node == 0:
+        if distributed not in ("auto", "ddp"):
+            raise RenderError(
+                "spec.distributed",
+                f"{distributed} needs GPUs but spec.gpusPerNode is 0; "
+                "set gpusPerNode >= 1 or write distributed: ddp (or auto) for a CPU job",
+            )
+        return "none" if nodes == 1 else "ddp"
+    total = nodes * gpus_per_node
+    if distributed == "auto":
+        if total == 1:
+            return "none"
+        if nodes == 1 or is_quantized(trl_config):
+            return "ddp"
+        return "deepspeed-zero3"
+    if distributed == "ddp" and total == 1:
+        return "none"
+    return distributed
+
+
+def _int(spec: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
+    value = spec.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise RenderError(f"spec.{key}", f"{value!r} is not an integer >= {minimum}")
+    return value
+
+
+def plan_from_spec(spec: Mapping[str, Any], trl_config: Mapping[str, Any]) -> Plan:
+    nodes = _int(spec, "nodes", 1, 1)
+    gpus = _int(spec, "gpusPerNode", 1, 0)
+    hub = spec.get("hubTokenSecretRef")
+    deadline = spec.get("activeDeadlineSeconds")
+    return Plan(
+        nodes=nodes,
+        gpus_per_node=gpus,
+        strategy=resolve_strategy(spec.get("distributed") or "auto", nodes, gpus, trl_config),
+        image=spec.get("image") or DEFAULT_IMAGE,
+        suspend=bool(spec.get("suspend", False)),
+        resources=dict(spec.get("resources") or {}),
+        storage=dict(spec.get("storage") or {}),
+        hub_token={"name": hub["name"], "key": hub.get("key") or "token"} if hub else None,
+        env=tuple(spec.get("env") or ()),
+        active_deadline_seconds=int(deadline) if deadline is not None else None,
+        pod_template=dict(spec.get("podTemplate") or {}),
+    )

@@ -1,0 +1,40 @@
+"""PersistentVolumeClaim <job>-output, when spec.storage.size asks for one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sftjob_operator.render import names
+from sftjob_operator.render.meta import Owner, object_meta
+from sftjob_operator.render.plan import Plan
+
+
+def pvc(owner: Owner, plan: Plan) -> dict[str, Any] | None:
+    storage = plan.storage
+    if not storage.get("size"):
+        return None
+    mode = storage.get("accessMode") or ("ReadWriteMany" if plan.nodes > 1 else "ReadWriteOnce")
+    spec: dict[str, Any] = {
+        "accessModes": [mode],
+        "resources": {"requests": {"storage": str(storage["size"])}},
+    }
+    if storage.get("storageClassName"):
+        spec["storageClassName"] = storage["storageClassName"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        # A retained claim has no owner, so garbage collection leaves it alone.
+        "metadata": object_meta(
+            owner, names.pvc(owner.name), "output", owned=not storage.get("retain", False)
+        ),
+        "spec": spec,
+    }
+
+
+def claim_name(owner: Owner, plan: Plan) -> str | None:
+    """The claim mounted at /workspace/output, or None for an emptyDir."""
+    if plan.storage.get("claimName"):
+        return str(plan.storage["claimName"])
+    if plan.storage.get("size"):
+        return names.pvc(owner.name)
+    return None

@@ -1,0 +1,42 @@
+"""Operator settings: kopf's (finalizer, annotations, watch timeouts, posting) and ours."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import kopf
+
+from sftjob_operator.api.identity import GROUP
+from sftjob_operator.status.phase import Policy
+
+
+@dataclass(frozen=True)
+class Options:
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    liveness: str | None = None  # e.g. http://0.0.0.0:8080/healthz
+    verbose: bool = False
+    policy: Policy = field(default_factory=Policy)
+    # Silent watch streams stall kopf operators (kopf #847, #1120): always time out.
+    server_timeout: int = 300
+    client_timeout: int = 330
+    connect_timeout: int = 30
+
+
+def configure(settings: kopf.OperatorSettings, options: Options) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.watching.server_timeout = options.server_timeout
+    settings.watching.client_timeout = options.client_timeout
+    settings.watching.connect_timeout = options.connect_timeout
+    settings.watching.reconnect_backoff = 1.0
+    settings.networking.request_timeout = 60
+    # kopf waits this long for more events of one object before handling it (default 0.1s);
+    # our handlers are idempotent, so react fast.
+    settings.batching.batch_window = 0.02
+    # kopf's own log lines become Events only from WARNING up; ours are posted explicitly.
+    settings.posting.level = logging.WARNING
+    settings.execution.max_workers = 4

@@ -1,0 +1,1 @@
+"""Pure status derivation: observed children -> phase, conditions, times, events."""

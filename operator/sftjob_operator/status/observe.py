@@ -1,0 +1,131 @@
+"""Compact, pure views of a child Job and its pods: what status derivation needs, nothing more.
+
+The operator keeps these (not whole bodies) in memory, so they are small on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
+
+COMPLETION_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+
+
+@dataclass(frozen=True)
+class JobView:
+    name: str
+    attempt: int
+    suspended: bool
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    # type -> (status, reason, message)
+    conditions: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    completion_time: str | None = None
+
+    def condition(self, type_: str) -> tuple[str, str] | None:
+        """(reason, message) of a condition that is True, else None."""
+        cond = self.conditions.get(type_)
+        if cond and cond[0] == "True":
+            return cond[1], cond[2]
+        return None
+
+
+@dataclass(frozen=True)
+class PodView:
+    name: str
+    index: int
+    phase: str
+    attempt: int = 1
+    created: str | None = None
+    unschedulable: str | None = None  # the scheduler's message
+    waiting_reason: str | None = None
+    waiting_message: str | None = None
+    exit_code: int | None = None
+    terminated_reason: str | None = None
+    finished_at: str | None = None
+    # Latest condition transition: when the pod last changed, if no container says so.
+    last_transition: str | None = None
+
+
+def _attempt(labels: Mapping[str, str]) -> int:
+    try:
+        return int(labels.get(LABEL_ATTEMPT, "1"))
+    except ValueError:
+        return 1
+
+
+def owner_job_name(body: Mapping[str, Any]) -> str | None:
+    return ((body.get("metadata") or {}).get("labels") or {}).get(LABEL_JOB_NAME)
+
+
+def job_view(body: Mapping[str, Any]) -> JobView:
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    conds = {
+        str(c.get("type")): (
+            str(c.get("status")),
+            str(c.get("reason") or ""),
+            str(c.get("message") or ""),
+        )
+        for c in status.get("conditions") or ()
+    }
+    return JobView(
+        name=meta.get("name", ""),
+        attempt=_attempt(meta.get("labels") or {}),
+        suspended=bool((body.get("spec") or {}).get("suspend")),
+        active=int(status.get("active") or 0),
+        succeeded=int(status.get("succeeded") or 0),
+        failed=int(status.get("failed") or 0),
+        conditions=conds,
+        completion_time=status.get("completionTime"),
+    )
+
+
+def pod_view(body: Mapping[str, Any]) -> PodView:
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    index_text = (meta.get("labels") or {}).get(COMPLETION_INDEX_LABEL) or (
+        meta.get("annotations") or {}
+    ).get(COMPLETION_INDEX_LABEL, "0")
+    unschedulable = None
+    transitions = [
+        str(c["lastTransitionTime"])
+        for c in status.get("conditions") or ()
+        if c.get("lastTransitionTime")
+    ]
+    for cond in status.get("conditions") or ():
+        if (cond.get("type"), cond.get("status"), cond.get("reason")) == (
+            "PodScheduled",
+            "False",
+            "Unschedulable",
+        ):
+            unschedulable = str(cond.get("message") or "no node fits the pod")
+    waiting_reason = waiting_message = terminated_reason = finished_at = None
+    exit_code = None
+    for cs in status.get("containerStatuses") or ():
+        state = cs.get("state") or {}
+        if waiting := state.get("waiting"):
+            waiting_reason = waiting.get("reason")
+            waiting_message = waiting.get("message")
+        if terminated := state.get("terminated"):
+            exit_code = terminated.get("exitCode")
+            terminated_reason = terminated.get("reason")
+            finished_at = terminated.get("finishedAt")
+    return PodView(
+        name=meta.get("name", ""),
+        index=int(index_text) if str(index_text).isdigit() else 0,
+        attempt=_attempt(meta.get("labels") or {}),
+        phase=str(status.get("phase") or "Pending"),
+        created=meta.get("creationTimestamp"),
+        unschedulable=unschedulable,
+        waiting_reason=waiting_reason,
+        waiting_message=waiting_message,
+        exit_code=exit_code,
+        terminated_reason=terminated_reason,
+        finished_at=finished_at,
+        last_transition=max(transitions) if transitions else None,
+    )

@@ -1,0 +1,186 @@
+"""Observed children -> phase, reason and message. Pure; one rule per observable situation.
+
+Later issues add a Restarting phase (a Failed attempt with restarts left) on top of
+`Derived.job_failed`; nothing here needs to change for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sftjob_operator.status import timeutil
+from sftjob_operator.status.observe import JobView, PodView
+
+PENDING = "Pending"
+SUSPENDED = "Suspended"
+RUNNING = "Running"
+RESTARTING = "Restarting"
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+FINAL_PHASES = frozenset({SUCCEEDED, FAILED})
+
+STOP_JOB = "stop-job"  # action: suspend the Job so its remaining pods are terminated
+
+IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})
+PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    # How long ranks > 0 may keep running after rank 0 succeeded (multi-node hang guard).
+    straggler_grace_seconds: int = 300
+    # How long an image may fail to pull before the SFTJob fails.
+    image_pull_grace_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class Observed:
+    nodes: int
+    job: JobView | None
+    pods: Sequence[PodView] = ()
+    queued: bool = False  # the SFTJob carries a Kueue queue label
+    user_suspended: bool = False  # spec.suspend
+    create_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    phase: str
+    reason: str
+    message: str
+    action: str | None = None
+    recheck_after: float | None = None  # seconds; a time-based rule may fire then
+    job_failed: bool = False
+    completion_time: str | None = None
+
+
+def _since(moment: str | None, now: datetime) -> float:
+    parsed = timeutil.parse(moment)
+    return (now - parsed).total_seconds() if parsed else 0.0
+
+
+def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Derived:
+    if observed.create_error:
+        return Derived(PENDING, "CreateFailed", observed.create_error)
+    job = observed.job
+    if job is None:
+        return Derived(PENDING, "Creating", "creating the ConfigMap, Service and Job")
+    if terminal := _terminal(job, observed.pods):
+        return terminal
+    if job.suspended:
+        if observed.queued and not observed.user_suspended:
+            return Derived(
+                SUSPENDED, "WaitingForAdmission", "queued in Kueue; waiting for admission"
+            )
+        return Derived(SUSPENDED, "Suspended", "spec.suspend is true; pods are stopped")
+    pods = [p for p in observed.pods if p.phase != "Failed"]
+    if hang := _straggler_rule(observed.nodes, pods, now, policy):
+        return hang
+    return _pods_rule(observed.nodes, pods, now, policy)
+
+
+def _terminal(job: JobView, pods: Sequence[PodView]) -> Derived | None:
+    for type_ in ("Complete", "SuccessCriteriaMet"):
+        if job.condition(type_):
+            return Derived(
+                SUCCEEDED,
+                "Completed",
+                f"all {job.succeeded} ranks completed",
+                completion_time=job.completion_time,
+            )
+    for type_ in ("Failed", "FailureTarget"):
+        if cond := job.condition(type_):
+            reason, message = cond
+            return Derived(
+                FAILED,
+                reason or "JobFailed",
+                _with_pod_failure(message or "the Job failed", pods),
+                job_failed=True,
+            )
+    return None
+
+
+def _with_pod_failure(message: str, pods: Sequence[PodView]) -> str:
+    for pod in sorted(pods, key=lambda p: p.index):
+        if pod.phase == "Failed" and pod.exit_code not in (None, 0):
+            why = f" ({pod.terminated_reason})" if pod.terminated_reason else ""
+            return f"{message}; rank {pod.index} (pod {pod.name}) exited with code {pod.exit_code}{why}"
+    return message
+
+
+def _straggler_rule(
+    nodes: int, pods: Sequence[PodView], now: datetime, policy: Policy
+) -> Derived | None:
+    rank0 = next((p for p in pods if p.index == 0 and p.phase == "Succeeded"), None)
+    stragglers = sorted(p.index for p in pods if p.phase == "Running")
+    if nodes < 2 or rank0 is None or not stragglers:
+        return None
+    finished = rank0.finished_at or rank0.last_transition
+    waited = _since(finished, now)
+    ranks = ", ".join(str(i) for i in stragglers)
+    if waited >= policy.straggler_grace_seconds:
+        return Derived(
+            SUCCEEDED,
+            "Rank0Succeeded",
+            f"rank 0 finished at {finished}; ranks {ranks} were still running after "
+            f"{policy.straggler_grace_seconds}s and were stopped",
+            action=STOP_JOB,
+            completion_time=finished,
+        )
+    return Derived(
+        RUNNING,
+        "WaitingForRanks",
+        f"rank 0 finished at {finished}; waiting up to {policy.straggler_grace_seconds}s "
+        f"for ranks {ranks}",
+        recheck_after=policy.straggler_grace_seconds - waited,
+    )
+
+
+def _pods_rule(nodes: int, pods: Sequence[PodView], now: datetime, policy: Policy) -> Derived:
+    running = sum(1 for p in pods if p.phase in ("Running", "Succeeded"))
+    if pods and running >= nodes:
+        return Derived(RUNNING, "Running", f"{running}/{nodes} ranks running")
+    counts = f"{running}/{nodes} ranks running"
+    for pod in sorted(pods, key=lambda p: p.index):
+        if pod.waiting_reason in PERMANENT_WAITING_REASONS:
+            return Derived(
+                FAILED,
+                pod.waiting_reason or "",
+                f"rank {pod.index} (pod {pod.name}): {pod.waiting_message or pod.waiting_reason}",
+                action=STOP_JOB,
+            )
+        if pod.waiting_reason in IMAGE_PULL_REASONS:
+            waited = _since(pod.created, now)
+            detail = f"rank {pod.index} (pod {pod.name}) cannot pull its image: {pod.waiting_message or pod.waiting_reason}"
+            if waited >= policy.image_pull_grace_seconds:
+                return Derived(
+                    FAILED,
+                    "ImagePullBackOff",
+                    f"{detail}; gave up after {policy.image_pull_grace_seconds}s",
+                    action=STOP_JOB,
+                )
+            return Derived(
+                PENDING,
+                "ImagePullBackOff",
+                f"{counts}; {detail}",
+                recheck_after=policy.image_pull_grace_seconds - waited,
+            )
+    for pod in sorted(pods, key=lambda p: p.index):
+        if pod.unschedulable:
+            return Derived(
+                PENDING,
+                "Unschedulable",
+                f"{counts}; rank {pod.index} (pod {pod.name}): {pod.unschedulable}",
+            )
+    for pod in sorted(pods, key=lambda p: p.index):
+        if pod.waiting_reason and pod.waiting_reason != "ContainerCreating":
+            return Derived(
+                PENDING,
+                pod.waiting_reason,
+                f"{counts}; rank {pod.index} (pod {pod.name}): {pod.waiting_message or pod.waiting_reason}",
+            )
+    if len(pods) < nodes:
+        return Derived(PENDING, "WaitingForPods", f"{counts}; {len(pods)}/{nodes} pods created")
+    return Derived(PENDING, "Starting", f"{counts}; pods are starting")

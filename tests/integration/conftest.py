@@ -1,0 +1,234 @@
+"""Integration fixtures for the operator: the CRD installed, `sftjob-operator` running.
+
+The devcluster and namespace fixtures come from sftjob_devcluster.pytest_plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD = ROOT / "crds" / "sftjob.yaml"
+T = TypeVar("T")
+COMPLETE_DELAY = "devcluster.sftjob.dev/complete-delay"  # kwok: how long a pod stays Running
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = 60, interval: float = 0.25
+) -> T:
+    """Poll until probe() returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    """`sftjob-operator` as a user runs it, as a subprocess with KUBECONFIG."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path, extra_args: tuple[str, ...] = ()) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_dir = log_dir
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def log(self) -> Path:
+        return self.log_dir / f"operator-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        port = _free_port()
+        exe = Path(sys.executable).with_name("sftjob-operator")
+        cmd = [str(exe), "--all-namespaces", "--liveness", f"http://127.0.0.1:{port}/healthz"]
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [*cmd, *self.extra_args], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_for(
+            f"the operator's liveness endpoint (log: {self.log})",
+            lambda: self._alive(port),
+            timeout=60,
+        )
+
+    def _alive(self, port: int) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"the operator exited; log:\n{self.log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as when a node dies."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def crd(devcluster: Any) -> None:
+    devcluster.kubectl("apply", "--server-side", "-f", str(CRD))
+    devcluster.kubectl(
+        "wait", "--for=condition=Established", "crd/sftjobs.sftjob.dev", "--timeout=60s"
+    )
+
+
+@pytest.fixture(scope="session")
+def operator(
+    devcluster: Any, crd: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(
+        devcluster.kubeconfig,
+        tmp_path_factory.mktemp("operator"),
+        # Short grace periods so the hang guard is observable in a test.
+        extra_args=("--straggler-grace", "5"),
+    )
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def kube(devcluster: Any) -> Any:
+    """The official sync client (tests only), for what a user would check with kubectl."""
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(devcluster.kubeconfig))
+
+
+# -- helpers for the tests: SFTJob manifests and what a user would look up --------
+
+
+def sftjob(
+    name: str,
+    namespace: str,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    body_spec: dict[str, Any] = {
+        "modelConfig": {"model_name_or_path": "tiny-llama"},
+        "scriptArgs": {"dataset_name": "tiny-dataset"},
+        "sftConfig": {"max_steps": 2},
+        **spec,
+    }
+    if annotations:
+        template = dict(body_spec.get("podTemplate") or {})
+        template["annotations"] = annotations
+        body_spec["podTemplate"] = template
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SFTJob",
+        "metadata": meta,
+        "spec": body_spec,
+    }
+
+
+def apply(devcluster: Any, *manifests: dict[str, Any]) -> None:
+    devcluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
+
+
+def get_sft(devcluster: Any, namespace: str, name: str) -> dict[str, Any] | None:
+    out = devcluster.kubectl("get", "sftjob", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def status(devcluster: Any, namespace: str, name: str) -> dict[str, Any]:
+    body = get_sft(devcluster, namespace, name) or {}
+    return dict(body.get("status") or {})
+
+
+def condition(st: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in st.get("conditions") or () if c["type"] == type_), {})
+
+
+def phase_is(devcluster: Any, namespace: str, name: str, phase: str) -> dict[str, Any] | None:
+    st = status(devcluster, namespace, name)
+    return st if st.get("phase") == phase else None
+
+
+def children(kube: Any, namespace: str, name: str, kind: str) -> list[Any]:
+    from kubernetes import client
+
+    selector = f"{LABEL_JOB_NAME}={name}"
+    listers = {
+        "Job": lambda: client.BatchV1Api(kube).list_namespaced_job(
+            namespace, label_selector=selector
+        ),
+        "Pod": lambda: client.CoreV1Api(kube).list_namespaced_pod(
+            namespace, label_selector=selector
+        ),
+        "ConfigMap": lambda: client.CoreV1Api(kube).list_namespaced_config_map(
+            namespace, label_selector=selector
+        ),
+        "Service": lambda: client.CoreV1Api(kube).list_namespaced_service(
+            namespace, label_selector=selector
+        ),
+        "ServiceAccount": lambda: client.CoreV1Api(kube).list_namespaced_service_account(
+            namespace, label_selector=selector
+        ),
+        "Role": lambda: client.RbacAuthorizationV1Api(kube).list_namespaced_role(
+            namespace, label_selector=selector
+        ),
+        "RoleBinding": lambda: client.RbacAuthorizationV1Api(kube).list_namespaced_role_binding(
+            namespace, label_selector=selector
+        ),
+        "PersistentVolumeClaim": lambda: client.CoreV1Api(
+            kube
+        ).list_namespaced_persistent_volume_claim(namespace, label_selector=selector),
+    }
+    return list(listers[kind]().items)
+
+
+def printer_row(devcluster: Any, namespace: str, name: str) -> dict[str, str]:
+    """`kubectl get sft NAME` as {COLUMN: value}, exactly what a user sees."""
+    out = devcluster.kubectl("get", "sft", name, "-n", namespace).stdout.splitlines()
+    header, row = out[0], out[1]
+    starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
+    cells = {}
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else None
+        cells[header[start:end].strip()] = row[start:end].strip()
+    return cells

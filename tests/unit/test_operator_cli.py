@@ -1,0 +1,35 @@
+"""`sftjob-operator` flags."""
+
+from __future__ import annotations
+
+import pytest
+from sftjob_operator.cli import parse_args
+
+
+def test_defaults_watch_all_namespaces() -> None:
+    options = parse_args([])
+    assert options.namespaces == () and options.liveness is None
+    assert parse_args(["--all-namespaces"]).namespaces == ()
+
+
+def test_namespace_is_repeatable() -> None:
+    options = parse_args(
+        ["--namespace", "a", "-n", "b", "--liveness", "http://0.0.0.0:8080/healthz"]
+    )
+    assert options.namespaces == ("a", "b")
+    assert options.liveness == "http://0.0.0.0:8080/healthz"
+
+
+def test_grace_periods() -> None:
+    policy = parse_args(["--straggler-grace", "60", "--image-pull-grace", "120"]).policy
+    assert (policy.straggler_grace_seconds, policy.image_pull_grace_seconds) == (60, 120)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--straggler-grace", "-1"], ["--namespace", "a", "--all-namespaces"]],
+)
+def test_bad_flags_exit_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert "sftjob-operator" in capsys.readouterr().err

@@ -1,0 +1,235 @@
+"""Behaviour of render that a user relies on, beyond the golden files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
+from sftjob_operator.render import RenderError, render_children
+from sftjob_operator.render.plan import resolve_strategy
+
+from tests.unit.test_render_cases import BASE_TRL, CASES, body
+
+
+def by_kind(children: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [c for c in children if c["kind"] == kind]
+
+
+def the_job(spec: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return by_kind(render_children(body("j", spec, labels), BASE_TRL), "Job")[0]
+
+
+def config_files(spec: dict[str, Any], trl: dict[str, Any] = BASE_TRL) -> dict[str, str]:
+    children = render_children(body("j", spec), trl)
+    return next(c for c in children if c["metadata"]["name"] == "j-config")["data"]
+
+
+@pytest.mark.parametrize(
+    ("distributed", "nodes", "gpus", "trl", "expected"),
+    [
+        ("auto", 1, 1, {}, "none"),
+        ("auto", 1, 8, {}, "ddp"),
+        ("auto", 4, 8, {}, "deepspeed-zero3"),
+        ("auto", 2, 8, {"load_in_4bit": True}, "ddp"),
+        ("auto", 1, 0, {}, "none"),
+        ("auto", 3, 0, {}, "ddp"),
+        ("ddp", 1, 1, {}, "none"),
+        ("ddp", 2, 1, {}, "ddp"),
+        ("deepspeed-zero2", 1, 1, {}, "deepspeed-zero2"),
+        ("fsdp", 2, 8, {}, "fsdp"),
+    ],
+)
+def test_distributed_resolution(
+    distributed: str, nodes: int, gpus: int, trl: dict[str, Any], expected: str
+) -> None:
+    assert resolve_strategy(distributed, nodes, gpus, trl) == expected
+
+
+@pytest.mark.parametrize("distributed", ["deepspeed-zero3", "fsdp", "bogus"])
+def test_cpu_job_rejects_gpu_only_strategies(distributed: str) -> None:
+    with pytest.raises(RenderError) as err:
+        render_children(body("j", {"gpusPerNode": 0, "distributed": distributed}), BASE_TRL)
+    assert err.value.field == "spec.distributed"
+
+
+def test_accelerate_processes_and_type() -> None:
+    acc = yaml.safe_load(config_files({"nodes": 4, "gpusPerNode": 8})["accelerate.yaml"])
+    assert (acc["num_machines"], acc["num_processes"], acc["distributed_type"]) == (
+        4,
+        32,
+        "DEEPSPEED",
+    )
+    assert "mixed_precision" not in acc  # DeepSpeed takes precision from deepspeed.json
+    cpu = yaml.safe_load(config_files({"nodes": 2, "gpusPerNode": 0})["accelerate.yaml"])
+    assert (cpu["num_processes"], cpu["distributed_type"], cpu["use_cpu"]) == (2, "MULTI_CPU", True)
+
+
+@pytest.mark.parametrize(
+    ("trl", "gpus", "expected"),
+    [
+        ({"bf16": True}, 8, "bf16"),
+        ({"fp16": True, "bf16": False}, 8, "fp16"),
+        ({"bf16": False}, 8, "no"),
+        ({}, 8, "bf16"),
+        ({}, 0, "no"),
+    ],
+)
+def test_mixed_precision(trl: dict[str, Any], gpus: int, expected: str) -> None:
+    spec = {"nodes": 1, "gpusPerNode": gpus}
+    acc = yaml.safe_load(config_files(spec, trl)["accelerate.yaml"])
+    assert acc["mixed_precision"] == expected
+
+
+def test_deepspeed_json_only_for_deepspeed() -> None:
+    assert "deepspeed.json" not in config_files({"nodes": 1, "gpusPerNode": 8})
+    ds = json.loads(config_files({"distributed": "deepspeed-zero2"})["deepspeed.json"])
+    assert ds["zero_optimization"]["stage"] == 2
+    assert ds["train_micro_batch_size_per_gpu"] == "auto"
+
+
+def test_output_dir_defaults_but_user_value_wins() -> None:
+    assert yaml.safe_load(config_files({})["trl.yaml"])["output_dir"] == "/workspace/output"
+    trl = {**BASE_TRL, "output_dir": "/workspace/output/run7"}
+    assert yaml.safe_load(config_files({}, trl)["trl.yaml"])["output_dir"] == trl["output_dir"]
+
+
+def test_job_wiring() -> None:
+    job = the_job({"nodes": 2, "gpusPerNode": 8})
+    spec = job["spec"]
+    assert job["metadata"]["name"] == "j-a1"
+    assert job["metadata"]["labels"][LABEL_ATTEMPT] == "1"
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
+    assert spec["backoffLimit"] == 0 and spec["suspend"] is False
+    pod = spec["template"]["spec"]
+    assert pod["subdomain"] == "j" and pod["restartPolicy"] == "Never"
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["MASTER_ADDR"]["value"] == "j-a1-0.j"
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    assert spec["template"]["metadata"]["labels"][LABEL_JOB_NAME] == "j"
+
+
+def test_cpu_job_has_no_gpu_resources_or_toleration() -> None:
+    pod = the_job({"gpusPerNode": 0})["spec"]["template"]["spec"]
+    assert "resources" not in pod["containers"][0]
+    assert "tolerations" not in pod
+
+
+def test_kueue_label_creates_suspended_labelled_job() -> None:
+    job = the_job({"nodes": 2}, labels={"kueue.x-k8s.io/queue-name": "q"})
+    assert job["spec"]["suspend"] is True
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "q"
+    assert the_job({"suspend": True})["spec"]["suspend"] is True
+
+
+def test_restricted_pod_security() -> None:
+    pod = the_job({})["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    ctx = pod["containers"][0]["securityContext"]
+    assert ctx["allowPrivilegeEscalation"] is False and ctx["capabilities"] == {"drop": ["ALL"]}
+
+
+@pytest.mark.parametrize(
+    ("storage", "nodes", "mode", "owned"),
+    [
+        ({"size": "10Gi"}, 1, "ReadWriteOnce", True),
+        ({"size": "10Gi"}, 2, "ReadWriteMany", True),
+        ({"size": "10Gi", "accessMode": "ReadWriteOnce"}, 2, "ReadWriteOnce", True),
+        ({"size": "10Gi", "retain": True}, 1, "ReadWriteOnce", False),
+    ],
+)
+def test_pvc(storage: dict[str, Any], nodes: int, mode: str, owned: bool) -> None:
+    children = render_children(body("j", {"nodes": nodes, "storage": storage}), BASE_TRL)
+    (claim,) = by_kind(children, "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == [mode]
+    assert ("ownerReferences" in claim["metadata"]) is owned
+
+
+def test_no_pvc_without_size() -> None:
+    for storage in ({}, {"claimName": "mine"}):
+        children = render_children(body("j", {"storage": storage}), BASE_TRL)
+        assert not by_kind(children, "PersistentVolumeClaim")
+
+
+def test_every_child_is_owned_and_labelled() -> None:
+    for case, (sftjob, trl) in CASES.items():
+        for child in render_children(sftjob, trl):
+            meta = child["metadata"]
+            assert meta["labels"][LABEL_JOB_NAME] == sftjob["metadata"]["name"], case
+            if child["kind"] != "PersistentVolumeClaim":
+                (ref,) = meta["ownerReferences"]
+                assert ref["controller"] and ref["blockOwnerDeletion"], case
+
+
+def test_role_allows_only_its_own_progress_config_map() -> None:
+    children = render_children(body("j", {}), BASE_TRL)
+    (role,) = by_kind(children, "Role")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["j-progress"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", ["MASTER_ADDR", "JOB_COMPLETION_INDEX", "SFTJOB_NUM_NODES"])
+def test_reserved_env_is_rejected_with_field(name: str) -> None:
+    spec = {"env": [{"name": "OK", "value": "1"}, {"name": name, "value": "x"}]}
+    with pytest.raises(RenderError) as err:
+        render_children(body("j", spec), BASE_TRL)
+    assert err.value.field == "spec.env[1].name"
+
+
+def test_reserved_volume_is_rejected() -> None:
+    spec = {"podTemplate": {"volumes": [{"name": "shm", "emptyDir": {}}]}}
+    with pytest.raises(RenderError) as err:
+        render_children(body("j", spec), BASE_TRL)
+    assert err.value.field == "spec.podTemplate.volumes[0].name"
+
+
+def test_too_long_name_is_rejected_with_a_limit() -> None:
+    with pytest.raises(RenderError) as err:
+        render_children(body("x" * 60, {"nodes": 2}), BASE_TRL)
+    assert err.value.field == "metadata.name" and "at most 58" in err.value.message
+
+
+def test_accelerate_yaml_is_accepted_by_accelerate(tmp_path: Path) -> None:
+    config_args = pytest.importorskip("accelerate.commands.config.config_args")
+    for case, (sftjob, trl) in CASES.items():
+        children = render_children(sftjob, trl)
+        data = next(c for c in children if c["metadata"]["name"].endswith("-config"))["data"]
+        path = tmp_path / f"{case}.yaml"
+        path.write_text(data["accelerate.yaml"])
+        config = config_args.ClusterConfig.from_yaml_file(str(path))
+        assert config.num_machines == sftjob["spec"]["nodes"], case
+
+
+def test_trl_yaml_is_loadable_by_trl_parser(tmp_path: Path) -> None:
+    trl = pytest.importorskip("trl")
+    # The CPU case: SFTConfig refuses bf16 on a machine without a GPU.
+    sftjob, config = CASES["cpu-only"]
+    children = render_children(sftjob, config)
+    data = next(c for c in children if c["metadata"]["name"] == "cpu-config")["data"]
+    path = tmp_path / "trl.yaml"
+    path.write_text(data["trl.yaml"])
+    parser = trl.TrlParser((trl.ScriptArguments, trl.SFTConfig, trl.ModelConfig))
+    script_args, sft_config, model_config = parser.parse_args_and_config(["--config", str(path)])
+    assert script_args.dataset_name == "trl-lib/Capybara"
+    assert sft_config.output_dir == "/workspace/output"
+    assert sft_config.max_steps == 20 and sft_config.use_cpu
+    assert model_config.model_name_or_path == "Qwen/Qwen2.5-0.5B"
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_deepspeed_json_is_accepted_by_deepspeed(stage: int) -> None:
+    check = pytest.importorskip("sftjob_trainer.deepspeed_check")
+    pytest.importorskip("deepspeed")
+    files = config_files({"nodes": 2, "gpusPerNode": 8, "distributed": f"deepspeed-zero{stage}"})
+    parsed = check.validate_deepspeed_config(json.loads(files["deepspeed.json"]), bf16=True)
+    assert parsed.zero_optimization_stage == stage
