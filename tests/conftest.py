@@ -1,1 +1,1 @@
-pytest_plugins = ["sftjob_devcluster.pytest_plugin"]
+pytest_plugins = ["sftjob_devcluster.pytest_plugin", "tests.operator_fixtures"]

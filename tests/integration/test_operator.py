@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.operator_fixtures import (
     COMPLETE_DELAY,
     OperatorProcess,
     apply,

@@ -1,4 +1,4 @@
-"""Integration fixtures for the operator: the CRD installed, `sftjob-operator` running.
+"""Fixtures for the operator (integration and e2e tests): the CRD installed, `sftjob-operator` running.
 
 The devcluster and namespace fixtures come from sftjob_devcluster.pytest_plugin.
 """
@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, VERSION
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CRD = ROOT / "crds" / "sftjob.yaml"
 T = TypeVar("T")
 COMPLETE_DELAY = "devcluster.sftjob.dev/complete-delay"  # kwok: how long a pod stays Running

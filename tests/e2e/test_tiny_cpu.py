@@ -1,0 +1,274 @@
+"""examples/tiny-cpu.yaml, really trained through the operator on the devcluster's local node."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "tiny-cpu.yaml"
+T = TypeVar("T")
+
+
+def eventually(what: str, probe: Callable[[], T | None], timeout: float = 300) -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def tiny_job(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    job = yaml.safe_load(EXAMPLE.read_text())
+    job["metadata"] = {"name": name, "namespace": namespace}
+    sft = spec.pop("sftConfig", {})
+    job["spec"].update(spec)
+    job["spec"]["sftConfig"].update(sft)
+    job["spec"]["env"].append({"name": "SFTJOB_PROGRESS_INTERVAL", "value": "1"})
+    return dict(job)
+
+
+def apply(devcluster: Any, obj: dict[str, Any]) -> None:
+    devcluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+
+def get_sft(devcluster: Any, namespace: str, name: str) -> dict[str, Any]:
+    out = devcluster.kubectl("get", "sft", name, "-n", namespace, "-o", "json").stdout
+    return dict(json.loads(out))
+
+
+def status_of(devcluster: Any, namespace: str, name: str) -> dict[str, Any]:
+    return dict(get_sft(devcluster, namespace, name).get("status") or {})
+
+
+def phase_is(devcluster: Any, namespace: str, name: str, *phases: str) -> dict[str, Any] | None:
+    status = status_of(devcluster, namespace, name)
+    return status if status.get("phase") in phases else None
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def training_worker(root_pid: int) -> int | None:
+    """The first `sftjob_trainer.train` process below root_pid (a rank's trainer)."""
+    stack = [root_pid]
+    while stack:
+        pid = stack.pop()
+        try:
+            cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"sftjob_trainer.train" in cmdline:
+            return pid
+        stack.extend(children(pid))
+    return None
+
+
+def running_worker(devcluster: Any, local_node: Path, namespace: str, job: str) -> int | None:
+    from sftjob_devcluster.nodeagent import container_pid
+
+    pods = json.loads(
+        devcluster.kubectl(
+            "get", "pods", "-n", namespace, "-l", f"sftjob.dev/job-name={job}", "-o", "json"
+        ).stdout
+    )["items"]
+    for pod in pods:
+        if pod["status"].get("phase") != "Running":
+            continue
+        container = pod["spec"]["containers"][0]["name"]
+        root = container_pid(local_node, pod["metadata"]["uid"], container)
+        if root is not None:
+            worker = training_worker(root)
+            if worker is not None:
+                return worker
+    return None
+
+
+def kill_worker_after_first_checkpoint(
+    devcluster: Any, local_node: Path, output: Path, namespace: str, job: str
+) -> None:
+    eventually(
+        "the first complete checkpoint",
+        lambda: any((c / "trainer_state.json").exists() for c in output.glob("checkpoint-*")),
+    )
+    worker = eventually(
+        "a running trainer process", lambda: running_worker(devcluster, local_node, namespace, job)
+    )
+    os.kill(worker, signal.SIGKILL)
+
+
+def test_two_nodes_train_with_live_progress(
+    devcluster: Any, operator: Any, namespace: str, demo_claims: Path
+) -> None:
+    apply(
+        devcluster,
+        tiny_job(namespace, "two-nodes", nodes=2, sftConfig={"max_steps": 600, "save_steps": 200}),
+    )
+    observations: list[tuple[float, float]] = []
+
+    def observe() -> dict[str, Any] | None:
+        status = status_of(devcluster, namespace, "two-nodes")
+        progress = status.get("progress") or {}
+        if progress.get("percent") is not None and progress.get("loss") is not None:
+            seen = (float(progress["percent"]), float(progress["loss"]))
+            if not observations or seen != observations[-1]:
+                observations.append(seen)
+        return status if status.get("phase") in ("Succeeded", "Failed") else None
+
+    final = eventually("the job to finish", observe, timeout=600)
+    assert final["phase"] == "Succeeded", final
+    assert final.get("completionTime")
+    assert len(observations) >= 3, observations
+    percents = [p for p, _ in observations]
+    assert percents == sorted(percents) and percents[-1] == 100.0, observations
+    assert observations[-1][1] < observations[0][1], observations
+
+    table = devcluster.kubectl("get", "sft", "two-nodes", "-n", namespace).stdout
+    assert "Succeeded" in table and "100" in table
+
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(demo_claims)
+    assert model.config.num_hidden_layers == 2
+
+
+def test_killed_trainer_restarts_and_resumes(
+    devcluster: Any, operator: Any, namespace: str, demo_claims: Path, local_node: Path
+) -> None:
+    apply(
+        devcluster,
+        tiny_job(namespace, "resume", sftConfig={"max_steps": 3000, "save_steps": 100}),
+    )
+    kill_worker_after_first_checkpoint(devcluster, local_node, demo_claims, namespace, "resume")
+    eventually(
+        "phase Restarting",
+        lambda: phase_is(devcluster, namespace, "resume", "Restarting", "Succeeded", "Failed"),
+    )
+    assert status_of(devcluster, namespace, "resume")["phase"] == "Restarting"
+
+    first_step_of_attempt_2: list[int] = []
+
+    def attempt_2_started() -> bool:
+        status = status_of(devcluster, namespace, "resume")
+        step = (status.get("progress") or {}).get("step")
+        if status.get("attempt") == 2 and step is not None and not first_step_of_attempt_2:
+            first_step_of_attempt_2.append(int(step))
+        return bool(first_step_of_attempt_2)
+
+    eventually("attempt 2 to report progress", attempt_2_started, timeout=300)
+    assert first_step_of_attempt_2[0] > 0
+
+    final = eventually(
+        "the job to finish",
+        lambda: phase_is(devcluster, namespace, "resume", "Succeeded", "Failed"),
+    )
+    assert final["phase"] == "Succeeded", final
+    assert final["restarts"] == 1
+    assert final.get("lastCheckpoint")
+    events = devcluster.kubectl(
+        "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=resume"
+    ).stdout
+    assert "Restart" in events
+
+
+def test_killed_trainer_without_retries_fails(
+    devcluster: Any, operator: Any, namespace: str, demo_claims: Path, local_node: Path
+) -> None:
+    apply(
+        devcluster,
+        tiny_job(
+            namespace, "no-retry", backoffLimit=0, sftConfig={"max_steps": 3000, "save_steps": 100}
+        ),
+    )
+    kill_worker_after_first_checkpoint(devcluster, local_node, demo_claims, namespace, "no-retry")
+    final = eventually(
+        "the job to fail",
+        lambda: phase_is(devcluster, namespace, "no-retry", "Succeeded", "Failed"),
+    )
+    assert final["phase"] == "Failed"
+    failed = [c for c in final["conditions"] if c["type"] == "Failed"]
+    assert failed and failed[0]["reason"] == "BackoffLimitExceeded", final["conditions"]
+    assert final.get("message")
+
+
+def _as_pod(devcluster: Any, token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "kubectl",
+            f"--server={devcluster.server}",
+            f"--certificate-authority={devcluster.ca_file}",
+            f"--token={token}",
+            "--kubeconfig=/dev/null",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_trainer_token_can_only_report_its_own_progress(
+    devcluster: Any, operator: Any, namespace: str
+) -> None:
+    for name in ("mine", "other"):
+        apply(devcluster, tiny_job(namespace, name, suspend=True))
+    eventually(
+        "the other job's progress ConfigMap",
+        lambda: (
+            devcluster.kubectl(
+                "get", "cm", "other-progress", "-n", namespace, check=False
+            ).returncode
+            == 0
+        ),
+    )
+    sa = json.loads(
+        devcluster.kubectl(
+            "get", "sa", "-n", namespace, "-l", "sftjob.dev/job-name=mine", "-o", "json"
+        ).stdout
+    )["items"][0]["metadata"]["name"]
+    token = devcluster.kubectl("create", "token", sa, "-n", namespace).stdout.strip()
+    patch = '{"data": {"progress.json": "{}"}}'
+
+    allowed = _as_pod(
+        devcluster, token, "patch", "cm", "mine-progress", "-n", namespace, "-p", patch
+    )
+    assert allowed.returncode == 0, allowed.stderr
+
+    attempts = {
+        "status.phase": _as_pod(
+            devcluster, token, "patch", "sft", "mine", "-n", namespace,
+            "--subresource=status", "--type=merge", "-p", '{"status": {"phase": "Succeeded"}}',
+        ),
+        "another job's progress": _as_pod(
+            devcluster, token, "patch", "cm", "other-progress", "-n", namespace, "-p", patch
+        ),
+        "a Secret": _as_pod(devcluster, token, "get", "secrets", "-n", namespace),
+    }  # fmt: skip
+    for what, result in attempts.items():
+        assert result.returncode != 0, what
+        assert "forbidden" in result.stderr.lower(), (what, result.stderr)
