@@ -7,7 +7,10 @@ Stages (kwok.x-k8s.io/v1alpha1):
   pod-complete     a Running pod owned by a Job becomes Succeeded after
                    `complete_after` seconds (override per pod with the
                    annotation COMPLETE_DELAY_ANNOTATION, a Go duration like "30s").
-  pod-delete       a pod being deleted is removed (there is no kubelet).
+  pod-fail         like pod-complete, but a pod with the annotation FAIL_ANNOTATION
+                   fails instead (exit code 1, its value as the termination message).
+  pod-delete       a pod being deleted loses its finalizers and is removed (there is
+                   no kubelet; Job pods carry the job-tracking finalizer).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import yaml
 
 KWOK_API = "kwok.x-k8s.io/v1alpha1"
 COMPLETE_DELAY_ANNOTATION = "devcluster.sftjob.dev/complete-delay"
+FAIL_ANNOTATION = "devcluster.sftjob.dev/fail"
 
 _NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
 
@@ -86,7 +90,12 @@ phase: Running
 startTime: {{ $now | Quote }}
 """
 
-_POD_SUCCEEDED = """\
+
+def _pod_terminated(phase: str, exit_code: int, reason: str, message: str = "") -> str:
+    """A status template for a pod whose containers all exited."""
+    message_line = f"      message: {message}\n" if message else ""
+    return (
+        """\
 {{ $now := Now }}
 {{ $root := . }}
 conditions:
@@ -107,13 +116,25 @@ containerStatuses:
   started: false
   state:
     terminated:
-      exitCode: 0
+"""
+        + f"      exitCode: {exit_code}\n"
+        + """\
       finishedAt: {{ $now | Quote }}
-      reason: Completed
+"""
+        + f"      reason: {reason}\n"
+        + message_line
+        + """\
       startedAt: {{ $root.status.startTime | Quote }}
 {{ end }}
-phase: Succeeded
 """
+        + f"phase: {phase}\n"
+    )
+
+
+_POD_SUCCEEDED = _pod_terminated("Succeeded", 0, "Completed")
+_POD_FAILED = _pod_terminated(
+    "Failed", 1, "Error", f'{{{{ index $root.metadata.annotations "{FAIL_ANNOTATION}" | Quote }}}}'
+)
 
 
 def _stage(
@@ -142,6 +163,16 @@ def stage_objects(complete_after: float) -> list[dict[str, Any]]:
         "operator": "NotIn",
         "values": ["True"],
     }
+    job_pod_running = [
+        _NOT_DELETING,
+        {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+        {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+    ]
+    fail_key = f'.metadata.annotations["{FAIL_ANNOTATION}"]'
+    delay = {
+        "durationMilliseconds": round(complete_after * 1000),
+        "durationFrom": {"expressionFrom": f'.metadata.annotations["{COMPLETE_DELAY_ANNOTATION}"]'},
+    }
     return [
         _stage("node-initialize", "Node", [ready_not_true], {"statusTemplate": _NODE_STATUS}),
         _stage(
@@ -153,24 +184,22 @@ def stage_objects(complete_after: float) -> list[dict[str, Any]]:
         _stage(
             "pod-complete",
             "Pod",
-            [
-                _NOT_DELETING,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
+            [*job_pod_running, {"key": fail_key, "operator": "DoesNotExist"}],
             {"statusTemplate": _POD_SUCCEEDED},
-            delay={
-                "durationMilliseconds": round(complete_after * 1000),
-                "durationFrom": {
-                    "expressionFrom": f'.metadata.annotations["{COMPLETE_DELAY_ANNOTATION}"]'
-                },
-            },
+            delay=delay,
+        ),
+        _stage(
+            "pod-fail",
+            "Pod",
+            [*job_pod_running, {"key": fail_key, "operator": "Exists"}],
+            {"statusTemplate": _POD_FAILED},
+            delay=delay,
         ),
         _stage(
             "pod-delete",
             "Pod",
             [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
-            {"delete": True},
+            {"finalizers": {"empty": True}, "delete": True},
         ),
     ]
 

@@ -21,7 +21,7 @@ import pytest
 from sftjob_devcluster import versions
 from sftjob_devcluster.cluster import ClusterConfig, ComponentError, DevCluster
 from sftjob_devcluster.nodes import GPU_RESOURCE, NodeShape
-from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION
+from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION, FAIL_ANNOTATION
 
 pytestmark = pytest.mark.integration
 
@@ -236,6 +236,56 @@ def test_indexed_gpu_job_runs_on_two_fake_nodes_and_completes(
     assert job["status"]["succeeded"] == 2
     phases = {p["status"]["phase"] for p in _job_pods(devcluster, namespace, "sft")}
     assert phases == {"Succeeded"}
+
+
+def test_fail_annotation_fails_a_job_pod_with_its_message(
+    devcluster: DevCluster, namespace: str
+) -> None:
+    job = _job("doomed", namespace, completions=1, gpus=1)
+    job["spec"]["template"]["metadata"]["annotations"] = {
+        COMPLETE_DELAY_ANNOTATION: "1s",
+        FAIL_ANNOTATION: "CUDA error: an illegal memory access",
+    }
+    apply(devcluster, job)
+
+    def failed() -> dict[str, Any] | None:
+        pods = _job_pods(devcluster, namespace, "doomed")
+        return pods[0] if pods and pods[0]["status"].get("phase") == "Failed" else None
+
+    pod = wait_for("the pod to fail", failed)
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 1
+    assert terminated["message"] == "CUDA error: an illegal memory access"
+    wait_for(
+        "the Job to fail",
+        lambda: _condition(get_json(devcluster, "job", "doomed", "-n", namespace), "Failed"),
+    )
+
+
+def test_deleted_job_pod_is_removed_despite_the_job_finalizer(
+    devcluster: DevCluster, namespace: str
+) -> None:
+    apply(devcluster, _job("deleted", namespace, completions=1, gpus=1))
+    pod = wait_for(
+        "the pod to run",
+        lambda: next(
+            (
+                p
+                for p in _job_pods(devcluster, namespace, "deleted")
+                if p["status"].get("phase") == "Running"
+            ),
+            None,
+        ),
+    )
+    assert "batch.kubernetes.io/job-tracking" in pod["metadata"].get("finalizers", [])
+    name = pod["metadata"]["name"]
+    devcluster.kubectl("delete", "pod", name, "-n", namespace, "--wait=false")
+    wait_for(
+        "the deleted pod to disappear",
+        lambda: (
+            devcluster.kubectl("get", "pod", name, "-n", namespace, check=False).returncode != 0
+        ),
+    )
 
 
 def test_pod_larger_than_any_node_stays_pending_unschedulable(
