@@ -163,13 +163,13 @@ def stage_objects(complete_after: float) -> list[dict[str, Any]]:
         "operator": "NotIn",
         "values": ["True"],
     }
-    job_pod_running = [
+    job_pod_running: list[dict[str, Any]] = [
         _NOT_DELETING,
         {"key": ".status.phase", "operator": "In", "values": ["Running"]},
         {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
     ]
     fail_key = f'.metadata.annotations["{FAIL_ANNOTATION}"]'
-    delay = {
+    delay: dict[str, Any] = {
         "durationMilliseconds": round(complete_after * 1000),
         "durationFrom": {"expressionFrom": f'.metadata.annotations["{COMPLETE_DELAY_ANNOTATION}"]'},
     }

@@ -25,7 +25,7 @@ def test_kwok_config_holds_our_stages() -> None:
     docs = list(yaml.safe_load_all(render_kwok_config(complete_after=2.5)))
     assert docs[0]["kind"] == "KwokConfiguration"
     stages = {d["metadata"]["name"]: d["spec"] for d in docs[1:]}
-    assert set(stages) == {"node-initialize", "pod-ready", "pod-complete", "pod-delete"}
+    assert set(stages) == {"node-initialize", "pod-ready", "pod-complete", "pod-fail", "pod-delete"}
     complete = stages["pod-complete"]
     assert complete["delay"]["durationMilliseconds"] == 2500
     assert COMPLETE_DELAY_ANNOTATION in complete["delay"]["durationFrom"]["expressionFrom"]
