@@ -14,7 +14,8 @@ from sftjob_devcluster.kubeconfig import render_kubeconfig
 from sftjob_devcluster.layout import Layout
 from sftjob_devcluster.nodes import GPU_RESOURCE, NodeShape, node_manifests
 from sftjob_devcluster.pytest_plugin import _cleanup_abandoned_sessions, namespace_name
-from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION, render_kwok_config
+from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION,
+    FAIL_ANNOTATION, render_kwok_config
 
 PORTS = args.Ports(
     etcd_client=1, etcd_peer=2, apiserver=3, controller_manager=4, scheduler=5, kwok=6
@@ -35,7 +36,12 @@ def test_kwok_config_holds_our_stages() -> None:
     ]
     assert "phase: Succeeded" in complete["next"]["statusTemplate"]
     assert "phase: Running" in stages["pod-ready"]["next"]["statusTemplate"]
-    assert stages["pod-delete"]["next"] == {"delete": True}
+    assert stages["pod-delete"]["next"] == {"finalizers": {"empty": True}, "delete": True}
+    fail = stages["pod-fail"]
+    assert "phase: Failed" in fail["next"]["statusTemplate"]
+    assert {"key": f'.metadata.annotations["{FAIL_ANNOTATION}"]', "operator": "Exists"} in fail[
+        "selector"
+    ]["matchExpressions"]
 
 
 def test_negative_complete_delay_is_rejected() -> None:
