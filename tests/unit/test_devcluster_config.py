@@ -14,8 +14,7 @@ from sftjob_devcluster.kubeconfig import render_kubeconfig
 from sftjob_devcluster.layout import Layout
 from sftjob_devcluster.nodes import GPU_RESOURCE, NodeShape, node_manifests
 from sftjob_devcluster.pytest_plugin import _cleanup_abandoned_sessions, namespace_name
-from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION,
-    FAIL_ANNOTATION, render_kwok_config
+from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION, FAIL_ANNOTATION, render_kwok_config
 
 PORTS = args.Ports(
     etcd_client=1, etcd_peer=2, apiserver=3, controller_manager=4, scheduler=5, kwok=6
