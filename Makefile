@@ -28,7 +28,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: venv devcluster-build lint
+test: venv lint devcluster-build
 	$(VENV)/bin/pytest tests
 
 unit: venv
