@@ -6,30 +6,20 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
+from tests.operator_fixtures import apply, condition, status, wait_for
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
+# Real training on a shared 2-core machine: generous, since a stuck job fails the test anyway.
+TRAINING_TIMEOUT = 600
 EXAMPLE = REPO / "examples" / "tiny-cpu.yaml"
-T = TypeVar("T")
-
-
-def eventually(what: str, probe: Callable[[], T | None], timeout: float = 300) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def tiny_job(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
@@ -42,22 +32,9 @@ def tiny_job(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
     return dict(job)
 
 
-def apply(devcluster: Any, obj: dict[str, Any]) -> None:
-    devcluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
-
-
-def get_sft(devcluster: Any, namespace: str, name: str) -> dict[str, Any]:
-    out = devcluster.kubectl("get", "sft", name, "-n", namespace, "-o", "json").stdout
-    return dict(json.loads(out))
-
-
-def status_of(devcluster: Any, namespace: str, name: str) -> dict[str, Any]:
-    return dict(get_sft(devcluster, namespace, name).get("status") or {})
-
-
-def phase_is(devcluster: Any, namespace: str, name: str, *phases: str) -> dict[str, Any] | None:
-    status = status_of(devcluster, namespace, name)
-    return status if status.get("phase") in phases else None
+def phase_in(devcluster: Any, namespace: str, name: str, *phases: str) -> dict[str, Any] | None:
+    st = status(devcluster, namespace, name)
+    return st if st.get("phase") in phases else None
 
 
 def children(pid: int) -> list[int]:
@@ -112,12 +89,15 @@ def running_worker(devcluster: Any, local_node: Path, namespace: str, job: str) 
 def kill_worker_after_first_checkpoint(
     devcluster: Any, local_node: Path, output: Path, namespace: str, job: str
 ) -> None:
-    eventually(
+    wait_for(
         "the first complete checkpoint",
         lambda: any((c / "trainer_state.json").exists() for c in output.glob("checkpoint-*")),
+        timeout=TRAINING_TIMEOUT,
     )
-    worker = eventually(
-        "a running trainer process", lambda: running_worker(devcluster, local_node, namespace, job)
+    worker = wait_for(
+        "a running trainer process",
+        lambda: running_worker(devcluster, local_node, namespace, job),
+        timeout=TRAINING_TIMEOUT,
     )
     os.kill(worker, signal.SIGKILL)
 
@@ -132,15 +112,15 @@ def test_two_nodes_train_with_live_progress(
     observations: list[tuple[float, float]] = []
 
     def observe() -> dict[str, Any] | None:
-        status = status_of(devcluster, namespace, "two-nodes")
-        progress = status.get("progress") or {}
+        st = status(devcluster, namespace, "two-nodes")
+        progress = st.get("progress") or {}
         if progress.get("percent") is not None and progress.get("loss") is not None:
             seen = (float(progress["percent"]), float(progress["loss"]))
             if not observations or seen != observations[-1]:
                 observations.append(seen)
-        return status if status.get("phase") in ("Succeeded", "Failed") else None
+        return st if st.get("phase") in ("Succeeded", "Failed") else None
 
-    final = eventually("the job to finish", observe, timeout=600)
+    final = wait_for("the job to finish", observe, timeout=TRAINING_TIMEOUT)
     assert final["phase"] == "Succeeded", final
     assert final.get("completionTime")
     assert len(observations) >= 3, observations
@@ -165,27 +145,28 @@ def test_killed_trainer_restarts_and_resumes(
         tiny_job(namespace, "resume", sftConfig={"max_steps": 3000, "save_steps": 100}),
     )
     kill_worker_after_first_checkpoint(devcluster, local_node, demo_claims, namespace, "resume")
-    eventually(
+    wait_for(
         "phase Restarting",
-        lambda: phase_is(devcluster, namespace, "resume", "Restarting", "Succeeded", "Failed"),
+        lambda: phase_in(devcluster, namespace, "resume", "Restarting", "Succeeded", "Failed"),
+        timeout=TRAINING_TIMEOUT,
     )
-    assert status_of(devcluster, namespace, "resume")["phase"] == "Restarting"
+    assert status(devcluster, namespace, "resume")["phase"] == "Restarting"
 
     first_step_of_attempt_2: list[int] = []
 
     def attempt_2_started() -> bool:
-        status = status_of(devcluster, namespace, "resume")
-        step = (status.get("progress") or {}).get("step")
-        if status.get("attempt") == 2 and step is not None and not first_step_of_attempt_2:
+        st = status(devcluster, namespace, "resume")
+        step = (st.get("progress") or {}).get("step")
+        if st.get("attempt") == 2 and step is not None and not first_step_of_attempt_2:
             first_step_of_attempt_2.append(int(step))
         return bool(first_step_of_attempt_2)
 
-    eventually("attempt 2 to report progress", attempt_2_started, timeout=300)
+    wait_for("attempt 2 to report progress", attempt_2_started, timeout=TRAINING_TIMEOUT)
     assert first_step_of_attempt_2[0] > 0
 
-    final = eventually(
+    final = wait_for(
         "the job to finish",
-        lambda: phase_is(devcluster, namespace, "resume", "Succeeded", "Failed"),
+        lambda: phase_in(devcluster, namespace, "resume", "Succeeded", "Failed"),
     )
     assert final["phase"] == "Succeeded", final
     assert final["restarts"] == 1
@@ -206,13 +187,12 @@ def test_killed_trainer_without_retries_fails(
         ),
     )
     kill_worker_after_first_checkpoint(devcluster, local_node, demo_claims, namespace, "no-retry")
-    final = eventually(
+    final = wait_for(
         "the job to fail",
-        lambda: phase_is(devcluster, namespace, "no-retry", "Succeeded", "Failed"),
+        lambda: phase_in(devcluster, namespace, "no-retry", "Succeeded", "Failed"),
     )
     assert final["phase"] == "Failed"
-    failed = [c for c in final["conditions"] if c["type"] == "Failed"]
-    assert failed and failed[0]["reason"] == "BackoffLimitExceeded", final["conditions"]
+    assert condition(final, "Failed").get("reason") == "BackoffLimitExceeded", final["conditions"]
     assert final.get("message")
 
 
@@ -237,7 +217,7 @@ def test_trainer_token_can_only_report_its_own_progress(
 ) -> None:
     for name in ("mine", "other"):
         apply(devcluster, tiny_job(namespace, name, suspend=True))
-    eventually(
+    wait_for(
         "the other job's progress ConfigMap",
         lambda: (
             devcluster.kubectl(
