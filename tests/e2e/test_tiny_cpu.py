@@ -167,6 +167,7 @@ def test_killed_trainer_restarts_and_resumes(
     final = wait_for(
         "the job to finish",
         lambda: phase_in(devcluster, namespace, "resume", "Succeeded", "Failed"),
+        timeout=TRAINING_TIMEOUT,
     )
     assert final["phase"] == "Succeeded", final
     assert final["restarts"] == 1
@@ -190,6 +191,7 @@ def test_killed_trainer_without_retries_fails(
     final = wait_for(
         "the job to fail",
         lambda: phase_in(devcluster, namespace, "no-retry", "Succeeded", "Failed"),
+        timeout=TRAINING_TIMEOUT,
     )
     assert final["phase"] == "Failed"
     assert condition(final, "Failed").get("reason") == "BackoffLimitExceeded", final["conditions"]
