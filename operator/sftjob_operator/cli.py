@@ -48,11 +48,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="SECONDS",
         help="how long an image may fail to pull before the SFTJob fails (default %(default)s)",
     )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=Options.progress_interval,
+        metavar="SECONDS",
+        help="at most one status.progress write per SFTJob per this many seconds "
+        "(default %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     for flag, value in (
         ("--straggler-grace", args.straggler_grace),
         ("--image-pull-grace", args.image_pull_grace),
+        ("--progress-interval", args.progress_interval),
     ):
         if value < 0:
             parser.error(f"{flag}: {value} is negative; write a number of seconds >= 0")
@@ -60,6 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         namespaces=tuple(args.namespace),
         liveness=args.liveness,
         verbose=args.verbose,
+        progress_interval=args.progress_interval,
         policy=Policy(
             straggler_grace_seconds=args.straggler_grace,
             image_pull_grace_seconds=args.image_pull_grace,

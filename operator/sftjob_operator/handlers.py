@@ -2,7 +2,10 @@
 
 - SFTJob create/resume: create the children of the current attempt, refresh status.
 - spec.suspend changes: mirror to the Job, refresh status.
-- child Job and pod events (label sftjob.dev/job-name): refresh the owner's status.
+- child Job and pod events (label sftjob.dev/job-name): refresh the owner's status
+  (a failed attempt is restarted there).
+- progress ConfigMap events (component=progress): copy the validated record into
+  status.progress, coalesced per job.
 - SFTJob deletion: nothing to do (garbage collection removes children); forget memory.
   The delete handler is optional, so kopf adds no finalizer for it.
 """
@@ -14,15 +17,17 @@ from typing import Any
 import kopf
 
 from sftjob_operator import k8s
-from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, PLURAL, VERSION
+from sftjob_operator.api.identity import GROUP, LABEL_COMPONENT, LABEL_JOB_NAME, PLURAL, VERSION
 from sftjob_operator.reconcile import Indexes, Key, Reconciler
 from sftjob_operator.settings import Options, configure
 from sftjob_operator.status.observe import JobView, PodView, job_view, owner_job_name, pod_view
+from sftjob_operator.status.progress import PROGRESS_KEY
 from sftjob_operator.views import SftView, sft_view
 
 OPTIONS = Options()  # replaced by the CLI before kopf starts
 _state: dict[str, Reconciler] = {}
 CHILD = {LABEL_JOB_NAME: kopf.PRESENT}
+PROGRESS: dict[str, Any] = {LABEL_JOB_NAME: kopf.PRESENT, LABEL_COMPONENT: "progress"}
 
 
 def reconciler(
@@ -42,7 +47,9 @@ def reconciler(
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     configure(settings, OPTIONS)
-    _state["reconciler"] = Reconciler(await k8s.Api.connect(), OPTIONS.policy)
+    _state["reconciler"] = Reconciler(
+        await k8s.Api.connect(), OPTIONS.policy, progress_interval=OPTIONS.progress_interval
+    )
 
 
 @kopf.on.cleanup()
@@ -107,6 +114,15 @@ async def job_event(body: kopf.Body, namespace: str | None, **kwargs: Any) -> No
 async def pod_event(body: kopf.Body, namespace: str | None, **kwargs: Any) -> None:
     if owner := owner_job_name(body):
         _rec(kwargs).request_refresh((namespace or "", owner))
+
+
+@kopf.on.event("", "v1", "configmaps", labels=PROGRESS)
+async def progress_event(
+    body: kopf.Body, namespace: str | None, type: str | None, **kwargs: Any
+) -> None:
+    if type != "DELETED" and (owner := owner_job_name(body)):
+        data = body.get("data") or {}
+        _rec(kwargs).on_progress((namespace or "", owner), data.get(PROGRESS_KEY))
 
 
 def _rec(kwargs: dict[str, Any]) -> Reconciler:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import kopf
@@ -18,18 +19,32 @@ import kopf
 from sftjob_operator import k8s
 from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_operator.api.normalize import SpecError, normalize
-from sftjob_operator.render import RenderError, render_children
+from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
+from sftjob_operator.progress_sink import ProgressSink
+from sftjob_operator.render import RenderError, names, render_children
 from sftjob_operator.status import conditions as cond
-from sftjob_operator.status import timeutil
+from sftjob_operator.status import progress, restart, timeutil
 from sftjob_operator.status.observe import JobView, PodView, job_view
-from sftjob_operator.status.phase import FAILED, FINAL_PHASES, Derived, Observed, Policy, derive
+from sftjob_operator.status.phase import (
+    FAILED,
+    FINAL_PHASES,
+    PENDING,
+    RESTARTING,
+    STOP_JOB,
+    Derived,
+    Observed,
+    Policy,
+    derive,
+)
+from sftjob_operator.status.storage import StorageCheck, storage_check
 from sftjob_operator.status.update import Event, next_status, transition_events, with_condition
 from sftjob_operator.views import SftView, sft_view
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
-# Status keys this operator owns; everything else in status (kopf's, progress) is left alone.
+# Status keys the lifecycle writes own; progress writes own PROGRESS_STATUS_KEYS; kopf's
+# own bookkeeping is left alone.
 OWNED_STATUS_KEYS = (
     "phase",
     "message",
@@ -40,6 +55,7 @@ OWNED_STATUS_KEYS = (
     "attempt",
     "restarts",
 )
+PROGRESS_STATUS_KEYS = ("progress", "lastCheckpoint")
 CREATE_RETRY_SECONDS = 30
 # Child events arrive in bursts (every pod of a job changes at once); one status
 # derivation per burst keeps writes per SFTJob low.
@@ -57,10 +73,20 @@ class Indexes:
 
 
 class Reconciler:
-    def __init__(self, api: k8s.Api, policy: Policy) -> None:
+    def __init__(
+        self, api: k8s.Api, policy: Policy, progress_interval: float | None = None
+    ) -> None:
         self.api = api
         self.policy = policy
         self.indexes: Indexes | None = None
+        self._progress_sink: ProgressSink[Key, progress.Record] = ProgressSink(
+            self._write_progress,
+            interval=DEFAULT_PROGRESS_INTERVAL if progress_interval is None else progress_interval,
+        )
+        # Per SFTJob: (uid, {"progress": ..., "lastCheckpoint": ...}) as last written.
+        self._progress_state: dict[Key, tuple[str, dict[str, Any]]] = {}
+        # Per SFTJob: (attempt, when this operator started it), until its Job is seen.
+        self._attempt_started: dict[Key, tuple[int, datetime]] = {}
         self._written: dict[Key, tuple[str, dict[str, Any]]] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
         self._create_errors: dict[Key, str] = {}
@@ -79,8 +105,15 @@ class Reconciler:
             return
         try:
             normalized = normalize(body.get("spec") or {})
-            attempt = int(view.status.get("attempt") or 1)
-            children = render_children(body, normalized.trl_config, attempt)
+            current = self._current_status(view)
+            attempt = self._attempt(view.key, current)
+            deadline = restart.remaining_deadline(
+                (body.get("spec") or {}).get("activeDeadlineSeconds"),
+                current.get("startTime"),
+                attempt,
+                timeutil.now(),
+            )
+            children = render_children(body, normalized.trl_config, attempt, deadline)
         except (SpecError, RenderError) as exc:
             field = getattr(exc, "field", "spec")
             message = f"{field}: {getattr(exc, 'message', str(exc))}"
@@ -91,6 +124,16 @@ class Reconciler:
                 extra=_config_condition(False, "InvalidSpec", message),
             )
             return
+        storage = storage_check(body.get("spec") or {}, await self._claim(view, body))
+        if storage.refuse:
+            await self.refresh(
+                view.key,
+                seen=view,
+                override=Derived(FAILED, storage.reason, storage.message),
+                extra=_storage_condition(storage),
+            )
+            return
+        await self._delete_older_attempts(view, attempt)
         try:
             # Everything the Job needs, at once; then the Job, so its pods find them.
             *first, job = children
@@ -122,6 +165,7 @@ class Reconciler:
                     "Translated" if translations else "AsWritten",
                     translated or "the TRL configuration is used as written",
                 ),
+                _storage_condition(storage),
             ),
             first_events=[Event("Warning", "ConfigTranslated", t.message) for t in translations],
         )
@@ -136,7 +180,13 @@ class Reconciler:
         first_events: list[Event] | None = None,
         assumed_job: JobView | None = None,
     ) -> None:
-        """Re-derive status from the observed children and write it once, if it changed."""
+        """Re-derive status from the observed children and write it once, if it changed.
+
+        A failed attempt is restarted here: the status (attempt+1, restarts+1, Restarting)
+        is written first, then the next attempt's Job is created, so an operator restart in
+        between resumes with the new attempt and never runs two.
+        """
+        begin: tuple[int, JobView | None] | None = None
         async with self._lock(key):
             view = self._view(key) or seen
             if view is None or view.deleting:
@@ -144,13 +194,14 @@ class Reconciler:
             now = timeutil.now()
             stamp = timeutil.fmt(now)
             current = self._current_status(view)
-            attempt = int(current.get("attempt") or 1)
+            attempt = self._attempt(key, current)
             job = self._job(key, attempt) or assumed_job
+            pods = [p for p in self._pods(key) if p.attempt == attempt]
             derived = override or derive(
                 Observed(
                     nodes=view.nodes,
                     job=job,
-                    pods=[p for p in self._pods(key) if p.attempt == attempt],
+                    pods=pods,
                     queued=view.queued,
                     user_suspended=view.suspend,
                     create_error=self._create_errors.get(key),
@@ -158,21 +209,66 @@ class Reconciler:
                 now,
                 self.policy,
             )
+            progress_before = self._progress_of(view)
+            progress_held = self._progress_state.get(key)
+            restarts = int(current.get("restarts") or 0)
+            next_attempt = attempt
+            if override is None and current.get("phase") not in FINAL_PHASES:
+                if derived.phase in FINAL_PHASES or restart.failure(job, pods):
+                    # The newest record first: it may name a newer checkpoint, or 100%.
+                    self._drain_progress(view, attempt)
+                decision = restart.decide(
+                    restart.Attempt(
+                        number=attempt,
+                        job=job,
+                        pods=pods,
+                        restarts=restarts,
+                        backoff_limit=view.backoff_limit,
+                        last_checkpoint=self._progress_of(view).get("lastCheckpoint"),
+                    )
+                )
+                if decision and decision.next_attempt:
+                    derived = Derived(RESTARTING, decision.reason, decision.message)
+                    next_attempt, restarts = decision.next_attempt, restarts + 1
+                    begin = (next_attempt, job)
+                    self._reset_progress(view)
+                elif decision:
+                    derived = Derived(
+                        FAILED, decision.reason, decision.message, action=STOP_JOB, job_failed=True
+                    )
+                elif current.get("phase") == RESTARTING and derived.phase == PENDING:
+                    # The new attempt's pods are starting: still Restarting, until Running.
+                    derived = Derived(
+                        RESTARTING,
+                        "Restarting",
+                        str(current.get("message") or derived.message),
+                        recheck_after=derived.recheck_after,
+                    )
             new = next_status(
-                current, derived, now=stamp, generation=view.generation, attempt=attempt
+                current, derived, now=stamp, generation=view.generation, attempt=next_attempt
             )
-            new.setdefault("restarts", 0)
+            new["restarts"] = restarts
             if extra:
                 new = extra(new, stamp, view.generation)
-            if new != current:
-                patched = await self.api.patch(
-                    API_VERSION,
-                    KIND,
-                    view.namespace,
-                    view.name,
-                    {"status": {k: new[k] for k in OWNED_STATUS_KEYS if k in new}},
-                    subresource="status",
-                )
+            progress_patch = _progress_patch(progress_before, self._progress_of(view))
+            if new != current or progress_patch:
+                body = {k: new[k] for k in OWNED_STATUS_KEYS if k in new and new != current}
+                try:
+                    patched = await self.api.patch(
+                        API_VERSION,
+                        KIND,
+                        view.namespace,
+                        view.name,
+                        {"status": {**body, **progress_patch}},
+                        subresource="status",
+                    )
+                except Exception:
+                    # Not written: the next try starts from what the server has.
+                    if progress_held is None:
+                        self._progress_state.pop(key, None)
+                    else:
+                        self._progress_state[key] = progress_held
+                    raise
                 if patched is None:
                     return  # deleted meanwhile
                 self._written[key] = (view.uid, new)
@@ -188,6 +284,8 @@ class Reconciler:
                     )
             await self._act(view, new, job)
             self._schedule(view, new, derived, now.timestamp())
+        if begin:
+            await self._begin_attempt(key, *begin)
 
     def request_refresh(self, key: Key, delay: float = DEBOUNCE_SECONDS) -> None:
         """Refresh soon; requests within the debounce window collapse into one."""
@@ -222,7 +320,20 @@ class Reconciler:
                 "batch/v1", "Job", view.namespace, job.name, {"spec": {"suspend": desired}}
             )
 
+    def on_progress(self, key: Key, text: Any) -> None:
+        """A progress ConfigMap changed: keep its record if valid (O(1), never blocks)."""
+        if text is None:
+            return
+        record, why = progress.try_parse(text)
+        if record is None:
+            logger.debug("ignoring the progress record of %s/%s: %s", *key, why)
+            return
+        self._progress_sink.offer(key, record, urgent=record.final)
+
     def forget(self, key: Key) -> None:
+        self._progress_sink.forget(key)
+        self._progress_state.pop(key, None)
+        self._attempt_started.pop(key, None)
         self._written.pop(key, None)
         self._locks.pop(key, None)
         self._create_errors.pop(key, None)
@@ -230,6 +341,108 @@ class Reconciler:
             timer.cancel()
         if pending := self._pending.pop(key, None):
             pending.cancel()
+
+    # -- restarts ---------------------------------------------------------------------
+
+    async def _begin_attempt(self, key: Key, attempt: int, failed: JobView | None) -> None:
+        """Replace the failed attempt's Job with attempt `attempt` (status already says so)."""
+        view = self._view(key)
+        if view is None:
+            return
+        try:
+            if failed is not None:
+                await self.api.delete("batch/v1", "Job", view.namespace, failed.name)
+            # The last attempt's record must not pass for this attempt's progress.
+            self._progress_sink.take(key)
+            self._attempt_started[key] = (attempt, timeutil.now())
+            await self.api.patch(
+                "v1",
+                "ConfigMap",
+                view.namespace,
+                names.progress(view.name),
+                {"data": {progress.PROGRESS_KEY: None}},
+            )
+            body = await self.api.get(API_VERSION, KIND, view.namespace, view.name)
+            if body is not None:
+                await self.ensure(body)
+        except Exception as exc:
+            logger.warning("starting attempt %d of %s/%s failed (%s); retrying", attempt, *key, exc)
+            loop = asyncio.get_running_loop()
+            loop.call_later(
+                RETRY_SECONDS,
+                lambda: asyncio.ensure_future(self._begin_attempt(key, attempt, None)),
+            )
+
+    async def _delete_older_attempts(self, view: SftView, attempt: int) -> None:
+        for job in self.indexes.jobs(view.key) if self.indexes else ():
+            if job.attempt < attempt:
+                await self.api.delete("batch/v1", "Job", view.namespace, job.name)
+
+    def _attempt(self, key: Key, status: Mapping[str, Any]) -> int:
+        """The current attempt: the status says so, unless a newer attempt's Job exists."""
+        jobs = self.indexes.jobs(key) if self.indexes else ()
+        return max([int(status.get("attempt") or 1), *(j.attempt for j in jobs)])
+
+    async def _claim(self, view: SftView, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        name = ((body.get("spec") or {}).get("storage") or {}).get("claimName")
+        if not name or view.nodes < 2:
+            return None
+        try:
+            claim = await self.api.get("v1", "PersistentVolumeClaim", view.namespace, name)
+        except k8s.ApiError as exc:
+            logger.warning("cannot check the access modes of claim %s: %s", name, exc)
+            return None
+        return cast(Mapping[str, Any] | None, claim)
+
+    # -- progress ---------------------------------------------------------------------
+
+    def _attempt_start(self, key: Key, attempt: int) -> datetime | None:
+        job = self._job(key, attempt)
+        if job is not None and job.created:
+            return timeutil.parse(job.created)
+        started = self._attempt_started.get(key)
+        return started[1] if started and started[0] == attempt else None
+
+    def _progress_of(self, view: SftView) -> dict[str, Any]:
+        held = self._progress_state.get(view.key)
+        if held and held[0] == view.uid:
+            return dict(held[1])
+        return {k: view.status[k] for k in PROGRESS_STATUS_KEYS if k in view.status}
+
+    def _accept(self, view: SftView, record: progress.Record, attempt: int) -> dict[str, Any]:
+        """The status patch for a record of the current attempt ({} for none), remembered."""
+        if not progress.is_current(record, attempt, self._attempt_start(view.key, attempt)):
+            logger.debug("ignoring a progress record of an earlier attempt of %s/%s", *view.key)
+            return {}
+        old = self._progress_of(view)
+        new = {**old, **progress.apply(old, record)}
+        self._progress_state[view.key] = (view.uid, new)
+        return _progress_patch(old, new)
+
+    def _reset_progress(self, view: SftView) -> None:
+        state = self._progress_of(view)
+        fresh = progress.for_new_attempt(state.get("progress") or {})
+        self._progress_state[view.key] = (view.uid, {**state, "progress": fresh})
+
+    def _drain_progress(self, view: SftView, attempt: int) -> dict[str, Any]:
+        record = self._progress_sink.take(view.key)
+        return self._accept(view, record, attempt) if record else {}
+
+    async def _write_progress(self, key: Key, record: progress.Record) -> None:
+        """Only status.progress and status.lastCheckpoint; never phase or conditions."""
+        view = self._view(key)
+        if view is None or view.deleting:
+            return
+        patch = self._accept(view, record, self._attempt(key, self._current_status(view)))
+        if patch:
+            await self.api.patch(
+                API_VERSION,
+                KIND,
+                view.namespace,
+                view.name,
+                {"status": patch},
+                subresource="status",
+            )
 
     # -- helpers --------------------------------------------------------------------
 
@@ -309,6 +522,34 @@ def _job_finished(job: JobView) -> bool:
     return any(
         job.condition(t) for t in ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")
     )
+
+
+def _progress_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch from old to new progress keys (a dropped sub-field becomes null)."""
+    out: dict[str, Any] = {}
+    if new.get("lastCheckpoint") and new.get("lastCheckpoint") != old.get("lastCheckpoint"):
+        out["lastCheckpoint"] = new["lastCheckpoint"]
+    before, after = old.get("progress") or {}, new.get("progress") or {}
+    if after != before:
+        out["progress"] = {**{k: None for k in before if k not in after}, **after}
+    return out
+
+
+def _storage_condition(
+    storage: StorageCheck,
+) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
+    def apply(status: dict[str, Any], now: str, generation: int | None) -> dict[str, Any]:
+        return with_condition(
+            status,
+            cond.CHECKPOINT_STORAGE,
+            storage.ok,
+            storage.reason,
+            storage.message,
+            now=now,
+            generation=generation,
+        )
+
+    return apply
 
 
 def _had_condition(status: Mapping[str, Any], type_: str) -> bool:

@@ -17,6 +17,8 @@ class Options:
     liveness: str | None = None  # e.g. http://0.0.0.0:8080/healthz
     verbose: bool = False
     policy: Policy = field(default_factory=Policy)
+    # At most one progress write per SFTJob per this many seconds.
+    progress_interval: float = 3.0
     # Silent watch streams stall kopf operators (kopf #847, #1120): always time out.
     server_timeout: int = 300
     client_timeout: int = 330

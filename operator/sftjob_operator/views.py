@@ -9,6 +9,8 @@ from typing import Any
 from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
 
+DEFAULT_BACKOFF_LIMIT = 3  # the CRD's default; also used when a body lacks it
+
 
 @dataclass(frozen=True)
 class SftView:
@@ -22,6 +24,7 @@ class SftView:
     ttl_seconds_after_finished: int | None
     status: Mapping[str, Any] = field(default_factory=dict)
     deleting: bool = False
+    backoff_limit: int = 3
 
     @property
     def key(self) -> tuple[str, str]:
@@ -42,6 +45,7 @@ def sft_view(body: Mapping[str, Any]) -> SftView:
     spec = body.get("spec") or {}
     status = body.get("status") or {}
     ttl = spec.get("ttlSecondsAfterFinished")
+    backoff = spec.get("backoffLimit")
     return SftView(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
@@ -53,4 +57,5 @@ def sft_view(body: Mapping[str, Any]) -> SftView:
         ttl_seconds_after_finished=int(ttl) if ttl is not None else None,
         status={k: v for k, v in status.items() if k != "kopf"},
         deleting=bool(meta.get("deletionTimestamp")),
+        backoff_limit=int(backoff) if backoff is not None else DEFAULT_BACKOFF_LIMIT,
     )

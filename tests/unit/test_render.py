@@ -138,7 +138,8 @@ def test_restricted_pod_security() -> None:
     [
         ({"size": "10Gi"}, 1, "ReadWriteOnce", True),
         ({"size": "10Gi"}, 2, "ReadWriteMany", True),
-        ({"size": "10Gi", "accessMode": "ReadWriteOnce"}, 2, "ReadWriteOnce", True),
+        ({"size": "10Gi", "accessMode": "ReadWriteOnce"}, 1, "ReadWriteOnce", True),
+        ({"size": "10Gi", "accessMode": "ReadWriteMany"}, 1, "ReadWriteMany", True),
         ({"size": "10Gi", "retain": True}, 1, "ReadWriteOnce", False),
     ],
 )
@@ -147,6 +148,14 @@ def test_pvc(storage: dict[str, Any], nodes: int, mode: str, owned: bool) -> Non
     (claim,) = by_kind(children, "PersistentVolumeClaim")
     assert claim["spec"]["accessModes"] == [mode]
     assert ("ownerReferences" in claim["metadata"]) is owned
+
+
+def test_single_node_access_mode_is_refused_for_several_nodes() -> None:
+    spec = {"nodes": 2, "storage": {"size": "10Gi", "accessMode": "ReadWriteOnce"}}
+    with pytest.raises(RenderError) as err:
+        render_children(body("j", spec), BASE_TRL)
+    assert err.value.field == "spec.storage.accessMode"
+    assert "ReadWriteMany" in err.value.message
 
 
 def test_no_pvc_without_size() -> None:
@@ -178,12 +187,32 @@ def test_role_allows_only_its_own_progress_config_map() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["MASTER_ADDR", "JOB_COMPLETION_INDEX", "SFTJOB_NUM_NODES"])
+@pytest.mark.parametrize(
+    "name", ["MASTER_ADDR", "JOB_COMPLETION_INDEX", "SFTJOB_NUM_NODES", "SFTJOB_ATTEMPT"]
+)
 def test_reserved_env_is_rejected_with_field(name: str) -> None:
     spec = {"env": [{"name": "OK", "value": "1"}, {"name": name, "value": "x"}]}
     with pytest.raises(RenderError) as err:
         render_children(body("j", spec), BASE_TRL)
     assert err.value.field == "spec.env[1].name"
+
+
+@pytest.mark.parametrize("value", ["1", "0", "10", "0.5"])
+def test_user_may_set_the_progress_interval(value: str) -> None:
+    spec = {"env": [{"name": "SFTJOB_PROGRESS_INTERVAL", "value": value}]}
+    (job,) = by_kind(render_children(body("j", spec), BASE_TRL), "Job")
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "SFTJOB_PROGRESS_INTERVAL", "value": value} in env
+
+
+@pytest.mark.parametrize("value", ["", "soon", "-1"])
+def test_a_bad_progress_interval_names_the_value_field(value: str) -> None:
+    spec = {
+        "env": [{"name": "OK", "value": "1"}, {"name": "SFTJOB_PROGRESS_INTERVAL", "value": value}]
+    }
+    with pytest.raises(RenderError) as err:
+        render_children(body("j", spec), BASE_TRL)
+    assert err.value.field == "spec.env[1].value" and "seconds" in err.value.message
 
 
 def test_reserved_volume_is_rejected() -> None:
@@ -233,3 +262,14 @@ def test_deepspeed_json_is_accepted_by_deepspeed(stage: int) -> None:
     files = config_files({"nodes": 2, "gpusPerNode": 8, "distributed": f"deepspeed-zero{stage}"})
     parsed = check.validate_deepspeed_config(json.loads(files["deepspeed.json"]), bf16=True)
     assert parsed.zero_optimization_stage == stage
+
+
+def test_a_later_attempt_gets_what_is_left_of_the_deadline() -> None:
+    spec = {"activeDeadlineSeconds": 600}
+    (first,) = by_kind(render_children(body("j", spec), BASE_TRL), "Job")
+    (later,) = by_kind(render_children(body("j", spec), BASE_TRL, 2, 120), "Job")
+    assert first["spec"]["activeDeadlineSeconds"] == 600
+    assert later["spec"]["activeDeadlineSeconds"] == 120
+    assert later["metadata"]["name"] == "j-a2"
+    (none,) = by_kind(render_children(body("j", {}), BASE_TRL, 2, 120), "Job")
+    assert "activeDeadlineSeconds" not in none["spec"]

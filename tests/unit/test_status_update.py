@@ -89,3 +89,40 @@ def test_events_only_on_transitions() -> None:
     failed = step(unsched, Derived("Failed", "DeadlineExceeded", "too long"), T2)
     (event,) = transition_events(unsched, failed)
     assert event.type == "Warning" and "too long" in event.message
+
+
+def test_restarting_then_running_sets_and_clears_its_condition_with_a_warning() -> None:
+    running = step({}, Derived("Running", "Running", "2/2"), T0)
+    restarting = next_status(
+        running,
+        Derived("Restarting", "Restarting", "attempt 1 failed: rank 1 exited with code 137"),
+        now=T1,
+        generation=3,
+        attempt=2,
+    )
+    assert restarting["phase"] == "Restarting" and restarting["attempt"] == 2
+    assert cond.is_true(restarting["conditions"], cond.RESTARTING)
+    assert not cond.is_true(restarting["conditions"], cond.RUNNING)
+    (event,) = transition_events(running, restarting)
+    assert (event.type, event.reason) == ("Warning", "Restarting")
+    assert "code 137" in event.message
+    again = next_status(
+        restarting, Derived("Running", "Running", "2/2"), now=T2, generation=3, attempt=2
+    )
+    assert again["startTime"] == T0  # the SFTJob started once
+    restart_cond = cond.get(again["conditions"], cond.RESTARTING)
+    assert restart_cond is not None and restart_cond["status"] == "False"
+    assert restart_cond["lastTransitionTime"] == T2
+
+
+def test_no_restarting_condition_until_a_restart() -> None:
+    running = step({}, Derived("Running", "Running", "2/2"), T0)
+    assert cond.get(running["conditions"], cond.RESTARTING) is None
+
+
+def test_backoff_limit_exceeded_is_a_failed_condition_with_its_reason() -> None:
+    running = step({}, Derived("Running", "Running", "1/1"), T0)
+    failed = step(running, Derived("Failed", "BackoffLimitExceeded", "no more restarts"), T1)
+    failed_cond = cond.get(failed["conditions"], cond.FAILED)
+    assert failed_cond is not None and failed_cond["reason"] == "BackoffLimitExceeded"
+    assert failed["completionTime"] == T1

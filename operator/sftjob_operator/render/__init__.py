@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,11 +15,19 @@ __all__ = ["Owner", "Plan", "RenderError", "render_children"]
 
 
 def render_children(
-    body: Mapping[str, Any], trl_config: Mapping[str, Any], attempt: int = 1
+    body: Mapping[str, Any],
+    trl_config: Mapping[str, Any],
+    attempt: int = 1,
+    active_deadline_seconds: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every child of one attempt, in creation order (the Job last, once all it needs exists)."""
+    """Every child of one attempt, in creation order (the Job last, once all it needs exists).
+
+    `active_deadline_seconds` overrides the spec's for a later attempt (what is left of it).
+    """
     owner = Owner.from_body(body)
     plan = plan_from_spec(body.get("spec") or {}, trl_config)
+    if active_deadline_seconds is not None and plan.active_deadline_seconds is not None:
+        plan = dataclasses.replace(plan, active_deadline_seconds=active_deadline_seconds)
     children = [
         rbac.service_account(owner),
         rbac.role(owner),

@@ -19,6 +19,8 @@ COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 # Env names the operator owns; a user value would break the rendezvous wiring.
 RESERVED_ENV_PREFIXES = ("SFTJOB_",)
 RESERVED_ENV = frozenset({"JOB_COMPLETION_INDEX", "MASTER_ADDR", "MASTER_PORT", "HF_TOKEN"})
+# SFTJOB_* names a user may set: the trainer reads them, the operator never sets them.
+USER_SFTJOB_ENV = frozenset({"SFTJOB_PROGRESS_INTERVAL"})
 # Volume names and mount paths the operator owns.
 RESERVED_VOLUMES = frozenset({"config", "shm", "output"})
 RESERVED_MOUNT_PATHS = frozenset({launch.CONFIG_DIR, "/dev/shm", OUTPUT_DIR})
@@ -37,12 +39,31 @@ def command() -> list[str]:
 def _check_user_env(env: tuple[Mapping[str, Any], ...]) -> None:
     for i, var in enumerate(env):
         name = str(var.get("name", ""))
+        if name in USER_SFTJOB_ENV:
+            _check_interval(i, var)
+            continue
         if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
             raise RenderError(
                 f"spec.env[{i}].name",
                 f"{name} is set by the operator; remove it "
                 "(use spec.hubTokenSecretRef for HF_TOKEN, spec.nodes/gpusPerNode for the topology)",
             )
+
+
+def _check_interval(i: int, var: Mapping[str, Any]) -> None:
+    if "valueFrom" in var:
+        return  # resolved in the pod; the trainer reports a bad value itself
+    raw = str(var.get("value", ""))
+    try:
+        ok = float(raw) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RenderError(
+            f"spec.env[{i}].value",
+            f"SFTJOB_PROGRESS_INTERVAL={raw!r} is not a number of seconds >= 0; "
+            'write e.g. "10" (the default) or "1" for a report every second',
+        )
 
 
 def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftjob_operator.render import names
+from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner, object_meta
 from sftjob_operator.render.plan import Plan
 
@@ -14,6 +15,12 @@ def pvc(owner: Owner, plan: Plan) -> dict[str, Any] | None:
     if not storage.get("size"):
         return None
     mode = storage.get("accessMode") or ("ReadWriteMany" if plan.nodes > 1 else "ReadWriteOnce")
+    if plan.nodes > 1 and mode != "ReadWriteMany":
+        raise RenderError(
+            "spec.storage.accessMode",
+            f"{mode} cannot be shared by the {plan.nodes} nodes of this job, which all read "
+            "and write the same checkpoints; write ReadWriteMany or leave accessMode out",
+        )
     spec: dict[str, Any] = {
         "accessModes": [mode],
         "resources": {"requests": {"storage": str(storage["size"])}},

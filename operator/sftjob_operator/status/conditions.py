@@ -12,6 +12,8 @@ SUSPENDED = "Suspended"
 RUNNING = "Running"
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
+RESTARTING = "Restarting"
+CHECKPOINT_STORAGE = "CheckpointStorage"
 
 
 def get(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:

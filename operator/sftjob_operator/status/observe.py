@@ -25,6 +25,7 @@ class JobView:
     # type -> (status, reason, message)
     conditions: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     completion_time: str | None = None
+    created: str | None = None
 
     def condition(self, type_: str) -> tuple[str, str] | None:
         """(reason, message) of a condition that is True, else None."""
@@ -49,6 +50,8 @@ class PodView:
     finished_at: str | None = None
     # Latest condition transition: when the pod last changed, if no container says so.
     last_transition: str | None = None
+    terminated_message: str | None = None
+    deleting: bool = False  # deleted by someone (e.g. the Job controller), not failed alone
 
 
 def _attempt(labels: Mapping[str, str]) -> int:
@@ -82,6 +85,7 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         failed=int(status.get("failed") or 0),
         conditions=conds,
         completion_time=status.get("completionTime"),
+        created=meta.get("creationTimestamp"),
     )
 
 
@@ -105,6 +109,7 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
         ):
             unschedulable = str(cond.get("message") or "no node fits the pod")
     waiting_reason = waiting_message = terminated_reason = finished_at = None
+    terminated_message = None
     exit_code = None
     for cs in status.get("containerStatuses") or ():
         state = cs.get("state") or {}
@@ -114,6 +119,7 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
         if terminated := state.get("terminated"):
             exit_code = terminated.get("exitCode")
             terminated_reason = terminated.get("reason")
+            terminated_message = terminated.get("message")
             finished_at = terminated.get("finishedAt")
     return PodView(
         name=meta.get("name", ""),
@@ -128,4 +134,6 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
         terminated_reason=terminated_reason,
         finished_at=finished_at,
         last_transition=max(transitions) if transitions else None,
+        terminated_message=str(terminated_message)[-1024:] if terminated_message else None,
+        deleting=bool(meta.get("deletionTimestamp")),
     )

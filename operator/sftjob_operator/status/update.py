@@ -10,6 +10,7 @@ from sftjob_operator.status import conditions as cond
 from sftjob_operator.status.phase import (
     FAILED,
     FINAL_PHASES,
+    RESTARTING,
     RUNNING,
     SUCCEEDED,
     SUSPENDED,
@@ -17,7 +18,13 @@ from sftjob_operator.status.phase import (
 )
 
 WARNING_REASONS = frozenset(
-    {"CreateFailed", "Unschedulable", "ImagePullBackOff", "CreateContainerConfigError"}
+    {
+        "CreateFailed",
+        "Unschedulable",
+        "ImagePullBackOff",
+        "CreateContainerConfigError",
+        "Restarting",
+    }
 )
 
 
@@ -49,6 +56,17 @@ def next_status(
             suspended,
             derived.reason if suspended else "Resumed",
             derived.message if suspended else "the job is no longer suspended",
+            now=now,
+            generation=generation,
+        )
+    restarting = phase == RESTARTING
+    if restarting or cond.get(conds, cond.RESTARTING):
+        conds = cond.set_condition(
+            conds,
+            cond.RESTARTING,
+            restarting,
+            derived.reason if restarting else "AttemptStarted",
+            derived.message if restarting else f"attempt {attempt} is no longer restarting",
             now=now,
             generation=generation,
         )

@@ -1,0 +1,118 @@
+"""Restart policy: the observed attempt + spec.backoffLimit -> restart, give up, or nothing.
+
+Pure. An attempt has failed when its Job says so (condition Failed or FailureTarget,
+e.g. a pod failed, or a node was lost and the pod failure policy failed the Job) or when
+one of its pods failed on its own (not deleted by someone). A deadline is not a failure a
+restart can fix: `activeDeadlineSeconds` ends the SFTJob as the Job reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sftjob_operator.status import timeutil
+from sftjob_operator.status.observe import JobView, PodView
+
+RESTART = "restart"
+GIVE_UP = "give-up"
+NOT_RESTARTABLE = frozenset({"DeadlineExceeded"})
+MAX_TERMINATION_MESSAGE = 512
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    job: JobView | None
+    pods: Sequence[PodView] = ()
+    restarts: int = 0
+    backoff_limit: int = 3
+    last_checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # RESTART | GIVE_UP
+    reason: str
+    message: str
+    next_attempt: int | None = None
+
+
+def failure(job: JobView | None, pods: Sequence[PodView]) -> str | None:
+    """Why the attempt failed, in words naming the pod; None while it has not failed."""
+    if job is not None and job.suspended:
+        return None  # pods of a suspended Job are stopped on purpose
+    failed = sorted(
+        (p for p in pods if p.phase == "Failed" and not p.deleting), key=lambda p: p.index
+    )
+    job_reason = None
+    if job is not None:
+        for type_ in ("Failed", "FailureTarget"):
+            if cond := job.condition(type_):
+                job_reason = cond
+                break
+    if job_reason and job_reason[0] in NOT_RESTARTABLE:
+        return None
+    if failed:
+        return pod_failure(failed[0])
+    if job_reason:
+        reason, message = job_reason
+        return f"Job {job.name if job else ''} failed ({reason or 'JobFailed'}): {message}".rstrip(
+            ": "
+        )
+    return None
+
+
+def pod_failure(pod: PodView) -> str:
+    text = f"rank {pod.index} (pod {pod.name})"
+    if pod.exit_code is not None:
+        text += f" exited with code {pod.exit_code}"
+    else:
+        text += " failed"
+    if pod.terminated_reason:
+        text += f" ({pod.terminated_reason})"
+    if pod.terminated_message:
+        message = pod.terminated_message.strip()
+        if len(message) > MAX_TERMINATION_MESSAGE:
+            message = "..." + message[-MAX_TERMINATION_MESSAGE:]
+        text += f": {message}"
+    return text
+
+
+def decide(attempt: Attempt) -> Decision | None:
+    why = failure(attempt.job, attempt.pods)
+    if why is None:
+        return None
+    if attempt.restarts < attempt.backoff_limit:
+        nxt = attempt.number + 1
+        resume = (
+            f"resuming from {attempt.last_checkpoint}"
+            if attempt.last_checkpoint
+            else "resuming from the newest complete checkpoint in the output directory, if any"
+        )
+        return Decision(
+            RESTART,
+            "Restarting",
+            f"attempt {attempt.number} failed: {why}; starting attempt {nxt} "
+            f"(restart {attempt.restarts + 1} of {attempt.backoff_limit}), {resume}",
+            next_attempt=nxt,
+        )
+    return Decision(
+        GIVE_UP,
+        "BackoffLimitExceeded",
+        f"attempt {attempt.number} failed and spec.backoffLimit ({attempt.backoff_limit}) "
+        f"allows no more restarts ({attempt.restarts} done): {why}",
+    )
+
+
+def remaining_deadline(
+    total: int | None, started: str | None, attempt: int, now: datetime
+) -> int | None:
+    """spec.activeDeadlineSeconds bounds the whole SFTJob, restarts included: a later
+    attempt's Job gets what is left (at least 1s, so an exhausted deadline fails it at once
+    as DeadlineExceeded). None: use the spec's value as it is."""
+    start = timeutil.parse(started)
+    if total is None or attempt <= 1 or start is None:
+        return None
+    return max(total - int((now - start).total_seconds()), 1)

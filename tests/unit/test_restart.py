@@ -1,0 +1,130 @@
+"""Restart policy: observed attempt + backoffLimit -> restart, give up, or nothing (a table)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sftjob_operator.status import restart
+from sftjob_operator.status.observe import JobView, PodView, job_view, pod_view
+
+RUNNING_JOB = JobView(name="j-a1", attempt=1, suspended=False, active=2)
+
+
+def failed_job(reason: str, message: str = "boom") -> JobView:
+    return JobView(
+        name="j-a1",
+        attempt=1,
+        suspended=False,
+        failed=1,
+        conditions={"Failed": ("True", reason, message)},
+    )
+
+
+def pod(index: int, phase: str, **kw: Any) -> PodView:
+    return PodView(name=f"j-a1-{index}-x", index=index, phase=phase, **kw)
+
+
+KILLED = pod(1, "Failed", exit_code=137, terminated_reason="Error", terminated_message="OOM?")
+
+
+@pytest.mark.parametrize(
+    ("job", "pods", "restarts", "limit", "action"),
+    [
+        (None, [], 0, 3, None),
+        (RUNNING_JOB, [pod(0, "Running"), pod(1, "Running")], 0, 3, None),
+        (RUNNING_JOB, [pod(0, "Running"), KILLED], 0, 3, restart.RESTART),
+        (RUNNING_JOB, [pod(0, "Running"), KILLED], 2, 3, restart.RESTART),
+        (RUNNING_JOB, [pod(0, "Running"), KILLED], 3, 3, restart.GIVE_UP),
+        (RUNNING_JOB, [KILLED], 0, 0, restart.GIVE_UP),
+        (failed_job("BackoffLimitExceeded"), [], 0, 1, restart.RESTART),
+        (failed_job("PodFailurePolicy", "node lost"), [], 1, 1, restart.GIVE_UP),
+        # A deadline is not something a restart fixes: the phase rules report it.
+        (failed_job("DeadlineExceeded"), [KILLED], 0, 3, None),
+        # Pods the Job controller (or a user) deletes are not failures on their own.
+        (RUNNING_JOB, [pod(0, "Failed", exit_code=143, deleting=True)], 0, 3, None),
+        # A suspended Job's pods are stopped on purpose.
+        (JobView(name="j-a1", attempt=1, suspended=True), [KILLED], 0, 3, None),
+        (RUNNING_JOB, [pod(0, "Succeeded", exit_code=0)], 0, 3, None),
+    ],
+)
+def test_decide(
+    job: JobView | None, pods: list[PodView], restarts: int, limit: int, action: str | None
+) -> None:
+    attempt = restart.Attempt(1, job, pods, restarts=restarts, backoff_limit=limit)
+    decision = restart.decide(attempt)
+    assert (decision.action if decision else None) == action
+
+
+def test_a_restart_names_the_pod_its_message_and_the_checkpoint() -> None:
+    attempt = restart.Attempt(
+        1, RUNNING_JOB, [KILLED], restarts=0, backoff_limit=2, last_checkpoint="checkpoint-30"
+    )
+    decision = restart.decide(attempt)
+    assert decision is not None and decision.next_attempt == 2
+    assert decision.reason == "Restarting"
+    for part in ("rank 1", "j-a1-1-x", "code 137", "OOM?", "checkpoint-30", "restart 1 of 2"):
+        assert part in decision.message, part
+
+
+def test_giving_up_says_why_with_the_last_termination_message() -> None:
+    attempt = restart.Attempt(3, RUNNING_JOB, [KILLED], restarts=2, backoff_limit=2)
+    decision = restart.decide(attempt)
+    assert decision is not None and decision.next_attempt is None
+    assert decision.reason == "BackoffLimitExceeded"
+    assert "spec.backoffLimit (2)" in decision.message and "OOM?" in decision.message
+
+
+def test_a_job_failure_without_pods_still_says_why() -> None:
+    why = restart.failure(failed_job("PodFailurePolicy", "pod j-a1-0 has DisruptionTarget"), [])
+    assert why is not None and "PodFailurePolicy" in why and "DisruptionTarget" in why
+
+
+def test_long_termination_messages_are_cut() -> None:
+    long = pod(0, "Failed", exit_code=1, terminated_message="x" * 5000)
+    assert len(restart.pod_failure(long)) < restart.MAX_TERMINATION_MESSAGE + 100
+
+
+def test_views_carry_what_the_policy_needs() -> None:
+    body = {
+        "metadata": {
+            "name": "j-a2-0-abc",
+            "labels": {"sftjob.dev/attempt": "2"},
+            "deletionTimestamp": "2025-01-01T00:00:00Z",
+        },
+        "status": {
+            "phase": "Failed",
+            "containerStatuses": [
+                {"state": {"terminated": {"exitCode": 137, "reason": "Error", "message": "m"}}}
+            ],
+        },
+    }
+    view = pod_view(body)
+    assert (view.attempt, view.exit_code, view.terminated_message, view.deleting) == (
+        2,
+        137,
+        "m",
+        True,
+    )
+    job = job_view({"metadata": {"name": "j-a2", "creationTimestamp": "2025-01-01T00:00:00Z"}})
+    assert job.created == "2025-01-01T00:00:00Z"
+
+
+NOW = datetime(2025, 1, 1, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("total", "started", "attempt", "left"),
+    [
+        (None, "2025-01-01T00:00:00Z", 2, None),  # no deadline
+        (600, "2025-01-01T00:59:00Z", 1, None),  # the first attempt uses the spec's value
+        (600, None, 2, None),  # never ran: nothing used up
+        (600, "2025-01-01T00:59:00Z", 2, 540),
+        (600, "2025-01-01T00:00:00Z", 3, 1),  # used up: the Job fails at once
+    ],
+)
+def test_the_deadline_bounds_all_attempts_together(
+    total: int | None, started: str | None, attempt: int, left: int | None
+) -> None:
+    assert restart.remaining_deadline(total, started, attempt, NOW) == left

@@ -1,0 +1,47 @@
+"""Checkpoint storage check: shared claims for multi-node jobs, emptyDir warned about."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sftjob_operator.status.storage import storage_check
+
+
+def claim(*modes: str, bound: tuple[str, ...] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"spec": {"accessModes": list(modes)}}
+    if bound is not None:
+        out["status"] = {"accessModes": list(bound)}
+    return out
+
+
+@pytest.mark.parametrize(
+    ("spec", "pvc", "ok", "refuse", "reason"),
+    [
+        ({"nodes": 2, "storage": {"claimName": "c"}}, claim("ReadWriteMany"), True, False, "Claim"),
+        ({"nodes": 2, "storage": {"claimName": "c"}}, claim("ReadWriteOnce"), False, True, "ClaimNotShared"),
+        ({"nodes": 2, "storage": {"claimName": "c"}}, claim("ReadWriteMany", bound=("ReadWriteOnce",)), False, True, "ClaimNotShared"),
+        ({"nodes": 2, "storage": {"claimName": "c"}}, claim(), False, True, "ClaimNotShared"),
+        # Not looked up (missing, or no permission): the pods will say what is wrong.
+        ({"nodes": 2, "storage": {"claimName": "c"}}, None, True, False, "Claim"),
+        ({"nodes": 1, "storage": {"claimName": "c"}}, claim("ReadWriteOnce"), True, False, "Claim"),
+        ({"nodes": 2, "storage": {"size": "1Gi"}}, None, True, False, "Claim"),
+        ({"nodes": 2}, None, False, False, "EmptyDir"),
+        ({}, None, False, False, "EmptyDir"),
+    ],
+)  # fmt: skip
+def test_storage_check(
+    spec: dict[str, Any], pvc: dict[str, Any] | None, ok: bool, refuse: bool, reason: str
+) -> None:
+    check = storage_check(spec, pvc)
+    assert (check.ok, check.refuse, check.reason) == (ok, refuse, reason)
+
+
+def test_refusal_names_the_field_and_what_to_write() -> None:
+    check = storage_check({"nodes": 3, "storage": {"claimName": "mine"}}, claim("ReadWriteOnce"))
+    assert check.message.startswith("spec.storage.claimName: claim mine allows ReadWriteOnce")
+    assert "ReadWriteMany" in check.message and "storage.size" in check.message
+
+
+def test_emptydir_warns_that_restarts_start_over() -> None:
+    assert "step 0" in storage_check({"nodes": 2}, None).message
