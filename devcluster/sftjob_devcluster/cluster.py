@@ -10,6 +10,7 @@ kube-controller-manager, kube-scheduler) plus kwok simulating GPU nodes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -33,6 +34,7 @@ from .paths import cluster_state_dir
 from .stages import render_kwok_config
 
 LOCAL_NODE_COMPONENT = "nodeagent"
+CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class DevClusterError(RuntimeError):
@@ -65,6 +67,13 @@ class ClusterConfig:
     startup_timeout: float = 180.0
     # Also run the local node agent (node `local-cpu`), which executes pods as processes.
     local_node: bool = False
+
+    def __post_init__(self) -> None:
+        if not CLUSTER_NAME.fullmatch(self.name):
+            raise DevClusterError(
+                f"cluster name {self.name!r}: use lowercase letters, digits and '-' "
+                "(e.g. --name dev)"
+            )
 
     @property
     def root(self) -> Path:

@@ -28,7 +28,6 @@ def tiny_job(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
     sft = spec.pop("sftConfig", {})
     job["spec"].update(spec)
     job["spec"]["sftConfig"].update(sft)
-    job["spec"]["env"].append({"name": "SFTJOB_PROGRESS_INTERVAL", "value": "1"})
     return dict(job)
 
 

@@ -173,3 +173,14 @@ def test_clusters_of_dead_pytest_sessions_are_removed(
     other.mkdir()
     _cleanup_abandoned_sessions()
     assert sorted(p.name for p in clusters.iterdir()) == sorted([alive.name, "mine"])
+
+
+@pytest.mark.parametrize("name", ["dev", "pytest-123", "a"])
+def test_cluster_names_accepted(name: str) -> None:
+    assert ClusterConfig(name=name).name == name
+
+
+@pytest.mark.parametrize("name", ["", "Dev", "x.lock", "../etc", "-x"])
+def test_cluster_names_that_are_not_directory_safe_are_refused(name: str) -> None:
+    with pytest.raises(DevClusterError, match="lowercase letters"):
+        ClusterConfig(name=name)
