@@ -13,7 +13,8 @@ from sftjob_operator.api.blocks import MODEL_CONFIG, SCRIPT_ARGS, SFT_CONFIG, TR
 from sftjob_operator.api.legacy import LEGACY_FIELDS, VALUE_ALIASES, legacy_fields_by_key
 from sftjob_operator.api.normalize import SpecError, normalize
 
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "000_5d01fc3255222100.txt"
+# A copy of the seed document (shared/seed/), the field reference users paste from.
+SEED = Path(__file__).resolve().parents[1] / "data" / "seed" / "000_5d01fc3255222100.txt"
 SEED_SECTIONS = {
     "ScriptArguments": SCRIPT_ARGS,
     "ModelConfig": MODEL_CONFIG,

@@ -13,7 +13,12 @@ from sftjob_devcluster.nodeagent.provisioner import (
 )
 
 CLAIM: dict[str, Any] = {
-    "metadata": {"name": "out", "namespace": "ns", "uid": "u-9"},
+    "metadata": {
+        "name": "out",
+        "namespace": "ns",
+        "uid": "u-9",
+        "annotations": {"volume.kubernetes.io/selected-node": "local-cpu"},
+    },
     "spec": {
         "storageClassName": "sftjob-local",
         "accessModes": ["ReadWriteMany"],
@@ -23,11 +28,15 @@ CLAIM: dict[str, Any] = {
 }
 
 
-def test_only_unbound_claims_of_our_class_want_a_volume() -> None:
-    assert wants_volume(CLAIM)
-    assert not wants_volume({**CLAIM, "spec": {**CLAIM["spec"], "storageClassName": "fast"}})
-    assert not wants_volume({**CLAIM, "spec": {**CLAIM["spec"], "volumeName": "pv-1"}})
-    assert not wants_volume({**CLAIM, "status": {"phase": "Bound"}})
+def test_only_unbound_claims_of_our_class_on_our_node_want_a_volume() -> None:
+    node = "local-cpu"
+    assert wants_volume(CLAIM, node)
+    assert not wants_volume(CLAIM, "another-node")
+    unscheduled = {**CLAIM, "metadata": {**CLAIM["metadata"], "annotations": {}}}
+    assert not wants_volume(unscheduled, node)
+    assert not wants_volume({**CLAIM, "spec": {**CLAIM["spec"], "storageClassName": "fast"}}, node)
+    assert not wants_volume({**CLAIM, "spec": {**CLAIM["spec"], "volumeName": "pv-1"}}, node)
+    assert not wants_volume({**CLAIM, "status": {"phase": "Bound"}}, node)
 
 
 def test_volume_is_prebound_to_the_claim_under_the_root() -> None:

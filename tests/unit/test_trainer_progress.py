@@ -98,6 +98,10 @@ def test_throttle() -> None:
     assert not throttle.ready()
 
 
+NO_SAVE = SimpleNamespace(should_save=False)
+SAVE = SimpleNamespace(should_save=True)
+
+
 def _state(step: int, zero: bool = True, max_steps: int = 100) -> SimpleNamespace:
     return SimpleNamespace(
         global_step=step, max_steps=max_steps, epoch=step / max_steps, is_world_process_zero=zero
@@ -110,7 +114,7 @@ def test_callback_reports_at_most_every_interval_and_always_at_end() -> None:
     cb.on_train_begin(None, _state(0), None)
     for step in range(1, 101):
         clock.t += 1.0
-        cb.on_step_end(None, _state(step), None)
+        cb.on_step_end(None, _state(step), NO_SAVE)
         cb.on_log(None, _state(step), None, logs={"loss": 5.0 - step / 50, "learning_rate": 1e-3,
                                                    "num_tokens": step * 64})  # fmt: skip
     cb.on_train_end(None, _state(100), None)
@@ -125,12 +129,24 @@ def test_callback_reports_at_most_every_interval_and_always_at_end() -> None:
     assert final["tokens_per_second"] == 64.0
 
 
+def test_a_step_that_saves_is_reported_once_with_its_checkpoint() -> None:
+    reporter = ListReporter()
+    cb = ProgressCallback(reporter, interval_s=0.0, clock=FakeClock())
+    cb.on_train_begin(None, _state(0), None)
+    cb.on_step_end(None, _state(1), NO_SAVE)
+    cb.on_step_end(None, _state(2), SAVE)
+    cb.on_save(None, _state(2), SAVE)
+    cb.on_step_end(None, _state(3), NO_SAVE)
+    steps = [(r["step"], r["last_checkpoint"]) for r in reporter.records[1:]]
+    assert steps == [(1, None), (2, "checkpoint-2"), (3, "checkpoint-2")]
+
+
 def test_callback_resumed_run_uses_its_own_pace() -> None:
     clock, reporter = FakeClock(), ListReporter()
     cb = ProgressCallback(reporter, interval_s=0.0, clock=clock)
     cb.on_train_begin(None, _state(50), None)
     clock.t += 20.0
-    cb.on_step_end(None, _state(60), None)
+    cb.on_step_end(None, _state(60), NO_SAVE)
     assert reporter.records[0]["resumed"] is True
     assert reporter.records[1]["eta_seconds"] == 80.0  # 40 left at 2 s/step
 
@@ -139,7 +155,7 @@ def test_callback_is_silent_off_the_main_process() -> None:
     reporter = ListReporter()
     cb = ProgressCallback(reporter, interval_s=0.0, clock=FakeClock())
     cb.on_train_begin(None, _state(0, zero=False), None)
-    cb.on_step_end(None, _state(1, zero=False), None)
+    cb.on_step_end(None, _state(1, zero=False), NO_SAVE)
     cb.on_train_end(None, _state(1, zero=False), None)
     assert reporter.records == []
 

@@ -217,7 +217,8 @@ class ProgressCallback(TrainerCallback):
             self._tokens = int(logs["num_tokens"])
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.is_world_process_zero and self.throttle.ready():
+        # A step that ends in a save is reported by on_save, with its checkpoint.
+        if state.is_world_process_zero and not control.should_save and self.throttle.ready():
             self._emit(state, final=False)
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -33,7 +33,9 @@ class NodeAgent:
         self._workers: dict[str, PodWorker] = {}
         self._thread: threading.Thread | None = None
         self.heartbeat = NodeHeartbeat(self.kube, config)
-        self.provisioner = Provisioner(self.kube, config.volumes_dir, config.default_storage_class)
+        self.provisioner = Provisioner(
+            self.kube, config.volumes_dir, config.node_name, config.default_storage_class
+        )
         self.error: BaseException | None = None
         host, port = self.kube.server_host_port
         self.ctx = NodeContext(

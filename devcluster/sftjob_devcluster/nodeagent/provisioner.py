@@ -2,6 +2,8 @@
 
 A claim of that class gets a PersistentVolume backed by a directory under the
 agent's state dir (every access mode works: all pods run on this one machine).
+Binding waits for the first consumer, and an agent provisions only the claims the
+scheduler selected its node for, so several agents on one cluster never race.
 Released volumes are deleted with their directory. Dev and tests only.
 """
 
@@ -21,6 +23,7 @@ STORAGE_CLASS = "sftjob-local"
 PROVISIONER = "sftjob.dev/local-hostpath"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 def storage_class_manifest(default: bool) -> dict[str, Any]:
@@ -33,15 +36,17 @@ def storage_class_manifest(default: bool) -> dict[str, Any]:
         },
         "provisioner": PROVISIONER,
         "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
+        "volumeBindingMode": "WaitForFirstConsumer",
     }
 
 
-def wants_volume(pvc: Mapping[str, Any]) -> bool:
-    """An unbound claim of our class."""
+def wants_volume(pvc: Mapping[str, Any], node_name: str) -> bool:
+    """An unbound claim of our class whose first consumer was scheduled onto our node."""
     spec = pvc.get("spec") or {}
+    annotations = (pvc.get("metadata") or {}).get("annotations") or {}
     return (
         spec.get("storageClassName") == STORAGE_CLASS
+        and annotations.get(SELECTED_NODE) == node_name
         and not spec.get("volumeName")
         and (pvc.get("status") or {}).get("phase", "Pending") == "Pending"
         and not (pvc.get("metadata") or {}).get("deletionTimestamp")
@@ -86,10 +91,16 @@ class Provisioner:
     """Polls claims and volumes every few seconds (simple, and enough for a dev cluster)."""
 
     def __init__(
-        self, kube: Kube, root: Path, default_class: bool = False, interval: float = 2.0
+        self,
+        kube: Kube,
+        root: Path,
+        node_name: str,
+        default_class: bool = False,
+        interval: float = 2.0,
     ) -> None:
         self.kube = kube
         self.root = root
+        self.node_name = node_name
         self.default_class = default_class
         self.interval = interval
         self._stop = threading.Event()
@@ -106,7 +117,7 @@ class Provisioner:
     def sync(self) -> None:
         claims = self.kube.request("GET", "/api/v1/persistentvolumeclaims").get("items") or []
         for pvc in claims:
-            if wants_volume(pvc):
+            if wants_volume(pvc, self.node_name):
                 pv = volume_for(pvc, self.root)
                 try:
                     self.kube.request("POST", "/api/v1/persistentvolumes", body=pv)
