@@ -153,8 +153,8 @@ def print_row(job: dict[str, Any]) -> None:
     status = job.get("status") or {}
     p = status.get("progress") or {}
     print(
-        f"  phase={status.get('phase', '-'):<10} step={p.get('step', '-')}/{p.get('maxSteps', '-')}"
-        f" percent={p.get('percent', '-')} loss={p.get('loss', '-')} eta={p.get('etaSeconds', '-')}s",
+        f"  {status.get('phase', '-'):<10} step {p.get('step', '-')}/{p.get('maxSteps', '-')}"
+        f"  {p.get('percent', '-')}%  loss={p.get('loss', '-')}  eta={p.get('etaSeconds', '-')}s",
         flush=True,
     )
 

@@ -123,7 +123,7 @@ def progress_record(
         "step": step,
         "max_steps": max_steps,
         "epoch": round(epoch, 4) if epoch is not None else None,
-        "loss": loss,
+        "loss": round(loss, 4) if loss is not None else None,
         "learning_rate": learning_rate,
         "tokens_per_second": round(tokens_per_second, 2) if tokens_per_second is not None else None,
         "eta_seconds": round(eta, 1) if eta is not None else None,
