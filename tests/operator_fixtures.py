@@ -101,12 +101,31 @@ class OperatorProcess:
                 self.kill()
 
 
+def install_crd(devcluster: Any) -> None:
+    """Apply the CRD and wait until it is Established and served.
+
+    Retried: right after start-up the apiserver can answer "storage is (re)initializing".
+    """
+
+    def installed() -> bool:
+        applied = devcluster.kubectl(
+            "apply", "--server-side", "--force-conflicts", "-f", str(CRD), check=False
+        )
+        if applied.returncode != 0:
+            return False
+        established = devcluster.kubectl(
+            "wait", "--for=condition=Established", "crd/sftjobs.sftjob.dev", "--timeout=10s",
+            check=False,
+        )  # fmt: skip
+        served = devcluster.kubectl("get", "sftjobs", "-A", check=False)
+        return established.returncode == 0 and served.returncode == 0
+
+    wait_for("the SFTJob CRD to be Established and served", installed, timeout=120, interval=1)
+
+
 @pytest.fixture(scope="session")
 def crd(devcluster: Any) -> None:
-    devcluster.kubectl("apply", "--server-side", "-f", str(CRD))
-    devcluster.kubectl(
-        "wait", "--for=condition=Established", "crd/sftjobs.sftjob.dev", "--timeout=60s"
-    )
+    install_crd(devcluster)
 
 
 @pytest.fixture(scope="session")

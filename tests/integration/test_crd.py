@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,15 @@ import pytest
 import yaml
 from sftjob_operator.api import identity
 
+from tests.operator_fixtures import install_crd
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD = ROOT / "crds" / "sftjob.yaml"
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 INVALID = sorted((ROOT / "tests" / "data" / "invalid").glob("*.yaml"))
 CREATES = [p for p in INVALID if "# update:" not in p.read_text()]
 UPDATES = [p for p in INVALID if "# update:" in p.read_text()]
-CRD_NAME = f"{identity.PLURAL}.{identity.GROUP}"
 
 
 def expected_field(path: Path) -> str:
@@ -35,16 +34,7 @@ def expected_field(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def cluster(devcluster: Any) -> Any:
-    devcluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    devcluster.kubectl(
-        "wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s", timeout=90
-    )
-    # Discovery of the new resource trails the Established condition by a moment.
-    deadline = time.monotonic() + 60
-    while devcluster.kubectl("get", identity.PLURAL, "-A", check=False).returncode != 0:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{identity.PLURAL} never showed up in discovery")
-        time.sleep(0.5)
+    install_crd(devcluster)
     return devcluster
 
 

@@ -342,7 +342,8 @@ def test_deleting_an_owner_garbage_collects_its_dependents(
 
 
 def test_ttl_after_finished_deletes_a_finished_job(devcluster: DevCluster, namespace: str) -> None:
-    job = _job("short", namespace, completions=1, gpus=1, ttlSecondsAfterFinished=1)
+    # Long enough for a polling kubectl on a busy machine to see the Job Complete first.
+    job = _job("short", namespace, completions=1, gpus=1, ttlSecondsAfterFinished=5)
     job["spec"]["template"]["metadata"]["annotations"][COMPLETE_DELAY_ANNOTATION] = "1s"
     apply(devcluster, job)
 
