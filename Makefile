@@ -34,6 +34,15 @@ test: venv lint devcluster-build
 unit: venv
 	$(VENV)/bin/pytest tests/unit
 
+integration: venv devcluster-build
+	$(VENV)/bin/pytest tests/integration
+
+trainer: venv
+	$(VENV)/bin/pytest tests/trainer
+
+e2e: venv devcluster-build
+	$(VENV)/bin/pytest tests/e2e
+
 crd: venv
 	$(PY) hack/gen_crd.py
 
