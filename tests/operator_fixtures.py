@@ -11,9 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,24 +20,12 @@ import pytest
 import yaml
 from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, VERSION
 
+from tests.polling import wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 CRD = ROOT / "crds" / "sftjob.yaml"
 T = TypeVar("T")
 COMPLETE_DELAY = "devcluster.sftjob.dev/complete-delay"  # kwok: how long a pod stays Running
-
-
-def wait_for(
-    what: str, probe: Callable[[], T | None], timeout: float = 60, interval: float = 0.25
-) -> T:
-    """Poll until probe() returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def _free_port() -> int:

@@ -9,11 +9,9 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +21,9 @@ from sftjob_devcluster.cluster import ClusterConfig, ComponentError, DevCluster
 from sftjob_devcluster.nodes import GPU_RESOURCE, NodeShape
 from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION, FAIL_ANNOTATION
 
+from tests.polling import wait_for
+
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def get_json(cluster: DevCluster, *argv: str) -> Any:

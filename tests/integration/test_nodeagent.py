@@ -6,8 +6,7 @@ import json
 import os
 import socket
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from sftjob_devcluster.nodeagent import (
     container_pid,
     start_agent_process,
 )
+
+from tests.polling import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -49,19 +50,6 @@ def get(devcluster: Any, kind: str, name: str, namespace: str | None = None) -> 
     ns = ["-n", namespace] if namespace else []
     out = devcluster.kubectl("get", kind, name, *ns, "-o", "json", check=False)
     return json.loads(out.stdout) if out.returncode == 0 else {}
-
-
-def wait_for(
-    what: str, probe: Callable[[], Any], timeout: float = 120, explain: Callable[[], str] = str
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\n{explain()}")
-        time.sleep(0.5)
 
 
 def local_pod_spec(command: list[str], **extra: Any) -> dict[str, Any]:
