@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,13 +89,10 @@ class Run:
 
     def finished_steps(self) -> dict[int, int]:
         """rank -> final global step, from each rank's `finished at step` line."""
-        out = {}
-        for line in self.stderr.splitlines():
-            if "finished at step" in line:
-                words = line.split()
-                rank = int(words[2].split("/")[0])
-                out[rank] = int(words[-1])
-        return out
+        return {
+            int(rank): int(step)
+            for rank, step in re.findall(r"rank (\d+)/\d+ finished at step (\d+)\n", self.stderr)
+        }
 
 
 def pod_env(workdir: Path, **extra: str) -> dict[str, str]:

@@ -145,12 +145,13 @@ def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: A
     # group is destroyed, so no rank is left waiting on a collective.
     trainer.accelerator.wait_for_everyone()
     state = trainer.accelerator.state
-    print(
+    # One write of the whole line: with PYTHONUNBUFFERED, print() writes the text and the
+    # newline separately, and ranks sharing a pipe interleave.
+    finished = (
         f"sftjob-train: rank {state.process_index}/{state.num_processes} finished at step "
-        f"{trainer.state.global_step}",
-        file=sys.stderr,
-        flush=True,
+        f"{trainer.state.global_step}\n"
     )
+    os.write(sys.stderr.fileno(), finished.encode())
     trainer.end()
 
 
