@@ -33,7 +33,6 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-DEEPSPEED_SAMPLES = ROOT / "tests" / "data" / "deepspeed"
 RUN_TIMEOUT_S = 150
 
 # bf16 dense peak (no sparsity), by device name.
@@ -57,15 +56,15 @@ class Scenario:
     name: str
     max_steps: int
     trl: dict[str, Any] = field(default_factory=dict)
-    deepspeed: str | None = None
+    deepspeed_stage: int | None = None
     requires: tuple[str, ...] = ()
     mfu: bool = False
 
 
 SCENARIOS = [
     Scenario("bf16_full", 20, mfu=True),
-    Scenario("deepspeed_zero2", 8, deepspeed="zero2.json", requires=("deepspeed",), mfu=True),
-    Scenario("deepspeed_zero3", 8, deepspeed="zero3.json", requires=("deepspeed",), mfu=True),
+    Scenario("deepspeed_zero2", 8, deepspeed_stage=2, requires=("deepspeed",), mfu=True),
+    Scenario("deepspeed_zero3", 8, deepspeed_stage=3, requires=("deepspeed",), mfu=True),
     Scenario(
         "lora",
         10,
@@ -154,24 +153,22 @@ def trl_config(model: Path, data: Path, out: Path, scenario: Scenario) -> dict[s
     return config
 
 
-def accelerate_config(deepspeed_json: Path) -> dict[str, Any]:
-    """The shape the operator renders for a 1-node, 1-GPU DeepSpeed job."""
-    return {
-        "compute_environment": "LOCAL_MACHINE",
-        "distributed_type": "DEEPSPEED",
-        "num_machines": 1,
-        "num_processes": 1,
-        "machine_rank": 0,
-        "main_process_port": 29500,
-        "mixed_precision": "bf16",
-        "deepspeed_config": {
-            "deepspeed_config_file": str(deepspeed_json),
-            "deepspeed_multinode_launcher": "standard",
-            "zero3_init_flag": "zero3" in deepspeed_json.name,
-        },
-        "rdzv_backend": "static",
-        "same_network": True,
-    }
+def accelerate_files(sdir: Path, stage: int, trl: dict[str, Any]) -> Path:
+    """accelerate.yaml and deepspeed.json exactly as the operator renders them for a
+    1-node, 1-GPU DeepSpeed job, with the ConfigMap's mount path replaced by sdir."""
+    from sftjob_operator.render.launch import accelerate_config, deepspeed_config
+    from sftjob_operator.render.plan import Plan
+
+    plan = Plan(
+        nodes=1, gpus_per_node=1, strategy=f"deepspeed-zero{stage}", image="", suspend=False
+    )
+    ds_json = sdir / "deepspeed.json"
+    ds_json.write_text(json.dumps(deepspeed_config(stage), indent=2))
+    config = accelerate_config(plan, trl)
+    config["deepspeed_config"]["deepspeed_config_file"] = str(ds_json)
+    accel = sdir / "accelerate.yaml"
+    accel.write_text(yaml.safe_dump(config))
+    return accel
 
 
 def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dict[str, Any]:
@@ -181,11 +178,11 @@ def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dic
     sdir = work / scenario.name
     sdir.mkdir(parents=True)
     trl_yaml = sdir / "trl.yaml"
-    trl_yaml.write_text(yaml.safe_dump(trl_config(model, data, sdir / "out", scenario)))
+    trl = trl_config(model, data, sdir / "out", scenario)
+    trl_yaml.write_text(yaml.safe_dump(trl))
     cmd = [sys.executable, "-m", "sftjob_trainer", "--config", str(trl_yaml)]
-    if scenario.deepspeed:
-        accel = sdir / "accelerate.yaml"
-        accel.write_text(yaml.safe_dump(accelerate_config(DEEPSPEED_SAMPLES / scenario.deepspeed)))
+    if scenario.deepspeed_stage:
+        accel = accelerate_files(sdir, scenario.deepspeed_stage, trl)
         cmd += ["--accelerate-config", str(accel)]
     progress = sdir / "progress.jsonl"
     env = {

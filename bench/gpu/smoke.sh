@@ -6,7 +6,7 @@
 # The machine needs torch, transformers, accelerate and peft. Packages it lacks (trl,
 # datasets and its dependencies, deepspeed, bitsandbytes) are installed from the wheels
 # in .whl/ when that folder exists (bench/gpu/make_wheels.py fills it; carry `.whl`);
-# wheels of packages already installed are left out; nothing is downloaded.
+# a wheel whose version is already installed is left out; nothing is downloaded.
 # --install-only installs and exits (first of two carries, see make_wheels.py).
 # Results: $OUT/smoke.json (else bench/results/smoke.json). Budget: under 5 minutes.
 set -euo pipefail
@@ -14,23 +14,28 @@ cd "$(dirname "$0")/../.."
 
 PYTHON="${PYTHON:-python3}"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-export PYTHONPATH="$PWD/trainer_image${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD/trainer_image:$PWD/operator${PYTHONPATH:+:$PYTHONPATH}"
 
 if [ -d .whl ]; then
     mapfile -t wheels < <("$PYTHON" - <<'PY'
 import importlib.metadata as md, pathlib
 for w in sorted(pathlib.Path(".whl").glob("*.whl")):
-    name = w.name.split("-")[0]
+    name, version = w.name.split("-")[:2]
     try:
-        md.version(name)
+        if md.version(name) == version:
+            continue
     except md.PackageNotFoundError:
-        print(w)
+        pass
+    print(w)
 PY
 )
     if [ "${#wheels[@]}" -gt 0 ]; then
         echo "smoke: installing ${wheels[*]}"
-        "$PYTHON" -m pip install -q --no-index --no-deps "${wheels[@]}"
+        # Into a folder of our own: the image's environment may be read-only.
+        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+            --upgrade --target /tmp/sftjob-site "${wheels[@]}"
     fi
+    export PYTHONPATH="$PYTHONPATH:/tmp/sftjob-site"
 fi
 if [ "${1:-}" = "--install-only" ]; then
     exit 0
