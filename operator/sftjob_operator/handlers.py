@@ -1,13 +1,13 @@
 """kopf handlers. Each is a few lines: look up, call the reconciler, done.
 
-- SFTJob create/resume: create the children of the current attempt, refresh status.
-- spec.suspend changes: mirror to the Job, refresh status.
+- SFTJob events: create the children of the current attempt once, mirror spec.suspend
+  to the Job, refresh status.
 - child Job and pod events (label sftjob.dev/job-name): refresh the owner's status
   (a failed attempt is restarted there).
 - progress ConfigMap events (component=progress): copy the validated record into
   status.progress, coalesced per job.
 - SFTJob deletion: nothing to do (garbage collection removes children); forget memory.
-  The delete handler is optional, so kopf adds no finalizer for it.
+  No finalizer, no kopf annotations: only event handlers are registered.
 """
 
 from __future__ import annotations
@@ -80,23 +80,17 @@ def pods_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
 # -- the SFTJob ---------------------------------------------------------------------
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-async def ensure_children(body: kopf.Body, **kwargs: Any) -> None:
-    await _rec(kwargs).ensure(body)
-
-
-# on.update, not on.field: at creation the rendered Job already carries spec.suspend.
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec.suspend")
-async def suspend_changed(namespace: str | None, name: str, **kwargs: Any) -> None:
+# Level-triggered on every event (the initial listing included), so kopf writes no
+# bookkeeping annotation on the SFTJob: one API write fewer per job.
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def sftjob_event(
+    body: kopf.Body, namespace: str | None, name: str, type: str | None, **kwargs: Any
+) -> None:
     rec = _rec(kwargs)
-    await rec.mirror_suspend((namespace or "", name))
-    await rec.refresh((namespace or "", name))
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-async def deleted(namespace: str | None, name: str, **kwargs: Any) -> None:
-    _rec(kwargs).forget((namespace or "", name))
+    if type == "DELETED":
+        rec.forget((namespace or "", name))  # garbage collection removes the children
+    else:
+        await rec.reconcile(body)
 
 
 # -- children -------------------------------------------------------------------------

@@ -92,8 +92,24 @@ class Reconciler:
         self._create_errors: dict[Key, str] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._pending: dict[Key, asyncio.Future[None]] = {}
+        # Per SFTJob: (uid, attempt) whose children this process has created or refused.
+        self._ensured: dict[Key, tuple[str, int]] = {}
+        self._create_retries: dict[Key, asyncio.TimerHandle] = {}
 
     # -- entry points ---------------------------------------------------------------
+
+    async def reconcile(self, body: Mapping[str, Any]) -> None:
+        """On every SFTJob event (the initial listing included): the current attempt's
+        children exist, created once per attempt by this process, and the Job's suspend
+        follows spec.suspend. Level-triggered, so kopf keeps no state on the object."""
+        view = sft_view(body)
+        if view.deleting:
+            return
+        attempt = self._attempt(view.key, self._current_status(view))
+        if self._ensured.get(view.key) != (view.uid, attempt):
+            await self.ensure(body)
+        elif await self.mirror_suspend(view.key):
+            await self.refresh(view.key, seen=view)
 
     async def ensure(self, body: Mapping[str, Any]) -> None:
         """Create every child of the current attempt (idempotent), then refresh status."""
@@ -101,6 +117,10 @@ class Reconciler:
         if view.deleting:
             return
         if view.status.get("phase") in FINAL_PHASES:
+            self._ensured[view.key] = (
+                view.uid,
+                self._attempt(view.key, self._current_status(view)),
+            )
             await self.refresh(view.key, seen=view)
             return
         try:
@@ -115,6 +135,10 @@ class Reconciler:
             )
             children = render_children(body, normalized.trl_config, attempt, deadline)
         except (SpecError, RenderError) as exc:
+            self._ensured[view.key] = (
+                view.uid,
+                self._attempt(view.key, self._current_status(view)),
+            )
             field = getattr(exc, "field", "spec")
             message = f"{field}: {getattr(exc, 'message', str(exc))}"
             await self.refresh(
@@ -126,6 +150,7 @@ class Reconciler:
             return
         storage = storage_check(body.get("spec") or {}, await self._claim(view, body))
         if storage.refuse:
+            self._ensured[view.key] = (view.uid, attempt)
             await self.refresh(
                 view.key,
                 seen=view,
@@ -143,13 +168,17 @@ class Reconciler:
             if exc.status == 403 and "being terminated" in str(exc):
                 return  # the namespace is going away, and the SFTJob with it
             self._create_errors[view.key] = str(exc)
+            self._retry_ensure(view.key)
             await self.refresh(
                 view.key,
                 seen=view,
                 extra=_children_condition(False, "CreateFailed", str(exc)),
             )
-            raise kopf.TemporaryError(str(exc), delay=CREATE_RETRY_SECONDS) from exc
+            return
+        self._ensured[view.key] = (view.uid, attempt)
         self._create_errors.pop(view.key, None)
+        if retry := self._create_retries.pop(view.key, None):
+            retry.cancel()
         # The watch may not have delivered the Job yet; we know it exists.
         created_job = job_view(children[-1])
         translations = tuple(normalized.translations)
@@ -159,7 +188,7 @@ class Reconciler:
             seen=view,
             assumed_job=created_job,
             extra=_compose(
-                _children_condition(True, "Created", "ConfigMap, Service and Job exist"),
+                _children_condition(True, "Created", f"the children of attempt {attempt} exist"),
                 _config_condition(
                     True,
                     "Translated" if translations else "AsWritten",
@@ -231,6 +260,8 @@ class Reconciler:
                     derived = Derived(RESTARTING, decision.reason, decision.message)
                     next_attempt, restarts = decision.next_attempt, restarts + 1
                     begin = (next_attempt, job)
+                    # _begin_attempt creates it, after the failed one is gone; not events.
+                    self._ensured[key] = (view.uid, next_attempt)
                     self._reset_progress(view)
                 elif decision:
                     derived = Derived(
@@ -303,22 +334,25 @@ class Reconciler:
             logger.exception("refreshing the status of %s/%s failed; retrying", *key)
             self.request_refresh(key, RETRY_SECONDS)
 
-    async def mirror_suspend(self, key: Key) -> None:
-        """spec.suspend -> the Job's suspend (Kueue decides unsuspension of queued jobs)."""
+    async def mirror_suspend(self, key: Key) -> bool:
+        """spec.suspend -> the Job's suspend (Kueue decides unsuspension of queued jobs).
+        True when the Job was patched."""
         view = self._view(key)
         if view is None:
-            return
+            return False
         current = self._current_status(view)
         if current.get("phase") in FINAL_PHASES:
-            return
+            return False
         job = self._job(key, int(current.get("attempt") or 1))
         if job is None:
-            return
+            return False
         desired = True if view.suspend else (None if view.queued else False)
-        if desired is not None and desired != job.suspended and not _job_finished(job):
-            await self.api.patch(
-                "batch/v1", "Job", view.namespace, job.name, {"spec": {"suspend": desired}}
-            )
+        if desired is None or desired == job.suspended or _job_finished(job):
+            return False
+        await self.api.patch(
+            "batch/v1", "Job", view.namespace, job.name, {"spec": {"suspend": desired}}
+        )
+        return True
 
     def on_progress(self, key: Key, text: Any) -> None:
         """A progress ConfigMap changed: keep its record if valid (O(1), never blocks)."""
@@ -337,10 +371,32 @@ class Reconciler:
         self._written.pop(key, None)
         self._locks.pop(key, None)
         self._create_errors.pop(key, None)
-        if timer := self._timers.pop(key, None):
-            timer.cancel()
+        self._ensured.pop(key, None)
+        for timers in (self._timers, self._create_retries):
+            if timer := timers.pop(key, None):
+                timer.cancel()
         if pending := self._pending.pop(key, None):
             pending.cancel()
+
+    def _retry_ensure(self, key: Key) -> None:
+        """Creating a child failed (quota, admission): try again later, from the server's copy."""
+
+        async def again() -> None:
+            self._create_retries.pop(key, None)
+            try:
+                body = await self.api.get(API_VERSION, KIND, *key)
+                if body is not None:
+                    await self.reconcile(body)
+            except Exception as exc:
+                logger.warning("creating the children of %s/%s failed (%s); retrying", *key, exc)
+                self._retry_ensure(key)
+
+        if old := self._create_retries.pop(key, None):
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._create_retries[key] = loop.call_later(
+            CREATE_RETRY_SECONDS, lambda: asyncio.ensure_future(again())
+        )
 
     # -- restarts ---------------------------------------------------------------------
 
@@ -367,6 +423,7 @@ class Reconciler:
                 await self.ensure(body)
         except Exception as exc:
             logger.warning("starting attempt %d of %s/%s failed (%s); retrying", attempt, *key, exc)
+            self._ensured.pop(key, None)
             loop = asyncio.get_running_loop()
             loop.call_later(
                 RETRY_SECONDS,

@@ -141,8 +141,16 @@ def test_delete_garbage_collects_children_and_keeps_retained_storage(
 ) -> None:
     apply(
         devcluster,
-        sftjob("gone", namespace, storage={"size": "1Gi"}, annotations=LONG, **CPU),
-        sftjob("kept", namespace, storage={"size": "1Gi", "retain": True}, annotations=LONG, **CPU),
+        # Two nodes, so the headless Service is among the children.
+        sftjob("gone", namespace, nodes=2, storage={"size": "1Gi"}, annotations=LONG, **CPU),
+        sftjob(
+            "kept",
+            namespace,
+            nodes=2,
+            storage={"size": "1Gi", "retain": True},
+            annotations=LONG,
+            **CPU,
+        ),
     )
     for name in ("gone", "kept"):
         wait_for(f"{name}'s Job", lambda n=name: children(kube, namespace, n, "Job"))

@@ -97,6 +97,15 @@ def test_output_dir_defaults_but_user_value_wins() -> None:
     assert yaml.safe_load(config_files({}, trl)["trl.yaml"])["output_dir"] == trl["output_dir"]
 
 
+def test_single_node_rendezvous_is_local_and_needs_no_service() -> None:
+    children = render_children(body("j", {"nodes": 1, "gpusPerNode": 8}), BASE_TRL)
+    assert "Service" not in {c["kind"] for c in children}
+    pod = children[-1]["spec"]["template"]["spec"]
+    assert "subdomain" not in pod
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["MASTER_ADDR"]["value"] == "127.0.0.1"
+
+
 def test_job_wiring() -> None:
     job = the_job({"nodes": 2, "gpusPerNode": 8})
     spec = job["spec"]

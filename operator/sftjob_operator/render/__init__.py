@@ -34,8 +34,9 @@ def render_children(
         rbac.role_binding(owner),
         rbac.progress_config_map(owner),
         configmap.config_map(owner, plan, trl_config),
-        service.service(owner),
     ]
+    if plan.nodes > 1:  # one node rendezvouses on 127.0.0.1 and needs no DNS name
+        children.append(service.service(owner))
     if claim := pvc.pvc(owner, plan):
         children.append(claim)
     children.append(job.job(owner, plan, attempt))

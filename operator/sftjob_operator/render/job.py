@@ -15,6 +15,7 @@ from sftjob_operator.render.pvc import claim_name
 CONTAINER = "trainer"
 GPU_RESOURCE = "nvidia.com/gpu"
 RUN_AS = 1000
+LOOPBACK = "127.0.0.1"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 # Env names the operator owns; a user value would break the rendezvous wiring.
 RESERVED_ENV_PREFIXES = ("SFTJOB_",)
@@ -66,6 +67,11 @@ def _check_interval(i: int, var: Mapping[str, Any]) -> None:
         )
 
 
+def master_addr(owner: Owner, plan: Plan, attempt: int) -> str:
+    """Rank 0's address: its name under the headless Service, or loopback for one node."""
+    return names.master_addr(owner.name, attempt) if plan.nodes > 1 else LOOPBACK
+
+
 def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
     _check_user_env(plan.env)
     out: list[dict[str, Any]] = [
@@ -75,7 +81,7 @@ def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
                 "fieldRef": {"fieldPath": f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"}
             },
         },
-        {"name": "MASTER_ADDR", "value": names.master_addr(owner.name, attempt)},
+        {"name": "MASTER_ADDR", "value": master_addr(owner, plan, attempt)},
         {"name": "MASTER_PORT", "value": str(names.RENDEZVOUS_PORT)},
         {"name": "SFTJOB_NUM_NODES", "value": str(plan.nodes)},
         {"name": "SFTJOB_GPUS_PER_NODE", "value": str(plan.gpus_per_node)},
@@ -180,9 +186,6 @@ def pod_spec(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
     _check_user_volumes(template)
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
-        # With subdomain set, the Indexed Job's pod hostname <job>-a<N>-<index>
-        # resolves as <job>-a<N>-<index>.<service>.
-        "subdomain": names.service(owner.name),
         "serviceAccountName": names.service_account(owner.name),
         "automountServiceAccountToken": True,
         "securityContext": {
@@ -195,6 +198,10 @@ def pod_spec(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
         "containers": [container(owner, plan, attempt)],
         "volumes": volumes(owner, plan),
     }
+    if plan.nodes > 1:
+        # With subdomain set, the Indexed Job's pod hostname <job>-a<N>-<index>
+        # resolves as <job>-a<N>-<index>.<service>.
+        spec["subdomain"] = names.service(owner.name)
     for key in (
         "nodeSelector",
         "affinity",
