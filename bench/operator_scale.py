@@ -36,7 +36,7 @@ from typing import Any
 from kubernetes_asyncio import client, config, watch
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
 from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, PLURAL, VERSION
-from sftjob_operator.render import render_children
+from sftjob_operator.render import Owner, render_children, service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,6 +261,8 @@ async def run_baseline(api: client.ApiClient, ns: str, n: int) -> dict[str, Any]
         children = {
             c["kind"]: c for c in render_children(body, {"model_name_or_path": "tiny-llama"})
         }
+        # The baseline: ConfigMap + headless Service + Job, whatever the node count.
+        children["Service"] = service.service(Owner.from_body(body))
         for child in children.values():
             child["metadata"].pop("ownerReferences", None)
         start = time.monotonic()

@@ -60,20 +60,21 @@ async def cleanup(logger: kopf.Logger, **_: Any) -> None:
 
 
 # -- in-memory indexes (compact views, not whole bodies) ---------------------------
+# async, because kopf runs sync handlers in a thread pool: a hop per event.
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def sftjobs_index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+async def sftjobs_index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
     return {(namespace or "", name): sft_view(body)}
 
 
 @kopf.index("batch", "v1", "jobs", labels=CHILD)
-def jobs_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
+async def jobs_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
     return {(namespace, owner_job_name(body)): job_view(body)}
 
 
 @kopf.index("", "v1", "pods", labels=CHILD)
-def pods_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
+async def pods_index(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
     return {(namespace, owner_job_name(body)): pod_view(body)}
 
 

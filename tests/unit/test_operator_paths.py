@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sftjob_operator import k8s
 from sftjob_operator.k8s import collection_path
 from sftjob_operator.render import render_children
 from sftjob_operator.views import sft_view
@@ -51,3 +52,20 @@ def test_sft_view_reads_spec_labels_and_status() -> None:
     )
     assert view.status == {"phase": "Running"}  # kopf's own bookkeeping is not ours
     assert view.ref["metadata"]["uid"] == "uid-queued"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"HOME": "/root", "PATH": "/bin"}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+        ({"https_proxy": "http://proxy:3128"}, True),
+        ({"NETRC": "/etc/netrc"}, True),
+        ({"HTTPS_PROXY": ""}, False),
+    ],
+)
+def test_environment_lookups_are_kept_only_where_the_environment_asks(
+    environ: dict[str, str], expected: bool
+) -> None:
+    assert k8s.uses_env_proxy_or_netrc(environ) is expected

@@ -21,9 +21,13 @@ def trl_config_with_defaults(trl_config: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
+# libyaml's emitter when PyYAML has it: the pure-Python one is the costliest step of render.
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def dump_yaml(data: Mapping[str, Any]) -> str:
     # TrlParser reads a flat YAML mapping of dataclass field -> value.
-    return yaml.safe_dump(dict(data), sort_keys=True, default_flow_style=False)
+    return yaml.dump(dict(data), Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False)
 
 
 def config_map(owner: Owner, plan: Plan, trl_config: Mapping[str, Any]) -> dict[str, Any]:
