@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = REPO / "demo-output"
     assets, output = out / "assets", out / "output"
+    # A new SFTJob each run: the last run's checkpoints would make it resume at the end.
+    shutil.rmtree(output, ignore_errors=True)
     print("==> generating a tiny offline model and dataset", flush=True)
     build_tiny_assets(assets)
     print("==> starting the devcluster and the local node agent", flush=True)
