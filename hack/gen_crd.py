@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Generate the SFTJob CRD from the pinned TRL and transformers dataclasses.
 
-    python hack/gen_crd.py           # writes crds/sftjob.yaml and the operator's trl_fields.json
-    python hack/gen_crd.py --check   # exits 1 if either file differs from what would be written
+    python hack/gen_crd.py           # writes crds/sftjob.yaml, the Helm chart's copy of it
+                                     # and the operator's trl_fields.json
+    python hack/gen_crd.py --check   # exits 1 if any of them differs from what would be written
 
 The TRL blocks of the spec (scriptArgs, datasetMixture, modelConfig, sftConfig) are
 built field by field from TRL's own dataclasses (types, enums, `choices`, help
@@ -44,9 +45,8 @@ from sftjob_operator.api.legacy import (  # noqa: E402
 
 CRD_PATH = ROOT / "crds" / "sftjob.yaml"
 FIELDS_PATH = ROOT / "operator" / "sftjob_operator" / "api" / "trl_fields.json"
-# The Helm chart ships a copy of the CRD once the chart exists.
-CHART_DIR = ROOT / "charts" / "sftjob-operator"
-CHART_CRD_PATH = CHART_DIR / "crds" / "sftjob.yaml"
+# The Helm chart ships an identical copy of the CRD (Helm installs crds/ before templates).
+CHART_CRD_PATH = ROOT / "charts" / "sftjob-operator" / "crds" / "sftjob.yaml"
 PINNED = {"trl": "1.16.0", "transformers": "5.24.0"}
 
 # Fields whose annotation does not say what a config file may hold.
@@ -272,10 +272,11 @@ def outputs() -> dict[Path, str]:
     classes = trl_dataclasses()
     check_disjoint(classes)
     crd = render_yaml(build_crd(versions, classes), versions)
-    out = {CRD_PATH: crd, FIELDS_PATH: render_json(build_fields(versions, classes))}
-    if CHART_DIR.is_dir():
-        out[CHART_CRD_PATH] = crd
-    return out
+    return {
+        CRD_PATH: crd,
+        CHART_CRD_PATH: crd,
+        FIELDS_PATH: render_json(build_fields(versions, classes)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -225,7 +225,8 @@ def children(kube: Any, namespace: str, name: str, kind: str) -> list[Any]:
             kube
         ).list_namespaced_persistent_volume_claim(namespace, label_selector=selector),
     }
-    return list(listers[kind]().items)
+    listed: Any = listers[kind]()  # a V1*List
+    return list(listed.items)
 
 
 def printer_row(devcluster: Any, namespace: str, name: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .build import BuildError, build
 from .cluster import ClusterConfig, DevCluster, DevClusterError
+from .helm import build_helm
 from .nodes import NodeShape
 
 
@@ -20,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="build (or reuse) the cached binaries")
+    b = sub.add_parser(
+        "build", help="build (or reuse) the cached binaries (control plane, kwok, helm)"
+    )
     b.add_argument("--force", action="store_true", help="rebuild even if cached")
 
     for name, help_text in (
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if ns.command == "build":
             print(build(force=ns.force))
+            print(build_helm(force=ns.force))
             return 0
         cluster = DevCluster(_config(ns))
         if ns.command == "up":

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 KUBERNETES = "v1.36.3"
 ETCD = "v3.6.8"
 KWOK = "v0.8.0"
+# helm is built separately (sftjob_devcluster.helm) with its own cache key.
+HELM = "v3.22.0"
 
 # Bumped whenever the wrapper modules or the build recipe change, so that the
 # binary cache key changes with them.
 RECIPE = "1"
+HELM_RECIPE = "1"
 
 
 @dataclass(frozen=True)

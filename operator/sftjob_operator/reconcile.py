@@ -106,10 +106,15 @@ class Reconciler:
         if view.deleting:
             return
         attempt = self._attempt(view.key, self._current_status(view))
-        if self._ensured.get(view.key) != (view.uid, attempt):
-            await self.ensure(body)
-        elif await self.mirror_suspend(view.key):
-            await self.refresh(view.key, seen=view)
+        try:
+            if self._ensured.get(view.key) != (view.uid, attempt):
+                await self.ensure(body)
+            elif await self.mirror_suspend(view.key):
+                await self.refresh(view.key, seen=view)
+        except Exception:
+            # kopf does not retry event handlers; a lost connection must not strand the job.
+            logger.exception("reconciling %s/%s failed; retrying", *view.key)
+            self._retry_ensure(view.key, RETRY_SECONDS)
 
     async def ensure(self, body: Mapping[str, Any]) -> None:
         """Create every child of the current attempt (idempotent), then refresh status."""
@@ -378,7 +383,7 @@ class Reconciler:
         if pending := self._pending.pop(key, None):
             pending.cancel()
 
-    def _retry_ensure(self, key: Key) -> None:
+    def _retry_ensure(self, key: Key, delay: float = CREATE_RETRY_SECONDS) -> None:
         """Creating a child failed (quota, admission): try again later, from the server's copy."""
 
         async def again() -> None:
@@ -389,14 +394,12 @@ class Reconciler:
                     await self.reconcile(body)
             except Exception as exc:
                 logger.warning("creating the children of %s/%s failed (%s); retrying", *key, exc)
-                self._retry_ensure(key)
+                self._retry_ensure(key, delay)
 
         if old := self._create_retries.pop(key, None):
             old.cancel()
         loop = asyncio.get_running_loop()
-        self._create_retries[key] = loop.call_later(
-            CREATE_RETRY_SECONDS, lambda: asyncio.ensure_future(again())
-        )
+        self._create_retries[key] = loop.call_later(delay, lambda: asyncio.ensure_future(again()))
 
     # -- restarts ---------------------------------------------------------------------
 

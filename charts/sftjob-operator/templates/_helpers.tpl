@@ -1,0 +1,85 @@
+{{/* The chart name, truncated to a DNS label. */}}
+{{- define "sftjob-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* <release>-sftjob-operator, or just the release name when it already contains the chart name. */}}
+{{- define "sftjob-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sftjob-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sftjob-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "sftjob-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "sftjob-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "sftjob-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "sftjob-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name: serviceAccount.create is false, so name an existing ServiceAccount (e.g. --set serviceAccount.name=sftjob-operator)" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the operator does in each namespace it watches, and nothing more.
+Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
+*/}}
+{{- define "sftjob-operator.namespacedRules" -}}
+# Watch SFTJobs (kopf index and event handler); get one before a retry; delete one
+# when its ttlSecondsAfterFinished has passed. The operator never writes the spec.
+- apiGroups: ["sftjob.dev"]
+  resources: ["sftjobs"]
+  verbs: ["get", "list", "watch", "delete"]
+- apiGroups: ["sftjob.dev"]
+  resources: ["sftjobs/status"]
+  verbs: ["patch"]
+# Training Jobs: create each attempt, check ownership on 409, mirror suspend,
+# stop stragglers (patch), delete a failed attempt.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Training pods are only observed (phases, scheduling and image-pull reasons).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+# <job>-config and <job>-progress: create both, watch progress, reset it on a restart.
+# get+patch are also what the trainer's Role grants, which RBAC only lets a holder grant.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# The rendezvous Service and the trainer's ServiceAccount, Role and RoleBinding are
+# created once and garbage-collected through ownerReferences.
+- apiGroups: [""]
+  resources: ["services", "serviceaccounts"]
+  verbs: ["create"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["create"]
+# The output PVC; an existing claim is read to check its access modes.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "create"]
+# Events on SFTJobs (kopf posts core/v1 Events; it never updates them).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end -}}
+
+{{/* kopf observes CRDs (to notice re-installs); cluster-scoped, read-only. */}}
+{{- define "sftjob-operator.observeRules" -}}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+{{- end -}}
