@@ -92,8 +92,12 @@ class Reconciler:
         self._create_errors: dict[Key, str] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._pending: dict[Key, asyncio.Future[None]] = {}
-        # Per SFTJob: (uid, attempt) whose children this process has created or refused.
+        # Per SFTJob: (uid, newest attempt) whose children this process created or refused,
+        # or whose creation a restart has claimed.
         self._ensured: dict[Key, tuple[str, int]] = {}
+        # Per SFTJob: held while children are created, so a restart never interleaves
+        # with an ensure of the attempt it replaces.
+        self._creating: dict[Key, asyncio.Lock] = {}
         self._create_retries: dict[Key, asyncio.TimerHandle] = {}
 
     # -- entry points ---------------------------------------------------------------
@@ -107,7 +111,7 @@ class Reconciler:
             return
         attempt = self._attempt(view.key, self._current_status(view))
         try:
-            if self._ensured.get(view.key) != (view.uid, attempt):
+            if not self._is_ensured(view, attempt):
                 await self.ensure(body)
             elif await self.mirror_suspend(view.key):
                 await self.refresh(view.key, seen=view)
@@ -119,19 +123,22 @@ class Reconciler:
     async def ensure(self, body: Mapping[str, Any]) -> None:
         """Create every child of the current attempt (idempotent), then refresh status."""
         view = sft_view(body)
+        async with self._creating.setdefault(view.key, asyncio.Lock()):
+            await self._ensure(view, body)
+
+    async def _ensure(self, view: SftView, body: Mapping[str, Any]) -> None:
         if view.deleting:
             return
+        current = self._current_status(view)
+        attempt = self._attempt(view.key, current)
+        if self._is_ensured(view, attempt + 1):
+            return  # a restart has begun the next attempt: this one must not be recreated
         if view.status.get("phase") in FINAL_PHASES:
-            self._ensured[view.key] = (
-                view.uid,
-                self._attempt(view.key, self._current_status(view)),
-            )
+            self._mark_ensured(view, attempt)
             await self.refresh(view.key, seen=view)
             return
         try:
             normalized = normalize(body.get("spec") or {})
-            current = self._current_status(view)
-            attempt = self._attempt(view.key, current)
             deadline = restart.remaining_deadline(
                 (body.get("spec") or {}).get("activeDeadlineSeconds"),
                 current.get("startTime"),
@@ -140,10 +147,7 @@ class Reconciler:
             )
             children = render_children(body, normalized.trl_config, attempt, deadline)
         except (SpecError, RenderError) as exc:
-            self._ensured[view.key] = (
-                view.uid,
-                self._attempt(view.key, self._current_status(view)),
-            )
+            self._mark_ensured(view, attempt)
             field = getattr(exc, "field", "spec")
             message = f"{field}: {getattr(exc, 'message', str(exc))}"
             await self.refresh(
@@ -155,7 +159,7 @@ class Reconciler:
             return
         storage = storage_check(body.get("spec") or {}, await self._claim(view, body))
         if storage.refuse:
-            self._ensured[view.key] = (view.uid, attempt)
+            self._mark_ensured(view, attempt)
             await self.refresh(
                 view.key,
                 seen=view,
@@ -180,7 +184,7 @@ class Reconciler:
                 extra=_children_condition(False, "CreateFailed", str(exc)),
             )
             return
-        self._ensured[view.key] = (view.uid, attempt)
+        self._mark_ensured(view, attempt)
         self._create_errors.pop(view.key, None)
         if retry := self._create_retries.pop(view.key, None):
             retry.cancel()
@@ -266,7 +270,7 @@ class Reconciler:
                     next_attempt, restarts = decision.next_attempt, restarts + 1
                     begin = (next_attempt, job)
                     # _begin_attempt creates it, after the failed one is gone; not events.
-                    self._ensured[key] = (view.uid, next_attempt)
+                    self._mark_ensured(view, next_attempt)
                     self._reset_progress(view)
                 elif decision:
                     derived = Derived(
@@ -377,6 +381,7 @@ class Reconciler:
         self._locks.pop(key, None)
         self._create_errors.pop(key, None)
         self._ensured.pop(key, None)
+        self._creating.pop(key, None)
         for timers in (self._timers, self._create_retries):
             if timer := timers.pop(key, None):
                 timer.cancel()
@@ -409,21 +414,22 @@ class Reconciler:
         if view is None:
             return
         try:
-            if failed is not None:
-                await self.api.delete("batch/v1", "Job", view.namespace, failed.name)
-            # The last attempt's record must not pass for this attempt's progress.
-            self._progress_sink.take(key)
-            self._attempt_started[key] = (attempt, timeutil.now())
-            await self.api.patch(
-                "v1",
-                "ConfigMap",
-                view.namespace,
-                names.progress(view.name),
-                {"data": {progress.PROGRESS_KEY: None}},
-            )
-            body = await self.api.get(API_VERSION, KIND, view.namespace, view.name)
-            if body is not None:
-                await self.ensure(body)
+            async with self._creating.setdefault(key, asyncio.Lock()):
+                if failed is not None:
+                    await self.api.delete("batch/v1", "Job", view.namespace, failed.name)
+                # The last attempt's record must not pass for this attempt's progress.
+                self._progress_sink.take(key)
+                self._attempt_started[key] = (attempt, timeutil.now())
+                await self.api.patch(
+                    "v1",
+                    "ConfigMap",
+                    view.namespace,
+                    names.progress(view.name),
+                    {"data": {progress.PROGRESS_KEY: None}},
+                )
+                body = await self.api.get(API_VERSION, KIND, view.namespace, view.name)
+                if body is not None:
+                    await self._ensure(sft_view(body), body)
         except Exception as exc:
             logger.warning("starting attempt %d of %s/%s failed (%s); retrying", attempt, *key, exc)
             self._ensured.pop(key, None)
@@ -557,6 +563,14 @@ class Reconciler:
             return
         logger.info("ttlSecondsAfterFinished elapsed; deleting SFTJob %s/%s", *key)
         await self.api.delete(API_VERSION, KIND, view.namespace, view.name, uid=view.uid)
+
+    def _is_ensured(self, view: SftView, attempt: int) -> bool:
+        ensured = self._ensured.get(view.key)
+        return ensured is not None and ensured[0] == view.uid and ensured[1] >= attempt
+
+    def _mark_ensured(self, view: SftView, attempt: int) -> None:
+        if not self._is_ensured(view, attempt):
+            self._ensured[view.key] = (view.uid, attempt)
 
     def _lock(self, key: Key) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
