@@ -99,6 +99,7 @@ class Reconciler:
         # with an ensure of the attempt it replaces.
         self._creating: dict[Key, asyncio.Lock] = {}
         self._create_retries: dict[Key, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
 
     # -- entry points ---------------------------------------------------------------
 
@@ -325,7 +326,11 @@ class Reconciler:
             await self._act(view, new, job)
             self._schedule(view, new, derived, now.timestamp())
         if begin:
-            await self._begin_attempt(key, *begin)
+            # A task, not awaited: a refresh may run inside an ensure, which holds the
+            # creation lock that the next attempt takes.
+            task = asyncio.ensure_future(self._begin_attempt(key, *begin))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def request_refresh(self, key: Key, delay: float = DEBOUNCE_SECONDS) -> None:
         """Refresh soon; requests within the debounce window collapse into one."""

@@ -174,3 +174,27 @@ def test_restarts_survive_an_operator_restart_without_double_counting(
         if line.split()[:1] == ["Restarting"]
     ]
     assert sum(counts) == 3, reasons
+
+
+def test_an_attempt_that_failed_while_the_operator_was_down_is_restarted(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    pods = {FAIL: "failed unwatched", COMPLETE_DELAY: "3s"}
+    apply(devcluster, sftjob("unwatched", namespace, backoffLimit=1, annotations=pods, **CPU))
+    wait_for("the first attempt", lambda: children(kube, namespace, "unwatched", "Job"))
+    operator.kill()
+    try:
+        wait_for(
+            "the first attempt to fail with no operator running",
+            lambda: any(
+                c.type == "Failed" and c.status == "True"
+                for job in children(kube, namespace, "unwatched", "Job")
+                for c in job.status.conditions or ()
+            ),
+            timeout=60,
+        )
+    finally:
+        operator.start()
+    st = wait_for("Failed", lambda: phase_is(devcluster, namespace, "unwatched", "Failed"), 120)
+    assert (st["attempt"], st["restarts"]) == (2, 1)
+    assert "failed unwatched" in st["message"]
