@@ -18,6 +18,7 @@ that could run failed. Sized for < 5 minutes on an H100.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
@@ -25,6 +26,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,12 +204,17 @@ def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dic
         "MASTER_PORT": str(free_port()),
     }
     start = time.perf_counter()
+    stamped: list[tuple[float, str]] = []  # (arrival time, stdout line)
     with (sdir / "stdout.log").open("w") as out, (sdir / "stderr.log").open("w") as err:
-        try:
-            proc = subprocess.run(cmd, env=env, stdout=out, stderr=err, timeout=RUN_TIMEOUT_S)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = -1
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        watchdog = threading.Timer(RUN_TIMEOUT_S, proc.kill)
+        watchdog.start()
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            stamped.append((time.perf_counter(), line))
+            out.write(line)
+        code = proc.wait()
+        watchdog.cancel()
     wall = time.perf_counter() - start
     result: dict[str, Any] = {"wall_s": round(wall, 1), "exit_code": code}
     records = (
@@ -225,8 +232,58 @@ def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dic
         steps=final["step"],
         loss=final["loss"],
         tokens_per_s=final["tokens_per_second"],
+        tokens_per_s_steady=steady_tokens_per_s(stamped),
     )
     return result
+
+
+def steady_tokens_per_s(stamped: list[tuple[float, str]], skip: int = 2) -> float | None:
+    """tokens/s from Trainer's per-step log lines (`{'loss': ..., 'num_tokens': ...}`) by
+    the time each reached us, leaving out loading and the first `skip` steps."""
+    points: list[tuple[float, float]] = []
+    for arrived, line in stamped:
+        if not line.startswith("{'loss'"):
+            continue
+        try:
+            logs = ast.literal_eval(line.strip())
+            points.append((arrived, float(logs["num_tokens"])))
+        except (ValueError, SyntaxError, KeyError, TypeError):
+            continue
+    if len(points) <= skip + 1:
+        return None
+    (t0, n0), (t1, n1) = points[skip], points[-1]
+    return round((n1 - n0) / (t1 - t0), 1) if t1 > t0 else None
+
+
+def write_report(
+    out: Path,
+    device: str,
+    peak: float | None,
+    model_info: dict[str, Any],
+    started: float,
+    results: dict[str, Any],
+) -> None:
+    """smoke.json, rewritten after every scenario so a run cut short still reports."""
+    import torch
+    import transformers
+
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__}
+    for pkg in ("trl", "peft", "accelerate", "datasets", "deepspeed", "bitsandbytes"):
+        try:
+            versions[pkg] = __import__(pkg).__version__
+        except Exception:
+            versions[pkg] = None
+    report = {
+        "benchmark": "gpu_smoke",
+        "device": device,
+        "peak_bf16_flops": peak,
+        "model": model_info,
+        "versions": versions,
+        "total_wall_s": round(time.perf_counter() - started, 1),
+        "scenarios": results,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "smoke.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 def peak_flops() -> tuple[str, float | None]:
@@ -268,32 +325,15 @@ def main() -> int:
             results[scenario.name] = {"status": "skipped", "reason": "time budget spent"}
             continue
         result = run_scenario(scenario, args.work, model_dir, data_dir)
-        if result["status"] == "ok" and scenario.mfu and peak and result.get("tokens_per_s"):
+        steady = result.get("tokens_per_s_steady")
+        if result["status"] == "ok" and scenario.mfu and peak and steady:
             # 6 * N flops per token (forward + backward); attention score flops left out,
-            # so this understates MFU slightly. tokens/s includes the first (warm-up) steps.
-            result["mfu"] = round(6 * model_info["parameters"] * result["tokens_per_s"] / peak, 4)
+            # so this understates MFU slightly. Steady state: loading and warm-up left out.
+            result["mfu"] = round(6 * model_info["parameters"] * steady / peak, 4)
         results[scenario.name] = result
         print(f"{scenario.name}: {json.dumps(result)[:400]}", flush=True)
+        write_report(args.out, device, peak, model_info, started, results)
 
-    import transformers
-
-    versions = {"torch": torch.__version__, "transformers": transformers.__version__}
-    for pkg in ("trl", "peft", "accelerate", "datasets", "deepspeed", "bitsandbytes"):
-        try:
-            versions[pkg] = __import__(pkg).__version__
-        except Exception:
-            versions[pkg] = None
-    report = {
-        "benchmark": "gpu_smoke",
-        "device": device,
-        "peak_bf16_flops": peak,
-        "model": model_info,
-        "versions": versions,
-        "total_wall_s": round(time.perf_counter() - started, 1),
-        "scenarios": results,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "smoke.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v.get("status") for k, v in results.items()}))
     return 1 if any(r["status"] == "failed" for r in results.values()) else 0
 
