@@ -36,11 +36,12 @@ def reconciler(
     pods_index: kopf.Index[Key, PodView],
 ) -> Reconciler:
     rec = _state["reconciler"]
-    rec.indexes = Indexes(
-        sftjobs=lambda key: next(iter(sftjobs_index.get(key, ())), None),
-        jobs=lambda key: list(jobs_index.get(key, ())),
-        pods=lambda key: list(pods_index.get(key, ())),
-    )
+    if rec.indexes is None:  # kopf hands every handler the same index objects
+        rec.indexes = Indexes(
+            sftjobs=lambda key: next(iter(sftjobs_index.get(key, ())), None),
+            jobs=lambda key: list(jobs_index.get(key, ())),
+            pods=lambda key: list(pods_index.get(key, ())),
+        )
     return rec
 
 

@@ -614,47 +614,37 @@ def _progress_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
     return out
 
 
-def _storage_condition(
-    storage: StorageCheck,
+def _condition(
+    type_: str, ok: bool, reason: str, message: str
 ) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
+    """A status transform that sets one condition (applied with the write's time)."""
+
     def apply(status: dict[str, Any], now: str, generation: int | None) -> dict[str, Any]:
-        return with_condition(
-            status,
-            cond.CHECKPOINT_STORAGE,
-            storage.ok,
-            storage.reason,
-            storage.message,
-            now=now,
-            generation=generation,
-        )
+        return with_condition(status, type_, ok, reason, message, now=now, generation=generation)
 
     return apply
 
 
-def _had_condition(status: Mapping[str, Any], type_: str) -> bool:
-    return cond.get(status.get("conditions") or (), type_) is not None
+def _storage_condition(
+    storage: StorageCheck,
+) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
+    return _condition(cond.CHECKPOINT_STORAGE, storage.ok, storage.reason, storage.message)
 
 
 def _children_condition(
     ok: bool, reason: str, message: str
 ) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
-    def apply(status: dict[str, Any], now: str, generation: int | None) -> dict[str, Any]:
-        return with_condition(
-            status, cond.CHILDREN_CREATED, ok, reason, message, now=now, generation=generation
-        )
-
-    return apply
+    return _condition(cond.CHILDREN_CREATED, ok, reason, message)
 
 
 def _config_condition(
     ok: bool, reason: str, message: str
 ) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
-    def apply(status: dict[str, Any], now: str, generation: int | None) -> dict[str, Any]:
-        return with_condition(
-            status, cond.CONFIG_NORMALIZED, ok, reason, message, now=now, generation=generation
-        )
+    return _condition(cond.CONFIG_NORMALIZED, ok, reason, message)
 
-    return apply
+
+def _had_condition(status: Mapping[str, Any], type_: str) -> bool:
+    return cond.get(status.get("conditions") or (), type_) is not None
 
 
 def _compose(

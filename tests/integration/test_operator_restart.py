@@ -57,6 +57,10 @@ def record(step: int, loss: float, **extra: Any) -> dict[str, Any]:
     }
 
 
+def job_names(kube: Any, namespace: str, name: str) -> list[str]:
+    return [j.metadata.name for j in children(kube, namespace, name, "Job")]
+
+
 def progress_step(devcluster: Any, namespace: str, name: str, step: int) -> dict[str, Any] | None:
     st = status(devcluster, namespace, name)
     return st if (st.get("progress") or {}).get("step") == step else None
@@ -103,9 +107,7 @@ def test_a_failed_attempt_restarts_until_the_backoff_limit(
     assert condition(st, "Restarting")["status"] == "False"
     wait_for(
         "only the last attempt's Job",
-        lambda: (
-            [j.metadata.name for j in children(kube, namespace, "flaky", "Job")] == ["flaky-a2"]
-        ),
+        lambda: job_names(kube, namespace, "flaky") == ["flaky-a2"],
     )
     events = devcluster.kubectl(
         "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=flaky",
@@ -159,9 +161,7 @@ def test_restarts_survive_an_operator_restart_without_double_counting(
     assert condition(st, "Failed")["reason"] == "BackoffLimitExceeded"
     wait_for(
         "only the last attempt's Job",
-        lambda: (
-            [j.metadata.name for j in children(kube, namespace, "steady", "Job")] == ["steady-a4"]
-        ),
+        lambda: job_names(kube, namespace, "steady") == ["steady-a4"],
     )
     reasons = devcluster.kubectl(
         "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=steady",
