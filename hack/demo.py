@@ -24,7 +24,7 @@ from typing import Any
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
 
 REPO = Path(__file__).resolve().parent.parent
-CRD = REPO / "crds" / "sftjob.yaml"
+CRDS = REPO / "crds"  # the CRD and the trainer admission policy
 EXAMPLE = REPO / "examples" / "tiny-cpu.yaml"
 ASSETS_CLAIM = "sftjob-demo-assets"
 OUTPUT_CLAIM = "sftjob-demo-output"
@@ -85,7 +85,7 @@ def apply_objects(cluster: DevCluster, objects: list[dict[str, Any]]) -> None:
 
 
 def install_crd(cluster: DevCluster) -> None:
-    kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     kubectl(cluster, "wait", "--for=condition=Established", "crd/sftjobs.sftjob.dev")
 
 

@@ -23,7 +23,8 @@ from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, VERSION
 from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-CRD = ROOT / "crds" / "sftjob.yaml"
+# The CRD and the trainer admission policy the operator checks for at start-up.
+CRDS = ROOT / "crds"
 T = TypeVar("T")
 COMPLETE_DELAY = "devcluster.sftjob.dev/complete-delay"  # kwok: how long a pod stays Running
 
@@ -89,14 +90,14 @@ class OperatorProcess:
 
 
 def install_crd(devcluster: Any) -> None:
-    """Apply the CRD and wait until it is Established and served.
+    """Apply the CRD and the trainer policy; wait until the CRD is Established and served.
 
     Retried: right after start-up the apiserver can answer "storage is (re)initializing".
     """
 
     def installed() -> bool:
         applied = devcluster.kubectl(
-            "apply", "--server-side", "--force-conflicts", "-f", str(CRD), check=False
+            "apply", "--server-side", "--force-conflicts", "-f", str(CRDS), check=False
         )
         if applied.returncode != 0:
             return False
@@ -210,15 +211,6 @@ def children(kube: Any, namespace: str, name: str, kind: str) -> list[Any]:
             namespace, label_selector=selector
         ),
         "Service": lambda: client.CoreV1Api(kube).list_namespaced_service(
-            namespace, label_selector=selector
-        ),
-        "ServiceAccount": lambda: client.CoreV1Api(kube).list_namespaced_service_account(
-            namespace, label_selector=selector
-        ),
-        "Role": lambda: client.RbacAuthorizationV1Api(kube).list_namespaced_role(
-            namespace, label_selector=selector
-        ),
-        "RoleBinding": lambda: client.RbacAuthorizationV1Api(kube).list_namespaced_role_binding(
             namespace, label_selector=selector
         ),
         "PersistentVolumeClaim": lambda: client.CoreV1Api(

@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from sftjob_operator import k8s
+from sftjob_operator import k8s, preflight
 from sftjob_operator.api.identity import GROUP, LABEL_COMPONENT, LABEL_JOB_NAME, PLURAL, VERSION
 from sftjob_operator.reconcile import Indexes, Key, Reconciler
 from sftjob_operator.settings import Options, configure
@@ -48,8 +48,14 @@ def reconciler(
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     configure(settings, OPTIONS)
+    api = await k8s.Api.connect()
+    try:
+        await preflight.check_trainer_policy(api)
+    except RuntimeError as exc:
+        await api.close()
+        raise kopf.PermanentError(str(exc)) from exc
     _state["reconciler"] = Reconciler(
-        await k8s.Api.connect(), OPTIONS.policy, progress_interval=OPTIONS.progress_interval
+        api, OPTIONS.policy, progress_interval=OPTIONS.progress_interval
     )
 
 

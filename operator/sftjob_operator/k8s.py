@@ -31,6 +31,12 @@ PLURALS: dict[tuple[str, str], str] = {
     ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (f"{GROUP}/{VERSION}", "SFTJob"): PLURAL,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): (
+        "validatingadmissionpolicies"
+    ),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): (
+        "validatingadmissionpolicybindings"
+    ),
 }
 
 
@@ -44,9 +50,10 @@ class ApiError(Exception):
 
 
 def collection_path(api_version: str, kind: str, namespace: str) -> str:
+    """The collection URL; an empty namespace means a cluster-scoped kind."""
     plural = PLURALS[(api_version, kind)]
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    return f"{prefix}/namespaces/{namespace}/{plural}"
+    return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
 
 
 def _error(what: str, exc: ApiException) -> ApiError:

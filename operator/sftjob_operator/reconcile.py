@@ -38,6 +38,7 @@ from sftjob_operator.status.phase import (
 )
 from sftjob_operator.status.storage import StorageCheck, storage_check
 from sftjob_operator.status.update import Event, next_status, transition_events, with_condition
+from sftjob_operator.trainer_identity import TrainerIdentities
 from sftjob_operator.views import SftView, sft_view
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Reconciler:
         self.api = api
         self.policy = policy
         self.indexes: Indexes | None = None
+        self.identities = TrainerIdentities(api)
         self._progress_sink: ProgressSink[Key, progress.Record] = ProgressSink(
             self._write_progress,
             interval=DEFAULT_PROGRESS_INTERVAL if progress_interval is None else progress_interval,
@@ -172,12 +174,16 @@ class Reconciler:
         try:
             # Everything the Job needs, at once; then the Job, so its pods find them.
             *first, job = children
-            await asyncio.gather(*(self._create(view, child) for child in first))
+            await asyncio.gather(
+                self.identities.ensure(view.namespace),
+                *(self._create(view, child) for child in first),
+            )
             await self._create(view, job)
         except k8s.ApiError as exc:
             if exc.status == 403 and "being terminated" in str(exc):
                 return  # the namespace is going away, and the SFTJob with it
             self._create_errors[view.key] = str(exc)
+            self.identities.forget(view.namespace)
             self._retry_ensure(view.key)
             await self.refresh(
                 view.key,

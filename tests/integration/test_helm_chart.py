@@ -136,9 +136,12 @@ def test_helm_lint_passes(helm: Path, values: dict[str, Any]) -> None:
     assert "1 chart(s) linted, 0 chart(s) failed" in out.stdout
 
 
-def test_chart_crd_is_the_generated_crd() -> None:
+def test_chart_crd_and_trainer_policy_are_the_generated_ones() -> None:
     assert (CHART / "crds" / "sftjob.yaml").read_text() == (
         ROOT / "crds" / "sftjob.yaml"
+    ).read_text()
+    assert (CHART / "templates" / "trainer-policy.yaml").read_text() == (
+        ROOT / "crds" / "trainer-policy.yaml"
     ).read_text()
 
 
@@ -178,12 +181,23 @@ def test_watch_namespaces_get_roles_only_there(helm: Path) -> None:
         ("RoleBinding", "team-b"),
     }
     (cluster_role,) = of_kind(docs, "ClusterRole")
-    # Cluster-wide, the operator may only observe CRDs and namespaces (kopf's scanning).
-    assert {verb for r in cluster_role["rules"] for verb in r["verbs"]} == {"list", "watch"}
-    assert {res for r in cluster_role["rules"] for res in r["resources"]} == {
+    # Cluster-wide, the operator may only observe CRDs and namespaces (kopf's scanning),
+    # and read the trainer admission policy by name.
+    named = [r for r in cluster_role["rules"] if r.get("resourceNames")]
+    unnamed = [r for r in cluster_role["rules"] if not r.get("resourceNames")]
+    assert {verb for r in unnamed for verb in r["verbs"]} == {"list", "watch"}
+    assert {res for r in unnamed for res in r["resources"]} == {
         "customresourcedefinitions",
         "namespaces",
     }
+    assert named == [
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+            "resourceNames": ["sftjob-trainer-progress"],
+            "verbs": ["get"],
+        }
+    ]
 
 
 @pytest.mark.parametrize("values", [{}, {"watchNamespaces": ["team-a"]}])
@@ -391,8 +405,10 @@ def test_operator_runs_with_only_the_charts_rbac(
         (job,) = wait_for("the Job", lambda: children(kube, ns, "cpu", "Job"))
         assert job.metadata.name == "cpu-a1"
         assert wait_for("status.phase", lambda: status(devcluster, ns, "cpu").get("phase"))
-        for kind in ("ConfigMap", "Service", "ServiceAccount", "Role", "RoleBinding"):
+        for kind in ("ConfigMap", "Service"):
             assert children(kube, ns, "cpu", kind), f"no {kind} was created"
+        for kind in ("serviceaccount", "role", "rolebinding"):  # the namespace's, shared
+            devcluster.kubectl("get", kind, "sftjob-trainer", "-n", ns)
         # kwok completes the pods: status patches through to Succeeded, and the TTL job is
         # deleted by the operator (delete on sftjobs).
         wait_for(
@@ -441,6 +457,11 @@ def test_operator_cannot_do_more_than_it_needs(devcluster: Any, installed: Insta
     assert not can_i(devcluster, installed, "delete", "namespaces", "--all-namespaces")
     assert not can_i(devcluster, installed, "create", "namespaces")
     assert not can_i(devcluster, installed, "delete", "customresourcedefinitions")
+    # It reads the trainer admission policy; it cannot change or add one.
+    policy = "validatingadmissionpolicies.admissionregistration.k8s.io"
+    assert can_i(devcluster, installed, "get", f"{policy}/sftjob-trainer-progress")
+    for verb in ("create", "update", "delete"):
+        assert not can_i(devcluster, installed, verb, policy), verb
     # Scoped to watchNamespaces, nothing works elsewhere.
     elsewhere = installed.namespace
     scoped = any(d["kind"] == "Role" for d in installed.docs)

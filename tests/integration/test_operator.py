@@ -133,7 +133,7 @@ def test_kueue_label_creates_a_suspended_job_that_runs_once_admitted(
     assert printer_row(devcluster, namespace, "q")["PHASE"] == "Running"
 
 
-CHILD_KINDS = ("Job", "ConfigMap", "Service", "ServiceAccount", "Role", "RoleBinding")
+CHILD_KINDS = ("Job", "ConfigMap", "Service")
 
 
 def test_delete_garbage_collects_children_and_keeps_retained_storage(
@@ -169,6 +169,9 @@ def test_delete_garbage_collects_children_and_keeps_retained_storage(
     )
     (pvc,) = children(kube, namespace, "kept", "PersistentVolumeClaim")
     assert pvc.metadata.deletion_timestamp is None and not pvc.metadata.owner_references
+    # The namespace's trainer identity is shared by later jobs, so it stays.
+    for kind in ("serviceaccount", "role", "rolebinding"):
+        devcluster.kubectl("get", kind, "sftjob-trainer", "-n", namespace)
 
 
 def test_restarting_the_operator_mid_creation_leaves_one_job_each(

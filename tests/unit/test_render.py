@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
-from sftjob_operator.render import RenderError, render_children
+from sftjob_operator.render import RenderError, render_children, trainer_identity
 from sftjob_operator.render.plan import resolve_strategy
 
 from tests.unit.test_render_cases import BASE_TRL, CASES, body
@@ -183,17 +183,27 @@ def test_every_child_is_owned_and_labelled() -> None:
                 assert ref["controller"] and ref["blockOwnerDeletion"], case
 
 
-def test_role_allows_only_its_own_progress_config_map() -> None:
-    children = render_children(body("j", {}), BASE_TRL)
-    (role,) = by_kind(children, "Role")
-    assert role["rules"] == [
-        {
-            "apiGroups": [""],
-            "resources": ["configmaps"],
-            "resourceNames": ["j-progress"],
-            "verbs": ["get", "patch"],
-        }
+def test_trainer_pods_run_as_the_shared_identity_which_may_only_patch_config_maps() -> None:
+    (job,) = by_kind(render_children(body("j", {}), BASE_TRL), "Job")
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "sftjob-trainer"
+    sa, role, binding = trainer_identity("team-a")
+    assert [sa["kind"], role["kind"], binding["kind"]] == ["ServiceAccount", "Role", "RoleBinding"]
+    assert {o["metadata"]["name"] for o in (sa, role, binding)} == {"sftjob-trainer"}
+    assert all(o["metadata"]["namespace"] == "team-a" for o in (sa, role, binding))
+    # Shared by every job of the namespace, so owned by none of them.
+    assert not any("ownerReferences" in o["metadata"] for o in (sa, role, binding))
+    assert sa["automountServiceAccountToken"] is False
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["patch"]}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "sftjob-trainer", "namespace": "team-a"}
     ]
+    assert binding["roleRef"]["name"] == "sftjob-trainer"
+
+
+def test_no_child_of_a_job_is_a_service_account_or_rbac_object() -> None:
+    for case, (sftjob, trl) in CASES.items():
+        kinds = {c["kind"] for c in render_children(sftjob, trl)}
+        assert not kinds & {"ServiceAccount", "Role", "RoleBinding"}, case
 
 
 @pytest.mark.parametrize(

@@ -55,12 +55,12 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
   resources: ["pods"]
   verbs: ["list", "watch"]
 # <job>-config and <job>-progress: create both, watch progress, reset it on a restart.
-# get+patch are also what the trainer's Role grants, which RBAC only lets a holder grant.
+# patch is also what the trainer's Role grants, which RBAC only lets a holder grant.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# The rendezvous Service and the trainer's ServiceAccount, Role and RoleBinding are
-# created once and garbage-collected through ownerReferences.
+# The rendezvous Service (garbage-collected through its ownerReference) and, once per
+# namespace, the trainer's shared ServiceAccount, Role and RoleBinding "sftjob-trainer".
 - apiGroups: [""]
   resources: ["services", "serviceaccounts"]
   verbs: ["create"]
@@ -77,9 +77,14 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
   verbs: ["create"]
 {{- end -}}
 
-{{/* kopf observes CRDs (to notice re-installs); cluster-scoped, read-only. */}}
+{{/* Cluster-scoped and read-only: kopf observes CRDs (to notice re-installs); the
+operator checks at start-up that the trainer admission policy is installed. */}}
 {{- define "sftjob-operator.observeRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
+- apiGroups: ["admissionregistration.k8s.io"]
+  resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"]
+  resourceNames: ["sftjob-trainer-progress"]
+  verbs: ["get"]
 {{- end -}}

@@ -11,7 +11,9 @@ from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner
 from sftjob_operator.render.plan import Plan, plan_from_spec
 
-__all__ = ["Owner", "Plan", "RenderError", "render_children"]
+__all__ = ["Owner", "Plan", "RenderError", "render_children", "trainer_identity"]
+
+trainer_identity = rbac.trainer_identity
 
 
 def render_children(
@@ -29,9 +31,6 @@ def render_children(
     if active_deadline_seconds is not None and plan.active_deadline_seconds is not None:
         plan = dataclasses.replace(plan, active_deadline_seconds=active_deadline_seconds)
     children = [
-        rbac.service_account(owner),
-        rbac.role(owner),
-        rbac.role_binding(owner),
         rbac.progress_config_map(owner),
         configmap.config_map(owner, plan, trl_config),
     ]

@@ -186,7 +186,7 @@ def pod_spec(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
     _check_user_volumes(template)
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
-        "serviceAccountName": names.service_account(owner.name),
+        "serviceAccountName": names.TRAINER_SERVICE_ACCOUNT,
         "automountServiceAccountToken": True,
         "securityContext": {
             "runAsNonRoot": True,

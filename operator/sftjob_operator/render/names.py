@@ -7,6 +7,8 @@ Job), so creating a child twice hits a 409 and the operator converges to one set
 from __future__ import annotations
 
 RENDEZVOUS_PORT = 29500
+# The ServiceAccount (and its Role and RoleBinding) every trainer pod of a namespace runs as.
+TRAINER_SERVICE_ACCOUNT = "sftjob-trainer"
 # A pod hostname is "<job name>-<completion index>" and must fit a DNS label.
 DNS_LABEL_MAX = 63
 
@@ -29,18 +31,6 @@ def pvc(job: str) -> str:
 
 def progress(job: str) -> str:
     return f"{job}-progress"
-
-
-def service_account(job: str) -> str:
-    return f"{job}-trainer"
-
-
-def role(job: str) -> str:
-    return f"{job}-progress"
-
-
-def role_binding(job: str) -> str:
-    return f"{job}-trainer"
 
 
 def master_addr(job_name: str, attempt: int) -> str:

@@ -1,20 +1,19 @@
-"""The progress channel: a ConfigMap the trainer pods may get/patch, and nothing else."""
+"""The progress channel: one ConfigMap per job, and one trainer identity per namespace.
+
+The trainer pods of every SFTJob in a namespace run as the ServiceAccount
+`sftjob-trainer`, whose Role may patch ConfigMaps and nothing else. The admission policy in
+`render.policy` narrows that to the job's own progress record, so the identity is made once
+per namespace rather than three objects per job.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sftjob_operator.render import names
-from sftjob_operator.render.meta import Owner, object_meta
+from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER, Owner, object_meta
 
-
-def service_account(owner: Owner) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": object_meta(owner, names.service_account(owner.name), "trainer"),
-        "automountServiceAccountToken": False,
-    }
+TRAINER_COMPONENT = "trainer-identity"
 
 
 def progress_config_map(owner: Owner) -> dict[str, Any]:
@@ -26,37 +25,53 @@ def progress_config_map(owner: Owner) -> dict[str, Any]:
     }
 
 
-def role(owner: Owner) -> dict[str, Any]:
+def _shared_meta(namespace: str) -> dict[str, Any]:
     return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": object_meta(owner, names.role(owner.name), "progress"),
-        "rules": [
-            {
-                "apiGroups": [""],
-                "resources": ["configmaps"],
-                "resourceNames": [names.progress(owner.name)],
-                "verbs": ["get", "patch"],
-            }
-        ],
+        "name": names.TRAINER_SERVICE_ACCOUNT,
+        "namespace": namespace,
+        "labels": {MANAGED_BY_LABEL: MANAGER, "app.kubernetes.io/component": TRAINER_COMPONENT},
     }
 
 
-def role_binding(owner: Owner) -> dict[str, Any]:
+def service_account(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _shared_meta(namespace),
+        "automountServiceAccountToken": False,
+    }
+
+
+def role(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _shared_meta(namespace),
+        # Narrowed to the job's own progress record by the sftjob-trainer-progress policy.
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["patch"]}],
+    }
+
+
+def role_binding(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": object_meta(owner, names.role_binding(owner.name), "progress"),
+        "metadata": _shared_meta(namespace),
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
-            "name": names.role(owner.name),
+            "name": names.TRAINER_SERVICE_ACCOUNT,
         },
         "subjects": [
             {
                 "kind": "ServiceAccount",
-                "name": names.service_account(owner.name),
-                "namespace": owner.namespace,
+                "name": names.TRAINER_SERVICE_ACCOUNT,
+                "namespace": namespace,
             }
         ],
     }
+
+
+def trainer_identity(namespace: str) -> list[dict[str, Any]]:
+    """The namespace's shared trainer ServiceAccount, its Role and RoleBinding, in order."""
+    return [service_account(namespace), role(namespace), role_binding(namespace)]

@@ -1,0 +1,148 @@
+"""The admission policy that confines the shared trainer identity to its own job's progress.
+
+Every trainer pod in a namespace runs as one ServiceAccount, `sftjob-trainer`, whose Role
+may patch ConfigMaps. RBAC cannot say "only the ConfigMap of the job this pod belongs to",
+so this ValidatingAdmissionPolicy says it, from the pod name the apiserver puts into a
+pod-bound token (`authentication.kubernetes.io/pod-name`):
+- the token must be bound to a pod (a token minted by hand for the account is refused);
+- the ConfigMap must be a progress ConfigMap the operator made: named `<job>-progress` and
+  labelled with that job before the change;
+- the pod must be one of that job's: an Indexed Job pod of any attempt, named
+  `<job>-a<attempt>-<index>-<suffix>`. A job name holds only [a-z0-9.-], and its dots are
+  escaped, so no other job's pod name matches the anchored pattern;
+- the change may touch only the progress record: labels, annotations, owner references
+  and every other key stay as they were.
+Denials are 403 Forbidden, like the RBAC denials around them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sftjob_operator.api.identity import LABEL_COMPONENT, LABEL_JOB_NAME
+from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER
+from sftjob_operator.render.names import TRAINER_SERVICE_ACCOUNT
+
+POLICY_NAME = "sftjob-trainer-progress"
+PROGRESS_KEY = "progress.json"
+POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name"
+
+_LABELS = "variables.labels"
+# Metadata a trainer pod must leave as it is, with the value CEL sees when it is absent.
+_FROZEN_METADATA = {"labels": "{}", "annotations": "{}", "ownerReferences": "[]"}
+
+
+def _unchanged(field: str) -> str:
+    empty = _FROZEN_METADATA[field]
+    return (
+        f"(has(object.metadata.{field}) ? object.metadata.{field} : {empty}) == "
+        f"(has(oldObject.metadata.{field}) ? oldObject.metadata.{field} : {empty})"
+    )
+
+
+VARIABLES = [
+    {
+        "name": "labels",
+        "expression": "has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}",
+    },
+    {
+        "name": "job",
+        "expression": f"'{LABEL_JOB_NAME}' in {_LABELS} ? {_LABELS}['{LABEL_JOB_NAME}'] : ''",
+    },
+    {
+        "name": "pod",
+        "expression": (
+            f"has(request.userInfo.extra) && '{POD_NAME_EXTRA}' in request.userInfo.extra "
+            f"? request.userInfo.extra['{POD_NAME_EXTRA}'][0] : ''"
+        ),
+    },
+    {"name": "data", "expression": "has(object.data) ? object.data : {}"},
+    {"name": "oldData", "expression": "has(oldObject.data) ? oldObject.data : {}"},
+]
+
+VALIDATIONS = [
+    {
+        "expression": "variables.pod != ''",
+        "message": "the sftjob-trainer account may write progress only with a token bound "
+        "to a trainer pod",
+    },
+    {
+        "expression": (
+            f"variables.job != '' && request.name == variables.job + '-progress' && "
+            f"'{LABEL_COMPONENT}' in {_LABELS} && {_LABELS}['{LABEL_COMPONENT}'] == 'progress'"
+        ),
+        "message": "a trainer pod may write only its own job's <job>-progress ConfigMap",
+    },
+    {
+        "expression": (
+            "variables.pod.matches('^' + variables.job.replace('.', '[.]') + "
+            "'-a[0-9]+-[0-9]+-[a-z0-9]+$')"
+        ),
+        "messageExpression": (
+            "'pod ' + variables.pod + ' does not belong to SFTJob ' + variables.job + "
+            "'; a trainer pod may write only its own job\\'s progress'"
+        ),
+    },
+    {
+        "expression": " && ".join(_unchanged(field) for field in _FROZEN_METADATA),
+        "message": "a trainer pod may not change the labels, annotations or owners of a "
+        "progress ConfigMap",
+    },
+    {
+        "expression": (
+            f"variables.data.all(k, k == '{PROGRESS_KEY}' || "
+            "(k in variables.oldData && variables.oldData[k] == variables.data[k])) && "
+            f"variables.oldData.all(k, k == '{PROGRESS_KEY}' || k in variables.data) && "
+            "!has(object.binaryData)"
+        ),
+        "message": f"a trainer pod may change only data[{PROGRESS_KEY!r}] of its progress "
+        "ConfigMap",
+    },
+]
+
+
+def _meta(name: str) -> dict[str, Any]:
+    return {"name": name, "labels": {MANAGED_BY_LABEL: MANAGER}}
+
+
+def trainer_policy() -> dict[str, Any]:
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": _meta(POLICY_NAME),
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["configmaps"],
+                    }
+                ]
+            },
+            "matchConditions": [
+                {
+                    "name": "trainer-account",
+                    "expression": "request.userInfo.username == 'system:serviceaccount:' + "
+                    f"request.namespace + ':{TRAINER_SERVICE_ACCOUNT}'",
+                }
+            ],
+            "variables": VARIABLES,
+            "validations": [{**v, "reason": "Forbidden"} for v in VALIDATIONS],
+        },
+    }
+
+
+def trainer_policy_binding() -> dict[str, Any]:
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": _meta(POLICY_NAME),
+        "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
+    }
+
+
+def manifests() -> list[dict[str, Any]]:
+    return [trainer_policy(), trainer_policy_binding()]
