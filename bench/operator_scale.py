@@ -6,6 +6,7 @@ For each N it reports, for the operator:
   - API writes per SFTJob, counted by the kube-apiserver (apiserver_request_total deltas
     for the kinds only the operator writes), plus Events posted during the run (all sources),
   - the operator's peak RSS (VmHWM),
+  - CPU seconds spent by each control-plane process, the operator and this client,
 and a baseline measured in the same run: a plain async client that creates the same
 ConfigMap + Service + Job per job directly, with the same concurrency.
 
@@ -82,6 +83,32 @@ def request_counts(cluster: DevCluster) -> Counter[tuple[str, str, str]]:
         key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
         counts[key] += int(float(m["value"]))
     return counts
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def component_pids(cluster: DevCluster) -> dict[str, int]:
+    return {
+        f.stem: int(json.loads(f.read_text())["pid"])
+        for f in sorted((cluster.state_dir / "pids").glob("*.pid"))
+    }
+
+
+class CpuMeter:
+    """CPU seconds spent by the control plane (and the operator) between start and stop."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        return {
+            name: round(cpu_seconds(pid) - self.before[name], 1) for name, pid in self.pids.items()
+        }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -288,14 +315,25 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path) -> dict[str, Any]:
         for ns in (f"bench-base-{stamp}", f"bench-op-{stamp}"):
             cluster.kubectl("create", "namespace", ns)
             cluster.wait_for_service_account(ns)
+        meter = CpuMeter({**component_pids(cluster), "bench-client": os.getpid()})
         baseline = await run_baseline(api, f"bench-base-{stamp}", n)
+        baseline["cpu_s"] = meter.stop()
 
         # Watching only its namespace keeps leftovers of earlier runs out of the counts.
         operator = Operator(cluster, log_dir / f"operator-{n}.log", f"bench-op-{stamp}")
         operator.start()
         try:
             before = request_counts(cluster)
+            assert operator.proc is not None
+            meter = CpuMeter(
+                {
+                    **component_pids(cluster),
+                    "operator": operator.proc.pid,
+                    "bench-client": os.getpid(),
+                }
+            )
             result = await run_operator(cluster, api, f"bench-op-{stamp}", n)
+            result["cpu_s"] = meter.stop()
             await asyncio.sleep(2)  # let trailing writes of this burst land
             after = request_counts(cluster)
             rss = operator.peak_rss_mib()

@@ -134,8 +134,9 @@ def legacy_schema(rec: LegacyField, current: Mapping[str, Mapping[str, dict]]) -
         schema.pop("description", None)
     else:
         schema = {"x-kubernetes-preserve-unknown-fields": True}
-    if rec.action == "rejected" and not rec.cases:
+    if rejected := crd_rules.rejected_field_rule(rec):
         description = f"Not supported: {rec.note}."
+        schema["x-kubernetes-validations"] = [rejected]
     else:
         description = f"Deprecated: {rec.note}."
         value_rule = crd_rules.legacy_value_rule(rec)
@@ -164,8 +165,7 @@ def trl_block_schemas(classes: Mapping[str, type]) -> dict[str, dict]:
         }
         if block in REQUIRED:
             schema["required"] = REQUIRED[block]
-        rules = crd_rules.rejected_field_rules(block, LEGACY_FIELDS)
-        rules += {
+        rules = {
             "sftConfig": crd_rules.sft_config_rules,
             "modelConfig": crd_rules.model_config_rules,
         }.get(block, list)()

@@ -1,8 +1,10 @@
 """A progress reporter that patches the job's own progress ConfigMap.
 
-The operator creates `<job>-progress` and a Role that lets the pod's service account
-`get`/`patch` exactly that object and nothing else. The operator copies validated values
-from it into the SFTJob's `status.progress`; the pod never touches the SFTJob itself.
+The operator creates `<job>-progress`. The pod's service account, `sftjob-trainer`, may
+`patch` ConfigMaps, and the admission policy `sftjob-trainer-progress` narrows that to the
+`progress.json` key of its own job's progress ConfigMap (the pod name in the pod-bound
+token says which job that is). The operator copies validated values from it into the
+SFTJob's `status.progress`; the pod never touches the SFTJob itself.
 Only the standard library is used, with the pod's projected service-account token.
 """
 
