@@ -289,11 +289,12 @@ def outputs() -> dict[Path, str]:
     classes = trl_dataclasses()
     check_disjoint(classes)
     crd = render_yaml(build_crd(versions, classes), versions)
+    trainer_policy = render_policy()
     return {
         CRD_PATH: crd,
         CHART_CRD_PATH: crd,
-        POLICY_PATH: render_policy(),
-        CHART_POLICY_PATH: render_policy(),
+        POLICY_PATH: trainer_policy,
+        CHART_POLICY_PATH: trainer_policy,
         FIELDS_PATH: render_json(build_fields(versions, classes)),
     }
 

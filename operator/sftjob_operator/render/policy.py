@@ -22,9 +22,9 @@ from typing import Any
 from sftjob_operator.api.identity import LABEL_COMPONENT, LABEL_JOB_NAME
 from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER
 from sftjob_operator.render.names import TRAINER_SERVICE_ACCOUNT
+from sftjob_operator.status.progress import PROGRESS_KEY
 
 POLICY_NAME = "sftjob-trainer-progress"
-PROGRESS_KEY = "progress.json"
 POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name"
 
 _LABELS = "variables.labels"
