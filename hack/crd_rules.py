@@ -3,7 +3,8 @@
 Each rule's message names the fields involved, says what is wrong and what to
 write instead. Rules that span blocks live on `spec`; rules inside one block live
 on that block; rules about one field live on that field (they run only when it is
-set). Transition rules (oldSelf) make the training settings immutable.
+set). The training settings are made immutable by an admission policy instead
+(sftjob_operator.render.immutability), so that status writes do not pay for comparing them.
 
 Cost matters: the apiserver evaluates every rule on every create and status write;
 bench/crd_write_cost.py measures what the rules add to each.
@@ -91,37 +92,7 @@ def spec_rules() -> list[Rule]:
             "spec.gpusPerNode: 0 for a CPU job (or remove use_cpu)",
             ".gpusPerNode",
         ),
-        *immutability_rules(),
     ]
-
-
-IMMUTABLE_BLOCKS = ("scriptArgs", "datasetMixture", "modelConfig", "sftConfig", "storage")
-IMMUTABLE_SCALARS = ("nodes", "gpusPerNode", "distributed", "image")
-_IMMUTABLE_HINT = (
-    "training settings cannot change after the SFTJob is created; create a new SFTJob "
-    "instead (suspend, resources, env and podTemplate stay mutable)"
-)
-
-
-def immutability_rules() -> list[Rule]:
-    rules = [
-        rule(
-            f"has(self.{name}) == has(oldSelf.{name}) && "
-            f"(!has(self.{name}) || self.{name} == oldSelf.{name})",
-            f"spec.{name} is immutable: {_IMMUTABLE_HINT}",
-            f".{name}",
-        )
-        for name in IMMUTABLE_BLOCKS
-    ]
-    rules += [
-        rule(
-            f"self.{name} == oldSelf.{name}",
-            f"spec.{name} is immutable: {_IMMUTABLE_HINT}",
-            f".{name}",
-        )
-        for name in IMMUTABLE_SCALARS
-    ]
-    return rules
 
 
 def sft_config_rules() -> list[Rule]:

@@ -23,7 +23,7 @@ from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, VERSION
 from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-# The CRD and the trainer admission policy the operator checks for at start-up.
+# The CRD and the two admission policies the operator checks for at start-up.
 CRDS = ROOT / "crds"
 T = TypeVar("T")
 COMPLETE_DELAY = "devcluster.sftjob.dev/complete-delay"  # kwok: how long a pod stays Running
@@ -90,7 +90,8 @@ class OperatorProcess:
 
 
 def install_crd(devcluster: Any) -> None:
-    """Apply the CRD and the trainer policy; wait until the CRD is Established and served.
+    """Apply the CRD and the admission policies; wait until the CRD is Established and
+    served and the immutability policy is enforced.
 
     Retried: right after start-up the apiserver can answer "storage is (re)initializing".
     """
@@ -109,6 +110,38 @@ def install_crd(devcluster: Any) -> None:
         return established.returncode == 0 and served.returncode == 0
 
     wait_for("the SFTJob CRD to be Established and served", installed, timeout=120, interval=1)
+    wait_for_policy_enforced(devcluster)
+
+
+POLICY_PROBE = {
+    "apiVersion": f"{GROUP}/{VERSION}",
+    "kind": "SFTJob",
+    "metadata": {"name": "sftjob-policy-probe", "namespace": "default"},
+    "spec": {
+        "modelConfig": {"model_name_or_path": "probe"},
+        "scriptArgs": {"dataset_name": "probe"},
+        "suspend": True,
+    },
+}
+
+
+def wait_for_policy_enforced(devcluster: Any) -> None:
+    """An admission policy takes effect a moment after it is created: wait until a change
+    of a training setting is refused (server-side dry run on a probe SFTJob)."""
+    devcluster.kubectl("apply", "-f", "-", input=json.dumps(POLICY_PROBE))
+    change = json.dumps({"spec": {"sftConfig": {"max_steps": 1}}})
+
+    def refused() -> bool:
+        result = devcluster.kubectl(
+            "patch", "sftjob", "sftjob-policy-probe", "-n", "default", "--type=merge",
+            "--dry-run=server", "-p", change, check=False,
+        )  # fmt: skip
+        return result.returncode != 0 and "immutable" in result.stderr
+
+    try:
+        wait_for("the immutability admission policy to be enforced", refused, timeout=60)
+    finally:
+        devcluster.kubectl("delete", "sftjob", "sftjob-policy-probe", "-n", "default")
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     configure(settings, OPTIONS)
     api = await k8s.Api.connect()
     try:
-        await preflight.check_trainer_policy(api)
+        await preflight.check_policies(api)
     except RuntimeError as exc:
         await api.close()
         raise kopf.PermanentError(str(exc)) from exc

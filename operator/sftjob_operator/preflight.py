@@ -1,40 +1,73 @@
 """Checks made once at start-up, before any SFTJob is handled.
 
-The trainer pods share one identity per namespace, and only the admission policy
-`sftjob-trainer-progress` keeps each pod to its own job's progress. Without it a trainer
-pod could patch any ConfigMap of its namespace, so the operator refuses to start.
+Two admission policies hold guarantees the operator relies on, and it refuses to start
+without either:
+- `sftjob-trainer-progress`: the trainer pods share one identity per namespace, and only
+  this policy keeps each pod to its own job's progress. Without it a trainer pod could
+  patch any ConfigMap of its namespace.
+- `sftjob-immutable-training`: without it a user could change the training settings of a
+  running job, and the next attempt would resume its checkpoint under other settings.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sftjob_operator import k8s
-from sftjob_operator.render.policy import POLICY_NAME, manifests
-
-POLICY_FILE = "crds/trainer-policy.yaml"
+from sftjob_operator.render import immutability, policy
 
 
-def missing_policy_message(missing: list[str]) -> str | None:
+@dataclass(frozen=True)
+class RequiredPolicy:
+    name: str
+    purpose: str
+    file: str
+    manifests: list[dict[str, Any]]
+
+
+REQUIRED_POLICIES = (
+    RequiredPolicy(
+        policy.POLICY_NAME,
+        "it keeps each trainer pod to its own job's progress",
+        "crds/trainer-policy.yaml",
+        policy.manifests(),
+    ),
+    RequiredPolicy(
+        immutability.POLICY_NAME,
+        "it keeps the training settings of an SFTJob as they were created",
+        "crds/immutable-training-policy.yaml",
+        immutability.manifests(),
+    ),
+)
+
+
+def missing_policy_message(required: RequiredPolicy, missing: list[str]) -> str | None:
     """The error for the policy objects not found (kinds), or None when all exist."""
     if not missing:
         return None
     return (
-        f"{' and '.join(missing)} {POLICY_NAME!r} not found: it keeps each trainer pod to "
-        f"its own job's progress. Install it with `kubectl apply --server-side -f "
-        f"{POLICY_FILE}` (the Helm chart installs it too), then start the operator again"
+        f"{' and '.join(missing)} {required.name!r} not found: {required.purpose}. Install "
+        f"it with `kubectl apply --server-side -f {required.file}` (the Helm chart installs "
+        "it too), then start the operator again"
     )
 
 
-async def check_trainer_policy(api: k8s.Api) -> None:
-    missing = []
-    for manifest in manifests():
-        try:
-            found = await api.get(manifest["apiVersion"], manifest["kind"], "", POLICY_NAME)
-        except k8s.ApiError as exc:
-            raise RuntimeError(
-                f"cannot read {manifest['kind']} {POLICY_NAME!r} ({exc}); the operator "
-                "needs `get` on it (the Helm chart's ClusterRole grants it)"
-            ) from exc
-        if found is None:
-            missing.append(manifest["kind"])
-    if message := missing_policy_message(missing):
-        raise RuntimeError(message)
+async def check_policies(api: k8s.Api) -> None:
+    problems = []
+    for required in REQUIRED_POLICIES:
+        missing = []
+        for manifest in required.manifests:
+            try:
+                found = await api.get(manifest["apiVersion"], manifest["kind"], "", required.name)
+            except k8s.ApiError as exc:
+                raise RuntimeError(
+                    f"cannot read {manifest['kind']} {required.name!r} ({exc}); the operator "
+                    "needs `get` on it (the Helm chart's ClusterRole grants it)"
+                ) from exc
+            if found is None:
+                missing.append(manifest["kind"])
+        if message := missing_policy_message(required, missing):
+            problems.append(message)
+    if problems:
+        raise RuntimeError("; ".join(problems))

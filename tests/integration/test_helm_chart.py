@@ -136,13 +136,12 @@ def test_helm_lint_passes(helm: Path, values: dict[str, Any]) -> None:
     assert "1 chart(s) linted, 0 chart(s) failed" in out.stdout
 
 
-def test_chart_crd_and_trainer_policy_are_the_generated_ones() -> None:
+def test_chart_crd_and_policies_are_the_generated_ones() -> None:
     assert (CHART / "crds" / "sftjob.yaml").read_text() == (
         ROOT / "crds" / "sftjob.yaml"
     ).read_text()
-    assert (CHART / "templates" / "trainer-policy.yaml").read_text() == (
-        ROOT / "crds" / "trainer-policy.yaml"
-    ).read_text()
+    for policy in ("trainer-policy.yaml", "immutable-training-policy.yaml"):
+        assert (CHART / "templates" / policy).read_text() == (ROOT / "crds" / policy).read_text()
 
 
 def test_deployment_starts_the_console_script_with_the_chosen_scope(helm: Path) -> None:
@@ -182,7 +181,7 @@ def test_watch_namespaces_get_roles_only_there(helm: Path) -> None:
     }
     (cluster_role,) = of_kind(docs, "ClusterRole")
     # Cluster-wide, the operator may only observe CRDs and namespaces (kopf's scanning),
-    # and read the trainer admission policy by name.
+    # and read its two admission policies by name.
     named = [r for r in cluster_role["rules"] if r.get("resourceNames")]
     unnamed = [r for r in cluster_role["rules"] if not r.get("resourceNames")]
     assert {verb for r in unnamed for verb in r["verbs"]} == {"list", "watch"}
@@ -194,7 +193,7 @@ def test_watch_namespaces_get_roles_only_there(helm: Path) -> None:
         {
             "apiGroups": ["admissionregistration.k8s.io"],
             "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
-            "resourceNames": ["sftjob-trainer-progress"],
+            "resourceNames": ["sftjob-trainer-progress", "sftjob-immutable-training"],
             "verbs": ["get"],
         }
     ]
@@ -457,9 +456,10 @@ def test_operator_cannot_do_more_than_it_needs(devcluster: Any, installed: Insta
     assert not can_i(devcluster, installed, "delete", "namespaces", "--all-namespaces")
     assert not can_i(devcluster, installed, "create", "namespaces")
     assert not can_i(devcluster, installed, "delete", "customresourcedefinitions")
-    # It reads the trainer admission policy; it cannot change or add one.
+    # It reads its two admission policies; it cannot change or add one.
     policy = "validatingadmissionpolicies.admissionregistration.k8s.io"
     assert can_i(devcluster, installed, "get", f"{policy}/sftjob-trainer-progress")
+    assert can_i(devcluster, installed, "get", f"{policy}/sftjob-immutable-training")
     for verb in ("create", "update", "delete"):
         assert not can_i(devcluster, installed, verb, policy), verb
     # Scoped to watchNamespaces, nothing works elsewhere.

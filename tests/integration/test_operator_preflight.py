@@ -1,4 +1,5 @@
-"""The operator refuses to start where nothing would keep trainer pods to their own job."""
+"""The operator refuses to start without the admission policies it relies on: nothing would
+keep trainer pods to their own job, or the training settings of a job as created."""
 
 from __future__ import annotations
 
@@ -12,19 +13,23 @@ from tests.operator_fixtures import CRDS, OperatorProcess
 pytestmark = pytest.mark.integration
 
 
-def test_the_operator_does_not_start_without_the_trainer_policy(
-    devcluster: Any, crd: None, tmp_path: Path
+@pytest.mark.parametrize(
+    ("policy", "file"),
+    [
+        ("sftjob-trainer-progress", "crds/trainer-policy.yaml"),
+        ("sftjob-immutable-training", "crds/immutable-training-policy.yaml"),
+    ],
+)
+def test_the_operator_does_not_start_without_a_policy(
+    devcluster: Any, crd: None, tmp_path: Path, policy: str, file: str
 ) -> None:
-    binding = "validatingadmissionpolicybinding/sftjob-trainer-progress"
-    devcluster.kubectl("delete", binding)
+    devcluster.kubectl("delete", f"validatingadmissionpolicybinding/{policy}")
     proc = OperatorProcess(devcluster.kubeconfig, tmp_path)
     try:
         with pytest.raises(AssertionError, match="the operator exited") as exited:
             proc.start()
-        assert "ValidatingAdmissionPolicyBinding 'sftjob-trainer-progress' not found" in str(
-            exited.value
-        )
-        assert "kubectl apply --server-side -f crds/trainer-policy.yaml" in str(exited.value)
+        assert f"ValidatingAdmissionPolicyBinding '{policy}' not found" in str(exited.value)
+        assert f"kubectl apply --server-side -f {file}" in str(exited.value)
     finally:
         proc.kill()
         devcluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))

@@ -13,6 +13,7 @@ import trl_schema
 import yaml
 from sftjob_operator.api import identity
 from sftjob_operator.api.legacy import LEGACY_FIELDS, VALUE_ALIASES
+from sftjob_operator.render import immutability
 
 ROOT = Path(__file__).resolve().parents[2]
 # Client-side apply stores the whole object in an annotation; annotations are limited to 256 KiB.
@@ -163,20 +164,31 @@ def test_status_declares_every_field_the_operator_writes(crd: dict[str, Any]) ->
     assert set(progress) >= {"step", "maxSteps", "epoch", "percent", "loss", "etaSeconds"}
 
 
-def test_immutable_blocks_have_transition_rules(crd: dict[str, Any]) -> None:
-    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    guarded = {r["fieldPath"] for r in spec["x-kubernetes-validations"] if "oldSelf" in r["rule"]}
+def test_training_settings_are_immutable_by_policy_not_by_transition_rules(
+    crd: dict[str, Any],
+) -> None:
+    # Transition rules would run on every status write too; the policy runs on spec updates.
+    assert "oldSelf" not in json.dumps(crd)
+    policy = immutability.immutability_policy()
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule["resources"] == ["sftjobs"]  # not sftjobs/status
+    assert rule["operations"] == ["UPDATE"]
+    messages = [v["message"] for v in policy["spec"]["validations"]]
+    guarded = {m.split(" ", 1)[0] for m in messages}
     assert guarded == {
-        ".scriptArgs",
-        ".datasetMixture",
-        ".modelConfig",
-        ".sftConfig",
-        ".storage",
-        ".nodes",
-        ".gpusPerNode",
-        ".distributed",
-        ".image",
+        "spec.scriptArgs",
+        "spec.datasetMixture",
+        "spec.modelConfig",
+        "spec.sftConfig",
+        "spec.storage",
+        "spec.nodes",
+        "spec.gpusPerNode",
+        "spec.distributed",
+        "spec.image",
     }
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    mutable = set(spec["properties"]) - {name.removeprefix("spec.") for name in guarded}
+    assert {"suspend", "resources", "env", "podTemplate"} <= mutable
 
 
 def test_fields_file_lists_kinds(generated: dict[Path, str]) -> None:

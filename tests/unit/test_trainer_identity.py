@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from sftjob_operator import k8s
-from sftjob_operator.preflight import missing_policy_message
+from sftjob_operator.preflight import REQUIRED_POLICIES, missing_policy_message
 from sftjob_operator.trainer_identity import TrainerIdentities
 
 
@@ -62,8 +64,20 @@ def test_the_identity_is_made_again_after_the_recheck_interval_or_a_failure() ->
 
 
 def test_the_missing_policy_message_says_what_to_apply() -> None:
-    assert missing_policy_message([]) is None
-    message = missing_policy_message(["ValidatingAdmissionPolicyBinding"])
+    trainer, immutability = REQUIRED_POLICIES
+    assert missing_policy_message(trainer, []) is None
+    message = missing_policy_message(trainer, ["ValidatingAdmissionPolicyBinding"])
     assert message is not None
     assert "ValidatingAdmissionPolicyBinding 'sftjob-trainer-progress' not found" in message
     assert "kubectl apply --server-side -f crds/trainer-policy.yaml" in message
+    message = missing_policy_message(immutability, ["ValidatingAdmissionPolicy"])
+    assert message is not None
+    assert "ValidatingAdmissionPolicy 'sftjob-immutable-training' not found" in message
+    assert "kubectl apply --server-side -f crds/immutable-training-policy.yaml" in message
+
+
+def test_each_required_policy_is_a_generated_file() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for required in REQUIRED_POLICIES:
+        docs = list(yaml.safe_load_all((root / required.file).read_text()))
+        assert docs == required.manifests

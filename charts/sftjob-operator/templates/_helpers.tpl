@@ -78,13 +78,13 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
 {{- end -}}
 
 {{/* Cluster-scoped and read-only: kopf observes CRDs (to notice re-installs); the
-operator checks at start-up that the trainer admission policy is installed. */}}
+operator checks at start-up that its two admission policies are installed. */}}
 {{- define "sftjob-operator.observeRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
 - apiGroups: ["admissionregistration.k8s.io"]
   resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"]
-  resourceNames: ["sftjob-trainer-progress"]
+  resourceNames: ["sftjob-trainer-progress", "sftjob-immutable-training"]
   verbs: ["get"]
 {{- end -}}
