@@ -4,8 +4,8 @@
   to the Job, refresh status.
 - child Job and pod events (label sftjob.dev/job-name): refresh the owner's status
   (a failed attempt is restarted there).
-- progress ConfigMap events (component=progress): copy the validated record into
-  status.progress, coalesced per job.
+- config ConfigMap events (component=config; the trainer adds its progress record there):
+  copy the validated record into status.progress, coalesced per job.
 - SFTJob deletion: nothing to do (garbage collection removes children); forget memory.
   No finalizer, no kopf annotations: only event handlers are registered.
 """
@@ -19,6 +19,7 @@ import kopf
 from sftjob_operator import k8s, preflight
 from sftjob_operator.api.identity import GROUP, LABEL_COMPONENT, LABEL_JOB_NAME, PLURAL, VERSION
 from sftjob_operator.reconcile import Indexes, Key, Reconciler
+from sftjob_operator.render import configmap
 from sftjob_operator.settings import Options, configure
 from sftjob_operator.status.observe import JobView, PodView, job_view, owner_job_name, pod_view
 from sftjob_operator.status.progress import PROGRESS_KEY
@@ -27,7 +28,8 @@ from sftjob_operator.views import SftView, sft_view
 OPTIONS = Options()  # replaced by the CLI before kopf starts
 _state: dict[str, Reconciler] = {}
 CHILD = {LABEL_JOB_NAME: kopf.PRESENT}
-PROGRESS: dict[str, Any] = {LABEL_JOB_NAME: kopf.PRESENT, LABEL_COMPONENT: "progress"}
+# The job's config ConfigMap is also its progress channel.
+PROGRESS: dict[str, Any] = {LABEL_JOB_NAME: kopf.PRESENT, LABEL_COMPONENT: configmap.COMPONENT}
 
 
 def reconciler(

@@ -375,7 +375,8 @@ class Reconciler:
         return True
 
     def on_progress(self, key: Key, text: Any) -> None:
-        """A progress ConfigMap changed: keep its record if valid (O(1), never blocks)."""
+        """A config ConfigMap (the progress channel) changed: keep its record if valid (O(1),
+        never blocks)."""
         if text is None:
             return
         record, why = progress.try_parse(text)
@@ -435,7 +436,7 @@ class Reconciler:
                     "v1",
                     "ConfigMap",
                     view.namespace,
-                    names.progress(view.name),
+                    names.config_map(view.name),
                     {"data": {progress.PROGRESS_KEY: None}},
                 )
                 body = await self.api.get(API_VERSION, KIND, view.namespace, view.name)

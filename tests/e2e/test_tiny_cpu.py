@@ -205,17 +205,17 @@ def test_trainer_token_can_only_report_its_own_progress(
     for name in ("mine", "other"):
         apply(devcluster, tiny_job(namespace, name, suspend=True))
     wait_for(
-        "the other job's progress ConfigMap and the trainer RoleBinding",
+        "the other job's config ConfigMap and the trainer RoleBinding",
         lambda: all(
             devcluster.kubectl("get", kind, name, "-n", namespace, check=False).returncode == 0
-            for kind, name in (("cm", "other-progress"), ("rolebinding", "sftjob-trainer"))
+            for kind, name in (("cm", "other-config"), ("rolebinding", "sftjob-trainer"))
         ),
     )
     pod = "mine-a1-0-pqrst"  # the name the Job controller gives attempt 1's pod 0
     devcluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(pending_pod(pod)))
     token = bound_token(devcluster, namespace, pod)
     progress = {"data": {"progress.json": "{}"}}
-    own = configmap_path(namespace, "mine-progress")
+    own = configmap_path(namespace, "mine-config")
     wait_for(
         "the trainer RoleBinding to take effect",
         lambda: request(devcluster, token, "PATCH", own, progress)[0] == 200,
@@ -224,7 +224,7 @@ def test_trainer_token_can_only_report_its_own_progress(
     attempts = {
         "status.phase": ("PATCH", sft_status, {"status": {"phase": "Succeeded"}}),
         "another job's progress": (
-            "PATCH", configmap_path(namespace, "other-progress"), progress
+            "PATCH", configmap_path(namespace, "other-config"), progress
         ),
         "a Secret": ("GET", f"/api/v1/namespaces/{namespace}/secrets", None),
     }  # fmt: skip

@@ -31,10 +31,10 @@ def now() -> str:
 
 
 def report(devcluster: Any, namespace: str, job: str, record: Any) -> None:
-    """What the trainer does: merge-patch the job's progress ConfigMap."""
+    """What the trainer does: merge-patch the progress record of the job's config ConfigMap."""
     text = record if isinstance(record, str) else json.dumps(record)
     devcluster.kubectl(
-        "patch", "cm", f"{job}-progress", "-n", namespace, "--type=merge",
+        "patch", "cm", f"{job}-config", "-n", namespace, "--type=merge",
         "-p", json.dumps({"data": {"progress.json": text}}),
     )  # fmt: skip
 

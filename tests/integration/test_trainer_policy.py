@@ -19,24 +19,26 @@ pytestmark = pytest.mark.integration
 PROGRESS = {"data": {"progress.json": "{}"}}
 
 
-def progress_cm(job: str) -> dict[str, Any]:
+def config_cm(job: str) -> dict[str, Any]:
+    """A job's config ConfigMap as the operator makes it: the config the pods mount, and
+    the job's progress channel."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": f"{job}-progress",
-            "labels": {"sftjob.dev/job-name": job, "sftjob.dev/component": "progress"},
+            "name": f"{job}-config",
+            "labels": {"sftjob.dev/job-name": job, "sftjob.dev/component": "config"},
         },
-        "data": {"keep.txt": "operator data"},
+        "data": {"trl.yaml": "operator data"},
     }
 
 
 @pytest.fixture
 def trainer_namespace(devcluster: Any, crd: None, namespace: str) -> str:
-    """The shared identity, progress records of a few jobs, and pods to bind tokens to."""
+    """The shared identity, config ConfigMaps of a few jobs, and pods to bind tokens to."""
     docs = [
         *trainer_identity(namespace),
-        *(progress_cm(job) for job in ("mine", "other", "mine-a1", "a.b", "axb")),
+        *(config_cm(job) for job in ("mine", "other", "mine-a1", "a.b", "axb")),
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain"}, "data": {}},
         *(pending_pod(p) for p in ("mine-a1-0-abcde", "mine-a1-a1-0-abcde", "a.b-a2-1-xyz12")),
     ]
@@ -45,7 +47,7 @@ def trainer_namespace(devcluster: Any, crd: None, namespace: str) -> str:
     # A new RoleBinding reaches the authorizer through an informer.
     wait_for(
         "the trainer RoleBinding to take effect",
-        lambda: "cannot patch" not in patch(devcluster, token, namespace, "mine-progress")[1],
+        lambda: "cannot patch" not in patch(devcluster, token, namespace, "mine-config")[1],
     )
     return namespace
 
@@ -68,10 +70,10 @@ def test_a_trainer_pod_writes_its_own_progress_with_the_trainers_reporter(
     token = tmp_path / "token"
     token.write_text(bound_token(devcluster, ns, "mine-a1-0-abcde"))
     host, port = devcluster.server.removeprefix("https://").rsplit(":", 1)
-    url = configmap_url(host, port, ns, "mine-progress")
+    url = configmap_url(host, port, ns, "mine-config")
     ConfigMapReporter(url, token, devcluster.ca_file).report({"step": 2})
-    assert data_of(devcluster, ns, "mine-progress") == {
-        "keep.txt": "operator data",
+    assert data_of(devcluster, ns, "mine-config") == {
+        "trl.yaml": "operator data",
         "progress.json": '{"step": 2}',
     }
 
@@ -79,48 +81,48 @@ def test_a_trainer_pod_writes_its_own_progress_with_the_trainers_reporter(
 def test_job_names_are_matched_literally(devcluster: Any, trainer_namespace: str) -> None:
     ns = trainer_namespace
     dotted = bound_token(devcluster, ns, "a.b-a2-1-xyz12")
-    assert patch(devcluster, dotted, ns, "a.b-progress") == (200, "")
-    code, message = patch(devcluster, dotted, ns, "axb-progress")
+    assert patch(devcluster, dotted, ns, "a.b-config") == (200, "")
+    code, message = patch(devcluster, dotted, ns, "axb-config")
     assert (code, "does not belong to SFTJob axb" in message) == (403, True), message
     # A job named like one of mine's attempts is another job: its pods are not mine's.
     lookalike = bound_token(devcluster, ns, "mine-a1-a1-0-abcde")
-    code, message = patch(devcluster, lookalike, ns, "mine-progress")
+    code, message = patch(devcluster, lookalike, ns, "mine-config")
     assert (code, "does not belong to SFTJob mine" in message) == (403, True), message
 
 
 @pytest.mark.parametrize(
     ("pod", "cm", "body", "why"),
     [
-        ("mine-a1-0-abcde", "other-progress", None, "does not belong to SFTJob other"),
-        ("mine-a1-0-abcde", "plain", None, "its own job's <job>-progress ConfigMap"),
-        (None, "mine-progress", None, "only with a token bound to a trainer pod"),
+        ("mine-a1-0-abcde", "other-config", None, "does not belong to SFTJob other"),
+        ("mine-a1-0-abcde", "plain", None, "its own job's <job>-config ConfigMap"),
+        (None, "mine-config", None, "only with a token bound to a trainer pod"),
         (
             "mine-a1-0-abcde",
-            "mine-progress",
-            {"data": {"keep.txt": "changed"}},
+            "mine-config",
+            {"data": {"trl.yaml": "changed"}},
             "may change only data['progress.json']",
         ),
         (
             "mine-a1-0-abcde",
-            "mine-progress",
-            {"data": {"keep.txt": None}},
+            "mine-config",
+            {"data": {"trl.yaml": None}},
             "may change only data['progress.json']",
         ),
         (
             "mine-a1-0-abcde",
-            "mine-progress",
+            "mine-config",
             {"binaryData": {"x": "YQ=="}},
             "may change only data['progress.json']",
         ),
         (
             "mine-a1-0-abcde",
-            "mine-progress",
+            "mine-config",
             {"metadata": {"labels": {"sftjob.dev/job-name": "other"}}},
             "labels, annotations or owners",
         ),
         (
             "mine-a1-0-abcde",
-            "mine-progress",
+            "mine-config",
             {"metadata": {"annotations": {"a": "b"}}},
             "labels, annotations or owners",
         ),
@@ -137,7 +139,7 @@ def test_a_trainer_pod_cannot_write_anything_else(
     ns = trainer_namespace
     code, message = patch(devcluster, bound_token(devcluster, ns, pod), ns, cm, body)
     assert code == 403 and why in message, (code, message)
-    assert data_of(devcluster, ns, cm).get("keep.txt", "operator data") == "operator data"
+    assert data_of(devcluster, ns, cm).get("trl.yaml", "operator data") == "operator data"
 
 
 def test_rbac_denies_what_the_policy_never_sees(devcluster: Any, trainer_namespace: str) -> None:

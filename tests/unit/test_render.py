@@ -91,6 +91,19 @@ def test_deepspeed_json_only_for_deepspeed() -> None:
     assert ds["train_micro_batch_size_per_gpu"] == "auto"
 
 
+@pytest.mark.parametrize("distributed", ["ddp", "deepspeed-zero3"])
+def test_pods_mount_every_config_file_but_not_the_progress_record(distributed: str) -> None:
+    children = render_children(body("j", {"distributed": distributed}), BASE_TRL)
+    (config_map,) = by_kind(children, "ConfigMap")
+    pod = by_kind(children, "Job")[0]["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    assert volume["configMap"]["name"] == config_map["metadata"]["name"] == "j-config"
+    mounted = [item["key"] for item in volume["configMap"]["items"]]
+    assert sorted(mounted) == sorted(config_map["data"])  # before the trainer adds its record
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["SFTJOB_PROGRESS_CONFIGMAP"] == "j-config"
+
+
 def test_output_dir_defaults_but_user_value_wins() -> None:
     assert yaml.safe_load(config_files({})["trl.yaml"])["output_dir"] == "/workspace/output"
     trl = {**BASE_TRL, "output_dir": "/workspace/output/run7"}

@@ -1,10 +1,11 @@
-"""A progress reporter that patches the job's own progress ConfigMap.
+"""A progress reporter that patches the progress record of the job's config ConfigMap.
 
-The operator creates `<job>-progress`. The pod's service account, `sftjob-trainer`, may
-`patch` ConfigMaps, and the admission policy `sftjob-trainer-progress` narrows that to the
-`progress.json` key of its own job's progress ConfigMap (the pod name in the pod-bound
-token says which job that is). The operator copies validated values from it into the
-SFTJob's `status.progress`; the pod never touches the SFTJob itself.
+The operator creates `<job>-config` (the training config the pods mount, and the job's
+progress channel) and names it in SFTJOB_PROGRESS_CONFIGMAP. The pod's service account,
+`sftjob-trainer`, may `patch` ConfigMaps, and the admission policy `sftjob-trainer-progress`
+narrows that to the `progress.json` key of its own job's ConfigMap (the pod name in the
+pod-bound token says which job that is). The operator copies validated values from it into
+the SFTJob's `status.progress`; the pod never touches the SFTJob itself.
 Only the standard library is used, with the pod's projected service-account token.
 """
 
@@ -36,7 +37,7 @@ def progress_patch(record: Mapping[str, Any]) -> bytes:
 
 
 class ConfigMapReporter:
-    """Sends each record to the job's progress ConfigMap with one PATCH request."""
+    """Sends each record to the job's config ConfigMap with one PATCH request."""
 
     def __init__(
         self,
@@ -70,7 +71,7 @@ class ConfigMapReporter:
 def configmap_reporter_from_env(
     env: Mapping[str, str], sa_dir: Path = SERVICE_ACCOUNT_DIR
 ) -> ConfigMapReporter | None:
-    """A reporter when the pod was given a progress ConfigMap and in-cluster credentials."""
+    """A reporter when the pod was named a progress ConfigMap and has in-cluster credentials."""
     name = env.get(PROGRESS_CONFIGMAP_ENV)
     host = env.get("KUBERNETES_SERVICE_HOST")
     port = env.get("KUBERNETES_SERVICE_PORT", "443")

@@ -54,7 +54,7 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
-# <job>-config and <job>-progress: create both, watch progress, reset it on a restart.
+# <job>-config: create it, watch the progress record the trainer adds, reset it on a restart.
 # patch is also what the trainer's Role grants, which RBAC only lets a holder grant.
 - apiGroups: [""]
   resources: ["configmaps"]

@@ -30,10 +30,7 @@ def render_children(
     plan = plan_from_spec(body.get("spec") or {}, trl_config)
     if active_deadline_seconds is not None and plan.active_deadline_seconds is not None:
         plan = dataclasses.replace(plan, active_deadline_seconds=active_deadline_seconds)
-    children = [
-        rbac.progress_config_map(owner),
-        configmap.config_map(owner, plan, trl_config),
-    ]
+    children = [configmap.config_map(owner, plan, trl_config)]
     if plan.nodes > 1:  # one node rendezvouses on 127.0.0.1 and needs no DNS name
         children.append(service.service(owner))
     if claim := pvc.pvc(owner, plan):

@@ -22,12 +22,22 @@ def trl_config_with_defaults(trl_config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # libyaml's emitter when PyYAML has it: the pure-Python one is the costliest step of render.
+# Its component label; the operator and the trainer policy select the ConfigMap by it.
+COMPONENT = "config"
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
     # TrlParser reads a flat YAML mapping of dataclass field -> value.
     return yaml.dump(dict(data), Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False)
+
+
+def config_files(plan: Plan) -> tuple[str, ...]:
+    """The keys the pods mount as files. The ConfigMap is also the job's progress channel:
+    the trainer adds a progress record to it, which is not mounted, so that progress
+    updates never rewrite the pods' config volume."""
+    files = ("trl.yaml", "accelerate.yaml")
+    return (*files, "deepspeed.json") if plan.deepspeed_stage is not None else files
 
 
 def config_map(owner: Owner, plan: Plan, trl_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,6 +53,6 @@ def config_map(owner: Owner, plan: Plan, trl_config: Mapping[str, Any]) -> dict[
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": object_meta(owner, names.config_map(owner.name), "config"),
+        "metadata": object_meta(owner, names.config_map(owner.name), COMPONENT),
         "data": data,
     }

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sftjob_operator.render import launch, names
-from sftjob_operator.render.configmap import OUTPUT_DIR
+from sftjob_operator.render.configmap import OUTPUT_DIR, config_files
 from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner, labels, object_meta
 from sftjob_operator.render.plan import Plan
@@ -88,7 +88,7 @@ def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
         {"name": "SFTJOB_NAME", "value": owner.name},
         {"name": "SFTJOB_NAMESPACE", "value": owner.namespace},
         {"name": "SFTJOB_ATTEMPT", "value": str(attempt)},
-        {"name": "SFTJOB_PROGRESS_CONFIGMAP", "value": names.progress(owner.name)},
+        {"name": "SFTJOB_PROGRESS_CONFIGMAP", "value": names.config_map(owner.name)},
     ]
     if plan.hub_token:
         out.append(
@@ -137,7 +137,11 @@ def volumes(owner: Owner, plan: Plan) -> list[dict[str, Any]]:
     return [
         {
             "name": "config",
-            "configMap": {"name": names.config_map(owner.name), "defaultMode": 0o444},
+            "configMap": {
+                "name": names.config_map(owner.name),
+                "items": [{"key": key, "path": key} for key in config_files(plan)],
+                "defaultMode": 0o444,
+            },
         },
         {"name": "shm", "emptyDir": {"medium": "Memory"}},
         output,

@@ -29,10 +29,6 @@ def pvc(job: str) -> str:
     return f"{job}-output"
 
 
-def progress(job: str) -> str:
-    return f"{job}-progress"
-
-
 def master_addr(job_name: str, attempt: int) -> str:
     """The stable DNS name of rank 0: <job>-a<attempt>-0.<service>."""
     return f"{job(job_name, attempt)}-0.{service(job_name)}"

@@ -5,13 +5,14 @@ may patch ConfigMaps. RBAC cannot say "only the ConfigMap of the job this pod be
 so this ValidatingAdmissionPolicy says it, from the pod name the apiserver puts into a
 pod-bound token (`authentication.kubernetes.io/pod-name`):
 - the token must be bound to a pod (a token minted by hand for the account is refused);
-- the ConfigMap must be a progress ConfigMap the operator made: named `<job>-progress` and
-  labelled with that job before the change;
+- the ConfigMap must be a job's config ConfigMap, which the operator made and which is
+  also the job's progress channel: named `<job>-config` and labelled with that job before
+  the change;
 - the pod must be one of that job's: an Indexed Job pod of any attempt, named
   `<job>-a<attempt>-<index>-<suffix>`. A job name holds only [a-z0-9.-], and its dots are
   escaped, so no other job's pod name matches the anchored pattern;
 - the change may touch only the progress record: labels, annotations, owner references
-  and every other key stay as they were.
+  and every other key (the training config the pods mount) stay as they were.
 Denials are 403 Forbidden, like the RBAC denials around them.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftjob_operator.api.identity import LABEL_COMPONENT, LABEL_JOB_NAME
+from sftjob_operator.render import configmap, names
 from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER
 from sftjob_operator.render.names import TRAINER_SERVICE_ACCOUNT
 from sftjob_operator.status.progress import PROGRESS_KEY
@@ -28,6 +30,7 @@ POLICY_NAME = "sftjob-trainer-progress"
 POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name"
 
 _LABELS = "variables.labels"
+_CONFIG_SUFFIX = names.config_map("")
 # Metadata a trainer pod must leave as it is, with the value CEL sees when it is absent.
 _FROZEN_METADATA = {"labels": "{}", "annotations": "{}", "ownerReferences": "[]"}
 
@@ -68,10 +71,10 @@ VALIDATIONS = [
     },
     {
         "expression": (
-            f"variables.job != '' && request.name == variables.job + '-progress' && "
-            f"'{LABEL_COMPONENT}' in {_LABELS} && {_LABELS}['{LABEL_COMPONENT}'] == 'progress'"
+            f"variables.job != '' && request.name == variables.job + '{_CONFIG_SUFFIX}' && "
+            f"'{LABEL_COMPONENT}' in {_LABELS} && {_LABELS}['{LABEL_COMPONENT}'] == '{configmap.COMPONENT}'"
         ),
-        "message": "a trainer pod may write only its own job's <job>-progress ConfigMap",
+        "message": "a trainer pod may write only its own job's <job>-config ConfigMap",
     },
     {
         "expression": (
@@ -86,7 +89,7 @@ VALIDATIONS = [
     {
         "expression": " && ".join(_unchanged(field) for field in _FROZEN_METADATA),
         "message": "a trainer pod may not change the labels, annotations or owners of a "
-        "progress ConfigMap",
+        "config ConfigMap",
     },
     {
         "expression": (
@@ -95,8 +98,7 @@ VALIDATIONS = [
             f"variables.oldData.all(k, k == '{PROGRESS_KEY}' || k in variables.data) && "
             "!has(object.binaryData)"
         ),
-        "message": f"a trainer pod may change only data[{PROGRESS_KEY!r}] of its progress "
-        "ConfigMap",
+        "message": f"a trainer pod may change only data[{PROGRESS_KEY!r}] of its config ConfigMap",
     },
 ]
 

@@ -1,9 +1,9 @@
-"""The progress channel: one ConfigMap per job, and one trainer identity per namespace.
+"""One trainer identity per namespace.
 
 The trainer pods of every SFTJob in a namespace run as the ServiceAccount
 `sftjob-trainer`, whose Role may patch ConfigMaps and nothing else. The admission policy in
-`render.policy` narrows that to the job's own progress record, so the identity is made once
-per namespace rather than three objects per job.
+`render.policy` narrows that to the progress record of the job's own `<job>-config`
+ConfigMap, so the identity is made once per namespace rather than three objects per job.
 """
 
 from __future__ import annotations
@@ -11,18 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from sftjob_operator.render import names
-from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER, Owner, object_meta
+from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER
 
 TRAINER_COMPONENT = "trainer-identity"
-
-
-def progress_config_map(owner: Owner) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(owner, names.progress(owner.name), "progress"),
-        "data": {},
-    }
 
 
 def _shared_meta(namespace: str) -> dict[str, Any]:
