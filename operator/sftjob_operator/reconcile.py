@@ -316,7 +316,7 @@ class Reconciler:
                     else:
                         self._progress_state[key] = progress_held
                     raise
-                if patched is None:
+                if not patched:
                     return  # deleted meanwhile
                 self._written[key] = (view.uid, new)
                 events = transition_events(current, new)
