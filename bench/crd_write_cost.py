@@ -28,7 +28,14 @@ from typing import Any
 
 import yaml
 from kubernetes_asyncio import client
-from operator_scale import CpuMeter, api_client, bounded, component_pids, spec
+from operator_scale import (
+    CpuMeter,
+    api_client,
+    bounded,
+    component_pids,
+    delete_namespaces,
+    spec,
+)
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
 from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
 
@@ -115,7 +122,7 @@ def main() -> None:
                 sample = asyncio.run(writes(cluster, namespace, args.n))
                 print(name, json.dumps(sample), flush=True)
                 samples[name].append(sample)
-                cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+                delete_namespaces(cluster, namespace)
     finally:
         apply_crd(cluster, committed)
     medians = {

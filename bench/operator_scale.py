@@ -13,7 +13,11 @@ ConfigMap + Service + Job per job directly, with the same concurrency.
 The SFTJobs (and the baseline Jobs) are created suspended, so no pods run: the benchmark
 measures the control plane path the operator adds, not kwok or the scheduler.
 
-    python bench/operator_scale.py --n 1 100 1000
+Everything shares the machine's cores, so a single pair of runs varies by +-20%: each N
+runs `--rounds` pairs (baseline, then operator, in fresh namespaces) and reports medians,
+with the ratio of every round.
+
+    python bench/operator_scale.py --n 1 100 1000 --rounds 3
 Writes bench/results/operator_scale.json.
 """
 
@@ -111,6 +115,12 @@ class CpuMeter:
         }
 
 
+def delete_namespaces(cluster: DevCluster, *names: str) -> None:
+    """Delete and wait until they are gone: removing thousands of objects takes the
+    controllers tens of seconds of CPU, which must not land in the next measurement."""
+    cluster.kubectl("delete", "namespace", *names, "--timeout=600s", timeout=660)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -202,12 +212,7 @@ async def run_operator(
                 async with watch.Watch().stream(list_fn, *args, **kwargs) as stream:
                     async for event in stream:
                         obj = event["object"]
-                        meta = obj["metadata"] if isinstance(obj, dict) else obj.metadata
-                        rv = (
-                            meta["resourceVersion"]
-                            if isinstance(meta, dict)
-                            else meta.resource_version
-                        )
+                        rv = obj["metadata"]["resourceVersion"]
                         on_object(obj)
             except client.ApiException as exc:
                 if exc.status == 410:
@@ -216,7 +221,7 @@ async def run_operator(
                     raise
 
     def on_job(obj: Any) -> None:
-        job_seen.setdefault(obj.metadata.labels[LABEL_JOB_NAME], time.monotonic())
+        job_seen.setdefault(obj["metadata"]["labels"][LABEL_JOB_NAME], time.monotonic())
         check()
 
     def on_sftjob(obj: Any) -> None:
@@ -224,11 +229,14 @@ async def run_operator(
             phase_seen.setdefault(obj["metadata"]["name"], time.monotonic())
             check()
 
-    batch = client.BatchV1Api(api)
     custom_api = client.CustomObjectsApi(api)
 
+    # Jobs as plain dicts too: typed models would cost this client (on the same cores as
+    # everything measured) several times the CPU of reading the events.
     async def watch_jobs() -> None:
-        await watch_forever(batch.list_namespaced_job, (ns,), on_job)
+        await watch_forever(
+            custom_api.list_namespaced_custom_object, ("batch", "v1", ns, "jobs"), on_job
+        )
 
     async def watch_sftjobs() -> None:
         await watch_forever(
@@ -308,10 +316,10 @@ async def run_baseline(api: client.ApiClient, ns: str, n: int) -> dict[str, Any]
     }
 
 
-async def measure(cluster: DevCluster, n: int, log_dir: Path) -> dict[str, Any]:
+async def measure(cluster: DevCluster, n: int, log_dir: Path, round_: int) -> dict[str, Any]:
     api = await api_client(cluster)
     try:
-        stamp = f"{n}-{int(time.time())}"
+        stamp = f"{n}-{round_}-{int(time.time())}"
         for ns in (f"bench-base-{stamp}", f"bench-op-{stamp}"):
             cluster.kubectl("create", "namespace", ns)
             cluster.wait_for_service_account(ns)
@@ -320,7 +328,7 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path) -> dict[str, Any]:
         baseline["cpu_s"] = meter.stop()
 
         # Watching only its namespace keeps leftovers of earlier runs out of the counts.
-        operator = Operator(cluster, log_dir / f"operator-{n}.log", f"bench-op-{stamp}")
+        operator = Operator(cluster, log_dir / f"operator-{n}-{round_}.log", f"bench-op-{stamp}")
         operator.start()
         try:
             before = request_counts(cluster)
@@ -347,8 +355,7 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path) -> dict[str, Any]:
         }
         events = delta.get(("POST", "events", ""), 0) + delta.get(("CREATE", "events", ""), 0)
         per_job = sum(writes.values()) / n
-        for ns in (f"bench-base-{stamp}", f"bench-op-{stamp}"):
-            cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        delete_namespaces(cluster, f"bench-base-{stamp}", f"bench-op-{stamp}")
         return {
             "n": n,
             "operator": result,
@@ -363,9 +370,45 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path) -> dict[str, Any]:
         await api.close()
 
 
+def summarize(n: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the rounds (each round: the baseline, then the operator, back to back)."""
+
+    def median(side: str, key: str) -> float:
+        return round(statistics.median(r[side][key] for r in rounds), 3)
+
+    def side(name: str) -> dict[str, Any]:
+        cpu = rounds[0][name]["cpu_s"]
+        return {
+            **{key: median(name, key) for key in ("p50_s", "p99_s", "total_s")},
+            "cpu_s": {
+                proc: round(statistics.median(r[name]["cpu_s"][proc] for r in rounds), 1)
+                for proc in cpu
+            },
+        }
+
+    operator, baseline = side("operator"), side("baseline")
+    return {
+        "n": n,
+        "rounds": len(rounds),
+        "operator": operator,
+        "baseline": baseline,
+        "total_ratio_vs_baseline": round(operator["total_s"] / baseline["total_s"], 2),
+        "total_ratio_per_round": [r["total_ratio_vs_baseline"] for r in rounds],
+        "api_writes_per_sftjob": statistics.median(r["api_writes_per_sftjob"] for r in rounds),
+        "api_writes_by_kind": rounds[-1]["api_writes_by_kind"],
+        "events_posted_all_sources_per_sftjob": statistics.median(
+            r["events_posted_all_sources_per_sftjob"] for r in rounds
+        ),
+        "operator_peak_rss_mib": max(r["operator_peak_rss_mib"] for r in rounds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="baseline/operator pairs per N; medians reported"
+    )
     parser.add_argument("--cluster", default="bench-operator", help="devcluster name (kept)")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "operator_scale.json"
@@ -378,14 +421,21 @@ def main() -> None:
     log_dir.mkdir(exist_ok=True)
     runs = []
     for n in args.n:
-        run = asyncio.run(measure(cluster, n, log_dir))
+        rounds = []
+        for round_ in range(args.rounds):
+            sample = asyncio.run(measure(cluster, n, log_dir, round_))
+            print(json.dumps(sample), flush=True)
+            rounds.append(sample)
+        run = summarize(n, rounds)
         print(json.dumps(run, indent=2), flush=True)
         runs.append(run)
     result = {
         "benchmark": "operator_scale",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), {platform.python_implementation()} {platform.python_version()}",
         "cluster": "sftjob-devcluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) on loopback",
-        "setup": "SFTJobs created suspended (1 node x 1 GPU), concurrency 50; baseline: same ConfigMap+Service+Job created directly",
+        "setup": f"SFTJobs created suspended (1 node x 1 GPU), concurrency {CONCURRENCY}; "
+        "baseline: same ConfigMap+Service+Job created directly; "
+        f"{args.rounds} rounds of baseline then operator per N, medians shown",
         "targets": {
             "total_ratio_vs_baseline": "<= 2",
             "api_writes_per_sftjob": "<= 6",
