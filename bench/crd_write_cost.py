@@ -1,14 +1,19 @@
-"""What the SFTJob CRD's CEL rules cost the kube-apiserver per write.
+"""What validating SFTJobs costs the kube-apiserver per write.
 
-Every SFTJob create and every status write (phase changes, progress) runs the CRD's
-validation, CEL rules included. This benchmark creates N SFTJobs and then patches the
-status of each, and reports the kube-apiserver's CPU seconds for each step, for:
-  - the committed CRD (crds/sftjob.yaml), and
+Every SFTJob create and every status write (phase changes, live progress) runs the CRD's
+validation, its CEL rules (x-kubernetes-validations) included; creates and spec updates
+also run the admission policy `sftjob-spec-rules` (rules across fields, immutability),
+which does not match the status subresource. This benchmark creates N SFTJobs and then
+patches the status of each, and reports the kube-apiserver's CPU seconds for each step, for:
+  - the committed validation: crds/sftjob.yaml and crds/spec-policy.yaml, and
   - the baseline, measured in the same run: the same CRD with every x-kubernetes-validations
-    rule removed (so the difference is what the rules cost).
-The two variants alternate `--rounds` times, each in a fresh namespace.
+    rule removed and the policy's binding deleted (so the difference is what validation
+    costs),
+each for two specs: the minimal one of bench/operator_scale.py, and a typical fine-tune
+(LoRA, bf16, a dozen sftConfig fields); CEL over a CRD costs more the more fields are set.
+The variants alternate `--rounds` times, each in a fresh namespace.
 
-    python bench/crd_write_cost.py --n 3000 --rounds 2
+    python bench/crd_write_cost.py --n 2000 --rounds 2
 Writes bench/results/crd_write_cost.json.
 """
 
@@ -23,6 +28,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +44,44 @@ from operator_scale import (
 )
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
 from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
+from sftjob_operator.render import spec_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 CRD = ROOT / "crds" / "sftjob.yaml"
+POLICY = ROOT / "crds" / "spec-policy.yaml"
+
+
+def typical_spec(i: int) -> dict[str, Any]:
+    return {
+        "modelConfig": {
+            "model_name_or_path": "tiny-llama",
+            "dtype": "bfloat16",
+            "use_peft": True,
+            "lora_r": 16,
+            "lora_alpha": 32,
+        },
+        "scriptArgs": {"dataset_name": "tiny-dataset"},
+        "sftConfig": {
+            "max_steps": 2,
+            "learning_rate": 2e-5,
+            "per_device_train_batch_size": 4,
+            "gradient_accumulation_steps": 4,
+            "bf16": True,
+            "logging_steps": 10,
+            "save_steps": 100,
+            "max_length": 2048,
+            "packing": True,
+            "num_train_epochs": 1,
+            "lr_scheduler_type": "cosine",
+            "warmup_ratio": 0.03,
+        },
+        "nodes": 1,
+        "gpusPerNode": 1,
+        "suspend": True,
+    }
+
+
+SPECS: dict[str, Callable[[int], dict[str, Any]]] = {"minimal": spec, "typical": typical_spec}
 
 
 def without_rules(node: Any) -> Any:
@@ -52,7 +93,9 @@ def without_rules(node: Any) -> Any:
     return copy.deepcopy(node)
 
 
-async def writes(cluster: DevCluster, namespace: str, n: int) -> dict[str, float]:
+async def writes(
+    cluster: DevCluster, namespace: str, n: int, make_spec: Callable[[int], dict[str, Any]]
+) -> dict[str, float]:
     api = await api_client(cluster)
     custom = client.CustomObjectsApi(api)
     apiserver = {"kube-apiserver": component_pids(cluster)["kube-apiserver"]}
@@ -62,7 +105,7 @@ async def writes(cluster: DevCluster, namespace: str, n: int) -> dict[str, float
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "SFTJob",
             "metadata": {"name": f"s{i}"},
-            "spec": spec(i),
+            "spec": make_spec(i),
         }
         await custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
 
@@ -90,18 +133,27 @@ async def writes(cluster: DevCluster, namespace: str, n: int) -> dict[str, float
         await api.close()
 
 
-def apply_crd(cluster: DevCluster, crd: dict[str, Any]) -> None:
+def apply(cluster: DevCluster, docs: list[dict[str, Any]]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-        yaml.safe_dump(crd, f)
+        yaml.safe_dump_all(docs, f)
         f.flush()
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", f.name)
+
+
+def install(cluster: DevCluster, crd: dict[str, Any], with_policy: bool) -> None:
+    apply(cluster, [crd])
     cluster.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}")
-    time.sleep(3)  # let the apiserver swap in the new schema and rules
+    if with_policy:
+        apply(cluster, list(yaml.safe_load_all(POLICY.read_text())))
+    else:
+        binding = f"validatingadmissionpolicybinding/{spec_policy.POLICY_NAME}"
+        cluster.kubectl("delete", binding, "--ignore-not-found")
+    time.sleep(3)  # let the apiserver swap in the new schema, rules and policy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cluster", default="bench-operator", help="devcluster name (kept)")
     parser.add_argument(
@@ -109,58 +161,64 @@ def main() -> None:
     )
     args = parser.parse_args()
     committed = yaml.safe_load(CRD.read_text())
-    variants = {"committed": committed, "no_cel_baseline": without_rules(committed)}
+    variants = {
+        "committed": (committed, True),
+        "no_validation_baseline": (without_rules(committed), False),
+    }
     cluster = DevCluster(ClusterConfig(name=args.cluster)).up()
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    samples: dict[str, dict[str, list[dict[str, float]]]] = {
+        s: {v: [] for v in variants} for s in SPECS
+    }
     try:
         for round_ in range(args.rounds):
-            for name, crd in variants.items():
-                apply_crd(cluster, crd)
-                namespace = f"crd-cost-{name.replace('_', '-')}-{round_}-{int(time.time())}"
-                cluster.kubectl("create", "namespace", namespace)
-                cluster.wait_for_service_account(namespace)
-                sample = asyncio.run(writes(cluster, namespace, args.n))
-                print(name, json.dumps(sample), flush=True)
-                samples[name].append(sample)
-                delete_namespaces(cluster, namespace)
+            for name, (crd, with_policy) in variants.items():
+                install(cluster, crd, with_policy)
+                for spec_name, make_spec in SPECS.items():
+                    namespace = f"crd-cost-{spec_name}-{round_}-{int(time.time())}"
+                    cluster.kubectl("create", "namespace", namespace)
+                    cluster.wait_for_service_account(namespace)
+                    sample = asyncio.run(writes(cluster, namespace, args.n, make_spec))
+                    print(name, spec_name, json.dumps(sample), flush=True)
+                    samples[spec_name][name].append(sample)
+                    delete_namespaces(cluster, namespace)
     finally:
-        apply_crd(cluster, committed)
-    medians = {
-        name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
-        for name, runs in samples.items()
-    }
+        install(cluster, committed, True)
     per_1000 = 1000 / args.n
+    results: dict[str, Any] = {}
+    for spec_name, by_variant in samples.items():
+        medians = {
+            name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
+            for name, runs in by_variant.items()
+        }
+        results[spec_name] = {
+            "apiserver_cpu_s_per_1000_writes": {
+                name: {
+                    step: round(m[f"{step}_apiserver_cpu_s"] * per_1000, 2)
+                    for step in ("create", "status")
+                }
+                for name, m in medians.items()
+            },
+            "ratio_vs_no_validation": {
+                step: round(
+                    medians["committed"][f"{step}_apiserver_cpu_s"]
+                    / medians["no_validation_baseline"][f"{step}_apiserver_cpu_s"],
+                    2,
+                )
+                for step in ("create", "status")
+            },
+        }
     result = {
         "benchmark": "crd_write_cost",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
         f"{platform.python_implementation()} {platform.python_version()}",
         "setup": f"N={args.n} SFTJobs created, then one status merge patch each, concurrency "
         f"50; {args.rounds} alternating rounds per variant, medians shown",
-        "apiserver_cpu_s_per_1000_writes": {
-            name: {
-                "create": round(m["create_apiserver_cpu_s"] * per_1000, 2),
-                "status": round(m["status_apiserver_cpu_s"] * per_1000, 2),
-            }
-            for name, m in medians.items()
-        },
-        "ratio_vs_no_cel_baseline": {
-            step: round(
-                medians["committed"][f"{step}_apiserver_cpu_s"]
-                / medians["no_cel_baseline"][f"{step}_apiserver_cpu_s"],
-                2,
-            )
-            for step in ("create", "status")
-        },
+        "specs": results,
         "samples": samples,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(
-        json.dumps(
-            {k: result[k] for k in ("apiserver_cpu_s_per_1000_writes", "ratio_vs_no_cel_baseline")},
-            indent=2,
-        )
-    )
+    print(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
 
 

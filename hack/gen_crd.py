@@ -3,8 +3,7 @@
 
     python hack/gen_crd.py           # writes crds/sftjob.yaml, the Helm chart's copy of it,
                                      # crds/trainer-policy.yaml and
-                                     # crds/immutable-training-policy.yaml (and the
-                                     # chart's copies)
+                                     # crds/spec-policy.yaml (and the chart's copies)
                                      # and the operator's trl_fields.json
     python hack/gen_crd.py --check   # exits 1 if any of them differs from what would be written
 
@@ -12,7 +11,7 @@ The TRL blocks of the spec (scriptArgs, datasetMixture, modelConfig, sftConfig) 
 built field by field from TRL's own dataclasses (types, enums, `choices`, help
 texts). Legacy names from sftjob_operator.api.legacy are added, marked deprecated.
 The cluster-side fields and the status are hand-written in crd_cluster.py; the
-CEL rules live in crd_rules.py.
+CEL rules live in crd_rules.py, the rules across fields in sftjob_operator.render.spec_policy.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from sftjob_operator.api.legacy import (  # noqa: E402
     VALUE_ALIASES,
     LegacyField,
 )
-from sftjob_operator.render import immutability, policy  # noqa: E402
+from sftjob_operator.render import policy, spec_policy  # noqa: E402
 
 CRD_PATH = ROOT / "crds" / "sftjob.yaml"
 FIELDS_PATH = ROOT / "operator" / "sftjob_operator" / "api" / "trl_fields.json"
@@ -55,11 +54,10 @@ CHART_CRD_PATH = ROOT / "charts" / "sftjob-operator" / "crds" / "sftjob.yaml"
 # installs it as a template, so upgrades update it.
 POLICY_PATH = ROOT / "crds" / "trainer-policy.yaml"
 CHART_POLICY_PATH = ROOT / "charts" / "sftjob-operator" / "templates" / "trainer-policy.yaml"
-# The admission policy that keeps the training settings immutable (spec updates only).
-IMMUTABILITY_PATH = ROOT / "crds" / "immutable-training-policy.yaml"
-CHART_IMMUTABILITY_PATH = (
-    ROOT / "charts" / "sftjob-operator" / "templates" / "immutable-training-policy.yaml"
-)
+# The admission policy with the rules across fields and the immutability of the training
+# settings (not evaluated on status writes).
+SPEC_POLICY_PATH = ROOT / "crds" / "spec-policy.yaml"
+CHART_SPEC_POLICY_PATH = ROOT / "charts" / "sftjob-operator" / "templates" / "spec-policy.yaml"
 PINNED = {"trl": "1.16.0", "transformers": "5.24.0"}
 
 # Fields whose annotation does not say what a config file may hold.
@@ -172,12 +170,6 @@ def trl_block_schemas(classes: Mapping[str, type]) -> dict[str, dict]:
         }
         if block in REQUIRED:
             schema["required"] = REQUIRED[block]
-        rules = {
-            "sftConfig": crd_rules.sft_config_rules,
-            "modelConfig": crd_rules.model_config_rules,
-        }.get(block, list)()
-        if rules:
-            schema["x-kubernetes-validations"] = rules
         blocks[block] = schema
     return blocks
 
@@ -192,7 +184,6 @@ def spec_schema(classes: Mapping[str, type]) -> dict:
         "type": "object",
         "required": ["modelConfig"],
         "properties": props,
-        "x-kubernetes-validations": crd_rules.spec_rules(),
     }
 
 
@@ -297,14 +288,14 @@ def outputs() -> dict[Path, str]:
     check_disjoint(classes)
     crd = render_yaml(build_crd(versions, classes), versions)
     trainer_policy = render_policy(policy)
-    immutability_policy = render_policy(immutability)
+    rules_policy = render_policy(spec_policy)
     return {
         CRD_PATH: crd,
         CHART_CRD_PATH: crd,
         POLICY_PATH: trainer_policy,
         CHART_POLICY_PATH: trainer_policy,
-        IMMUTABILITY_PATH: immutability_policy,
-        CHART_IMMUTABILITY_PATH: immutability_policy,
+        SPEC_POLICY_PATH: rules_policy,
+        CHART_SPEC_POLICY_PATH: rules_policy,
         FIELDS_PATH: render_json(build_fields(versions, classes)),
     }
 

@@ -5,8 +5,9 @@ without either:
 - `sftjob-trainer-progress`: the trainer pods share one identity per namespace, and only
   this policy keeps each pod to its own job's progress. Without it a trainer pod could
   patch any ConfigMap of its namespace.
-- `sftjob-immutable-training`: without it a user could change the training settings of a
-  running job, and the next attempt would resume its checkpoint under other settings.
+- `sftjob-spec-rules`: it holds the rules across fields of an SFTJob and keeps the training
+  settings immutable; without it a user could change the training settings of a running
+  job, and the next attempt would resume its checkpoint under other settings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftjob_operator import k8s
-from sftjob_operator.render import immutability, policy
+from sftjob_operator.render import policy, spec_policy
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,11 @@ REQUIRED_POLICIES = (
         policy.manifests(),
     ),
     RequiredPolicy(
-        immutability.POLICY_NAME,
-        "it keeps the training settings of an SFTJob as they were created",
-        "crds/immutable-training-policy.yaml",
-        immutability.manifests(),
+        spec_policy.POLICY_NAME,
+        "it checks the fields of an SFTJob against each other and keeps its training "
+        "settings as they were created",
+        "crds/spec-policy.yaml",
+        spec_policy.manifests(),
     ),
 )
 

@@ -140,7 +140,7 @@ def test_chart_crd_and_policies_are_the_generated_ones() -> None:
     assert (CHART / "crds" / "sftjob.yaml").read_text() == (
         ROOT / "crds" / "sftjob.yaml"
     ).read_text()
-    for policy in ("trainer-policy.yaml", "immutable-training-policy.yaml"):
+    for policy in ("trainer-policy.yaml", "spec-policy.yaml"):
         assert (CHART / "templates" / policy).read_text() == (ROOT / "crds" / policy).read_text()
 
 
@@ -193,7 +193,7 @@ def test_watch_namespaces_get_roles_only_there(helm: Path) -> None:
         {
             "apiGroups": ["admissionregistration.k8s.io"],
             "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
-            "resourceNames": ["sftjob-trainer-progress", "sftjob-immutable-training"],
+            "resourceNames": ["sftjob-trainer-progress", "sftjob-spec-rules"],
             "verbs": ["get"],
         }
     ]
@@ -459,7 +459,7 @@ def test_operator_cannot_do_more_than_it_needs(devcluster: Any, installed: Insta
     # It reads its two admission policies; it cannot change or add one.
     policy = "validatingadmissionpolicies.admissionregistration.k8s.io"
     assert can_i(devcluster, installed, "get", f"{policy}/sftjob-trainer-progress")
-    assert can_i(devcluster, installed, "get", f"{policy}/sftjob-immutable-training")
+    assert can_i(devcluster, installed, "get", f"{policy}/sftjob-spec-rules")
     for verb in ("create", "update", "delete"):
         assert not can_i(devcluster, installed, verb, policy), verb
     # Scoped to watchNamespaces, nothing works elsewhere.

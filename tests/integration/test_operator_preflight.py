@@ -1,5 +1,5 @@
 """The operator refuses to start without the admission policies it relies on: nothing would
-keep trainer pods to their own job, or the training settings of a job as created."""
+keep trainer pods to their own job, or check an SFTJob's fields against each other."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
     ("policy", "file"),
     [
         ("sftjob-trainer-progress", "crds/trainer-policy.yaml"),
-        ("sftjob-immutable-training", "crds/immutable-training-policy.yaml"),
+        ("sftjob-spec-rules", "crds/spec-policy.yaml"),
     ],
 )
 def test_the_operator_does_not_start_without_a_policy(

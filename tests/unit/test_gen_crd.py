@@ -13,7 +13,7 @@ import trl_schema
 import yaml
 from sftjob_operator.api import identity
 from sftjob_operator.api.legacy import LEGACY_FIELDS, VALUE_ALIASES
-from sftjob_operator.render import immutability
+from sftjob_operator.render import spec_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 # Client-side apply stores the whole object in an annotation; annotations are limited to 256 KiB.
@@ -164,17 +164,45 @@ def test_status_declares_every_field_the_operator_writes(crd: dict[str, Any]) ->
     assert set(progress) >= {"step", "maxSteps", "epoch", "percent", "loss", "etaSeconds"}
 
 
-def test_training_settings_are_immutable_by_policy_not_by_transition_rules(
+def crd_rules_of(node: Any) -> list[tuple[str, str]]:
+    """(path, rule) of every x-kubernetes-validations rule in a schema."""
+    if isinstance(node, dict):
+        found = [("", r["rule"]) for r in node.get("x-kubernetes-validations", ())]
+        for key, child in node.items():
+            found += [(f"{key}/{path}", rule) for path, rule in crd_rules_of(child)]
+        return found
+    if isinstance(node, list):
+        return [found for child in node for found in crd_rules_of(child)]
+    return []
+
+
+def test_the_crd_keeps_only_rules_about_one_field_or_the_storage_block(
     crd: dict[str, Any],
 ) -> None:
-    # Transition rules would run on every status write too; the policy runs on spec updates.
-    assert "oldSelf" not in json.dumps(crd)
-    policy = immutability.immutability_policy()
-    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
-    assert rule["resources"] == ["sftjobs"]  # not sftjobs/status
-    assert rule["operations"] == ["UPDATE"]
-    messages = [v["message"] for v in policy["spec"]["validations"]]
-    guarded = {m.split(" ", 1)[0] for m in messages}
+    # Rules on the spec or a TRL block would run on every status write, reading through
+    # sftConfig's 170+ fields; the spec policy holds those.
+    rules = crd_rules_of(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    assert rules
+    for path, rule in rules:
+        assert "oldSelf" not in rule, path
+        parts = path.strip("/").split("/")
+        at = parts[-2] if parts[-1] == "properties" else parts[-1]
+        assert at not in ("spec", "sftConfig", "modelConfig", "scriptArgs", "datasetMixture"), (
+            path,
+            rule,
+        )
+
+
+def test_the_spec_policy_skips_status_writes_and_freezes_the_training_settings(
+    crd: dict[str, Any],
+) -> None:
+    policy = spec_policy.spec_policy()
+    (match,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert match["resources"] == ["sftjobs"]  # not sftjobs/status
+    assert match["operations"] == ["CREATE", "UPDATE"]
+    frozen = [v for v in policy["spec"]["validations"] if "is immutable" in v["message"]]
+    assert all(v["expression"].startswith("request.operation != 'UPDATE' || ") for v in frozen)
+    guarded = {v["message"].split(" ", 1)[0] for v in frozen}
     assert guarded == {
         "spec.scriptArgs",
         "spec.datasetMixture",

@@ -64,16 +64,16 @@ def test_the_identity_is_made_again_after_the_recheck_interval_or_a_failure() ->
 
 
 def test_the_missing_policy_message_says_what_to_apply() -> None:
-    trainer, immutability = REQUIRED_POLICIES
+    trainer, spec_rules = REQUIRED_POLICIES
     assert missing_policy_message(trainer, []) is None
     message = missing_policy_message(trainer, ["ValidatingAdmissionPolicyBinding"])
     assert message is not None
     assert "ValidatingAdmissionPolicyBinding 'sftjob-trainer-progress' not found" in message
     assert "kubectl apply --server-side -f crds/trainer-policy.yaml" in message
-    message = missing_policy_message(immutability, ["ValidatingAdmissionPolicy"])
+    message = missing_policy_message(spec_rules, ["ValidatingAdmissionPolicy"])
     assert message is not None
-    assert "ValidatingAdmissionPolicy 'sftjob-immutable-training' not found" in message
-    assert "kubectl apply --server-side -f crds/immutable-training-policy.yaml" in message
+    assert "ValidatingAdmissionPolicy 'sftjob-spec-rules' not found" in message
+    assert "kubectl apply --server-side -f crds/spec-policy.yaml" in message
 
 
 def test_each_required_policy_is_a_generated_file() -> None:

@@ -85,6 +85,6 @@ operator checks at start-up that its two admission policies are installed. */}}
   verbs: ["list", "watch"]
 - apiGroups: ["admissionregistration.k8s.io"]
   resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"]
-  resourceNames: ["sftjob-trainer-progress", "sftjob-immutable-training"]
+  resourceNames: ["sftjob-trainer-progress", "sftjob-spec-rules"]
   verbs: ["get"]
 {{- end -}}
