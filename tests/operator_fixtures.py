@@ -91,7 +91,7 @@ class OperatorProcess:
 
 def install_crd(devcluster: Any) -> None:
     """Apply the CRD and the admission policies; wait until the CRD is Established and
-    served and the immutability policy is enforced.
+    served and the spec policy is enforced.
 
     Retried: right after start-up the apiserver can answer "storage is (re)initializing".
     """
@@ -139,7 +139,7 @@ def wait_for_policy_enforced(devcluster: Any) -> None:
         return result.returncode != 0 and "immutable" in result.stderr
 
     try:
-        wait_for("the immutability admission policy to be enforced", refused, timeout=60)
+        wait_for("the spec admission policy to be enforced", refused, timeout=60)
     finally:
         devcluster.kubectl("delete", "sftjob", "sftjob-policy-probe", "-n", "default")
 
