@@ -13,6 +13,10 @@ ConfigMap + Service + Job per job directly, with the same concurrency.
 The SFTJobs (and the baseline Jobs) are created suspended, so no pods run: the benchmark
 measures the control plane path the operator adds, not kwok or the scheduler.
 
+The operator runs as the Helm chart deploys it with `watchNamespaces` set to the run's
+namespace: its ServiceAccount and the chart's RBAC, with a ServiceAccount token (the
+baseline client and this one use the admin certificate).
+
 Everything shares the machine's cores, so a single pair of runs varies by +-20%: each N
 runs `--rounds` pairs (baseline, then operator, in fresh namespaces) and reports medians,
 with the ratio of every round.
@@ -38,12 +42,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes_asyncio import client, config, watch
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
+from sftjob_devcluster.helm import build_helm
+from sftjob_devcluster.kubeconfig import render_token_kubeconfig, write_kubeconfig
 from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, PLURAL, VERSION
 from sftjob_operator.render import Owner, render_children, service
 
 ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "charts" / "sftjob-operator"
+OPERATOR_NAMESPACE = "sftjob-bench"
 
 CONCURRENCY = 50
 # Writes only the operator makes (the bench creates SFTJobs; controllers write pods,
@@ -126,17 +135,67 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+
+
+def chart_identity_kubeconfig(cluster: DevCluster, watched: str, path: Path) -> Path:
+    """The operator's identity as the Helm chart installs it with `watchNamespaces:
+    [watched]`: its ServiceAccount with the chart's RBAC, authenticated by a ServiceAccount
+    token (as in a pod), so the run pays for least-privilege RBAC and token
+    authentication, not an admin certificate."""
+    rendered = subprocess.run(
+        [
+            str(build_helm()),
+            "template",
+            "bench",
+            str(CHART),
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--set-json",
+            f"watchNamespaces={json.dumps([watched])}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in RBAC_KINDS]
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(docs)
+    )
+    (account,) = [d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"]
+    token = cluster.kubectl(
+        "create", "token", account, "-n", OPERATOR_NAMESPACE, "--duration=6h"
+    ).stdout.strip()
+    config = render_token_kubeconfig(
+        cluster.server, cluster.ca_file, token, OPERATOR_NAMESPACE, "bench-operator"
+    )
+    kubeconfig = write_kubeconfig(path, config)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the binding reaches the authorizer via an informer
+        can = cluster.kubectl(
+            "--kubeconfig", str(kubeconfig), "auth", "can-i", "create", "jobs.batch",
+            "-n", watched, check=False,
+        )  # fmt: skip
+        if can.stdout.strip() == "yes":
+            return kubeconfig
+        time.sleep(0.5)
+    raise RuntimeError("the chart's RBAC did not take effect within 60 s")
+
+
 class Operator:
-    def __init__(self, cluster: DevCluster, log: Path, namespace: str) -> None:
+    def __init__(self, cluster: DevCluster, log: Path, namespace: str, kubeconfig: Path) -> None:
         self.cluster = cluster
         self.log = log
         self.namespace = namespace
+        self.kubeconfig = kubeconfig
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         exe = Path(sys.executable).with_name("sftjob-operator")
         port = 18000 + os.getpid() % 1000
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [
@@ -328,7 +387,11 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path, round_: int) -> di
         baseline["cpu_s"] = meter.stop()
 
         # Watching only its namespace keeps leftovers of earlier runs out of the counts.
-        operator = Operator(cluster, log_dir / f"operator-{n}-{round_}.log", f"bench-op-{stamp}")
+        log = log_dir / f"operator-{n}-{round_}.log"
+        kubeconfig = chart_identity_kubeconfig(
+            cluster, f"bench-op-{stamp}", log_dir / "operator.kubeconfig"
+        )
+        operator = Operator(cluster, log, f"bench-op-{stamp}", kubeconfig)
         operator.start()
         try:
             before = request_counts(cluster)

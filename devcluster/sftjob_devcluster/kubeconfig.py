@@ -30,6 +30,24 @@ def render_kubeconfig(
     }
 
 
+def render_token_kubeconfig(
+    server: str, ca_file: Path, token: str, namespace: str, name: str
+) -> dict[str, Any]:
+    """A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": name, "cluster": {"server": server, "certificate-authority": str(ca_file)}}
+        ],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [
+            {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
+        ],
+        "current-context": name,
+    }
+
+
 def write_kubeconfig(path: Path, config: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -77,12 +77,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
 
 
+def log_levels(verbose: bool) -> dict[str, int]:
+    """Logger name -> level. kopf logs "Handler '...' succeeded." at INFO for every event
+    it handles (five per SFTJob at creation alone); its warnings and errors stay."""
+    if verbose:
+        return {"": logging.DEBUG}
+    return {"": logging.INFO, "kopf.objects": logging.WARNING}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     options = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name, level in log_levels(options.verbose).items():
+        logging.getLogger(name).setLevel(level)
     # Imported here: importing the handlers registers them with kopf.
     import kopf
 

@@ -57,6 +57,16 @@ def collection_path(api_version: str, kind: str, namespace: str) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
 
 
+def write_key(method: str, path: str) -> str:
+    """The kind of a write, without names: 'POST configmaps', 'PATCH sftjobs/status'."""
+    _, found, rest = path.partition("/namespaces/")
+    if not found:
+        return f"{method} {path}"
+    _namespace, plural, *name_and_sub = rest.split("/")
+    sub = name_and_sub[1] if len(name_and_sub) > 1 else ""
+    return f"{method} {plural}/{sub}" if sub else f"{method} {plural}"
+
+
 def _error(what: str, exc: ApiException) -> ApiError:
     message = ""
     try:
@@ -123,7 +133,7 @@ class Api:
         writes here send plain dicts and mostly need only the status code.
         """
         if method != "GET":
-            self.writes[f"{method} {path.rsplit('/namespaces/', 1)[-1].split('/', 1)[-1]}"] += 1
+            self.writes[write_key(method, path)] += 1
         headers = {
             "Content-Type": content_type,
             "Accept": "application/json",

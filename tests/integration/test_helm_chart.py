@@ -25,7 +25,7 @@ import pytest
 import yaml
 from sftjob_devcluster.build import BuildError
 from sftjob_devcluster.helm import build_helm, helm_cache_key, helm_ldflags, wrapper_gomod
-from sftjob_devcluster.kubeconfig import write_kubeconfig
+from sftjob_devcluster.kubeconfig import render_token_kubeconfig, write_kubeconfig
 from sftjob_devcluster.versions import HELM
 
 from tests.operator_fixtures import (
@@ -331,25 +331,9 @@ def service_account_kubeconfig(devcluster: Any, inst: Installation, path: Path) 
         "create", "token", inst.service_account, "-n", inst.namespace, "--duration=1h"
     ).stdout.strip()
     assert token
-    name = "chart-sa"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": name,
-                "cluster": {
-                    "server": devcluster.server,
-                    "certificate-authority": str(devcluster.ca_file),
-                },
-            }
-        ],
-        "users": [{"name": name, "user": {"token": token}}],
-        "contexts": [
-            {"name": name, "context": {"cluster": name, "user": name, "namespace": inst.namespace}}
-        ],
-        "current-context": name,
-    }
+    config = render_token_kubeconfig(
+        devcluster.server, devcluster.ca_file, token, inst.namespace, "chart-sa"
+    )
     return write_kubeconfig(path, config)
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sftjob_devcluster import args
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster, DevClusterError, pick_ports
-from sftjob_devcluster.kubeconfig import render_kubeconfig
+from sftjob_devcluster.kubeconfig import render_kubeconfig, render_token_kubeconfig
 from sftjob_devcluster.layout import Layout
 from sftjob_devcluster.nodes import GPU_RESOURCE, NodeShape, node_manifests
 from sftjob_devcluster.pytest_plugin import _cleanup_abandoned_sessions, namespace_name
@@ -118,6 +118,14 @@ def test_kubeconfig_refers_to_the_cluster_files() -> None:
     }
     assert cfg["users"][0]["user"] == {"client-certificate": "/c", "client-key": "/k"}
     assert cfg["current-context"] == "devcluster"
+
+
+def test_token_kubeconfig_authenticates_with_the_token_in_its_namespace() -> None:
+    cfg = render_token_kubeconfig("https://127.0.0.1:3", Path("/ca"), "tok", "ops", "sa")
+    assert cfg["clusters"][0]["cluster"]["certificate-authority"] == "/ca"
+    assert cfg["users"] == [{"name": "sa", "user": {"token": "tok"}}]
+    assert cfg["contexts"][0]["context"] == {"cluster": "sa", "user": "sa", "namespace": "ops"}
+    assert cfg["current-context"] == "sa"
 
 
 def test_pick_ports_are_distinct() -> None:

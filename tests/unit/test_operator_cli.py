@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
-from sftjob_operator.cli import parse_args
+from sftjob_operator.cli import log_levels, parse_args
 
 
 def test_defaults_watch_all_namespaces() -> None:
@@ -18,6 +20,11 @@ def test_namespace_is_repeatable() -> None:
     )
     assert options.namespaces == ("a", "b")
     assert options.liveness == "http://0.0.0.0:8080/healthz"
+
+
+def test_kopf_per_event_success_lines_only_when_verbose() -> None:
+    assert log_levels(False) == {"": logging.INFO, "kopf.objects": logging.WARNING}
+    assert log_levels(True) == {"": logging.DEBUG}
 
 
 def test_grace_periods() -> None:

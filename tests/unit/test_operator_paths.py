@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sftjob_operator import k8s
-from sftjob_operator.k8s import collection_path
+from sftjob_operator.k8s import collection_path, write_key
 from sftjob_operator.render import render_children
 from sftjob_operator.views import sft_view
 
@@ -69,3 +69,20 @@ def test_environment_lookups_are_kept_only_where_the_environment_asks(
     environ: dict[str, str], expected: bool
 ) -> None:
     assert k8s.uses_env_proxy_or_netrc(environ) is expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "key"),
+    [
+        ("POST", "/api/v1/namespaces/ns/configmaps", "POST configmaps"),
+        (
+            "PATCH",
+            "/apis/sftjob.dev/v1alpha1/namespaces/ns/sftjobs/j/status",
+            "PATCH sftjobs/status",
+        ),
+        ("PATCH", "/apis/batch/v1/namespaces/ns/jobs/j-a1", "PATCH jobs"),
+        ("DELETE", "/apis/batch/v1/namespaces/ns/jobs/j-a1", "DELETE jobs"),
+    ],
+)
+def test_writes_are_counted_by_kind_not_by_name(method: str, path: str, key: str) -> None:
+    assert write_key(method, path) == key
