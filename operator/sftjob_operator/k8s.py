@@ -152,7 +152,7 @@ class Api:
         async with rest.pool_manager.request(
             method,
             f"{self._client.configuration.host}{path}",
-            data=None if body is None else json.dumps(body, separators=(",", ":")),
+            data=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
             headers=headers,
             **extra,
         ) as response:
