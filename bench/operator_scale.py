@@ -56,6 +56,7 @@ CHART = ROOT / "charts" / "sftjob-operator"
 OPERATOR_NAMESPACE = "sftjob-bench"
 
 CONCURRENCY = 50
+STARTUP_SETTLE_S = 2.0
 # Writes only the operator makes (the bench creates SFTJobs; controllers write pods,
 # events, leases and job status).
 OPERATOR_WRITES = {
@@ -394,6 +395,9 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path, round_: int) -> di
         )
         operator = Operator(cluster, log, f"bench-op-{stamp}", kubeconfig)
         operator.start()
+        # Jobs arrive at a running operator: let it finish starting (its watches
+        # established) rather than measure its start-up.
+        await asyncio.sleep(STARTUP_SETTLE_S)
         try:
             before = request_counts(cluster)
             assert operator.proc is not None
