@@ -21,8 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftjob_operator.api.identity import LABEL_COMPONENT, LABEL_JOB_NAME
-from sftjob_operator.render import configmap, names
-from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER
+from sftjob_operator.render import admission, configmap, names
 from sftjob_operator.render.names import TRAINER_SERVICE_ACCOUNT
 from sftjob_operator.status.progress import PROGRESS_KEY
 
@@ -103,48 +102,26 @@ VALIDATIONS = [
 ]
 
 
-def _meta(name: str) -> dict[str, Any]:
-    return {"name": name, "labels": {MANAGED_BY_LABEL: MANAGER}}
-
-
 def trainer_policy() -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": _meta(POLICY_NAME),
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["UPDATE"],
-                        "resources": ["configmaps"],
-                    }
-                ]
-            },
-            "matchConditions": [
-                {
-                    "name": "trainer-account",
-                    "expression": "request.userInfo.username == 'system:serviceaccount:' + "
-                    f"request.namespace + ':{TRAINER_SERVICE_ACCOUNT}'",
-                }
-            ],
-            "variables": VARIABLES,
-            "validations": [{**v, "reason": "Forbidden"} for v in VALIDATIONS],
+    return admission.policy(
+        POLICY_NAME,
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["UPDATE"],
+            "resources": ["configmaps"],
         },
-    }
-
-
-def trainer_policy_binding() -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": _meta(POLICY_NAME),
-        "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
-    }
+        [{**v, "reason": "Forbidden"} for v in VALIDATIONS],
+        matchConditions=[
+            {
+                "name": "trainer-account",
+                "expression": "request.userInfo.username == 'system:serviceaccount:' + "
+                f"request.namespace + ':{TRAINER_SERVICE_ACCOUNT}'",
+            }
+        ],
+        variables=VARIABLES,
+    )
 
 
 def manifests() -> list[dict[str, Any]]:
-    return [trainer_policy(), trainer_policy_binding()]
+    return [trainer_policy(), admission.binding(POLICY_NAME)]

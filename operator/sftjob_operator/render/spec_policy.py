@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftjob_operator.api.identity import GROUP, PLURAL
-from sftjob_operator.render.meta import MANAGED_BY_LABEL, MANAGER
+from sftjob_operator.render import admission
 
 POLICY_NAME = "sftjob-spec-rules"
 
@@ -147,41 +147,19 @@ def immutability_validations() -> list[dict[str, Any]]:
     ]
 
 
-def _meta(name: str) -> dict[str, Any]:
-    return {"name": name, "labels": {MANAGED_BY_LABEL: MANAGER}}
-
-
 def spec_policy() -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": _meta(POLICY_NAME),
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [GROUP],
-                        "apiVersions": ["*"],
-                        "operations": ["CREATE", "UPDATE"],
-                        # The main resource only: status writes change no spec.
-                        "resources": [PLURAL],
-                    }
-                ]
-            },
-            "validations": relation_validations() + immutability_validations(),
+    return admission.policy(
+        POLICY_NAME,
+        {
+            "apiGroups": [GROUP],
+            "apiVersions": ["*"],
+            "operations": ["CREATE", "UPDATE"],
+            # The main resource only: status writes change no spec.
+            "resources": [PLURAL],
         },
-    }
-
-
-def spec_policy_binding() -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": _meta(POLICY_NAME),
-        "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
-    }
+        relation_validations() + immutability_validations(),
+    )
 
 
 def manifests() -> list[dict[str, Any]]:
-    return [spec_policy(), spec_policy_binding()]
+    return [spec_policy(), admission.binding(POLICY_NAME)]
