@@ -47,7 +47,6 @@ import yaml
 from kubernetes_asyncio import client, config, watch
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
 from sftjob_devcluster.helm import build_helm
-from sftjob_devcluster.kubeconfig import render_token_kubeconfig, write_kubeconfig
 from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, PLURAL, VERSION
 from sftjob_operator.render import Owner, render_children, service
 
@@ -167,13 +166,7 @@ def chart_identity_kubeconfig(cluster: DevCluster, watched: str, path: Path) -> 
         "apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(docs)
     )
     (account,) = [d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"]
-    token = cluster.kubectl(
-        "create", "token", account, "-n", OPERATOR_NAMESPACE, "--duration=6h"
-    ).stdout.strip()
-    config = render_token_kubeconfig(
-        cluster.server, cluster.ca_file, token, OPERATOR_NAMESPACE, "bench-operator"
-    )
-    kubeconfig = write_kubeconfig(path, config)
+    kubeconfig = cluster.service_account_kubeconfig(account, OPERATOR_NAMESPACE, path, "6h")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the binding reaches the authorizer via an informer
         can = cluster.kubectl(

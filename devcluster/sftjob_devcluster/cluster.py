@@ -27,7 +27,7 @@ from . import args as component_args
 from . import procs
 from .apiclient import ApiClient, ApiError
 from .build import build, locked
-from .kubeconfig import render_kubeconfig, write_kubeconfig
+from .kubeconfig import render_kubeconfig, render_token_kubeconfig, write_kubeconfig
 from .layout import COMPONENTS, Layout
 from .nodes import KWOK_NODE_LABEL, KWOK_NODE_LABEL_VALUE, NodeShape, node_manifests
 from .paths import cluster_state_dir
@@ -208,6 +208,19 @@ class DevCluster:
             input=input,
             timeout=timeout,
         )
+
+    def service_account_kubeconfig(
+        self, account: str, namespace: str, path: Path, duration: str = "1h"
+    ) -> Path:
+        """A kubeconfig at `path` that acts as ServiceAccount `namespace/account`, with a
+        token of it (`kubectl create token`), as a pod running as that account would."""
+        token = self.kubectl(
+            "create", "token", account, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        if not token:
+            raise DevClusterError(f"no token was issued for serviceaccount {namespace}/{account}")
+        config = render_token_kubeconfig(self.server, self.ca_file, token, namespace, account)
+        return write_kubeconfig(path, config)
 
     def wait_for_service_account(
         self, namespace: str, name: str = "default", timeout: float = 60

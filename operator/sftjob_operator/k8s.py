@@ -100,6 +100,16 @@ class Api:
         self._client = api_client
         self._client.user_agent = USER_AGENT
         self.writes: collections.Counter[str] = collections.Counter()
+        self._host = str(api_client.configuration.host)
+        rest = api_client.rest_client
+        # What kubernetes_asyncio's REST client adds to every request, worked out once.
+        self._request_options: dict[str, Any] = {}
+        if rest.proxy:
+            self._request_options["proxy"] = rest.proxy
+            if rest.proxy_headers:
+                self._request_options["proxy_headers"] = rest.proxy_headers
+        if rest.server_hostname:
+            self._request_options["server_hostname"] = rest.server_hostname
 
     @classmethod
     async def connect(cls, connections: int = 64) -> Api:
@@ -141,20 +151,12 @@ class Api:
         }
         # Refreshes a rotated token (in-cluster, exec plugins) like call_api would.
         await self._client.update_params_for_auth(headers, [], ["BearerToken"])
-        rest = self._client.rest_client
-        extra: dict[str, Any] = {}
-        if rest.proxy:
-            extra["proxy"] = rest.proxy
-            if rest.proxy_headers:
-                extra["proxy_headers"] = rest.proxy_headers
-        if rest.server_hostname:
-            extra["server_hostname"] = rest.server_hostname
-        async with rest.pool_manager.request(
+        async with self._client.rest_client.pool_manager.request(
             method,
-            f"{self._client.configuration.host}{path}",
+            self._host + path,
             data=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
             headers=headers,
-            **extra,
+            **self._request_options,
         ) as response:
             if not 200 <= response.status <= 299:
                 exc = ApiException(status=response.status, reason=response.reason)

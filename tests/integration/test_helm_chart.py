@@ -25,7 +25,6 @@ import pytest
 import yaml
 from sftjob_devcluster.build import BuildError
 from sftjob_devcluster.helm import build_helm, helm_cache_key, helm_ldflags, wrapper_gomod
-from sftjob_devcluster.kubeconfig import render_token_kubeconfig, write_kubeconfig
 from sftjob_devcluster.versions import HELM
 
 from tests.operator_fixtures import (
@@ -326,17 +325,6 @@ def installed(
         devcluster.kubectl("delete", "namespace", watched, "--wait=false", check=False)
 
 
-def service_account_kubeconfig(devcluster: Any, inst: Installation, path: Path) -> Path:
-    token = devcluster.kubectl(
-        "create", "token", inst.service_account, "-n", inst.namespace, "--duration=1h"
-    ).stdout.strip()
-    assert token
-    config = render_token_kubeconfig(
-        devcluster.server, devcluster.ca_file, token, inst.namespace, "chart-sa"
-    )
-    return write_kubeconfig(path, config)
-
-
 class ChartOperator(OperatorProcess):
     """`sftjob-operator` started with the chart Deployment's command and args.
 
@@ -372,7 +360,9 @@ class ChartOperator(OperatorProcess):
 def test_operator_runs_with_only_the_charts_rbac(
     devcluster: Any, kube: Any, installed: Installation, tmp_path: Path
 ) -> None:
-    kubeconfig = service_account_kubeconfig(devcluster, installed, tmp_path / "sa.kubeconfig")
+    kubeconfig = devcluster.service_account_kubeconfig(
+        installed.service_account, installed.namespace, tmp_path / "sa.kubeconfig"
+    )
     # The token really is the chart's ServiceAccount, not an admin.
     who = devcluster.kubectl("--kubeconfig", str(kubeconfig), "auth", "whoami", "-o", "json")
     assert installed.user in who.stdout
