@@ -55,7 +55,6 @@ CHART = ROOT / "charts" / "sftjob-operator"
 OPERATOR_NAMESPACE = "sftjob-bench"
 
 CONCURRENCY = 50
-STARTUP_SETTLE_S = 2.0
 # Writes only the operator makes (the bench creates SFTJobs; controllers write pods,
 # events, leases and job status).
 OPERATOR_WRITES = {
@@ -123,6 +122,26 @@ class CpuMeter:
         return {
             name: round(cpu_seconds(pid) - self.before[name], 1) for name, pid in self.pids.items()
         }
+
+
+QUIET_CORES = 0.15
+QUIET_SAMPLE_S = 0.5
+
+
+def wait_until_quiet(pids: dict[str, int], timeout: float = 180.0) -> float:
+    """Wait until the control plane is idle (below QUIET_CORES for two samples in a row);
+    returns the seconds waited. A run's objects keep the controllers busy after its last
+    create (the endpoint slices of 1000 Services, 1000 Job status updates): without this,
+    that work would land in the next run's measurement."""
+    start = time.monotonic()
+    quiet = 0
+    before = sum(cpu_seconds(pid) for pid in pids.values())
+    while quiet < 2 and time.monotonic() - start < timeout:
+        time.sleep(QUIET_SAMPLE_S)
+        now = sum(cpu_seconds(pid) for pid in pids.values())
+        quiet = quiet + 1 if (now - before) / QUIET_SAMPLE_S < QUIET_CORES else 0
+        before = now
+    return round(time.monotonic() - start, 1)
 
 
 def delete_namespaces(cluster: DevCluster, *names: str) -> None:
@@ -377,9 +396,11 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path, round_: int) -> di
         for ns in (f"bench-base-{stamp}", f"bench-op-{stamp}"):
             cluster.kubectl("create", "namespace", ns)
             cluster.wait_for_service_account(ns)
+        wait_until_quiet(component_pids(cluster))
         meter = CpuMeter({**component_pids(cluster), "bench-client": os.getpid()})
         baseline = await run_baseline(api, f"bench-base-{stamp}", n)
         baseline["cpu_s"] = meter.stop()
+        baseline["busy_after_s"] = wait_until_quiet(component_pids(cluster))
 
         # Watching only its namespace keeps leftovers of earlier runs out of the counts.
         log = log_dir / f"operator-{n}-{round_}.log"
@@ -388,12 +409,14 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path, round_: int) -> di
         )
         operator = Operator(cluster, log, f"bench-op-{stamp}", kubeconfig)
         operator.start()
-        # Jobs arrive at a running operator: let it finish starting (its watches
-        # established) rather than measure its start-up.
-        await asyncio.sleep(STARTUP_SETTLE_S)
         try:
-            before = request_counts(cluster)
+            # Jobs arrive at a running operator: let it finish starting (its watches
+            # established) rather than measure its start-up.
             assert operator.proc is not None
+            start_settle = wait_until_quiet(
+                {**component_pids(cluster), "operator": operator.proc.pid}
+            )
+            before = request_counts(cluster)
             meter = CpuMeter(
                 {
                     **component_pids(cluster),
@@ -403,6 +426,7 @@ async def measure(cluster: DevCluster, n: int, log_dir: Path, round_: int) -> di
             )
             result = await run_operator(cluster, api, f"bench-op-{stamp}", n)
             result["cpu_s"] = meter.stop()
+            result["start_settle_s"] = start_settle
             await asyncio.sleep(2)  # let trailing writes of this burst land
             after = request_counts(cluster)
             rss = operator.peak_rss_mib()
@@ -459,6 +483,7 @@ def summarize(n: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
             statistics.median(r["total_ratio_vs_baseline"] for r in rounds), 2
         ),
         "total_ratio_per_round": [r["total_ratio_vs_baseline"] for r in rounds],
+        "baseline_busy_after_s": [r["baseline"]["busy_after_s"] for r in rounds],
         "ratio_of_median_totals": round(operator["total_s"] / baseline["total_s"], 2),
         "api_writes_per_sftjob": statistics.median(r["api_writes_per_sftjob"] for r in rounds),
         "api_writes_by_kind": rounds[-1]["api_writes_by_kind"],

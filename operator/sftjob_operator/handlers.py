@@ -4,8 +4,8 @@
   to the Job, refresh status.
 - child Job and pod events (label sftjob.dev/job-name): refresh the owner's status
   (a failed attempt is restarted there).
-- config ConfigMap events (component=config; the trainer adds its progress record there):
-  copy the validated record into status.progress, coalesced per job.
+- config ConfigMap events (component=config, and labelled by the trainer with its first
+  progress record): copy the validated record into status.progress, coalesced per job.
 - SFTJob deletion: nothing to do (garbage collection removes children); forget memory.
   No finalizer, no kopf annotations: only event handlers are registered.
 """
@@ -17,19 +17,25 @@ from typing import Any
 import kopf
 
 from sftjob_operator import k8s, preflight
-from sftjob_operator.api.identity import GROUP, LABEL_COMPONENT, LABEL_JOB_NAME, PLURAL, VERSION
+from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
 from sftjob_operator.reconcile import Indexes, Key, Reconciler
-from sftjob_operator.render import configmap
-from sftjob_operator.settings import Options, configure
+from sftjob_operator.settings import CHILD_LABELS, PROGRESS_LABELS, Options, configure
 from sftjob_operator.status.observe import JobView, PodView, job_view, owner_job_name, pod_view
 from sftjob_operator.status.progress import PROGRESS_KEY
 from sftjob_operator.views import SftView, sft_view
 
 OPTIONS = Options()  # replaced by the CLI before kopf starts
 _state: dict[str, Reconciler] = {}
-CHILD = {LABEL_JOB_NAME: kopf.PRESENT}
-# The job's config ConfigMap is also its progress channel.
-PROGRESS: dict[str, Any] = {LABEL_JOB_NAME: kopf.PRESENT, LABEL_COMPONENT: configmap.COMPONENT}
+
+
+def _label_filter(labels: dict[str, str | None]) -> dict[str, Any]:
+    """The handler's filter for labels the watch already selects server-side (kopf checks
+    again on its side)."""
+    return {key: kopf.PRESENT if value is None else value for key, value in labels.items()}
+
+
+CHILD = _label_filter(CHILD_LABELS)
+PROGRESS = _label_filter(PROGRESS_LABELS)
 
 
 def reconciler(

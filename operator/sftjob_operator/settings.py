@@ -8,8 +8,35 @@ from dataclasses import dataclass, field
 
 import kopf
 
-from sftjob_operator.api.identity import GROUP
+from sftjob_operator.api.identity import (
+    GROUP,
+    LABEL_COMPONENT,
+    LABEL_JOB_NAME,
+    LABEL_PROGRESS,
+    PROGRESS_REPORTED,
+)
+from sftjob_operator.render.configmap import COMPONENT as CONFIG_COMPONENT
 from sftjob_operator.status.phase import Policy
+
+# The labels each watched child kind must carry (None: any value). kopf sends them as the
+# watch's labelSelector, so the apiserver filters: the operator never receives the other
+# Pods, Jobs and ConfigMaps of the cluster, nor a config ConfigMap without progress.
+CHILD_LABELS: dict[str, str | None] = {LABEL_JOB_NAME: None}
+PROGRESS_LABELS: dict[str, str | None] = {
+    LABEL_JOB_NAME: None,
+    LABEL_COMPONENT: CONFIG_COMPONENT,
+    LABEL_PROGRESS: PROGRESS_REPORTED,
+}
+WATCH_LABELS: dict[tuple[str, str, str], dict[str, str | None]] = {
+    ("batch", "v1", "jobs"): CHILD_LABELS,
+    ("", "v1", "pods"): CHILD_LABELS,
+    ("", "v1", "configmaps"): PROGRESS_LABELS,
+}
+
+
+def label_selector(labels: dict[str, str | None]) -> str:
+    """A Kubernetes label selector: `key` for presence, `key=value` for a value."""
+    return ",".join(key if value is None else f"{key}={value}" for key, value in labels.items())
 
 
 @dataclass(frozen=True)
@@ -49,6 +76,8 @@ def configure(settings: kopf.OperatorSettings, options: Options) -> None:
     settings.watching.server_timeout = options.server_timeout
     settings.watching.client_timeout = options.client_timeout
     settings.watching.connect_timeout = options.connect_timeout
+    for resource, labels in WATCH_LABELS.items():
+        settings.watching.label_selectors[resource] = label_selector(labels)
     settings.watching.reconnect_backoff = 1.0
     settings.networking.request_timeout = 60
     # kopf waits this long for more events of one object before handling it (default 0.1s);

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sftjob_trainer.progress_k8s import PROGRESS_KEY, PROGRESS_LABEL, PROGRESS_LABEL_VALUE
 
 from tests.operator_fixtures import (
     COMPLETE_DELAY,
@@ -31,11 +32,15 @@ def now() -> str:
 
 
 def report(devcluster: Any, namespace: str, job: str, record: Any) -> None:
-    """What the trainer does: merge-patch the progress record of the job's config ConfigMap."""
+    """What the trainer does: merge-patch the progress record of the job's config ConfigMap,
+    with the label the operator's progress watch selects."""
     text = record if isinstance(record, str) else json.dumps(record)
+    body = {
+        "metadata": {"labels": {PROGRESS_LABEL: PROGRESS_LABEL_VALUE}},
+        "data": {PROGRESS_KEY: text},
+    }
     devcluster.kubectl(
-        "patch", "cm", f"{job}-config", "-n", namespace, "--type=merge",
-        "-p", json.dumps({"data": {"progress.json": text}}),
+        "patch", "cm", f"{job}-config", "-n", namespace, "--type=merge", "-p", json.dumps(body)
     )  # fmt: skip
 
 

@@ -76,6 +76,17 @@ def test_a_trainer_pod_writes_its_own_progress_with_the_trainers_reporter(
         "trl.yaml": "operator data",
         "progress.json": '{"step": 2}',
     }
+    labels = json.loads(
+        devcluster.kubectl("get", "cm", "mine-config", "-n", ns, "-o", "json").stdout
+    )["metadata"]["labels"]
+    assert labels == {
+        "sftjob.dev/job-name": "mine",
+        "sftjob.dev/component": "config",
+        "sftjob.dev/progress": "reported",
+    }
+    # Every later record sets the label again: unchanged, still allowed.
+    ConfigMapReporter(url, token, devcluster.ca_file).report({"step": 3})
+    assert data_of(devcluster, ns, "mine-config")["progress.json"] == '{"step": 3}'
 
 
 def test_job_names_are_matched_literally(devcluster: Any, trainer_namespace: str) -> None:
@@ -124,6 +135,18 @@ def test_job_names_are_matched_literally(devcluster: Any, trainer_namespace: str
             "mine-a1-0-abcde",
             "mine-config",
             {"metadata": {"annotations": {"a": "b"}}},
+            "labels, annotations or owners",
+        ),
+        (
+            "mine-a1-0-abcde",
+            "mine-config",
+            {"metadata": {"labels": {"sftjob.dev/progress": "other"}}},
+            "except to set the label sftjob.dev/progress=reported",
+        ),
+        (
+            "mine-a1-0-abcde",
+            "mine-config",
+            {"metadata": {"labels": {"sftjob.dev/component": None}}},
             "labels, annotations or owners",
         ),
     ],

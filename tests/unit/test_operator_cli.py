@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
-from sftjob_operator.cli import log_levels, parse_args
+from sftjob_operator.cli import GC_THRESHOLDS, log_levels, parse_args, tune_gc
 
 
 def test_defaults_watch_all_namespaces() -> None:
@@ -40,3 +41,14 @@ def test_bad_flags_exit_with_usage(argv: list[str], capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         parse_args(argv)
     assert "sftjob-operator" in capsys.readouterr().err
+
+
+def test_gc_collects_rarely_and_skips_the_imported_modules() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -1,8 +1,12 @@
 import json
 from pathlib import Path
 
+from sftjob_operator.api import identity
+from sftjob_operator.status import progress
 from sftjob_trainer.progress_k8s import (
     PROGRESS_KEY,
+    PROGRESS_LABEL,
+    PROGRESS_LABEL_VALUE,
     configmap_reporter_from_env,
     configmap_url,
     progress_patch,
@@ -20,10 +24,21 @@ def test_url_brackets_ipv6_hosts() -> None:
     assert configmap_url("fd00::1", "6443", "ns", "cm").startswith("https://[fd00::1]:6443/")
 
 
-def test_patch_stores_the_record_as_json_under_one_key() -> None:
+def test_patch_stores_the_record_as_json_under_one_key_and_labels_the_configmap() -> None:
     body = json.loads(progress_patch({"step": 3, "loss": 1.5}))
-    assert list(body) == ["data"]
+    assert sorted(body) == ["data", "metadata"]
+    assert list(body["data"]) == [PROGRESS_KEY]
     assert json.loads(body["data"][PROGRESS_KEY]) == {"loss": 1.5, "step": 3}
+    assert body["metadata"] == {"labels": {PROGRESS_LABEL: PROGRESS_LABEL_VALUE}}
+
+
+def test_the_trainer_writes_the_key_and_label_the_operator_reads() -> None:
+    # The trainer image does not import the operator; the names must still agree.
+    assert PROGRESS_KEY == progress.PROGRESS_KEY
+    assert (PROGRESS_LABEL, PROGRESS_LABEL_VALUE) == (
+        identity.LABEL_PROGRESS,
+        identity.PROGRESS_REPORTED,
+    )
 
 
 def _sa_dir(tmp_path: Path, namespace: str = "team-a") -> Path:

@@ -3,8 +3,8 @@
 The operator creates `<job>-config` (the training config the pods mount, and the job's
 progress channel) and names it in SFTJOB_PROGRESS_CONFIGMAP. The pod's service account,
 `sftjob-trainer`, may `patch` ConfigMaps, and the admission policy `sftjob-trainer-progress`
-narrows that to the `progress.json` key of its own job's ConfigMap (the pod name in the
-pod-bound token says which job that is). The operator copies validated values from it into
+narrows that to the `progress.json` key and the `sftjob.dev/progress` label of its own
+job's ConfigMap (the pod name in the pod-bound token says which job that is). The operator copies validated values from it into
 the SFTJob's `status.progress`; the pod never touches the SFTJob itself.
 Only the standard library is used, with the pod's projected service-account token.
 """
@@ -20,6 +20,10 @@ from typing import Any
 
 PROGRESS_CONFIGMAP_ENV = "SFTJOB_PROGRESS_CONFIGMAP"
 PROGRESS_KEY = "progress.json"
+# The operator watches only config ConfigMaps with this label (a server-side selector), so
+# every record carries it; the trainer policy lets the pod set it to this one value.
+PROGRESS_LABEL = "sftjob.dev/progress"
+PROGRESS_LABEL_VALUE = "reported"
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 REQUEST_TIMEOUT_S = 5.0
 
@@ -31,8 +35,12 @@ def configmap_url(host: str, port: str, namespace: str, name: str) -> str:
 
 
 def progress_patch(record: Mapping[str, Any]) -> bytes:
-    """The JSON merge patch that stores one progress record."""
-    body = {"data": {PROGRESS_KEY: json.dumps(dict(record), sort_keys=True)}}
+    """The JSON merge patch that stores one progress record and marks the ConfigMap as one
+    that holds progress."""
+    body = {
+        "metadata": {"labels": {PROGRESS_LABEL: PROGRESS_LABEL_VALUE}},
+        "data": {PROGRESS_KEY: json.dumps(dict(record), sort_keys=True)},
+    }
     return json.dumps(body).encode()
 
 

@@ -13,6 +13,8 @@ apiserver accepts them and `kubectl explain` documents them.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from sftjob_operator.api.blocks import DATASET_MIXTURE, MODEL_CONFIG, SCRIPT_ARGS, SFT_CONFIG
@@ -528,8 +530,10 @@ VALUE_ALIASES: Final[tuple[ValueAlias, ...]] = (
 ALL_BLOCKS: Final = (SCRIPT_ARGS, DATASET_MIXTURE, MODEL_CONFIG, SFT_CONFIG)
 
 
-def legacy_fields_by_key() -> dict[tuple[str, str], LegacyField]:
-    return {(rec.block, rec.name): rec for rec in LEGACY_FIELDS}
+@cache
+def legacy_fields_by_key() -> Mapping[tuple[str, str], LegacyField]:
+    """Built once: normalize reads it for every SFTJob."""
+    return MappingProxyType({(rec.block, rec.name): rec for rec in LEGACY_FIELDS})
 
 
 def value_aliases_for(block: str, name: str) -> tuple[ValueAlias, ...]:

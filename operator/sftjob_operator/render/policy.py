@@ -11,8 +11,10 @@ pod-bound token (`authentication.kubernetes.io/pod-name`):
 - the pod must be one of that job's: an Indexed Job pod of any attempt, named
   `<job>-a<attempt>-<index>-<suffix>`. A job name holds only [a-z0-9.-], and its dots are
   escaped, so no other job's pod name matches the anchored pattern;
-- the change may touch only the progress record: labels, annotations, owner references
-  and every other key (the training config the pods mount) stay as they were.
+- the change may touch only the progress record and set the label that marks the
+  ConfigMap as holding progress (`sftjob.dev/progress: reported`, which the operator's
+  watch selects on): every other label, the annotations, owner references and every
+  other key (the training config the pods mount) stay as they were.
 Denials are 403 Forbidden, like the RBAC denials around them.
 """
 
@@ -20,7 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sftjob_operator.api.identity import LABEL_COMPONENT, LABEL_JOB_NAME
+from sftjob_operator.api.identity import (
+    LABEL_COMPONENT,
+    LABEL_JOB_NAME,
+    LABEL_PROGRESS,
+    PROGRESS_REPORTED,
+)
 from sftjob_operator.render import admission, configmap, names
 from sftjob_operator.render.names import TRAINER_SERVICE_ACCOUNT
 from sftjob_operator.status.progress import PROGRESS_KEY
@@ -28,10 +35,10 @@ from sftjob_operator.status.progress import PROGRESS_KEY
 POLICY_NAME = "sftjob-trainer-progress"
 POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name"
 
-_LABELS = "variables.labels"
+_LABELS = "variables.oldLabels"
 _CONFIG_SUFFIX = names.config_map("")
 # Metadata a trainer pod must leave as it is, with the value CEL sees when it is absent.
-_FROZEN_METADATA = {"labels": "{}", "annotations": "{}", "ownerReferences": "[]"}
+_FROZEN_METADATA = {"annotations": "{}", "ownerReferences": "[]"}
 
 
 def _unchanged(field: str) -> str:
@@ -44,7 +51,7 @@ def _unchanged(field: str) -> str:
 
 VARIABLES = [
     {
-        "name": "labels",
+        "name": "oldLabels",
         "expression": "has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}",
     },
     {
@@ -57,6 +64,10 @@ VARIABLES = [
             f"has(request.userInfo.extra) && '{POD_NAME_EXTRA}' in request.userInfo.extra "
             f"? request.userInfo.extra['{POD_NAME_EXTRA}'][0] : ''"
         ),
+    },
+    {
+        "name": "newLabels",
+        "expression": "has(object.metadata.labels) ? object.metadata.labels : {}",
     },
     {"name": "data", "expression": "has(object.data) ? object.data : {}"},
     {"name": "oldData", "expression": "has(oldObject.data) ? oldObject.data : {}"},
@@ -86,9 +97,17 @@ VALIDATIONS = [
         ),
     },
     {
-        "expression": " && ".join(_unchanged(field) for field in _FROZEN_METADATA),
+        "expression": " && ".join(
+            [
+                f"variables.newLabels.all(k, k == '{LABEL_PROGRESS}' "
+                f"? variables.newLabels[k] == '{PROGRESS_REPORTED}' "
+                f": (k in {_LABELS} && {_LABELS}[k] == variables.newLabels[k]))",
+                f"{_LABELS}.all(k, k in variables.newLabels)",
+                *(_unchanged(field) for field in _FROZEN_METADATA),
+            ]
+        ),
         "message": "a trainer pod may not change the labels, annotations or owners of a "
-        "config ConfigMap",
+        f"config ConfigMap, except to set the label {LABEL_PROGRESS}={PROGRESS_REPORTED}",
     },
     {
         "expression": (
