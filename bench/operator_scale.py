@@ -20,7 +20,9 @@ baseline client and this one use the admin certificate).
 Everything shares the machine's cores, so a single pair of runs varies by +-20%: each N
 runs `--rounds` pairs (baseline, then operator, in fresh namespaces, each pair's objects
 deleted before the next) and reports medians; the ratio is the median of the pairs'
-ratios, with every pair's ratio listed.
+ratios, with every pair's ratio listed. Each run starts on an idle control plane: the
+controllers' work that a run leaves behind (the baseline's Services get endpoint slices
+for a minute after its last create) is not charged to the run after it.
 
     python bench/operator_scale.py --n 1 100 1000 --rounds 5
 Writes bench/results/operator_scale.json.
