@@ -20,6 +20,6 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
  && python -c "import importlib.util as u; assert u.find_spec('torch') is None" \
  && useradd --uid 1000 --no-create-home --shell /usr/sbin/nologin operator
 USER 1000:1000
-EXPOSE 8080
+EXPOSE 8080 8081
 ENTRYPOINT ["sftjob-operator"]
-CMD ["--all-namespaces", "--liveness", "http://0.0.0.0:8080/healthz"]
+CMD ["--all-namespaces", "--liveness", "http://0.0.0.0:8080/healthz", "--metrics", "http://0.0.0.0:8081/metrics"]

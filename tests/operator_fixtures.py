@@ -44,6 +44,7 @@ class OperatorProcess:
         self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.metrics_url = ""
 
     @property
     def log(self) -> Path:
@@ -52,8 +53,16 @@ class OperatorProcess:
     def start(self) -> None:
         self.starts += 1
         port = _free_port()
+        self.metrics_url = f"http://127.0.0.1:{_free_port()}/metrics"
         exe = Path(sys.executable).with_name("sftjob-operator")
-        cmd = [str(exe), "--all-namespaces", "--liveness", f"http://127.0.0.1:{port}/healthz"]
+        cmd = [
+            str(exe),
+            "--all-namespaces",
+            "--liveness",
+            f"http://127.0.0.1:{port}/healthz",
+            "--metrics",
+            self.metrics_url,
+        ]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
@@ -73,6 +82,19 @@ class OperatorProcess:
                 return bool(resp.status == 200)
         except OSError:
             return False
+
+    def scrape(self) -> dict[str, float]:
+        """The operator's metrics endpoint, as Prometheus reads it: series -> value."""
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = resp.read().decode()
+        return {
+            series: float(value)
+            for series, _, value in (
+                line.rpartition(" ") for line in text.splitlines() if not line.startswith("#")
+            )
+            if series
+        }
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, as when a node dies."""

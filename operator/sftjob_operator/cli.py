@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import Sequence
 
+from sftjob_operator.metrics_server import listen_address
 from sftjob_operator.settings import Options
 from sftjob_operator.status.phase import Policy
 
@@ -33,6 +34,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--liveness",
         metavar="URL",
         help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="URL",
+        help="serve Prometheus metrics, e.g. http://0.0.0.0:8081/metrics",
     )
     parser.add_argument(
         "--straggler-grace",
@@ -66,9 +72,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     ):
         if value < 0:
             parser.error(f"{flag}: {value} is negative; write a number of seconds >= 0")
+    if args.metrics:
+        try:
+            listen_address(args.metrics)
+        except ValueError as exc:
+            parser.error(f"--metrics: {exc}")
     return Options(
         namespaces=tuple(args.namespace),
         liveness=args.liveness,
+        metrics=args.metrics,
         verbose=args.verbose,
         progress_interval=args.progress_interval,
         policy=Policy(

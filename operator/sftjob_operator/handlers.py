@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+from aiohttp import web
 
-from sftjob_operator import k8s, preflight
+from sftjob_operator import k8s, metrics_server, preflight
 from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
+from sftjob_operator.metrics import exposition
 from sftjob_operator.reconcile import Indexes, Key, Reconciler
 from sftjob_operator.settings import CHILD_LABELS, PROGRESS_LABELS, Options, configure
 from sftjob_operator.status.observe import JobView, PodView, job_view, owner_job_name, pod_view
@@ -26,6 +28,7 @@ from sftjob_operator.views import SftView, sft_view
 
 OPTIONS = Options()  # replaced by the CLI before kopf starts
 _state: dict[str, Reconciler] = {}
+_servers: list[web.AppRunner] = []
 
 
 def _label_filter(labels: dict[str, str | None]) -> dict[str, Any]:
@@ -49,6 +52,7 @@ def reconciler(
             sftjobs=lambda key: next(iter(sftjobs_index.get(key, ())), None),
             jobs=lambda key: list(jobs_index.get(key, ())),
             pods=lambda key: list(pods_index.get(key, ())),
+            all_sftjobs=lambda: [view for store in sftjobs_index.values() for view in store],
         )
     return rec
 
@@ -62,13 +66,20 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     except RuntimeError as exc:
         await api.close()
         raise kopf.PermanentError(str(exc)) from exc
-    _state["reconciler"] = Reconciler(
-        api, OPTIONS.policy, progress_interval=OPTIONS.progress_interval
-    )
+    rec = Reconciler(api, OPTIONS.policy, progress_interval=OPTIONS.progress_interval)
+    _state["reconciler"] = rec
+    if OPTIONS.metrics:
+        _servers.append(
+            await metrics_server.serve(
+                OPTIONS.metrics, lambda: exposition(rec.job_samples(), rec.counters())
+            )
+        )
 
 
 @kopf.on.cleanup()
 async def cleanup(logger: kopf.Logger, **_: Any) -> None:
+    while _servers:
+        await _servers.pop().cleanup()
     if rec := _state.pop("reconciler", None):
         logger.info("API writes by resource: %s", dict(rec.api.writes))
         await rec.api.close()

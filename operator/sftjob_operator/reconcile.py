@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ import kopf
 from sftjob_operator import k8s
 from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_operator.api.normalize import SpecError, normalize
+from sftjob_operator.metrics import JobSample, OperatorCounters
 from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
 from sftjob_operator.progress_sink import ProgressSink
 from sftjob_operator.render import RenderError, names, render_children
@@ -71,6 +73,7 @@ class Indexes:
     sftjobs: Callable[[Key], SftView | None]
     jobs: Callable[[Key], Iterable[JobView]]
     pods: Callable[[Key], Iterable[PodView]]
+    all_sftjobs: Callable[[], Iterable[SftView]]
 
 
 class Reconciler:
@@ -102,6 +105,9 @@ class Reconciler:
         self._creating: dict[Key, asyncio.Lock] = {}
         self._create_retries: dict[Key, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        # For the metrics: phases entered, and failed child creations.
+        self.transitions: Counter[str] = Counter()
+        self.create_failures = 0
 
     # -- entry points ---------------------------------------------------------------
 
@@ -183,6 +189,7 @@ class Reconciler:
             if exc.status == 403 and "being terminated" in str(exc):
                 return  # the namespace is going away, and the SFTJob with it
             self._create_errors[view.key] = str(exc)
+            self.create_failures += 1
             self.identities.forget(view.namespace)
             self._retry_ensure(view.key)
             await self.refresh(
@@ -319,6 +326,8 @@ class Reconciler:
                 if not patched:
                     return  # deleted meanwhile
                 self._written[key] = (view.uid, new)
+                if new.get("phase") and new.get("phase") != current.get("phase"):
+                    self.transitions[new["phase"]] += 1
                 events = transition_events(current, new)
                 if first_events and not _had_condition(current, cond.CONFIG_NORMALIZED):
                     events = [*first_events, *events]
@@ -337,6 +346,29 @@ class Reconciler:
             task = asyncio.ensure_future(self._begin_attempt(key, *begin))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def job_samples(self) -> list[JobSample]:
+        """Every SFTJob as this operator last wrote its status (for the metrics)."""
+        samples = []
+        for view in self.indexes.all_sftjobs() if self.indexes else ():
+            status = self._current_status(view)
+            samples.append(
+                JobSample(
+                    namespace=view.namespace,
+                    name=view.name,
+                    phase=str(status.get("phase") or ""),
+                    restarts=int(status.get("restarts") or 0),
+                    progress=self._progress_of(view).get("progress") or {},
+                )
+            )
+        return samples
+
+    def counters(self) -> OperatorCounters:
+        return OperatorCounters(
+            api_writes=dict(self.api.writes),
+            transitions=dict(self.transitions),
+            create_failures=self.create_failures,
+        )
 
     def request_refresh(self, key: Key, delay: float = DEBOUNCE_SECONDS) -> None:
         """Refresh soon; requests within the debounce window collapse into one."""

@@ -43,6 +43,7 @@ def label_selector(labels: dict[str, str | None]) -> str:
 class Options:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     liveness: str | None = None  # e.g. http://0.0.0.0:8080/healthz
+    metrics: str | None = None  # e.g. http://0.0.0.0:8081/metrics
     verbose: bool = False
     policy: Policy = field(default_factory=Policy)
     # At most one progress write per SFTJob per this many seconds.

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -146,7 +147,13 @@ def test_chart_crd_and_policies_are_the_generated_ones() -> None:
 def test_deployment_starts_the_console_script_with_the_chosen_scope(helm: Path) -> None:
     default = container_of(template(helm, "r", "ops", {}))
     assert default["command"] == ["sftjob-operator"]
-    assert default["args"] == ["--all-namespaces", "--liveness", "http://0.0.0.0:8080/healthz"]
+    assert default["args"] == [
+        "--all-namespaces",
+        "--liveness",
+        "http://0.0.0.0:8080/healthz",
+        "--metrics",
+        "http://0.0.0.0:8081/metrics",
+    ]
     assert default["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
     scoped = container_of(
         template(
@@ -163,9 +170,47 @@ def test_deployment_starts_the_console_script_with_the_chosen_scope(helm: Path) 
         "team-b",
         "--liveness",
         "http://0.0.0.0:8080/healthz",
+        "--metrics",
+        "http://0.0.0.0:8081/metrics",
         "--straggler-grace",
         "60",
     ]
+
+
+def test_metrics_service_and_service_monitor(helm: Path) -> None:
+    docs = template(helm, "r", "ops", {})
+    ports = {p["name"]: p["containerPort"] for p in container_of(docs)["ports"]}
+    assert ports == {"liveness": 8080, "metrics": 8081}
+    (service,) = of_kind(docs, "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 8081, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    (deployment,) = of_kind(docs, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert of_kind(docs, "ServiceMonitor") == []  # off unless asked for
+
+    values = {"metrics": {"port": 9100, "serviceMonitor": {"enabled": True, "labels": {"a": "b"}}}}
+    docs = template(helm, "r", "ops", values)
+    (monitor,) = of_kind(docs, "ServiceMonitor")
+    (service,) = of_kind(docs, "Service")
+    assert monitor["metadata"]["labels"]["a"] == "b"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]
+    assert "http://0.0.0.0:9100/metrics" in container_of(docs)["args"]
+
+    refused = run_helm(
+        helm,
+        "template", "r", str(CHART),
+        *set_args({"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}}),
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "metrics.serviceMonitor.enabled needs metrics.service.enabled" in refused.stderr
 
 
 def test_watch_namespaces_get_roles_only_there(helm: Path) -> None:
@@ -328,8 +373,9 @@ def installed(
 class ChartOperator(OperatorProcess):
     """`sftjob-operator` started with the chart Deployment's command and args.
 
-    Only the liveness address changes (a free loopback port instead of 0.0.0.0:8080),
-    and KUBECONFIG carries the chart ServiceAccount's token instead of in-cluster files.
+    Only the liveness and metrics addresses change (free loopback ports instead of
+    0.0.0.0:8080 and 0.0.0.0:8081), and KUBECONFIG carries the chart ServiceAccount's token
+    instead of in-cluster files.
     """
 
     def __init__(self, kubeconfig: Path, log_dir: Path, container: dict[str, Any]) -> None:
@@ -339,9 +385,11 @@ class ChartOperator(OperatorProcess):
     def start(self) -> None:
         self.starts += 1
         port = _free_port()
+        self.metrics_url = f"http://127.0.0.1:{_free_port()}/metrics"
+        local = {"/healthz": f"http://127.0.0.1:{port}/healthz", "/metrics": self.metrics_url}
         command = [str(Path(sys.executable).with_name(self.container["command"][0]))]
         args = [
-            f"http://127.0.0.1:{port}/healthz" if a.startswith("http://0.0.0.0:") else a
+            local[urlsplit(a).path] if a.startswith("http://0.0.0.0:") else a
             for a in self.container["args"]
         ]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
@@ -393,6 +441,8 @@ def test_operator_runs_with_only_the_charts_rbac(
             "get", "events", "-n", ns, "--field-selector", "involvedObject.name=cpu", "-o", "name"
         )
         assert events.stdout.strip(), "the operator posted no Events"
+        metrics = operator.scrape()
+        assert metrics[f'sftjob_jobs{{namespace="{ns}",phase="Succeeded"}}'] == 1
     finally:
         operator.stop()
     denied = denials(operator.log.read_text())

@@ -98,6 +98,16 @@ def test_progress_is_validated_and_copied_into_status(
     assert st["phase"] == "Running"
     assert st["conditions"] == running["conditions"]
 
+    # The same numbers, as Prometheus scrapes them from the operator.
+    metrics = operator.scrape()
+    series = f'{{namespace="{namespace}",sftjob="watched"}}'
+    assert metrics[f"sftjob_progress_step{series}"] == 10
+    assert metrics[f"sftjob_loss{series}"] == 1.5
+    assert metrics[f"sftjob_progress_percent{series}"] == 50
+    assert metrics[f'sftjob_jobs{{namespace="{namespace}",phase="Running"}}'] == 1
+    assert metrics['sftjob_operator_api_writes_total{verb="POST",resource="jobs"}'] >= 1
+    assert metrics['sftjob_operator_phase_transitions_total{phase="Running"}'] >= 1
+
 
 def test_a_failed_attempt_restarts_until_the_backoff_limit(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str

@@ -52,3 +52,13 @@ def test_gc_collects_rarely_and_skips_the_imported_modules() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_metrics_url_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--metrics", "http://0.0.0.0:8081/metrics"]).metrics == (
+        "http://0.0.0.0:8081/metrics"
+    )
+    assert parse_args([]).metrics is None
+    with pytest.raises(SystemExit):
+        parse_args(["--metrics", "8081"])
+    assert "--metrics: '8081' is not an http URL" in capsys.readouterr().err

@@ -15,8 +15,8 @@ from sftjob_trainer.progress_k8s import (
 
 def test_url_names_the_namespace_and_configmap() -> None:
     assert (
-        configmap_url("10.0.0.1", "443", "team-a", "job-progress")
-        == "https://10.0.0.1:443/api/v1/namespaces/team-a/configmaps/job-progress"
+        configmap_url("10.0.0.1", "443", "team-a", "job-config")
+        == "https://10.0.0.1:443/api/v1/namespaces/team-a/configmaps/job-config"
     )
 
 
@@ -53,5 +53,5 @@ def test_no_reporter_without_a_configmap_name(tmp_path: Path) -> None:
 
 
 def test_no_reporter_outside_a_cluster(tmp_path: Path) -> None:
-    env = {"SFTJOB_PROGRESS_CONFIGMAP": "job-progress"}
+    env = {"SFTJOB_PROGRESS_CONFIGMAP": "job-config"}
     assert configmap_reporter_from_env(env, _sa_dir(tmp_path)) is None

@@ -1,7 +1,7 @@
 """Progress records from the trainer -> status.progress. Pure: validation and merging.
 
-The trainer (rank 0) writes one JSON record into the job's `<job>-progress` ConfigMap,
-key `progress.json`. Anything a pod can write is untrusted: a record is parsed only when
+The trainer (rank 0) writes one JSON record into the `progress.json` key of the job's
+`<job>-config` ConfigMap. Anything a pod can write is untrusted: a record is parsed only when
 it is small, every known field has the right type and a sane range, and numbers are
 finite. A record with any bad field is dropped whole; unknown keys are ignored.
 """
