@@ -82,3 +82,32 @@ def test_killed_run_resumes_from_checkpoint(tiny: Any, tmp_path: Path) -> None:
     assert run.finished_steps() == {0: MAX_STEPS}
     state = json.loads((out / f"checkpoint-{MAX_STEPS}" / "trainer_state.json").read_text())
     assert state["global_step"] == MAX_STEPS
+
+
+def test_resuming_from_the_final_checkpoint_trains_no_further_step(
+    tiny: Any, tmp_path: Path
+) -> None:
+    """An attempt that trained to max_steps but failed afterwards (saving, pushing) is
+    restarted: it saves the final checkpoint's weights and trains no step past the end."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "out"
+    config = write_yaml(
+        tmp_path / "trl.yaml",
+        base_config(tiny, out, max_steps=4, save_strategy="steps", save_steps=2),
+    )
+    first = run_trainer(config, tmp_path / "first")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (out / "model.safetensors").unlink()  # as if the final save had failed
+
+    second = run_trainer(config, tmp_path / "second")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "checkpoint-4 is at max_steps (4); training is complete" in second.stdout
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    assert second.finished_steps() == {0: 4}
+    final = second.progress()[-1]
+    assert final["final"] is True and final["step"] == 4 and final["percent"] == 100.0
+    saved = load_file(out / "model.safetensors")
+    trained = load_file(out / "checkpoint-4" / "model.safetensors")
+    assert saved.keys() == trained.keys()
+    assert all(saved[k].equal(trained[k]) for k in saved)

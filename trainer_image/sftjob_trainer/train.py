@@ -91,6 +91,7 @@ def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: A
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
     from .progress import ProgressCallback, interval_from_env, reporter_from_env
+    from .resume import train_or_finish
 
     model_init_kwargs = dict(
         revision=model_args.model_revision,
@@ -132,7 +133,11 @@ def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: A
     checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
-    trainer.train(resume_from_checkpoint=checkpoint)
+    if not train_or_finish(trainer, checkpoint):
+        trainer.accelerator.print(
+            f"sftjob-train: {checkpoint} is at max_steps ({trainer.state.max_steps}); "
+            "training is complete, saving it as the final model"
+        )
 
     trainer.save_model(training_args.output_dir)
     trainer.accelerator.print(f"sftjob-train: model saved to {training_args.output_dir}")
