@@ -282,6 +282,16 @@ def render_policy(module: Any) -> str:
     return POLICY_HEADER.format(module=module.__name__) + docs
 
 
+# The chart creates the cluster-scoped policies unless `policies.create` is false (a second
+# release in the same cluster relies on the first one's).
+CHART_POLICY_GUARD = ("{{- if .Values.policies.create }}\n", "{{- end }}\n")
+
+
+def chart_template(text: str) -> str:
+    opening, closing = CHART_POLICY_GUARD
+    return opening + text + closing
+
+
 def outputs() -> dict[Path, str]:
     versions = check_versions()
     classes = trl_dataclasses()
@@ -293,9 +303,9 @@ def outputs() -> dict[Path, str]:
         CRD_PATH: crd,
         CHART_CRD_PATH: crd,
         POLICY_PATH: trainer_policy,
-        CHART_POLICY_PATH: trainer_policy,
+        CHART_POLICY_PATH: chart_template(trainer_policy),
         SPEC_POLICY_PATH: rules_policy,
-        CHART_SPEC_POLICY_PATH: rules_policy,
+        CHART_SPEC_POLICY_PATH: chart_template(rules_policy),
         FIELDS_PATH: render_json(build_fields(versions, classes)),
     }
 

@@ -141,7 +141,25 @@ def test_chart_crd_and_policies_are_the_generated_ones() -> None:
         ROOT / "crds" / "sftjob.yaml"
     ).read_text()
     for policy in ("trainer-policy.yaml", "spec-policy.yaml"):
-        assert (CHART / "templates" / policy).read_text() == (ROOT / "crds" / policy).read_text()
+        guarded = (CHART / "templates" / policy).read_text()
+        opening, closing = "{{- if .Values.policies.create }}\n", "{{- end }}\n"
+        assert guarded.startswith(opening) and guarded.endswith(closing)
+        inner = guarded.removeprefix(opening).removesuffix(closing)
+        assert inner == (ROOT / "crds" / policy).read_text()
+
+
+def test_a_second_release_can_leave_the_policies_to_the_first(helm: Path) -> None:
+    policy_kinds = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    first = template(helm, "first", "ops", {})
+    assert {d["metadata"]["name"] for d in first if d["kind"] in policy_kinds} == {
+        "sftjob-trainer-progress",
+        "sftjob-spec-rules",
+    }
+    second = template(
+        helm, "second", "team-b", {"policies": {"create": False}, "watchNamespaces": ["team-b"]}
+    )
+    assert [d for d in second if d["kind"] in policy_kinds] == []
+    assert of_kind(second, "Deployment")
 
 
 def test_deployment_starts_the_console_script_with_the_chosen_scope(helm: Path) -> None:
