@@ -508,7 +508,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cluster = DevCluster(ClusterConfig(name=args.cluster)).up()
-    cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     cluster.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}")
     log_dir = cluster.state_dir / "bench-logs"
     log_dir.mkdir(exist_ok=True)
