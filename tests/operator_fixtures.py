@@ -21,6 +21,7 @@ import yaml
 from sftjob_operator.api.identity import GROUP, LABEL_JOB_NAME, VERSION
 
 from tests.polling import wait_for
+from tests.prometheus_text import samples
 
 ROOT = Path(__file__).resolve().parents[1]
 # The CRD and the two admission policies the operator checks for at start-up.
@@ -50,23 +51,30 @@ class OperatorProcess:
     def log(self) -> Path:
         return self.log_dir / f"operator-{self.starts}.log"
 
+    def command(self, liveness_url: str) -> list[str]:
+        exe = Path(sys.executable).with_name("sftjob-operator")
+        return [
+            str(exe),
+            "--all-namespaces",
+            "--liveness",
+            liveness_url,
+            "--metrics",
+            self.metrics_url,
+            *self.extra_args,
+        ]
+
     def start(self) -> None:
         self.starts += 1
         port = _free_port()
         self.metrics_url = f"http://127.0.0.1:{_free_port()}/metrics"
-        exe = Path(sys.executable).with_name("sftjob-operator")
-        cmd = [
-            str(exe),
-            "--all-namespaces",
-            "--liveness",
-            f"http://127.0.0.1:{port}/healthz",
-            "--metrics",
-            self.metrics_url,
-        ]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        env.pop("KUBERNETES_SERVICE_HOST", None)  # KUBECONFIG, not in-cluster credentials
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [*cmd, *self.extra_args], env=env, stdout=out, stderr=subprocess.STDOUT
+                self.command(f"http://127.0.0.1:{port}/healthz"),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         wait_for(
             f"the operator's liveness endpoint (log: {self.log})",
@@ -88,13 +96,7 @@ class OperatorProcess:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as resp:
             assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             text = resp.read().decode()
-        return {
-            series: float(value)
-            for series, _, value in (
-                line.rpartition(" ") for line in text.splitlines() if not line.startswith("#")
-            )
-            if series
-        }
+        return samples(text)
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, as when a node dies."""

@@ -11,7 +11,6 @@ apiserver, so a missing verb shows up as 403 even on a create that would be a 40
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import gen_crd
 import pytest
 import yaml
 from sftjob_devcluster.build import BuildError
@@ -30,7 +30,6 @@ from sftjob_devcluster.versions import HELM
 
 from tests.operator_fixtures import (
     OperatorProcess,
-    _free_port,
     apply,
     children,
     get_sft,
@@ -141,11 +140,9 @@ def test_chart_crd_and_policies_are_the_generated_ones() -> None:
         ROOT / "crds" / "sftjob.yaml"
     ).read_text()
     for policy in ("trainer-policy.yaml", "spec-policy.yaml"):
-        guarded = (CHART / "templates" / policy).read_text()
-        opening, closing = "{{- if .Values.policies.create }}\n", "{{- end }}\n"
-        assert guarded.startswith(opening) and guarded.endswith(closing)
-        inner = guarded.removeprefix(opening).removesuffix(closing)
-        assert inner == (ROOT / "crds" / policy).read_text()
+        assert (CHART / "templates" / policy).read_text() == gen_crd.chart_template(
+            (ROOT / "crds" / policy).read_text()
+        )
 
 
 def test_a_second_release_can_leave_the_policies_to_the_first(helm: Path) -> None:
@@ -400,27 +397,15 @@ class ChartOperator(OperatorProcess):
         super().__init__(kubeconfig, log_dir)
         self.container = container
 
-    def start(self) -> None:
-        self.starts += 1
-        port = _free_port()
-        self.metrics_url = f"http://127.0.0.1:{_free_port()}/metrics"
-        local = {"/healthz": f"http://127.0.0.1:{port}/healthz", "/metrics": self.metrics_url}
-        command = [str(Path(sys.executable).with_name(self.container["command"][0]))]
-        args = [
-            local[urlsplit(a).path] if a.startswith("http://0.0.0.0:") else a
-            for a in self.container["args"]
+    def command(self, liveness_url: str) -> list[str]:
+        local = {"/healthz": liveness_url, "/metrics": self.metrics_url}
+        return [
+            str(Path(sys.executable).with_name(self.container["command"][0])),
+            *(
+                local[urlsplit(a).path] if a.startswith("http://0.0.0.0:") else a
+                for a in self.container["args"]
+            ),
         ]
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [*command, *args], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        wait_for(
-            f"the operator's liveness endpoint (log: {self.log})",
-            lambda: self._alive(port),
-            timeout=60,
-        )
 
 
 def test_operator_runs_with_only_the_charts_rbac(

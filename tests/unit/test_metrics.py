@@ -8,19 +8,7 @@ import pytest
 from sftjob_operator.metrics import JobSample, OperatorCounters, escape, exposition
 from sftjob_operator.metrics_server import listen_address
 
-
-def _samples(text: str) -> dict[str, float]:
-    """`name{labels} value` lines -> {"name{labels}": value}; checks HELP/TYPE come first."""
-    out: dict[str, float] = {}
-    declared: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            declared.add(line.split()[2])
-        elif line and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            assert series.split("{")[0] in declared, line
-            out[series] = float(value)
-    return out
+from tests.prometheus_text import samples as scraped
 
 
 def test_jobs_are_counted_by_namespace_and_phase() -> None:
@@ -30,7 +18,7 @@ def test_jobs_are_counted_by_namespace_and_phase() -> None:
         JobSample("a", "z", ""),
         JobSample("b", "x", "Succeeded"),
     ]
-    samples = _samples(exposition(jobs, OperatorCounters()))
+    samples = scraped(exposition(jobs, OperatorCounters()))
     assert samples['sftjob_jobs{namespace="a",phase="Running"}'] == 2
     assert samples['sftjob_jobs{namespace="a",phase="Unknown"}'] == 1
     assert samples['sftjob_jobs{namespace="b",phase="Succeeded"}'] == 1
@@ -52,7 +40,7 @@ def test_progress_becomes_per_job_gauges_labelled_sftjob_not_job() -> None:
             "lastCheckpoint": "checkpoint-50",
         },
     )
-    samples = _samples(exposition([job], OperatorCounters()))
+    samples = scraped(exposition([job], OperatorCounters()))
     labels = '{namespace="team",sftjob="llama"}'
     assert samples[f"sftjob_progress_step{labels}"] == 50
     assert samples[f"sftjob_progress_max_steps{labels}"] == 200
@@ -62,7 +50,7 @@ def test_progress_becomes_per_job_gauges_labelled_sftjob_not_job() -> None:
     assert samples[f"sftjob_restarts{labels}"] == 2
     assert not any("History" in s or "Checkpoint" in s for s in samples)
     # A job without progress has no progress series, only its phase and restarts.
-    bare = _samples(exposition([JobSample("team", "new", "Pending")], OperatorCounters()))
+    bare = scraped(exposition([JobSample("team", "new", "Pending")], OperatorCounters()))
     assert [s for s in bare if s.startswith("sftjob_progress")] == []
 
 
@@ -72,7 +60,7 @@ def test_operator_counters() -> None:
         transitions={"Running": 2, "Succeeded": 1},
         create_failures=4,
     )
-    samples = _samples(exposition([], counters))
+    samples = scraped(exposition([], counters))
     total = "sftjob_operator_api_writes_total"
     assert samples[f'{total}{{verb="POST",resource="configmaps"}}'] == 3
     assert samples[f'{total}{{verb="PATCH",resource="sftjobs/status"}}'] == 5
