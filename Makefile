@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[operator,trainer,devcluster,dev]'
+	$(PY) -m pip install -q -e '.[operator,trainer,devcluster,cli,dev]'
 	# DeepSpeed ships only an sdist that imports torch while building: build it
 	# against the torch installed above, with no CUDA ops compiled.
 	DS_BUILD_OPS=0 DS_SKIP_CUDA_CHECK=1 $(PY) -m pip install -q --no-build-isolation deepspeed==0.19.8

@@ -252,6 +252,12 @@ def status_schema() -> Schema:
             "restarts": {"type": "integer"},
             "attempt": {"type": "integer"},
             "lastCheckpoint": {"type": "string"},
+            "outputDir": {
+                "description": "Where checkpoints and the final model are written, inside the "
+                "trainer pods: the resolved sftConfig.output_dir, on the job's storage "
+                "(mounted at /workspace/output).",
+                "type": "string",
+            },
             "progress": progress,
             "kopf": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
         },

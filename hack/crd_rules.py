@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftjob_operator.api.legacy import VALUE_ALIASES, LegacyField
+from sftjob_operator.api.paths import output_dir_rules
 
 Rule = dict[str, Any]
 
@@ -81,3 +82,10 @@ def rejected_value_rule(block: str, name: str) -> Rule | None:
     values = ", ".join(_cel_literal(a.old) for a in bad)
     notes = "; ".join(a.note for a in bad)
     return rule(f"!(self in [{values}])", f"spec.{block}.{name}: {notes}")
+
+
+def path_rules(block: str, name: str) -> list[Rule]:
+    """Rules on a path field: output_dir must resolve on the job's storage."""
+    if (block, name) != ("sftConfig", "output_dir"):
+        return []
+    return [rule(expr, message) for expr, message in output_dir_rules()]

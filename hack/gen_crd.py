@@ -39,6 +39,7 @@ import crd_rules  # noqa: E402
 import trl_schema  # noqa: E402
 from sftjob_operator.api import identity  # noqa: E402
 from sftjob_operator.api.blocks import TRL_BLOCKS  # noqa: E402
+from sftjob_operator.api.extensions import EXTENSION_FIELDS, ExtensionField  # noqa: E402
 from sftjob_operator.api.legacy import (  # noqa: E402
     LEGACY_FIELDS,
     VALUE_ALIASES,
@@ -48,6 +49,8 @@ from sftjob_operator.render import policy, spec_policy  # noqa: E402
 
 CRD_PATH = ROOT / "crds" / "sftjob.yaml"
 FIELDS_PATH = ROOT / "operator" / "sftjob_operator" / "api" / "trl_fields.json"
+# The trainer's copy of the legacy table (the trainer image does not import the operator).
+TRAINER_LEGACY_PATH = ROOT / "trainer_image" / "sftjob_trainer" / "legacy_names.json"
 # The Helm chart ships an identical copy of the CRD (Helm installs crds/ before templates).
 CHART_CRD_PATH = ROOT / "charts" / "sftjob-operator" / "crds" / "sftjob.yaml"
 # The admission policy that confines trainer pods to their own job's progress; the chart
@@ -127,7 +130,18 @@ def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind
     bad = crd_rules.rejected_value_rule(block, f.name)
     if bad:
         schema.setdefault("x-kubernetes-validations", []).append(bad)
+    if path_rules := crd_rules.path_rules(block, f.name):
+        schema.setdefault("x-kubernetes-validations", []).extend(path_rules)
     return schema
+
+
+def add_extension(props: dict[str, Any], ext: ExtensionField) -> None:
+    """An extension field's schema, in its block or in the items of one of its lists."""
+    schema = {"description": ext.description, **copy.deepcopy(dict(ext.schema))}
+    if ext.item_of is None:
+        props[ext.name] = schema
+    else:
+        props[ext.item_of]["items"]["properties"][ext.name] = schema
 
 
 def legacy_schema(rec: LegacyField, current: Mapping[str, Mapping[str, dict]]) -> dict:
@@ -163,6 +177,9 @@ def trl_block_schemas(classes: Mapping[str, type]) -> dict[str, dict]:
         for rec in LEGACY_FIELDS:
             if rec.block == block:
                 all_props[rec.name] = legacy_schema(rec, current)
+        for ext in EXTENSION_FIELDS:
+            if ext.block == block:
+                add_extension(all_props, ext)
         schema: dict[str, Any] = {
             "description": BLOCK_DESCRIPTIONS[block],
             "type": "object",
@@ -243,7 +260,41 @@ def build_fields(versions: Mapping[str, str], classes: Mapping[str, type]) -> di
             "dataclass": cls.__name__,
             "fields": {f.name: kind for f, _tp, kind in block_fields(block, cls)},
         }
-    return {"trl": versions["trl"], "transformers": versions["transformers"], "blocks": blocks}
+    return {
+        "trl": versions["trl"],
+        "transformers": versions["transformers"],
+        "blocks": blocks,
+        "report_to": report_to_integrations(),
+    }
+
+
+def report_to_integrations() -> list[str]:
+    """transformers' own table of the integration names that report_to accepts.
+
+    report_to is untyped in the CRD (a string or a list), and the apiserver compiles no
+    CEL rule on an untyped field, so the rule that checks these names is in the spec
+    policy (sftjob_operator.render.spec_policy), which reads them from trl_fields.json.
+    """
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    return list(INTEGRATION_TO_CALLBACK)
+
+
+def build_trainer_legacy(classes: Mapping[str, type]) -> dict:
+    """The legacy table as the trainer checks a flat trl.yaml: one source, two readers.
+
+    `names`: legacy names that are no field of any TRL dataclass; `forbidden`: current fields
+    the spec refuses (tokens, ranks); `values`: legacy values of current fields.
+    """
+    current = {f.name for cls in classes.values() for f in dataclasses.fields(cls)}
+    names = {rec.name: rec.note for rec in LEGACY_FIELDS if rec.name not in current}
+    forbidden = {
+        rec.name: rec.note
+        for rec in LEGACY_FIELDS
+        if rec.name in current and rec.action == "rejected" and not rec.cases
+    }
+    values = [{"name": a.name, "old": a.old, "new": a.new, "note": a.note} for a in VALUE_ALIASES]
+    return {"names": names, "forbidden": forbidden, "values": values}
 
 
 def check_disjoint(classes: Mapping[str, type]) -> None:
@@ -277,8 +328,8 @@ POLICY_HEADER = (
 )
 
 
-def render_policy(module: Any) -> str:
-    docs = yaml.safe_dump_all(module.manifests(), sort_keys=False, width=1000)
+def render_policy(module: Any, **kwargs: Any) -> str:
+    docs = yaml.safe_dump_all(module.manifests(**kwargs), sort_keys=False, width=1000)
     return POLICY_HEADER.format(module=module.__name__) + docs
 
 
@@ -297,8 +348,10 @@ def outputs() -> dict[Path, str]:
     classes = trl_dataclasses()
     check_disjoint(classes)
     crd = render_yaml(build_crd(versions, classes), versions)
+    fields = build_fields(versions, classes)
     trainer_policy = render_policy(policy)
-    rules_policy = render_policy(spec_policy)
+    # From the same report_to names as the trl_fields.json written beside it.
+    rules_policy = render_policy(spec_policy, report_to=fields["report_to"])
     return {
         CRD_PATH: crd,
         CHART_CRD_PATH: crd,
@@ -306,7 +359,8 @@ def outputs() -> dict[Path, str]:
         CHART_POLICY_PATH: chart_template(trainer_policy),
         SPEC_POLICY_PATH: rules_policy,
         CHART_SPEC_POLICY_PATH: chart_template(rules_policy),
-        FIELDS_PATH: render_json(build_fields(versions, classes)),
+        FIELDS_PATH: render_json(fields),
+        TRAINER_LEGACY_PATH: render_json(build_trainer_legacy(classes)),
     }
 
 

@@ -154,7 +154,9 @@ class Reconciler:
                 attempt,
                 timeutil.now(),
             )
-            children = render_children(body, normalized.trl_config, attempt, deadline)
+            children = render_children(
+                body, normalized.trl_config, attempt, deadline, normalized.extensions
+            )
         except (SpecError, RenderError) as exc:
             self._mark_ensured(view, attempt)
             field = getattr(exc, "field", "spec")
@@ -218,6 +220,7 @@ class Reconciler:
                     translated or "the TRL configuration is used as written",
                 ),
                 _storage_condition(storage),
+                _output_dir(normalized.trl_config["output_dir"]),
             ),
             first_events=[Event("Warning", "ConfigTranslated", t.message) for t in translations],
         )
@@ -668,6 +671,15 @@ def _storage_condition(
     storage: StorageCheck,
 ) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
     return _condition(cond.CHECKPOINT_STORAGE, storage.ok, storage.reason, storage.message)
+
+
+def _output_dir(path: str) -> Callable[[dict[str, Any], str, int | None], dict[str, Any]]:
+    """status.outputDir: where, on the job's storage, checkpoints and the model are written."""
+
+    def apply(status: dict[str, Any], now: str, generation: int | None) -> dict[str, Any]:
+        return {**status, "outputDir": path}
+
+    return apply
 
 
 def _children_condition(

@@ -139,11 +139,16 @@ def test_two_nodes_train_with_live_progress(
 def test_killed_trainer_restarts_and_resumes(
     devcluster: Any, operator: Any, namespace: str, demo_claims: Path, local_node: Path
 ) -> None:
-    apply(
-        devcluster,
-        tiny_job(namespace, "resume", sftConfig={"max_steps": 3000, "save_steps": 100}),
-    )
-    kill_worker_after_first_checkpoint(devcluster, local_node, demo_claims, namespace, "resume")
+    """As a recipe writes it: a relative output_dir and TensorBoard. Both land on storage."""
+    recipe = {
+        "max_steps": 3000,
+        "save_steps": 100,
+        "output_dir": "data/tiny-sft-full",
+        "report_to": ["tensorboard"],
+    }
+    apply(devcluster, tiny_job(namespace, "resume", sftConfig=recipe))
+    output = demo_claims / "data" / "tiny-sft-full"
+    kill_worker_after_first_checkpoint(devcluster, local_node, output, namespace, "resume")
     wait_for(
         "phase Restarting",
         lambda: phase_in(devcluster, namespace, "resume", "Restarting", "Succeeded", "Failed"),
@@ -171,6 +176,11 @@ def test_killed_trainer_restarts_and_resumes(
     assert final["phase"] == "Succeeded", final
     assert final["restarts"] == 1
     assert final.get("lastCheckpoint")
+    assert final["outputDir"] == "/workspace/output/data/tiny-sft-full"
+    assert (output / "config.json").is_file() and (output / "model.safetensors").is_file()
+    # One TensorBoard run per attempt, on the storage, with event files in each.
+    runs = [run for run in (output / "runs").iterdir() if any(run.glob("events.out.tfevents.*"))]
+    assert len(runs) == 2, sorted((output / "runs").iterdir())
     events = devcluster.kubectl(
         "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=resume"
     ).stdout

@@ -155,6 +155,7 @@ def test_status_declares_every_field_the_operator_writes(crd: dict[str, Any]) ->
         "restarts",
         "attempt",
         "lastCheckpoint",
+        "outputDir",
         "progress",
         "kopf",
     ):

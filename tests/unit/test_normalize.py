@@ -43,18 +43,46 @@ def test_current_fields_pass_through_flat() -> None:
         "model_name_or_path": "Qwen/Qwen2-0.5B",
         "learning_rate": 1e-4,
         "packing": True,
+        "output_dir": "/workspace/output",
     }
     assert out.translations == ()
 
 
 def test_cluster_fields_and_none_values_are_left_out() -> None:
     out = normalize(spec(sftConfig={"output_dir": None, "seed": 1}, storage={"size": "1Gi"}))
-    assert "output_dir" not in out.trl_config
+    assert out.trl_config["output_dir"] == "/workspace/output"
     assert "storage" not in out.trl_config and "nodes" not in out.trl_config
 
 
-def test_output_dir_kept_when_the_user_sets_it() -> None:
-    assert normalize(spec(sftConfig={"output_dir": "/x"})).trl_config["output_dir"] == "/x"
+@pytest.mark.parametrize(
+    ("written", "resolved"),
+    [
+        ("data/zephyr-7b-sft-full", "/workspace/output/data/zephyr-7b-sft-full"),
+        ("./sft_output", "/workspace/output/sft_output"),
+        ("/workspace/output/llama", "/workspace/output/llama"),
+        ("/workspace/output/", "/workspace/output"),
+        (".", "/workspace/output"),
+    ],
+)
+def test_output_dir_resolves_on_the_storage(written: str, resolved: str) -> None:
+    out = normalize(spec(sftConfig={"output_dir": written}))
+    assert out.trl_config["output_dir"] == resolved
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [
+        ("/home/alice/out", "outside the job's storage"),
+        ("/workspace/outputs", "outside the job's storage"),
+        ("../elsewhere", "leaves the storage"),
+        ("/workspace/output/../x", "leaves the storage"),
+    ],
+)
+def test_output_dir_off_the_storage_is_refused(written: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        normalize(spec(sftConfig={"output_dir": written}))
+    assert err.value.field == "spec.sftConfig.output_dir"
+    assert words in err.value.message and "relative path" in err.value.message
 
 
 def test_the_spec_is_not_changed() -> None:
@@ -127,12 +155,12 @@ def test_moves_into_nested_objects(block: str, old: str, value: Any, path: tuple
 
 def test_nested_move_merges_with_existing_object() -> None:
     out = normalize(
-        spec(
-            scriptArgs={"skip_prepare_dataset": True},
-            sftConfig={"dataset_kwargs": {"other": 1}},
-        )
+        spec(sftConfig={"dispatch_batches": False, "accelerator_config": {"split_batches": True}})
     )
-    assert out.trl_config["dataset_kwargs"] == {"other": 1, "skip_prepare_dataset": True}
+    assert out.trl_config["accelerator_config"] == {
+        "split_batches": True,
+        "dispatch_batches": False,
+    }
 
 
 def test_nested_move_into_a_string_is_an_error() -> None:

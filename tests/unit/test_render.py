@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
+from sftjob_operator.api.normalize import normalize
 from sftjob_operator.render import RenderError, render_children, trainer_identity
 from sftjob_operator.render.plan import resolve_strategy
 
@@ -102,6 +103,35 @@ def test_pods_mount_every_config_file_but_not_the_progress_record(distributed: s
     assert sorted(mounted) == sorted(config_map["data"])  # before the trainer adds its record
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["SFTJOB_PROGRESS_CONFIGMAP"] == "j-config"
+
+
+def test_recipe_extensions_become_mounted_files() -> None:
+    """An inline chat template and mixture weights: files beside trl.yaml, all mounted."""
+    spec = {
+        "gpusPerNode": 1,
+        "scriptArgs": {"dataset_mixture": {"datasets": [{"id": "a", "weight": 0.5}], "seed": 7}},
+        "modelConfig": {"model_name_or_path": "m"},
+        "sftConfig": {"chat_template": "{{ messages }}\n", "output_dir": "data/run"},
+    }
+    normalized = normalize(spec)
+    children = render_children(
+        body("j", spec), normalized.trl_config, extensions=normalized.extensions
+    )
+    (config_map,) = by_kind(children, "ConfigMap")
+    data = config_map["data"]
+    assert data["chat_template.jinja"] == "{{ messages }}\n"
+    assert yaml.safe_load(data["sftjob.yaml"]) == {"dataset_weights": [0.5], "mixture_seed": 7}
+    trl = yaml.safe_load(data["trl.yaml"])
+    assert trl["chat_template_path"] == "/etc/sftjob/chat_template.jinja"
+    assert trl["output_dir"] == "/workspace/output/data/run"
+    assert trl["datasets"] == [{"path": "a"}]
+    pod = by_kind(children, "Job")[0]["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    assert sorted(item["key"] for item in volume["configMap"]["items"]) == sorted(data)
+
+
+def test_no_extension_files_without_extensions() -> None:
+    assert sorted(config_files({})) == ["accelerate.yaml", "trl.yaml"]
 
 
 def test_output_dir_defaults_but_user_value_wins() -> None:

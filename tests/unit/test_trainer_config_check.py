@@ -13,14 +13,18 @@ KNOWN = frozenset({"eval_strategy", "dtype", "max_length", "lora_r", "attn_imple
 @pytest.mark.parametrize(
     ("key", "value", "fix"),
     [
-        ("evaluation_strategy", "steps", "`eval_strategy`"),
-        ("torch_dtype", "bfloat16", "`dtype`"),
-        ("max_seq_length", 512, "`max_length`"),
-        ("no_cuda", True, "`use_cpu`"),
+        ("evaluation_strategy", "steps", "eval_strategy"),
+        ("torch_dtype", "bfloat16", "dtype"),
+        ("max_seq_length", 512, "max_length"),
+        ("no_cuda", True, "use_cpu"),
+        ("dataset_mixture", {"datasets": []}, "datasetMixture"),
+        ("use_flash_attention_2", True, "flash_attention_2"),
         ("lora_rr", 8, "did you mean `lora_r`?"),
         ("zzz_unrelated", 1, "remove it"),
-        ("hub_token", "hf_x", "HF_TOKEN"),
+        ("hub_token", "hf_x", "hubTokenSecretRef"),
         ("attn_implementation", "flash", "flash_attention_2"),
+        ("attn_implementation", "flash_attention", "flash_attention_2"),
+        ("attn_implementation", "xformers", "not supported"),
     ],
 )
 def test_problem_names_key_and_fix(key: str, value: object, fix: str) -> None:

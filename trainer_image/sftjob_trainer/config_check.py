@@ -3,52 +3,39 @@
 `TrlParser` sets parser defaults from the YAML and drops keys it does not know
 (`sft.py` parses with `fail_with_unknown_args=False`). A legacy name such as
 `evaluation_strategy` would be lost without a word, so every key is checked against
-the fields of the four dataclasses before parsing.
+the fields of the four dataclasses before parsing. The legacy names come from the operator's
+one table (`sftjob_operator.api.legacy`), which hack/gen_crd.py writes into
+legacy_names.json for the trainer, since the trainer image does not import the operator.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
 from typing import Any
 
 # Keys TrlParser itself consumes from the YAML.
 PARSER_KEYS = frozenset({"env"})
 
-# Names from older TRL/transformers releases: key -> what to write instead.
-LEGACY_KEYS: Mapping[str, str] = {
-    "evaluation_strategy": "write `eval_strategy` instead",
-    "torch_dtype": "write `dtype` instead",
-    "max_seq_length": "write `max_length` instead",
-    "per_gpu_train_batch_size": "write `per_device_train_batch_size` instead",
-    "per_gpu_eval_batch_size": "write `per_device_eval_batch_size` instead",
-    "no_cuda": "write `use_cpu` instead",
-    "use_liger": "write `use_liger_kernel` instead",
-    "push_to_hub_model_id": "write `hub_model_id` instead",
-    "push_to_hub_organization": "write `hub_model_id: <organization>/<name>` instead",
-    "push_to_hub_token": "remove it and set the HF_TOKEN environment variable from a Secret",
-    "overwrite_output_dir": "remove it (training resumes from the newest checkpoint in output_dir)",
-    "logging_dir": "remove it (loggers write under output_dir)",
-    "use_mps_device": "remove it (the device is picked automatically)",
-    "save_safetensors": "remove it (checkpoints are always safetensors)",
-    "num_of_sequences": "remove it (packing is set with `packing` and `max_length`)",
-    "dataset_batch_size": "remove it (packing is set with `packing` and `max_length`)",
-}
 
-# Keys that exist in the dataclasses but must not be set in a mounted config file.
-FORBIDDEN_KEYS: Mapping[str, str] = {
-    "hub_token": "remove it and set the HF_TOKEN environment variable from a Secret; "
-    "a token in trl.yaml ends up in a ConfigMap",
-}
+@cache
+def legacy_table() -> dict[str, Any]:
+    """The operator's legacy table as hack/gen_crd.py writes it for the trainer (one source)."""
+    text = resources.files("sftjob_trainer").joinpath("legacy_names.json").read_text()
+    table: dict[str, Any] = json.loads(text)
+    return table
 
-# Values that older releases accepted: (key, value) -> what to write instead.
-LEGACY_VALUES: Mapping[tuple[str, str], str] = {
-    ("attn_implementation", "flash"): "write `attn_implementation: flash_attention_2` instead",
-    (
-        "attn_implementation",
-        "flash_attention",
-    ): "write `attn_implementation: flash_attention_2` instead",
-}
+
+def _legacy_value_note(key: str, value: Any) -> str | None:
+    for alias in legacy_table()["values"]:
+        if alias["name"] == key and alias["old"] == value and isinstance(value, str):
+            new = alias["new"]
+            fix = f"write `{key}: {new}` instead" if new else "it is not supported"
+            return f"{alias['note']}; {fix}"
+    return None
 
 
 class ConfigError(ValueError):
@@ -67,11 +54,12 @@ def dataclass_field_names(types: Iterable[type]) -> frozenset[str]:
 def config_problems(config: Mapping[str, Any], known: frozenset[str]) -> list[str]:
     """One message per offending key, in the file's order; empty when the config is clean."""
     problems = []
+    table = legacy_table()
     for key, value in config.items():
-        if key in LEGACY_KEYS:
-            problems.append(f"trl.yaml: `{key}` is a legacy name; {LEGACY_KEYS[key]}")
-        elif key in FORBIDDEN_KEYS:
-            problems.append(f"trl.yaml: `{key}` is not allowed; {FORBIDDEN_KEYS[key]}")
+        if key in table["names"]:
+            problems.append(f"trl.yaml: `{key}` is a legacy name: {table['names'][key]}")
+        elif key in table["forbidden"]:
+            problems.append(f"trl.yaml: `{key}` is not allowed: {table['forbidden'][key]}")
         elif key not in known and key not in PARSER_KEYS:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f"did you mean `{close[0]}`?" if close else "remove it"
@@ -79,10 +67,8 @@ def config_problems(config: Mapping[str, Any], known: frozenset[str]) -> list[st
                 f"trl.yaml: `{key}` is not a field of ScriptArguments, SFTConfig, ModelConfig "
                 f"or DatasetMixtureConfig in this TRL; {hint}"
             )
-        elif isinstance(value, str) and (key, value) in LEGACY_VALUES:
-            problems.append(
-                f"trl.yaml: `{key}: {value}` is a legacy value; {LEGACY_VALUES[(key, value)]}"
-            )
+        elif (note := _legacy_value_note(key, value)) is not None:
+            problems.append(f"trl.yaml: `{key}: {value}` is a legacy value: {note}")
     return problems
 
 

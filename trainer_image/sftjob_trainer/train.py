@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,6 +20,8 @@ import yaml
 from .checkpoints import incomplete_checkpoints, newest_complete_checkpoint
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
+from .mixture import read_settings, weighted_mixture
+from .trackers import check_trackers
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,11 +71,17 @@ def resume_target(training_args: Any) -> str | None:
     return str(newest) if newest else None
 
 
-def load_datasets(script_args: Any, dataset_args: Any) -> Any:
-    """As in trl/scripts/sft.py: a mixture (`datasets:`) wins over `dataset_name`."""
+def load_datasets(script_args: Any, dataset_args: Any, settings: Mapping[str, Any]) -> Any:
+    """As in trl/scripts/sft.py: a mixture (`datasets:`) wins over `dataset_name`.
+
+    A weighted mixture (sftjob.yaml's `dataset_weights`) is our extension: see `mixture`.
+    """
     from datasets import load_dataset
     from trl import get_dataset
 
+    weights = settings.get("dataset_weights")
+    if dataset_args.datasets and weights:
+        return weighted_mixture(dataset_args, weights, int(settings.get("mixture_seed", 0)))
     if dataset_args.datasets:
         return get_dataset(dataset_args)
     if script_args.dataset_name:
@@ -87,12 +96,20 @@ def load_datasets(script_args: Any, dataset_args: Any) -> Any:
     )
 
 
-def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: Any) -> None:
+def build_trainer(
+    script_args: Any,
+    training_args: Any,
+    model_args: Any,
+    dataset_args: Any,
+    settings: Mapping[str, Any] | None = None,
+) -> Any:
+    """TRL's sft.py up to the trainer: model kwargs, datasets, SFTTrainer (and our progress)."""
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
     from .progress import ProgressCallback, interval_from_env, reporter_from_env
-    from .resume import train_or_finish
 
+    # Before any dataset or model loads: a missing tracker fails in Trainer.__init__.
+    check_trackers(training_args.report_to)
     model_init_kwargs = dict(
         revision=model_args.model_revision,
         trust_remote_code=training_args.trust_remote_code,
@@ -103,7 +120,7 @@ def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: A
         model_init_kwargs.update(training_args.model_init_kwargs)
     training_args.model_init_kwargs = model_init_kwargs
 
-    dataset = load_datasets(script_args, dataset_args)
+    dataset = load_datasets(script_args, dataset_args, settings or {})
     if script_args.dataset_train_split not in dataset:
         raise ConfigError(
             f"trl.yaml: dataset_train_split `{script_args.dataset_train_split}` is not in the "
@@ -129,7 +146,19 @@ def train(script_args: Any, training_args: Any, model_args: Any, dataset_args: A
         peft_config=get_peft_config(model_args),
     )
     trainer.add_callback(ProgressCallback(reporter_from_env(), interval_from_env()))
+    return trainer
 
+
+def train(
+    script_args: Any,
+    training_args: Any,
+    model_args: Any,
+    dataset_args: Any,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    from .resume import train_or_finish
+
+    trainer = build_trainer(script_args, training_args, model_args, dataset_args, settings)
     checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
@@ -167,7 +196,7 @@ def run(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--config", required=True, help="path to trl.yaml")
     args, extra = parser.parse_known_args(argv)
-    train(*parse(args.config, extra))
+    train(*parse(args.config, extra), settings=read_settings(args.config))
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -18,8 +18,9 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from sftjob_operator.api.blocks import DATASET_MIXTURE, MODEL_CONFIG, SCRIPT_ARGS, SFT_CONFIG
+from sftjob_operator.api.extensions import WEIGHT_SCHEMA
 
-Action = Literal["renamed", "moved", "value-translated", "dropped", "rejected"]
+Action = Literal["renamed", "moved", "value-translated", "restructured", "dropped", "rejected"]
 ConflictPolicy = Literal["error", "keep-current", "replace-zero"]
 
 
@@ -61,6 +62,8 @@ class LegacyField:
 
     With `cases`, the value decides: each accepted value is listed, any other value
     is rejected with `note`. Without `cases`, `action` and `target` apply to any value.
+    "restructured" fields change shape on the way (a recipe's dataset mixture becomes
+    datasetMixture): `recipe_forms.RESTRUCTURE` holds the function for each of them.
     """
 
     block: str
@@ -99,6 +102,32 @@ _INT: Final[Mapping[str, Any]] = {"type": "integer"}
 _STR: Final[Mapping[str, Any]] = {"type": "string", "maxLength": 4096}
 _ANY: Final[Mapping[str, Any]] = {"x-kubernetes-preserve-unknown-fields": True}
 _OBJECT: Final[Mapping[str, Any]] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+_WEIGHT: Final = WEIGHT_SCHEMA
+# alignment-handbook's DatasetMixture and DatasetConfig, as its recipes write them.
+_HANDBOOK_MIXTURE: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "required": ["datasets"],
+    "properties": {
+        "datasets": {
+            "type": "array",
+            "maxItems": 256,
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {
+                    "id": _STR,
+                    "config": _STR,
+                    "split": _STR,
+                    "columns": {"type": "array", "maxItems": 1024, "items": _STR},
+                    "weight": _WEIGHT,
+                },
+            },
+        },
+        "seed": {"type": "integer", "minimum": 0},
+        "test_split_size": {"type": "number", "minimum": 0},
+    },
+}
 
 _T5 = "removed in transformers 5"
 _TOKEN_NOTE = (
@@ -142,6 +171,49 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "sftConfig.gradient_checkpointing_kwargs: {use_reentrant: <bool>}",
         target=_to(SFT_CONFIG, "gradient_checkpointing_kwargs", "use_reentrant"),
         schema=_BOOL,
+    ),
+    # ---- ScriptArguments of alignment-handbook and open-r1 recipes --------------------
+    LegacyField(
+        SCRIPT_ARGS,
+        "dataset_mixture",
+        "restructured",
+        "the alignment-handbook mixture; TRL writes it as datasetMixture: {datasets: [{path, "
+        "name, split, columns}], test_split_size}. Each dataset's weight keeps int(rows * "
+        "weight) rows, shuffled with the mixture's seed, as in the handbook (an extension, "
+        "see datasetMixture.datasets[].weight)",
+        target=_to(DATASET_MIXTURE, "datasets"),
+        schema=_HANDBOOK_MIXTURE,
+    ),
+    LegacyField(
+        SCRIPT_ARGS,
+        "dataset_mixer",
+        "restructured",
+        "the older alignment-handbook mixture {<dataset>: <fraction>}; write datasetMixture: "
+        "{datasets: [{path: <dataset>, split: <split>, weight: <fraction>}]}",
+        target=_to(DATASET_MIXTURE, "datasets"),
+        schema={
+            "type": "object",
+            "maxProperties": 256,
+            "additionalProperties": _WEIGHT,
+        },
+    ),
+    LegacyField(
+        SCRIPT_ARGS,
+        "dataset_splits",
+        "restructured",
+        "the splits of the older alignment-handbook dataset_mixer: each training split "
+        "becomes a datasetMixture.datasets[].split; TRL's mixture has no separate test split, "
+        "so evaluate with datasetMixture.test_split_size",
+        target=_to(DATASET_MIXTURE, "datasets"),
+        schema={"type": "array", "maxItems": 64, "items": _STR},
+    ),
+    LegacyField(
+        SCRIPT_ARGS,
+        "preprocessing_num_workers",
+        "moved",
+        "the alignment-handbook name; TRL's is sftConfig.dataset_num_proc",
+        target=_to(SFT_CONFIG, "dataset_num_proc"),
+        schema=_INT,
     ),
     # ---- ModelConfig -----------------------------------------------------------------
     LegacyField(
@@ -190,6 +262,22 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "the operator places the model on devices through accelerate (spec.gpusPerNode, "
         "spec.distributed); a device_map would defeat data-parallel training. Remove it",
         schema=_ANY,
+    ),
+    LegacyField(
+        MODEL_CONFIG,
+        "use_flash_attention_2",
+        "value-translated",
+        "older recipes' switch; write modelConfig.attn_implementation: flash_attention_2",
+        cases=(
+            ValueCase(
+                True,
+                "value-translated",
+                _to(MODEL_CONFIG, "attn_implementation"),
+                "flash_attention_2",
+            ),
+            ValueCase(False, "dropped"),
+        ),
+        schema=_BOOL,
     ),
     # ---- SFTConfig: names removed from transformers' TrainingArguments -----------------
     LegacyField(
@@ -448,6 +536,59 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "with modelConfig.lora_r, lora_alpha, lora_dropout and lora_target_modules",
         schema=_OBJECT,
     ),
+    # ---- SFTConfig fields that open-r1's own SFTConfig adds ----------------------------
+    LegacyField(
+        SFT_CONFIG,
+        "callbacks",
+        "dropped",
+        "open-r1's own callbacks (push_to_hub_revision) are not part of TRL; the trainer "
+        "pushes with sftConfig.push_to_hub and hub_strategy. Remove it",
+        schema={"type": "array", "maxItems": 64, "items": _STR},
+    ),
+    LegacyField(
+        SFT_CONFIG,
+        "benchmarks",
+        "dropped",
+        "open-r1 runs its benchmarks outside training; the trainer does not. Remove it",
+        schema={"type": "array", "maxItems": 64, "items": _STR},
+    ),
+    *(
+        LegacyField(
+            SFT_CONFIG,
+            name,
+            "dropped",
+            f"open-r1's Hub-revision option, not part of TRL; {advice}. Remove it",
+            schema=schema,
+        )
+        for name, advice, schema in (
+            ("hub_model_revision", "the trainer pushes to the default branch", _STR),
+            ("push_to_hub_revision", "the trainer pushes with sftConfig.push_to_hub", _BOOL),
+            ("overwrite_hub_revision", "the trainer pushes with sftConfig.push_to_hub", _BOOL),
+        )
+    ),
+    *(
+        LegacyField(
+            SFT_CONFIG,
+            name,
+            "dropped",
+            f"open-r1's W&B setting, not part of TRL; set spec.env: [{{name: {env}, value: "
+            "<value>}] instead",
+            schema=_STR,
+        )
+        for name, env in (
+            ("wandb_entity", "WANDB_ENTITY"),
+            ("wandb_project", "WANDB_PROJECT"),
+            ("wandb_run_group", "WANDB_RUN_GROUP"),
+        )
+    ),
+    LegacyField(
+        SFT_CONFIG,
+        "system_prompt",
+        "rejected",
+        "open-r1 adds it to every conversation before training; TRL does not. Put the system "
+        "message into the dataset's messages, or into the chat template",
+        schema=_STR,
+    ),
     # ---- current fields the spec forbids -----------------------------------------------
     LegacyField(SFT_CONFIG, "hub_token", "rejected", _TOKEN_NOTE, schema=_STR),
     LegacyField(
@@ -474,6 +615,13 @@ VALUE_ALIASES: Final[tuple[ValueAlias, ...]] = (
         "flash",
         "flash_attention_2",
         "older TRL scripts called FlashAttention 2 'flash'",
+    ),
+    ValueAlias(
+        MODEL_CONFIG,
+        "attn_implementation",
+        "flash_attention",
+        "flash_attention_2",
+        "older recipes called FlashAttention 2 'flash_attention'",
     ),
     ValueAlias(
         MODEL_CONFIG,
@@ -524,6 +672,27 @@ VALUE_ALIASES: Final[tuple[ValueAlias, ...]] = (
         "adamw_apex_fused",
         "adamw_torch_fused",
         "transformers 5 removed NVIDIA apex support; adamw_torch_fused is the fused equivalent",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ReadKeys:
+    """A dict field of which TRL reads only some keys: the others are reported and left out."""
+
+    block: str
+    name: str
+    read: frozenset[str]
+    note: str
+
+
+PARTLY_READ: Final[tuple[ReadKeys, ...]] = (
+    ReadKeys(
+        SFT_CONFIG,
+        "dataset_kwargs",
+        frozenset({"skip_prepare_dataset"}),
+        "TRL 1.16 reads only skip_prepare_dataset from dataset_kwargs (older SFTTrainers also "
+        "read add_special_tokens and append_concat_token); remove the others",
     ),
 )
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from sftjob_operator.api import extensions as ext
 from sftjob_operator.api.blocks import DATASET_MIXTURE, MODEL_CONFIG, SFT_CONFIG, TRL_BLOCKS
 from sftjob_operator.api.legacy import (
+    PARTLY_READ,
     SAME,
     VALUE_ALIASES,
     Action,
@@ -24,29 +25,35 @@ from sftjob_operator.api.legacy import (
     Target,
     legacy_fields_by_key,
 )
+from sftjob_operator.api.paths import CHAT_TEMPLATE_FILE, CHAT_TEMPLATE_PATH, resolve_output_dir
+from sftjob_operator.api.recipe_forms import RESTRUCTURE
+from sftjob_operator.api.translation import SpecError, Translation
+from sftjob_operator.api.translation import show as _show
 from sftjob_operator.api.trl_fields import TrlFields, load_trl_fields
 
-
-class SpecError(ValueError):
-    """A spec the trainer cannot run. `field` is the spec path, `message` what to write instead."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+__all__ = [
+    "NormalizedConfig",
+    "SpecError",
+    "TranslatedSpec",
+    "Translation",
+    "normalize",
+    "translate_spec",
+]
 
 
 @dataclass(frozen=True)
-class Translation:
-    field: str  # the spec path the user wrote, e.g. spec.sftConfig.evaluation_strategy
-    action: str  # renamed | value-translated | moved | dropped
-    message: str
+class TranslatedSpec:
+    """The four TRL blocks with every legacy name translated; extension fields kept in place."""
+
+    blocks: dict[str, dict[str, Any]]
+    translations: tuple[Translation, ...]
 
 
 @dataclass(frozen=True)
 class NormalizedConfig:
     trl_config: dict[str, Any]
     translations: tuple[Translation, ...]
+    extensions: ext.RecipeExtensions = field(default_factory=ext.RecipeExtensions)
 
 
 # Pairs of boolean fields of which at most one may be true (the CRD has the same rules).
@@ -56,7 +63,7 @@ EXCLUSIVE_FLAGS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def normalize(spec: Mapping[str, Any]) -> NormalizedConfig:
+def translate_spec(spec: Mapping[str, Any]) -> TranslatedSpec:
     fields = load_trl_fields()
     blocks = {block: _read_block(spec, block) for block in TRL_BLOCKS}
     current = {block: _known(block, raw, fields) for block, raw in blocks.items()}
@@ -64,20 +71,40 @@ def normalize(spec: Mapping[str, Any]) -> NormalizedConfig:
     legacy = legacy_fields_by_key()
     for block, raw in blocks.items():
         for key, value in raw.items():
-            if key in fields.kinds[block] or value is None:
+            if _is_current(block, key, fields) or value is None:
                 continue
             rec = legacy.get((block, key))
             if rec is None:
                 raise SpecError(f"spec.{block}.{key}", _unknown_message(block, key, fields))
-            translations.extend(_apply_legacy(rec, value, current))
+            translations.extend(_apply_legacy(rec, value, raw, current))
     translations.extend(_apply_value_aliases(current))
-    _check_untyped(current, fields)
+    translations.extend(_drop_unread_keys(current))
+    return TranslatedSpec(current, tuple(translations))
+
+
+def normalize(spec: Mapping[str, Any]) -> NormalizedConfig:
+    translated = translate_spec(spec)
+    current = translated.blocks
+    extensions, taken = _take_extensions(current)
+    _check_untyped(current, load_trl_fields())
     _check_exclusive(current)
     _check_parallelism(spec, current[SFT_CONFIG])
+    _check_weights(current[DATASET_MIXTURE], extensions)
     flat: dict[str, Any] = {}
     for block in TRL_BLOCKS:
         flat.update(current[block])
-    return NormalizedConfig(trl_config=flat, translations=tuple(translations))
+    flat["output_dir"] = resolve_output_dir(flat.get("output_dir"))
+    if extensions.chat_template is not None:
+        flat["chat_template_path"] = CHAT_TEMPLATE_PATH
+    return NormalizedConfig(
+        trl_config=flat,
+        translations=translated.translations + taken,
+        extensions=extensions,
+    )
+
+
+def _is_current(block: str, key: str, fields: TrlFields) -> bool:
+    return key in fields.kinds[block] or any(f.name == key for f in ext.extension_fields_of(block))
 
 
 def _read_block(spec: Mapping[str, Any], block: str) -> Mapping[str, Any]:
@@ -91,7 +118,9 @@ def _read_block(spec: Mapping[str, Any], block: str) -> Mapping[str, Any]:
 
 def _known(block: str, raw: Mapping[str, Any], fields: TrlFields) -> dict[str, Any]:
     return {
-        k: copy.deepcopy(v) for k, v in raw.items() if k in fields.kinds[block] and v is not None
+        k: copy.deepcopy(v)
+        for k, v in raw.items()
+        if _is_current(block, k, fields) and v is not None
     }
 
 
@@ -107,11 +136,6 @@ def _unknown_message(block: str, key: str, fields: TrlFields) -> str:
         f"unknown field: not in TRL {fields.trl_version} {cls} "
         f"(`kubectl explain sftjob.spec.{block}` lists the fields){hint}"
     )
-
-
-def _show(value: Any) -> str:
-    """A value as the user writes it in YAML/JSON (true, not True)."""
-    return json.dumps(value)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -131,8 +155,10 @@ def _resolve(rec: LegacyField, value: Any) -> tuple[Action, Target | None, Any]:
 
 
 def _apply_legacy(
-    rec: LegacyField, value: Any, current: dict[str, dict[str, Any]]
+    rec: LegacyField, value: Any, raw: Mapping[str, Any], current: dict[str, dict[str, Any]]
 ) -> list[Translation]:
+    if rec.action == "restructured":
+        return RESTRUCTURE[rec.name](value, raw, current)
     action, target, new = _resolve(rec, value)
     if action == "rejected":
         raise SpecError(rec.dotted, f"{_show(value)} is not supported: {rec.note}")
@@ -302,3 +328,71 @@ def _check_parallelism(spec: Mapping[str, Any], sft: Mapping[str, Any]) -> None:
                 f"spec.sftConfig.{name} is set, so spec.distributed must be one of "
                 f"{', '.join(allowed)}, not {distributed}",
             )
+
+
+def _take_extensions(
+    current: dict[str, dict[str, Any]],
+) -> tuple[ext.RecipeExtensions, tuple[Translation, ...]]:
+    """Take the extension fields out of the blocks: TRL's dataclasses would refuse them."""
+    sft, mixture = current[SFT_CONFIG], current[DATASET_MIXTURE]
+    template = sft.pop("chat_template", None)
+    seed = mixture.pop("seed", ext.DEFAULT_MIXTURE_SEED)
+    weights = tuple(
+        d.pop("weight", None) if isinstance(d, dict) else None
+        for d in mixture.get("datasets") or ()
+    )
+    taken: list[Translation] = []
+    if template is not None:
+        field_ = f"spec.{SFT_CONFIG}.chat_template"
+        if sft.get("chat_template_path") is not None:
+            raise SpecError(
+                field_,
+                "spec.sftConfig.chat_template_path is set too: write the template once, inline "
+                "as chat_template or as a file with chat_template_path",
+            )
+        if not isinstance(template, str):
+            raise SpecError(field_, f"must be a Jinja template string, not {_show(template)}")
+        taken.append(
+            Translation(
+                field_,
+                "moved",
+                f"{field_} ({len(template)} characters) was written to the job's ConfigMap as "
+                f"{CHAT_TEMPLATE_FILE}, and spec.sftConfig.chat_template_path points at it: "
+                "TRL 1.16 reads a chat template from a file",
+            )
+        )
+    return ext.RecipeExtensions(template, weights, seed), tuple(taken)
+
+
+def _check_weights(mixture: Mapping[str, Any], extensions: ext.RecipeExtensions) -> None:
+    if not extensions.weighted:
+        return
+    datasets = mixture.get("datasets") or []
+    if any(isinstance(d, dict) and d.get("fraction") is not None for d in datasets):
+        raise SpecError(
+            f"spec.{DATASET_MIXTURE}.datasets",
+            "mixes weight (the alignment-handbook's rows to keep) and fraction (TRL's share of "
+            "the mixture): use one of them for every dataset",
+        )
+    if mixture.get("streaming"):
+        raise SpecError(
+            f"spec.{DATASET_MIXTURE}.streaming",
+            "weights need the row count of each dataset, which a streamed dataset does not "
+            "have: remove streaming or the weights",
+        )
+
+
+def _drop_unread_keys(current: dict[str, dict[str, Any]]) -> list[Translation]:
+    """Keys of a dict field that TRL would read and then ignore."""
+    out = []
+    for rec in PARTLY_READ:
+        value = current[rec.block].get(rec.name)
+        if not isinstance(value, dict):
+            continue
+        for key in sorted(set(value) - rec.read):
+            del value[key]
+            path = f"spec.{rec.block}.{rec.name}.{key}"
+            out.append(Translation(path, "dropped", f"{path} was ignored: {rec.note}"))
+        if not value:
+            del current[rec.block][rec.name]
+    return out

@@ -13,6 +13,8 @@ class TrlFields:
     transformers_version: str
     dataclass_names: dict[str, str]  # spec block -> TRL dataclass name
     kinds: dict[str, dict[str, str]]  # spec block -> field name -> kind (bool, int, ...)
+    # transformers' integration names (INTEGRATION_TO_CALLBACK) that report_to accepts.
+    report_to: tuple[str, ...] = ()
 
     def block_of(self, name: str) -> str | None:
         """The spec block whose TRL dataclass has this field, if any."""
@@ -26,6 +28,7 @@ def parse_trl_fields(data: dict[str, Any]) -> TrlFields:
         transformers_version=data["transformers"],
         dataclass_names={block: b["dataclass"] for block, b in blocks.items()},
         kinds={block: dict(b["fields"]) for block, b in blocks.items()},
+        report_to=tuple(data.get("report_to", ())),
     )
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from sftjob_operator.api.extensions import RecipeExtensions
 from sftjob_operator.render import configmap, job, pvc, rbac, service
 from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner
@@ -21,16 +22,22 @@ def render_children(
     trl_config: Mapping[str, Any],
     attempt: int = 1,
     active_deadline_seconds: int | None = None,
+    extensions: RecipeExtensions | None = None,
 ) -> list[dict[str, Any]]:
     """Every child of one attempt, in creation order (the Job last, once all it needs exists).
 
     `active_deadline_seconds` overrides the spec's for a later attempt (what is left of it).
+    `extensions` are what the spec's extension fields ask for (normalize() finds them).
     """
     owner = Owner.from_body(body)
+    extensions = extensions or RecipeExtensions()
     plan = plan_from_spec(body.get("spec") or {}, trl_config)
+    plan = dataclasses.replace(
+        plan, extra_config_files=tuple(configmap.extension_files(extensions))
+    )
     if active_deadline_seconds is not None and plan.active_deadline_seconds is not None:
         plan = dataclasses.replace(plan, active_deadline_seconds=active_deadline_seconds)
-    children = [configmap.config_map(owner, plan, trl_config)]
+    children = [configmap.config_map(owner, plan, trl_config, extensions)]
     if plan.nodes > 1:  # one node rendezvouses on 127.0.0.1 and needs no DNS name
         children.append(service.service(owner))
     if claim := pvc.pvc(owner, plan):

@@ -11,6 +11,7 @@ from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner, labels, object_meta
 from sftjob_operator.render.plan import Plan
 from sftjob_operator.render.pvc import claim_name
+from sftjob_operator.render.trackers import tracker_env
 
 CONTAINER = "trainer"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -99,6 +100,8 @@ def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
                 },
             }
         )
+    # Trackers write on the job's storage unless the user's own entry says otherwise.
+    out.extend(tracker_env(plan.env))
     out.extend(dict(var) for var in plan.env)
     return out
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sftjob_operator.api.paths import (
+    ACCELERATE_CONFIG_FILE,
+    CONFIG_DIR,
+    DEEPSPEED_CONFIG_FILE,
+    TRL_CONFIG_FILE,
+)
 from sftjob_operator.render import names
 from sftjob_operator.render.plan import Plan
 
-CONFIG_DIR = "/etc/sftjob"
-TRL_CONFIG_PATH = f"{CONFIG_DIR}/trl.yaml"
-ACCELERATE_CONFIG_PATH = f"{CONFIG_DIR}/accelerate.yaml"
-DEEPSPEED_CONFIG_PATH = f"{CONFIG_DIR}/deepspeed.json"
+TRL_CONFIG_PATH = f"{CONFIG_DIR}/{TRL_CONFIG_FILE}"
+ACCELERATE_CONFIG_PATH = f"{CONFIG_DIR}/{ACCELERATE_CONFIG_FILE}"
+DEEPSPEED_CONFIG_PATH = f"{CONFIG_DIR}/{DEEPSPEED_CONFIG_FILE}"
 
 _DISTRIBUTED_TYPE = {
     "ddp": "MULTI_GPU",

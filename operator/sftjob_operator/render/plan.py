@@ -37,6 +37,8 @@ class Plan:
     env: tuple[Mapping[str, Any], ...] = ()
     active_deadline_seconds: int | None = None
     pod_template: Mapping[str, Any] = field(default_factory=dict)
+    # Files beyond the launcher's that the job's config holds (chat_template.jinja, ...).
+    extra_config_files: tuple[str, ...] = ()
 
     @property
     def total_processes(self) -> int:

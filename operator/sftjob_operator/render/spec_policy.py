@@ -23,9 +23,12 @@ rule-free one (bench/crd_write_cost.py). The policy matches `sftjobs`, not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sftjob_operator.api.identity import GROUP, PLURAL
+from sftjob_operator.api.secret_env import SECRET_ENV_NAMES
+from sftjob_operator.api.trl_fields import load_trl_fields
 from sftjob_operator.render import admission
 
 POLICY_NAME = "sftjob-spec-rules"
@@ -52,7 +55,18 @@ def _sft_not_no(name: str) -> str:
     return _field("sftConfig", name, "'no'") + " != 'no'"
 
 
-_MIXTURE = f"(size({SPEC}.?datasetMixture.?datasets.orValue([])) > 0)"
+_TRL_MIXTURE = f"(size({SPEC}.?datasetMixture.?datasets.orValue([])) > 0)"
+# alignment-handbook recipes write their mixture in scriptArgs (api/recipe_forms.py).
+_RECIPE_MIXTURE = (
+    f"({SPEC}.?scriptArgs.?dataset_mixture.hasValue() || "
+    f"{SPEC}.?scriptArgs.?dataset_mixer.hasValue())"
+)
+_MIXTURE = f"({_TRL_MIXTURE} || {_RECIPE_MIXTURE})"
+_DATASETS = f"{SPEC}.?datasetMixture.?datasets.orValue([])"
+_TEST_SPLIT = (
+    f"({SPEC}.?datasetMixture.?test_split_size.hasValue() || "
+    f"{SPEC}.?scriptArgs.?dataset_mixture.?test_split_size.hasValue())"
+)
 _DATASET_NAME = f"{SPEC}.?scriptArgs.?dataset_name.hasValue()"
 _EVAL_ON = f"({_sft_not_no('eval_strategy')} || {_sft_not_no('evaluation_strategy')})"
 _CPU_ONLY = f"({_sft_true('use_cpu')} || {_sft_true('no_cuda')})"
@@ -66,17 +80,85 @@ def _validation(expression: str, message: str) -> dict[str, Any]:
     return {"expression": expression, "message": message, "reason": "Invalid"}
 
 
-def relation_validations() -> list[dict[str, Any]]:
-    """Rules across fields, on create and update."""
+def _cel_strings(values: Sequence[str]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def secret_env_validation() -> dict[str, Any]:
+    """No credential (api.secret_env.SECRET_ENV_NAMES) as an inline value in spec.env."""
+    names = _cel_strings(SECRET_ENV_NAMES)
+    inline = f"has(e.value) && e.value != '' && e.name in {names}"
+    out = _validation(
+        f"!{SPEC}.?env.orValue([]).exists(e, {inline})",
+        "spec.env: a credential (" + ", ".join(SECRET_ENV_NAMES) + ") must not be written "
+        "as an inline value, which anyone who can read the SFTJob can read: store it in a "
+        "Secret and write valueFrom.secretKeyRef: {name: <secret>, key: <key>}",
+    )
+    # Names the offending entries (never their values); `message` is the fallback.
+    out["messageExpression"] = (
+        f"'spec.env: ' + {SPEC}.env.filter(e, {inline}).map(e, e.name).join(', ') + "
+        "' must not be written as an inline value, which anyone who can read the SFTJob can "
+        "read: store it in a Secret and write valueFrom.secretKeyRef: {name: <secret>, "
+        "key: <key>}'"
+    )
+    return out
+
+
+def report_to_validation(names: Sequence[str]) -> dict[str, Any]:
+    """sftConfig.report_to names transformers integrations (untyped in the CRD, so here).
+
+    `names` is transformers' own table, INTEGRATION_TO_CALLBACK, which hack/gen_crd.py
+    writes to trl_fields.json.
+    """
+    value = f"{SPEC}.sftConfig.report_to"
+    accepted = ", ".join(("all", "none", *names))
+    return _validation(
+        f"!has({SPEC}.sftConfig) || !has({value}) || "
+        f"(type({value}) == string ? {value} in {_cel_strings(['all', 'none', *names])} : "
+        f"(type({value}) == list && ({value}.all(n, n in {_cel_strings(names)}) || "
+        f"{value} == ['all'] || {value} == ['none'])))",
+        f"spec.sftConfig.report_to: not a transformers integration; write one of {accepted}, "
+        "or a list of integration names (e.g. [tensorboard, wandb]; all and none only alone)",
+    )
+
+
+def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rules across fields, on create and update.
+
+    `report_to`: transformers' integration names; by default those in trl_fields.json.
+    """
     return [
         _validation(
             f"{_DATASET_NAME} != {_MIXTURE}",
             "set exactly one of spec.scriptArgs.dataset_name (a Hub dataset or local path) and "
-            "spec.datasetMixture.datasets (a list of {path: ...}); TRL ignores dataset_name "
-            "when both are set",
+            "spec.datasetMixture.datasets (a list of {path: ...}, or a recipe's "
+            "scriptArgs.dataset_mixture); TRL ignores dataset_name when both are set",
         ),
         _validation(
-            f"!{_MIXTURE} || has({SPEC}.datasetMixture.test_split_size) || !{_EVAL_ON}",
+            f"!({_TRL_MIXTURE} && {_RECIPE_MIXTURE})",
+            "spec.scriptArgs.dataset_mixture (or dataset_mixer) and "
+            "spec.datasetMixture.datasets are both set: write the mixture once",
+        ),
+        _validation(
+            f"!has({SPEC}.sftConfig) || !has({SPEC}.sftConfig.chat_template) || "
+            f"!has({SPEC}.sftConfig.chat_template_path)",
+            "spec.sftConfig.chat_template and spec.sftConfig.chat_template_path are both set: "
+            "write the template once, inline as chat_template or as a file with "
+            "chat_template_path",
+        ),
+        _validation(
+            f"!({_DATASETS}.exists(d, has(d.weight)) && {_DATASETS}.exists(d, has(d.fraction)))",
+            "spec.datasetMixture.datasets mixes weight (the alignment-handbook's share of each "
+            "dataset to keep) and fraction (TRL's share of the mixture): use one of them",
+        ),
+        _validation(
+            f"!({_DATASETS}.exists(d, has(d.weight)) && "
+            f"{_field('datasetMixture', 'streaming', 'false')})",
+            "spec.datasetMixture.streaming: weights need each dataset's row count, which a "
+            "streamed dataset does not have; remove streaming or the weights",
+        ),
+        _validation(
+            f"!{_MIXTURE} || {_TEST_SPLIT} || !{_EVAL_ON}",
             "spec.sftConfig.eval_strategy is not 'no' but spec.datasetMixture has no test "
             "split: set spec.datasetMixture.test_split_size (e.g. 0.05), or eval_strategy: no",
         ),
@@ -127,6 +209,8 @@ def relation_validations() -> list[dict[str, Any]]:
             "spec.modelConfig.load_in_4bit and spec.modelConfig.load_in_8bit are both true: set "
             "at most one of them",
         ),
+        secret_env_validation(),
+        report_to_validation(load_trl_fields().report_to if report_to is None else report_to),
     ]
 
 
@@ -147,7 +231,7 @@ def immutability_validations() -> list[dict[str, Any]]:
     ]
 
 
-def spec_policy() -> dict[str, Any]:
+def spec_policy(report_to: Sequence[str] | None = None) -> dict[str, Any]:
     return admission.policy(
         POLICY_NAME,
         {
@@ -157,9 +241,9 @@ def spec_policy() -> dict[str, Any]:
             # The main resource only: status writes change no spec.
             "resources": [PLURAL],
         },
-        relation_validations() + immutability_validations(),
+        relation_validations(report_to) + immutability_validations(),
     )
 
 
-def manifests() -> list[dict[str, Any]]:
-    return [spec_policy(), admission.binding(POLICY_NAME)]
+def manifests(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    return [spec_policy(report_to), admission.binding(POLICY_NAME)]

@@ -1,0 +1,71 @@
+"""`sftjob convert`: print the SFTJob for a TRL recipe or a `trl sft` command line."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from sftjob_cli.catalog import FieldCatalog, default_catalog
+from sftjob_cli.cluster import DEFAULT_HUB_SECRET, DISTRIBUTED_MODES, Options
+from sftjob_cli.emit import emit
+from sftjob_cli.errors import ConvertError
+from sftjob_cli.pipeline import Converted, convert_recipe
+from sftjob_cli.sources import Recipe, recipe_from_argv, recipe_from_file
+
+
+class ConvertFailed(click.ClickException):
+    """Bad input: one message on stderr, exit status 2, no traceback."""
+
+    exit_code = 2
+
+
+def _read(source: Sequence[str], catalog: FieldCatalog) -> Recipe:
+    """One argument is a file, or a whole command line in one quoted string."""
+    if len(source) == 1 and not source[0].startswith("trl "):
+        return recipe_from_file(source[0], catalog.kind_of)
+    tokens = shlex.split(source[0]) if len(source) == 1 else list(source)
+    return recipe_from_argv(tokens, catalog.kind_of)
+
+
+def run(source: Sequence[str], options: Options) -> Converted:
+    catalog = default_catalog()
+    recipe = _read(source, catalog)
+    return convert_recipe(recipe.config, recipe.source, options, catalog, recipe.read_accelerate)
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Examples:\n\n  sftjob convert recipes/zephyr/sft/config_full.yaml > job.yaml\n\n"
+    "  sftjob convert --nodes 2 -- trl sft --config sft.yaml --learning_rate 1e-5",
+)
+@click.argument("source", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option(
+    "--name", help="metadata.name (default: from the recipe's file name or hub_model_id)."
+)
+@click.option("--nodes", type=click.IntRange(1, 1024), help="spec.nodes.")
+@click.option("--gpus-per-node", type=click.IntRange(0, 64), help="spec.gpusPerNode.")
+@click.option("--distributed", type=click.Choice(DISTRIBUTED_MODES), help="spec.distributed.")
+@click.option("--image", help="spec.image: the trainer image.")
+@click.option("--storage-size", help="spec.storage.size, e.g. 100Gi (default 50Gi).")
+@click.option(
+    "--hub-token-secret",
+    default=DEFAULT_HUB_SECRET,
+    show_default=True,
+    help="The Secret for spec.hubTokenSecretRef when the recipe pushes to the Hub.",
+)
+@click.option("--drop-unknown", is_flag=True, help="Leave out keys that cannot be placed.")
+def convert(source: tuple[str, ...], **options: Any) -> None:
+    """Print the SFTJob for RECIPE.yaml, a file with a `trl sft` command line, or the
+    command line given after `--` (`sftjob convert -- trl sft --config recipe.yaml ...`).
+
+    Translations of outdated names, and anything left out, are listed on stderr."""
+    try:
+        converted = run(source, Options(**options))  # the options' names are Options' fields
+    except ConvertError as err:
+        raise ConvertFailed(str(err)) from None
+    for note in converted.notes:
+        click.echo(note, err=True)
+    click.echo(emit(converted.manifest), nl=False)

@@ -1,0 +1,63 @@
+"""Recipe to SFTJob: place the keys, shape the cluster side, translate with the operator's own
+rules, and assemble the manifest. Pure given the recipe (files are read by sources.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sftjob_operator.api.blocks import SFT_CONFIG
+from sftjob_operator.api.identity import API_VERSION, KIND
+
+from sftjob_cli import naming
+from sftjob_cli.accelerate import shape_from_launch
+from sftjob_cli.catalog import FieldCatalog
+from sftjob_cli.cluster import Options, cluster_fields, hub_token
+from sftjob_cli.errors import ConvertError
+from sftjob_cli.recipe import BLOCK_ORDER, dropped_notes, place, unknown_message
+from sftjob_cli.translate import translate
+
+
+@dataclass(frozen=True)
+class Converted:
+    manifest: dict[str, Any]
+    notes: tuple[str, ...]  # translations, drops and defaults, one line each, for stderr
+
+
+def _spec(
+    cluster: Mapping[str, Any], extra: Mapping[str, Any], blocks: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    spec = {**cluster, **extra}
+    spec.update({block: dict(blocks[block]) for block in BLOCK_ORDER if blocks.get(block)})
+    return spec
+
+
+def convert_recipe(
+    config: Mapping[str, Any],
+    source: str | None,
+    options: Options,
+    catalog: FieldCatalog,
+    read_accelerate: Callable[[str], Any],
+) -> Converted:
+    placement = place(config, catalog)
+    notes = list(placement.notes)
+    if placement.unknown:
+        if not options.drop_unknown:
+            raise ConvertError(unknown_message(placement.unknown, catalog))
+        notes.extend(dropped_notes(placement.unknown, catalog))
+    shape = shape_from_launch(placement.launch, read_accelerate)
+    cluster, cluster_notes = cluster_fields(options, shape, placement.blocks)
+    extra: dict[str, Any] = {"env": placement.env} if placement.env else {}
+    translated = translate(_spec(cluster, extra, placement.blocks))
+    token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), placement.env)
+    if token is not None:
+        extra = {"hubTokenSecretRef": token, **extra}
+    name = naming.check_name(options.name) if options.name else naming.derive_name(source, config)
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": name},
+        "spec": _spec(cluster, extra, translated.blocks),
+    }
+    return Converted(manifest, (*translated.notes, *notes, *cluster_notes, *token_notes))

@@ -1,0 +1,98 @@
+"""Read a recipe from where the user has it: a YAML file, a file holding a `trl sft` command
+line, or the command line itself after `--`. The only module of the CLI that reads files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sftjob_cli.catalog import ENV_KEY
+from sftjob_cli.errors import ConvertError
+from sftjob_cli.trl_argv import KindOf, TrlCommand, parse_command, parse_script
+
+# Files read as a `trl sft ...` command line rather than as a YAML recipe.
+COMMAND_SUFFIXES = (".sh", ".bash", ".txt", ".cmd")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A flat `trl sft` config (the --config file with the command line's overrides)."""
+
+    config: dict[str, Any]
+    source: str | None = None  # the file the job is named after
+    base_dir: Path | None = None  # where relative paths of a command file resolve
+
+    def read_accelerate(self, name: str) -> Any:
+        """An accelerate config file named by the recipe."""
+        return read_yaml(_locate(name, self.base_dir))
+
+
+def _yaml_error(path: Path, err: yaml.YAMLError) -> ConvertError:
+    mark = getattr(err, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return ConvertError(f"{path}: not valid YAML: {problem}{where}")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConvertError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConvertError(f"{path}: cannot be read: {err}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(read_text(path))
+    except yaml.YAMLError as err:
+        raise _yaml_error(path, err) from None
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    data = read_yaml(path)
+    if not isinstance(data, Mapping):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConvertError(f"{path}: expected a YAML mapping of TRL fields, got {got}")
+    if "apiVersion" in data and "kind" in data:
+        raise ConvertError(f"{path}: this is already a Kubernetes manifest ({data['kind']})")
+    return dict(data)
+
+
+def _locate(name: str, base_dir: Path | None) -> Path:
+    """A path as written (relative to the working directory), else beside the command file."""
+    path = Path(name)
+    if path.is_absolute() or path.exists() or base_dir is None:
+        return path
+    beside = base_dir / path
+    return beside if beside.exists() else path
+
+
+def _from_command(command: TrlCommand, source: str | None, base_dir: Path | None) -> Recipe:
+    config: dict[str, Any] = {}
+    if command.config is not None:
+        config = read_mapping(_locate(command.config, base_dir))
+    env = config.get(ENV_KEY, {})
+    if command.env:
+        env = {**env, **command.env} if isinstance(env, Mapping) else env
+    config = {**config, **command.overrides}
+    if env:
+        config[ENV_KEY] = env
+    return Recipe(config, source=source or command.config, base_dir=base_dir)
+
+
+def recipe_from_file(name: str, kind_of: KindOf) -> Recipe:
+    path = Path(name)
+    if path.suffix in COMMAND_SUFFIXES:
+        command = parse_script(read_text(path), kind_of)
+        return _from_command(command, name, path.parent)
+    return Recipe(read_mapping(path), source=name, base_dir=path.parent)
+
+
+def recipe_from_argv(tokens: Sequence[str], kind_of: KindOf) -> Recipe:
+    return _from_command(parse_command(tokens, kind_of), None, None)

@@ -1,0 +1,124 @@
+"""Parse a `trl sft ...` command line as TRL's TrlParser does. Pure.
+
+`--config FILE` names the YAML recipe; every other `--key value`, `--key=value` or bare
+boolean `--flag` overrides it (the command line wins). List fields take several values
+(`--lora_target_modules q_proj v_proj`), as HfArgumentParser's nargs="+". `--no_<flag>` sets
+a boolean to false, and `--some-name` is `--some_name`, as in HfArgumentParser.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sftjob_cli.errors import ConvertError
+from sftjob_cli.values import coerce
+
+KindOf = Callable[[str], str | None]
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class TrlCommand:
+    config: str | None = None  # the --config file, as written
+    overrides: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # VAR=value before the command
+
+
+def split_command(tokens: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """(leading VAR=value assignments, the arguments after `trl sft`)."""
+    env: dict[str, str] = {}
+    rest = list(tokens)
+    while rest and (match := _ASSIGNMENT.match(rest[0])):
+        env[match.group(1)] = match.group(2)
+        rest.pop(0)
+    if rest[:2] != ["trl", "sft"]:
+        shown = " ".join(rest[:2]) or "nothing"
+        raise ConvertError(f"expected a `trl sft ...` command line, got {shown!r}")
+    return env, rest[2:]
+
+
+def _flag_values(args: Sequence[str], start: int) -> int:
+    """The index after the values of the flag at `start` (values never start with --)."""
+    end = start + 1
+    while end < len(args) and not args[end].startswith("--"):
+        end += 1
+    return end
+
+
+def _negated(key: str, kind_of: KindOf) -> str | None:
+    if key.startswith("no_") and kind_of(key) is None and kind_of(key[3:]) == "bool":
+        return key[3:]
+    return None
+
+
+def parse_args(args: Sequence[str], kind_of: KindOf) -> TrlCommand:
+    """The arguments after `trl sft`."""
+    config: str | None = None
+    overrides: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or token == "--":
+            raise ConvertError(f"unexpected argument {token!r}: `trl sft` takes only --flags")
+        name, eq, inline = token[2:].partition("=")
+        key = name.replace("-", "_")
+        end = i + 1 if eq else _flag_values(args, i)
+        values = [inline] if eq else list(args[i + 1 : end])
+        i = end
+        if key == "config":
+            if len(values) != 1:
+                raise ConvertError("--config: expected one file name")
+            config = values[0]
+        elif (positive := _negated(key, kind_of)) is not None:
+            if values:
+                raise ConvertError(f"--{name} takes no value")
+            overrides[positive] = False
+        else:
+            overrides[key] = coerce(f"--{name}", kind_of(key), values)
+    return TrlCommand(config, overrides)
+
+
+def parse_command(tokens: Sequence[str], kind_of: KindOf) -> TrlCommand:
+    env, args = split_command(tokens)
+    parsed = parse_args(args, kind_of)
+    return TrlCommand(parsed.config, parsed.overrides, env)
+
+
+def _logical_lines(text: str) -> list[str]:
+    joined = re.sub(r"\\\r?\n", " ", text)
+    return [line.strip() for line in joined.splitlines() if line.strip()]
+
+
+def _exports(tokens: Sequence[str]) -> dict[str, str] | None:
+    """`export A=1 B=2` as {A: 1, B: 2}; None for any other line."""
+    matches = [_ASSIGNMENT.match(t) for t in tokens[1:]]
+    if tokens[0] != "export" or not all(matches):
+        return None
+    return {m.group(1): m.group(2) for m in matches if m}
+
+
+def parse_script(text: str, kind_of: KindOf) -> TrlCommand:
+    """A file that holds one `trl sft ...` command line, maybe after `export VAR=value` lines
+    and comments (a .sh script or a .txt copy of a README's command)."""
+    env: dict[str, str] = {}
+    commands: list[TrlCommand] = []
+    for line in _logical_lines(text):
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError as err:
+            raise ConvertError(f"cannot split the line {line[:60]!r}: {err}") from None
+        if not tokens:
+            continue
+        exported = _exports(tokens)
+        if exported is not None:
+            env.update(exported)
+            continue
+        commands.append(parse_command(tokens, kind_of))
+    if len(commands) != 1:
+        raise ConvertError(f"expected one `trl sft ...` command line, found {len(commands)}")
+    (command,) = commands
+    return TrlCommand(command.config, command.overrides, {**env, **command.env})

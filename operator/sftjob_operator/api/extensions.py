@@ -1,0 +1,95 @@
+"""Spec fields that TRL 1.16 does not have but public recipes use, implemented by the operator
+and the trainer. They are listed here once: the CRD generator adds them to the schema,
+normalize() takes them out of the TRL config, and `sftjob convert` places them.
+
+- `sftConfig.chat_template`: an inline Jinja template (alignment-handbook and open-r1 recipes).
+  TRL 1.16 reads templates only from a file (`chat_template_path`), so the operator writes the
+  text into the job's ConfigMap and points `chat_template_path` at the mounted file.
+- `datasetMixture.datasets[].weight` and `datasetMixture.seed`: alignment-handbook mixture
+  weights. A weight keeps `int(len(dataset) * weight)` rows of that dataset, shuffled with the
+  mixture's seed, as the handbook did. TRL's own `fraction` keeps TRL's meaning (shares of the
+  final mixture); a mixture uses one or the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sftjob_operator.api.blocks import DATASET_MIXTURE, SFT_CONFIG
+
+# Large enough for every chat template we know of (the longest public ones are ~10 KiB).
+CHAT_TEMPLATE_MAX_BYTES: Final = 64 * 1024
+DEFAULT_MIXTURE_SEED: Final = 0
+WEIGHT_SCHEMA: Final[Mapping[str, Any]] = {
+    "type": "number",
+    "minimum": 0,
+    "exclusiveMinimum": True,
+    "maximum": 1,
+}
+
+
+@dataclass(frozen=True)
+class ExtensionField:
+    block: str
+    name: str
+    schema: Mapping[str, Any]
+    description: str
+    item_of: str | None = None  # set for a field of each item of the list `item_of`
+
+    @property
+    def dotted(self) -> str:
+        inner = f"{self.item_of}[]." if self.item_of else ""
+        return f"spec.{self.block}.{inner}{self.name}"
+
+
+EXTENSION_FIELDS: Final[tuple[ExtensionField, ...]] = (
+    ExtensionField(
+        SFT_CONFIG,
+        "chat_template",
+        {"type": "string", "maxLength": CHAT_TEMPLATE_MAX_BYTES},
+        "Extension (alignment-handbook, open-r1): an inline Jinja chat template. The operator "
+        "writes it into the job's ConfigMap as chat_template.jinja and sets chat_template_path "
+        "to that file, which TRL reads. Do not set chat_template_path too.",
+    ),
+    ExtensionField(
+        DATASET_MIXTURE,
+        "seed",
+        {"type": "integer", "minimum": 0},
+        "Extension (alignment-handbook): the seed that shuffles each weighted dataset before "
+        f"its rows are taken. Default: {DEFAULT_MIXTURE_SEED}.",
+    ),
+    ExtensionField(
+        DATASET_MIXTURE,
+        "weight",
+        WEIGHT_SCHEMA,
+        "Extension (alignment-handbook): keep int(rows * weight) rows of this dataset, "
+        "shuffled with datasetMixture.seed. Unlike TRL's fraction, weights are not shares of "
+        "the mixture: 0.5 keeps half of this dataset whatever the others hold.",
+        item_of="datasets",
+    ),
+)
+
+
+def extension_fields_of(block: str, item_of: str | None = None) -> tuple[ExtensionField, ...]:
+    return tuple(f for f in EXTENSION_FIELDS if f.block == block and f.item_of == item_of)
+
+
+@dataclass(frozen=True)
+class RecipeExtensions:
+    """What the extension fields of one spec ask of the operator and the trainer."""
+
+    chat_template: str | None = None
+    dataset_weights: tuple[float | None, ...] = ()
+    mixture_seed: int = DEFAULT_MIXTURE_SEED
+
+    @property
+    def weighted(self) -> bool:
+        return any(w is not None for w in self.dataset_weights)
+
+    def trainer_settings(self) -> dict[str, Any]:
+        """The trainer's own settings file (sftjob.yaml), empty when nothing is asked of it."""
+        if not self.weighted:
+            return {}
+        return {"dataset_weights": list(self.dataset_weights), "mixture_seed": self.mixture_seed}

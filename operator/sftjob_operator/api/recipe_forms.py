@@ -1,0 +1,140 @@
+"""Dataset mixtures as alignment-handbook recipes write them, restructured into TRL's form.
+
+Pure. Each function takes the legacy value and the spec block it was written in, writes the
+TRL form into `current` (the translated blocks) and returns what it did, to be reported.
+
+- `dataset_mixture: {datasets: [{id, config, split, columns, weight}], seed, test_split_size}`
+  becomes `datasetMixture: {datasets: [{path, name, split, columns, weight}], seed,
+  test_split_size}`; `weight` and `seed` are extensions (see extensions.py).
+- `dataset_mixer: {<id>: <fraction>}` with `dataset_splits: [train_sft, test_sft]` (the older
+  handbook) becomes one datasetMixture entry per dataset and training split, the fraction as
+  its weight. TRL's mixture holds one training split, so test splits are reported and left
+  out: evaluation takes `datasetMixture.test_split_size` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sftjob_operator.api.blocks import DATASET_MIXTURE
+from sftjob_operator.api.translation import SpecError, Translation, show
+
+Blocks = dict[str, dict[str, Any]]
+Restructure = Callable[[Any, Mapping[str, Any], Blocks], list[Translation]]
+
+_MIXTURE = "spec.scriptArgs.dataset_mixture"
+_MIXER = "spec.scriptArgs.dataset_mixer"
+_SPLITS = "spec.scriptArgs.dataset_splits"
+# handbook DatasetConfig key -> TRL DatasetConfig key
+_DATASET_KEYS = {"id": "path", "config": "name", "split": "split", "columns": "columns"}
+_DEFAULT_SPLITS = ("train", "test")
+
+
+def _mixture_block(current: Blocks, field: str) -> dict[str, Any]:
+    mixture = current[DATASET_MIXTURE]
+    if mixture.get("datasets"):
+        raise SpecError(
+            field,
+            "spec.datasetMixture.datasets is set too: write the mixture once, either as "
+            f"datasetMixture (TRL's form) or as {field.rsplit('.', 1)[-1]}",
+        )
+    return mixture
+
+
+def _handbook_dataset(i: int, entry: Any) -> dict[str, Any]:
+    field = f"{_MIXTURE}.datasets[{i}]"
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+        raise SpecError(field, f"must be an object with an id (the dataset), not {show(entry)}")
+    unknown = sorted(set(entry) - {*_DATASET_KEYS, "weight"})
+    if unknown:
+        raise SpecError(
+            f"{field}.{unknown[0]}",
+            "not a key of an alignment-handbook dataset: write id, config, split, columns "
+            "and weight",
+        )
+    out = {_DATASET_KEYS[k]: v for k, v in entry.items() if k in _DATASET_KEYS and v is not None}
+    if entry.get("weight") is not None:
+        out["weight"] = entry["weight"]
+    return out
+
+
+def dataset_mixture(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
+    if not isinstance(value, Mapping) or not isinstance(value.get("datasets"), list):
+        raise SpecError(
+            _MIXTURE, "must be an object with a list of datasets: {datasets: [{id: ...}]}"
+        )
+    mixture = _mixture_block(current, _MIXTURE)
+    mixture["datasets"] = [_handbook_dataset(i, d) for i, d in enumerate(value["datasets"])]
+    for key in ("seed", "test_split_size"):
+        if value.get(key) is not None:
+            mixture[key] = value[key]
+    weighted = sum(1 for d in mixture["datasets"] if "weight" in d)
+    return [
+        Translation(
+            _MIXTURE,
+            "restructured",
+            f"{_MIXTURE} was translated to spec.datasetMixture ({len(mixture['datasets'])} "
+            f"datasets, {weighted} weighted: each weight keeps int(rows * weight) rows after "
+            "a shuffle with the mixture's seed, as the alignment-handbook did)",
+        )
+    ]
+
+
+def _splits(raw: Mapping[str, Any]) -> list[str]:
+    splits = raw.get("dataset_splits", list(_DEFAULT_SPLITS))
+    if not isinstance(splits, list) or not all(isinstance(s, str) for s in splits) or not splits:
+        raise SpecError(_SPLITS, f"must be a list of split names, not {show(splits)}")
+    return splits
+
+
+def dataset_mixer(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
+    if not isinstance(value, Mapping) or not value:
+        raise SpecError(_MIXER, f"must map each dataset to a fraction, not {show(value)}")
+    splits = _splits(raw)
+    train = [s for s in splits if "train" in s]
+    test = [s for s in splits if "train" not in s]
+    if not train:
+        raise SpecError(_SPLITS, f"{show(splits)} has no training split (a name with 'train')")
+    mixture = _mixture_block(current, _MIXER)
+    mixture["datasets"] = [
+        {"path": name, "split": split, "weight": fraction}
+        for name, fraction in value.items()
+        for split in train
+    ]
+    out = [
+        Translation(
+            _MIXER,
+            "restructured",
+            f"{_MIXER} was translated to spec.datasetMixture.datasets (splits "
+            f"{', '.join(train)}; each fraction is a weight: int(rows * weight) rows after a "
+            "shuffle with datasetMixture.seed)",
+        )
+    ]
+    if test:
+        out.append(
+            Translation(
+                _SPLITS,
+                "dropped",
+                f"{_SPLITS}: the test split(s) {', '.join(test)} were left out: TRL's mixture "
+                "has one training split; set spec.datasetMixture.test_split_size to evaluate",
+            )
+        )
+    return out
+
+
+def dataset_splits(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
+    if "dataset_mixer" in raw:
+        return []  # translated with the mixer
+    raise SpecError(
+        _SPLITS,
+        "applies only with spec.scriptArgs.dataset_mixer: with dataset_name write "
+        "dataset_train_split, with datasetMixture each dataset's split",
+    )
+
+
+RESTRUCTURE: Mapping[str, Restructure] = {
+    "dataset_mixture": dataset_mixture,
+    "dataset_mixer": dataset_mixer,
+    "dataset_splits": dataset_splits,
+}

@@ -1,0 +1,288 @@
+"""`sftjob convert` end to end through click: every recipe in tests/data/recipes converts,
+outdated names are reported on stderr, and bad input exits 2 with one message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from sftjob_cli.catalog import default_catalog
+from sftjob_cli.main import main
+from sftjob_cli.sources import recipe_from_file
+from sftjob_operator.api.legacy import LEGACY_FIELDS
+from sftjob_operator.api.normalize import translate_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE_DIR = ROOT / "tests" / "data" / "recipes"
+RECIPES = sorted(p for p in RECIPE_DIR.iterdir() if p.is_file())
+LEGACY = {rec.name: rec for rec in reversed(LEGACY_FIELDS)}  # the first record wins
+CLUSTER_KEYS = (
+    "nodes",
+    "gpusPerNode",
+    "distributed",
+    "image",
+    "storage",
+    "hubTokenSecretRef",
+    "env",
+)
+BLOCKS = ("scriptArgs", "datasetMixture", "modelConfig", "sftConfig")
+
+
+def convert(*args: str) -> Result:
+    return CliRunner().invoke(main, ["convert", *args])
+
+
+def recipe_config(path: Path) -> dict[str, Any]:
+    return recipe_from_file(str(path), default_catalog().kind_of).config
+
+
+def test_recipe_corpus() -> None:
+    assert len(RECIPES) >= 10
+    assert {p.suffix for p in RECIPES} >= {".yaml", ".sh", ".txt"}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_every_recipe_converts(path: Path) -> None:
+    result = convert(str(path))
+    assert result.exit_code == 0, result.output
+    manifest = yaml.safe_load(result.stdout)
+    assert list(manifest) == ["apiVersion", "kind", "metadata", "spec"]
+    assert (manifest["apiVersion"], manifest["kind"]) == ("sftjob.dev/v1alpha1", "SFTJob")
+    spec = manifest["spec"]
+    order = [k for k in (*CLUSTER_KEYS, *BLOCKS) if k in spec]
+    assert list(spec) == order, "cluster fields first, then the four blocks in order"
+    assert spec["storage"]["size"] == "50Gi"
+    # the output uses current names only: nothing is left for the operator to translate
+    assert translate_spec(spec).translations == ()
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_every_translation_is_reported(path: Path) -> None:
+    result = convert(str(path))
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    for key in recipe_config(path):
+        rec = LEGACY.get(key)
+        if rec is None or default_catalog().trl.block_of(key) is not None:
+            continue
+        reported = [line for line in lines if f"spec.{rec.block}.{key}" in line]
+        assert reported, f"{key} is translated without a word:\n{result.stderr}"
+        assert all(
+            line.split(": ", 1)[0]
+            in {"renamed", "moved", "value-translated", "restructured", "dropped"}
+            for line in reported
+        )
+    if "chat_template" in recipe_config(path):
+        assert any(line.startswith("moved: spec.sftConfig.chat_template") for line in lines)
+
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "trl-sft-qwen-lora.sh": {
+        "metadata": {"name": "trl-sft-qwen-lora"},
+        "cluster": {"nodes": 1, "gpusPerNode": 4, "distributed": "deepspeed-zero2"},
+        "env": [{"name": "ACCELERATE_LOG_LEVEL", "value": "info"}],
+        "modelConfig": {
+            "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+            "lora_r": 32,
+        },
+        "sftConfig": {
+            "packing": True,
+            "gradient_checkpointing": True,
+            "report_to": "wandb",
+            "learning_rate": 2e-4,
+        },
+    },
+    "trl-sft-config-overrides.txt": {
+        "metadata": {"name": "trl-sft-config-overrides"},
+        "cluster": {"nodes": 1, "gpusPerNode": 8},
+        "sftConfig": {
+            "learning_rate": 1e-5,
+            "packing": False,
+            "bf16": True,
+            "max_length": 2048,
+            "model_init_kwargs": {"dtype": "bfloat16"},
+            "output_dir": "Qwen2-0.5B-SFT-lr1e-5",
+            "gradient_checkpointing": False,
+        },
+    },
+    "fsdp-multi-node-accelerate-file.sh": {
+        "cluster": {"nodes": 2, "gpusPerNode": 8, "distributed": "fsdp"},
+        "env": [{"name": "WANDB_PROJECT", "value": "llama-70b-sft"}],
+        "sftConfig": {
+            "report_to": "wandb",
+            "run_name": "llama-70b-no-robots-2x8",
+            "max_length": 3072,
+        },
+    },
+    "deepspeed-zero3-llama-3.1-8b.yaml": {
+        "cluster": {"nodes": 2, "gpusPerNode": 8, "distributed": "deepspeed-zero3"},
+    },
+    "handbook-smollm3-sft-mixture.yaml": {
+        "metadata": {"name": "handbook-smollm3-sft-mixture"},
+        "cluster": {
+            "nodes": 1,
+            "gpusPerNode": 1,
+            "hubTokenSecretRef": {"name": "hf-token", "key": "token"},
+        },
+        "modelConfig": {"dtype": "bfloat16"},
+        "sftConfig": {"warmup_steps": 0.05},
+    },
+    "trl-docs-sft-config.yaml": {"sftConfig": {"learning_rate": 2e-5}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recipe_values(name: str) -> None:
+    result = convert(str(RECIPE_DIR / name))
+    assert result.exit_code == 0, result.output
+    manifest = yaml.safe_load(result.stdout)
+    spec = manifest["spec"]
+    expected = EXPECTED[name]
+    for key, value in expected.get("metadata", {}).items():
+        assert manifest["metadata"][key] == value
+    for key, value in expected.get("cluster", {}).items():
+        assert spec[key] == value, key
+    if "env" in expected:
+        assert spec["env"] == expected["env"]
+    for block in BLOCKS:
+        for key, value in expected.get(block, {}).items():
+            assert spec[block][key] == value, f"{block}.{key}"
+            assert type(spec[block][key]) is type(value), f"{block}.{key}"
+
+
+def test_chat_template_is_a_block_scalar_and_exact() -> None:
+    path = RECIPE_DIR / "handbook-smollm3-sft-mixture.yaml"
+    result = convert(str(path))
+    assert "    chat_template: |-\n" in result.stdout
+    template = yaml.safe_load(path.read_text())["chat_template"]
+    assert yaml.safe_load(result.stdout)["spec"]["sftConfig"]["chat_template"] == template
+    assert len(template) > 2000
+
+
+def test_trl_command_after_double_dash(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(RECIPE_DIR)
+    result = convert(
+        "--nodes", "2", "--gpus-per-node", "4", "--distributed", "ddp", "--name", "my-run",
+        "--image", "registry.example.com/trainer:1", "--storage-size", "100Gi",
+        "--", "trl", "sft", "--config", "trl-docs-sft-config.yaml", "--learning_rate", "1e-5",
+        "--lora_target_modules", "q_proj", "v_proj", "--use_peft",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = yaml.safe_load(result.stdout)
+    spec = manifest["spec"]
+    assert manifest["metadata"] == {"name": "my-run"}
+    assert (spec["nodes"], spec["gpusPerNode"], spec["distributed"]) == (2, 4, "ddp")
+    assert spec["image"] == "registry.example.com/trainer:1"
+    assert spec["storage"] == {"size": "100Gi"}
+    assert spec["sftConfig"]["learning_rate"] == 1e-5
+    assert spec["modelConfig"]["lora_target_modules"] == ["q_proj", "v_proj"]
+    assert spec["modelConfig"]["use_peft"] is True
+
+
+def test_whole_command_in_one_argument() -> None:
+    result = convert("trl sft --model_name_or_path Qwen/Qwen2-0.5B --dataset_name d --packing")
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert spec["sftConfig"] == {"packing": True}
+    assert yaml.safe_load(result.stdout)["metadata"]["name"] == "qwen2-0-5b-sft"
+
+
+def write(tmp_path: Path, text: str, name: str = "recipe.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+BASE = "model_name_or_path: m\ndataset_name: d\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "no such file"),
+        ("model_name_or_path: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "expected a YAML mapping"),
+        (BASE + "env:\n  HF_TOKEN: hf_abc\n", "env HF_TOKEN: .*secretKeyRef"),
+        (BASE + "env:\n  WANDB_API_KEY: abc\n", "env WANDB_API_KEY: .*Put it in a Secret"),
+        # the operator's own checks (SpecError): refused with its message
+        (BASE + "output_dir: /tmp/out\n", "spec.sftConfig.output_dir: .*outside the job's storage"),
+        (
+            BASE + "fsdp: full_shard\ndeepspeed: {zero_optimization: {stage: 2}}\n",
+            "spec.distributed|spec.sftConfig.fsdp",
+        ),
+        (BASE + "quant_target_bits: 3\n", "spec.modelConfig.quant_target_bits: 3 is not supported"),
+        (BASE + "num_processes: 3\nnum_machines: 2\n", "num_processes 3 is not a multiple"),
+        (BASE + "learning_rate: fast\n", "learning_rate: expected a number"),
+    ],
+)
+def test_bad_input_exits_2_without_traceback(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
+    path = write(tmp_path, text) if text is not None else str(tmp_path / "missing.yaml")
+    result = convert(path)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+    assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
+    assert re.search(message, result.stderr), result.stderr
+
+
+def test_unknown_keys_exit_2_listing_each(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "learning_rat: 1e-4\nmy_custom_flag: true\nlora_rnk: 8\n")
+    result = convert(path)
+    assert result.exit_code == 2
+    assert "learning_rat (did you mean learning_rate?)" in result.stderr
+    assert "lora_rnk (did you mean lora_r?)" in result.stderr
+    assert "my_custom_flag" in result.stderr
+    assert "--drop-unknown" in result.stderr
+
+
+def test_drop_unknown_lists_each_dropped_key(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "learning_rat: 1e-4\nmy_custom_flag: true\nseed: 3\n")
+    result = convert("--drop-unknown", path)
+    assert result.exit_code == 0, result.output
+    assert (
+        "dropped: learning_rat is not a TRL field (--drop-unknown) (did you mean learning_rate?)"
+        in result.stderr
+    )
+    assert "dropped: my_custom_flag is not a TRL field (--drop-unknown)" in result.stderr
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert spec["sftConfig"] == {"seed": 3}
+
+
+def test_trl_command_errors_exit_2(tmp_path: Path) -> None:
+    result = convert("--", "trl", "sft", "--config", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+    result = convert("--", "trl", "dpo", "--beta", "0.1")
+    assert result.exit_code == 2
+    assert "expected a `trl sft ...` command line" in result.stderr
+
+
+def test_bad_options_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE)
+    assert convert("--name", "Not_A_Name", path).exit_code == 2
+    assert convert("--distributed", "horovod", path).exit_code == 2
+    assert convert("--nodes", "0", path).exit_code == 2
+
+
+def test_help_names_both_forms() -> None:
+    result = CliRunner().invoke(main, ["convert", "--help"])
+    assert result.exit_code == 0
+    assert "trl sft" in result.output and "--drop-unknown" in result.output
+
+
+def test_every_option_is_a_field_of_options() -> None:
+    import dataclasses
+
+    import click
+    from sftjob_cli.cluster import Options
+    from sftjob_cli.convert import convert as command
+
+    names = {p.name for p in command.params if isinstance(p, click.Option) and p.name != "help"}
+    assert names == {f.name for f in dataclasses.fields(Options)}

@@ -1,0 +1,215 @@
+"""`sftjob convert`: the cluster side (nodes, gpusPerNode, distributed, storage, Hub token)
+from the options, the accelerate launch arguments and the recipe; and the job's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sftjob_cli.accelerate import Shape, shape_from_launch
+from sftjob_cli.cluster import Options, cluster_fields, hub_token
+from sftjob_cli.errors import ConvertError
+from sftjob_cli.naming import check_name, derive_name, sanitize
+
+FSDP_2X8 = {"distributed_type": "FSDP", "num_machines": 2, "num_processes": 16}
+FILES: dict[str, Any] = {
+    "fsdp_2x8.yaml": FSDP_2X8,
+    "zero3.yaml": {
+        "distributed_type": "DEEPSPEED",
+        "deepspeed_config": {"zero_stage": 3},
+        "num_processes": 8,
+    },
+    "ds_file.yaml": {
+        "distributed_type": "DEEPSPEED",
+        "deepspeed_config": {"deepspeed_config_file": "x.json"},
+    },
+    "ddp.yaml": {"distributed_type": "MULTI_GPU", "num_machines": 1, "num_processes": 4},
+    "single.yaml": {"distributed_type": "NO", "num_processes": 8},
+    "cpu.yaml": {
+        "distributed_type": "MULTI_CPU",
+        "num_machines": 2,
+        "num_processes": 2,
+        "use_cpu": True,
+    },
+    "tpu.yaml": {"distributed_type": "XLA"},
+    "list.yaml": ["not", "a", "mapping"],
+}
+
+
+def read(name: str) -> Any:
+    return FILES[name]
+
+
+@pytest.mark.parametrize(
+    ("launch", "expected"),
+    [
+        ({}, Shape()),
+        ({"num_processes": 4}, Shape(None, 4, None)),
+        ({"num_processes": 16, "num_machines": 2}, Shape(2, 8, None)),
+        ({"accelerate_config": "zero1"}, Shape(1, 8, "deepspeed-zero1")),
+        ({"accelerate_config": "zero2", "num_processes": 4}, Shape(1, 4, "deepspeed-zero2")),
+        ({"accelerate_config": "zero3"}, Shape(1, 8, "deepspeed-zero3")),
+        ({"accelerate_config": "fsdp"}, Shape(1, 8, "fsdp")),
+        ({"accelerate_config": "fsdp1"}, Shape(1, 8, "fsdp")),
+        ({"accelerate_config": "fsdp2"}, Shape(1, 8, "fsdp")),
+        ({"accelerate_config": "multi_gpu"}, Shape(1, 8, "ddp")),
+        ({"accelerate_config": "single_gpu"}, Shape(1, 1, None)),
+        ({"accelerate_config": "fsdp_2x8.yaml"}, Shape(2, 8, "fsdp")),
+        ({"config_file": "zero3.yaml"}, Shape(None, 8, "deepspeed-zero3")),
+        ({"accelerate_config": "ddp.yaml"}, Shape(1, 4, "ddp")),
+        ({"accelerate_config": "single.yaml"}, Shape(None, 1, None)),
+        ({"accelerate_config": "cpu.yaml"}, Shape(2, 0, None)),
+        # launch flags win over the file, as in accelerate launch
+        (
+            {"accelerate_config": "fsdp_2x8.yaml", "num_processes": 32, "num_machines": 4},
+            Shape(4, 8, "fsdp"),
+        ),
+        (
+            {"use_deepspeed": True, "zero_stage": 3, "num_processes": 2},
+            Shape(None, 2, "deepspeed-zero3"),
+        ),
+        ({"multi_gpu": True, "num_processes": 2}, Shape(None, 2, "ddp")),
+        ({"use_fsdp": True}, Shape(None, None, "fsdp")),
+    ],
+)
+def test_shape_from_launch(launch: dict[str, Any], expected: Shape) -> None:
+    assert shape_from_launch(launch, read) == expected
+
+
+@pytest.mark.parametrize(
+    ("launch", "message"),
+    [
+        (
+            {"num_processes": 12, "num_machines": 8},
+            "num_processes 12 is not a multiple of num_machines 8",
+        ),
+        ({"num_processes": 0}, "num_processes: expected an integer >= 1"),
+        ({"accelerate_config": "tpu.yaml"}, "distributed_type XLA is not supported"),
+        ({"accelerate_config": "ds_file.yaml"}, "ZeRO stage None has no spec.distributed mode"),
+        ({"accelerate_config": "list.yaml"}, "accelerate config list.yaml: not a YAML mapping"),
+    ],
+)
+def test_shape_refusals(launch: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConvertError, match=message):
+        shape_from_launch(launch, read)
+
+
+@pytest.mark.parametrize(
+    ("options", "shape", "sft", "expected"),
+    [
+        (Options(), Shape(), {}, {"nodes": 1, "gpusPerNode": 1}),
+        (Options(), Shape(2, 8, "fsdp"), {}, {"nodes": 2, "gpusPerNode": 8, "distributed": "fsdp"}),
+        (
+            Options(nodes=4, gpus_per_node=4, distributed="ddp"),
+            Shape(2, 8, "fsdp"),
+            {},
+            {"nodes": 4, "gpusPerNode": 4, "distributed": "ddp"},
+        ),
+        (Options(distributed="auto"), Shape(1, 8, "ddp"), {}, {"nodes": 1, "gpusPerNode": 8}),
+        (Options(), Shape(), {"use_cpu": True}, {"nodes": 1, "gpusPerNode": 0}),
+        (
+            Options(),
+            Shape(),
+            {"deepspeed": {"zero_optimization": {"stage": 2}}},
+            {"nodes": 1, "gpusPerNode": 1, "distributed": "deepspeed-zero2"},
+        ),
+        (Options(), Shape(), {"deepspeed": "ds.json"}, {"nodes": 1, "gpusPerNode": 1}),
+        (
+            Options(),
+            Shape(),
+            {"fsdp": "full_shard auto_wrap"},
+            {"nodes": 1, "gpusPerNode": 1, "distributed": "fsdp"},
+        ),
+        (Options(), Shape(), {"fsdp": ""}, {"nodes": 1, "gpusPerNode": 1}),
+        # an explicit choice is never second-guessed from the recipe
+        (
+            Options(distributed="ddp"),
+            Shape(),
+            {"fsdp": "full_shard"},
+            {"nodes": 1, "gpusPerNode": 1, "distributed": "ddp"},
+        ),
+    ],
+)
+def test_cluster_fields(
+    options: Options, shape: Shape, sft: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    fields, _ = cluster_fields(options, shape, {"sftConfig": sft})
+    assert fields == {**expected, "storage": {"size": "50Gi"}}
+
+
+def test_storage_and_image_options() -> None:
+    fields, notes = cluster_fields(
+        Options(image="registry.example.com/trainer:1", storage_size="100Gi"), Shape(), {}
+    )
+    assert fields["image"] == "registry.example.com/trainer:1"
+    assert fields["storage"] == {"size": "100Gi"}
+    assert not any("storage" in n for n in notes)
+    _, notes = cluster_fields(Options(), Shape(), {})
+    assert any("spec.storage.size: 50Gi" in n and "--storage-size" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("sft", "env", "expected"),
+    [
+        ({"push_to_hub": True}, [], {"name": "hf-token", "key": "token"}),
+        ({"push_to_hub": False}, [], None),
+        ({}, [], None),
+        (
+            {"push_to_hub": True},
+            [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+            None,
+        ),
+    ],
+)
+def test_hub_token_for_push_to_hub(
+    sft: dict[str, Any], env: list[dict[str, Any]], expected: dict[str, Any] | None
+) -> None:
+    ref, notes = hub_token(Options(), sft, env)
+    assert ref == expected
+    assert bool(notes) == (expected is not None)
+
+
+@pytest.mark.parametrize(
+    ("source", "config", "expected"),
+    [
+        ("recipes/zephyr-7b-sft.yaml", {}, "zephyr-7b-sft"),
+        (
+            "recipes/zephyr/sft/config_full.yaml",
+            {"hub_model_id": "org/zephyr-7b-sft-full"},
+            "zephyr-7b-sft-full",
+        ),
+        (
+            "config_full.yaml",
+            {"output_dir": "data/Qwen2.5-1.5B-Open-R1-Distill"},
+            "qwen2-5-1-5b-open-r1-distill",
+        ),
+        (
+            "config.yaml",
+            {"output_dir": "output/", "model_name_or_path": "Qwen/Qwen2-0.5B"},
+            "qwen2-0-5b-sft",
+        ),
+        ("config.yaml", {}, "config"),
+        (None, {"hub_model_id": "HuggingFaceH4/Zephyr_7B__SFT"}, "zephyr-7b-sft"),
+        (None, {}, "sft-job"),
+        (None, {"hub_model_id": "x" * 60}, "x" * 40),
+        (None, {"output_dir": "./runs/" + "a-" * 30}, ("a-" * 20).strip("-")),
+        ("run.sh", {"model_name_or_path": "meta-llama/Llama-3.1-8B"}, "llama-3-1-8b-sft"),
+    ],
+)
+def test_derive_name(source: str | None, config: dict[str, Any], expected: str) -> None:
+    name = derive_name(source, config)
+    assert name == expected
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("Zephyr 7B!", "zephyr-7b"), ("--a__b--", "a-b"), ("___", "")]
+)
+def test_sanitize(raw: str, expected: str) -> None:
+    assert sanitize(raw) == expected
+
+
+@pytest.mark.parametrize("name", ["Upper", "-lead", "trail-", "a" * 41, "a_b", ""])
+def test_check_name_refuses(name: str) -> None:
+    with pytest.raises(ConvertError, match="--name"):
+        check_name(name)
