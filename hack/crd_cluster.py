@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-Schema = dict[str, Any]
+from sftjob_operator.render.plan import (
+    DEFAULT_IMAGE,
+    DISTRIBUTED_DESCRIPTION,
+    DISTRIBUTED_MODES,
+)
 
-DEFAULT_IMAGE = "ghcr.io/sftjob/trainer:0.1.0"
-DISTRIBUTED_MODES = ["auto", "ddp", "deepspeed-zero1", "deepspeed-zero2", "deepspeed-zero3", "fsdp"]
+Schema = dict[str, Any]
 
 # The pattern controller-gen emits for resource.Quantity.
 QUANTITY_PATTERN = (
@@ -63,13 +66,9 @@ def cluster_spec_properties() -> dict[str, Schema]:
             "default": 1,
         },
         "distributed": {
-            "description": (
-                "How the processes share the work. auto picks ddp for one GPU in total (or a "
-                "CPU job), DeepSpeed when sftConfig.deepspeed is set, FSDP when sftConfig.fsdp "
-                "is set, and a sensible default otherwise."
-            ),
+            "description": DISTRIBUTED_DESCRIPTION,
             "type": "string",
-            "enum": DISTRIBUTED_MODES,
+            "enum": list(DISTRIBUTED_MODES),
             "default": "auto",
         },
         "image": {

@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftjob_operator.api.blocks import SFT_CONFIG
-from sftjob_operator.render.plan import STRATEGIES
 
 from sftjob_cli.accelerate import Shape
 
 # spec.distributed values (the CRD's enum): "none" is what auto resolves to, not a value.
-DISTRIBUTED_MODES = ("auto", *(s for s in STRATEGIES if s != "none"))
 DEFAULT_STORAGE_SIZE = "50Gi"
 DEFAULT_HUB_SECRET = "hf-token"
 

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from sftjob_operator.render.plan import DISTRIBUTED_MODES
 
 from sftjob_cli.catalog import FieldCatalog, default_catalog
-from sftjob_cli.cluster import DEFAULT_HUB_SECRET, DISTRIBUTED_MODES, Options
+from sftjob_cli.cluster import DEFAULT_HUB_SECRET, Options
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.pipeline import Converted, convert_recipe

@@ -11,6 +11,7 @@ puts them. Imports trl and torch, hence the `trainer` marker; nothing is trained
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -29,7 +30,7 @@ from sftjob_cli import accelerate
 from sftjob_cli.catalog import ENV_KEY, default_catalog
 from sftjob_cli.main import main
 from sftjob_cli.sources import COMMAND_SUFFIXES, recipe_from_file
-from sftjob_operator.api import paths
+from sftjob_operator.api import parallelism, paths
 from sftjob_operator.api.legacy import LEGACY_FIELDS, SAME, LegacyField
 from sftjob_operator.api.normalize import normalize
 from sftjob_operator.render import render_children
@@ -157,6 +158,29 @@ def check_mixture(
     assert settings == {"dataset_weights": weights, "mixture_seed": seed}
 
 
+def is_within(small: Any, big: Any) -> bool:
+    """Every key of `small` is in `big` with the same value (nested objects compared so)."""
+    if isinstance(small, Mapping):
+        return isinstance(big, Mapping) and all(
+            k in big and is_within(v, big[k]) for k, v in small.items()
+        )
+    return bool(small == big)
+
+
+def check_launch_files(key: str, value: Any, files: Mapping[str, str]) -> None:
+    """An inline DeepSpeed/FSDP config reaches the launch's files, the user's keys winning."""
+    if key == "deepspeed":
+        merged = json.loads(files[paths.DEEPSPEED_CONFIG_FILE])
+        assert is_within(value, merged), (value, merged)
+        return
+    fsdp = yaml.safe_load(files[paths.ACCELERATE_CONFIG_FILE])["fsdp_config"]
+    if key == "fsdp_config":
+        for name, setting in value.items():
+            short = name.removeprefix("fsdp_")
+            got = fsdp[parallelism.FSDP_KEYS[short]]
+            assert got == (",".join(setting) if isinstance(setting, list) else setting), name
+
+
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_trl_reads_the_rendered_config_as_the_recipe_meant(
     path: Path, trl_parse: Parse, monkeypatch: pytest.MonkeyPatch
@@ -181,7 +205,10 @@ def test_trl_reads_the_rendered_config_as_the_recipe_meant(
         if key in CLUSTER_SIDE:
             continue  # nodes, GPUs, launcher and env: the cluster side
         checked += 1
-        if CATALOG.trl.block_of(key) is not None:
+        if key in parallelism.INLINE_KEYS:  # merged into the launch's files instead
+            assert key not in trl_yaml
+            check_launch_files(key, value, files)
+        elif CATALOG.trl.block_of(key) is not None:
             assert key in trl_yaml, f"{key} is missing from trl.yaml (TRL's default would apply)"
             want = field_value(theirs, (key,))
             if key == "output_dir":  # outputs land on the job's storage

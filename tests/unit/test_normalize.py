@@ -148,7 +148,8 @@ def test_legacy_names_are_translated(
     ],
 )
 def test_moves_into_nested_objects(block: str, old: str, value: Any, path: tuple[str, str]) -> None:
-    out = normalize(spec(**{block: {old: value}}))
+    fsdp = {"fsdp": True} if path[0] == "fsdp_config" else {}
+    out = normalize(spec(**{block: {old: value, **fsdp}}))
     assert out.trl_config[path[0]] == {path[1]: value}
     assert one(out, f"spec.{block}.{old}").action == "moved"
 
@@ -324,14 +325,18 @@ def test_quantization_bits_conflicting_with_the_flag() -> None:
         normalize(spec(modelConfig={"quant_target_bits": 8, "load_in_4bit": True}))
 
 
+ZERO3 = {"zero_optimization": {"stage": 3}}
+
+
 @pytest.mark.parametrize(
     ("extra", "field"),
     [
-        ({"sftConfig": {"deepspeed": "ds.json", "fsdp": True}}, "spec.sftConfig.fsdp"),
-        ({"sftConfig": {"deepspeed": {}}, "gpusPerNode": 0}, "spec.sftConfig.deepspeed"),
+        ({"sftConfig": {"deepspeed": ZERO3, "fsdp": True}}, "spec.sftConfig.fsdp"),
+        ({"sftConfig": {"deepspeed": ZERO3}, "gpusPerNode": 0}, "spec.sftConfig.deepspeed"),
         ({"sftConfig": {"fsdp": "full_shard"}, "gpusPerNode": 0}, "spec.sftConfig.fsdp"),
-        ({"sftConfig": {"deepspeed": "ds.json"}, "distributed": "fsdp"}, "spec.distributed"),
+        ({"sftConfig": {"deepspeed": ZERO3}, "distributed": "fsdp"}, "spec.distributed"),
         ({"sftConfig": {"fsdp": True}, "distributed": "ddp"}, "spec.distributed"),
+        ({"sftConfig": {"deepspeed": "ds.json"}}, "spec.sftConfig.deepspeed"),
     ],
 )
 def test_parallelism_rules_the_crd_cannot_express(extra: dict[str, Any], field: str) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sftjob_operator.api import extensions as ext
+from sftjob_operator.api import parallelism
 from sftjob_operator.api.blocks import DATASET_MIXTURE, MODEL_CONFIG, SFT_CONFIG, TRL_BLOCKS
 from sftjob_operator.api.legacy import (
     PARTLY_READ,
@@ -88,11 +89,11 @@ def normalize(spec: Mapping[str, Any]) -> NormalizedConfig:
     extensions, taken = _take_extensions(current)
     _check_untyped(current, load_trl_fields())
     _check_exclusive(current)
-    _check_parallelism(spec, current[SFT_CONFIG])
     _check_weights(current[DATASET_MIXTURE], extensions)
     flat: dict[str, Any] = {}
     for block in TRL_BLOCKS:
         flat.update(current[block])
+    parallelism.check_spec(spec, flat)
     flat["output_dir"] = resolve_output_dir(flat.get("output_dir"))
     if extensions.chat_template is not None:
         flat["chat_template_path"] = CHAT_TEMPLATE_PATH
@@ -292,41 +293,6 @@ def _check_untyped(current: dict[str, dict[str, Any]], fields: TrlFields) -> Non
             raise SpecError(
                 f"spec.{DATASET_MIXTURE}.datasets[{i}].data_files",
                 f"must be {what}, not {_show(files)}",
-            )
-
-
-def _fsdp_on(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip() not in ("", "false"))
-
-
-def _check_parallelism(spec: Mapping[str, Any], sft: Mapping[str, Any]) -> None:
-    """Rules the CRD cannot express because deepspeed and fsdp are untyped there."""
-    deepspeed = sft.get("deepspeed") is not None
-    fsdp = _fsdp_on(sft.get("fsdp"))
-    gpus = spec.get("gpusPerNode", 1)
-    distributed = spec.get("distributed", "auto")
-    if deepspeed and fsdp:
-        raise SpecError(
-            "spec.sftConfig.fsdp",
-            "spec.sftConfig.deepspeed and spec.sftConfig.fsdp are both set: choose one",
-        )
-    for name, on, allowed in (
-        ("deepspeed", deepspeed, ("auto", "deepspeed-zero1", "deepspeed-zero2", "deepspeed-zero3")),
-        ("fsdp", fsdp, ("auto", "fsdp")),
-    ):
-        if not on:
-            continue
-        if gpus == 0:
-            raise SpecError(
-                f"spec.sftConfig.{name}",
-                f"{name} needs GPUs but spec.gpusPerNode is 0: set spec.gpusPerNode >= 1, or "
-                f"remove spec.sftConfig.{name} for a CPU job",
-            )
-        if distributed not in allowed:
-            raise SpecError(
-                "spec.distributed",
-                f"spec.sftConfig.{name} is set, so spec.distributed must be one of "
-                f"{', '.join(allowed)}, not {distributed}",
             )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from sftjob_operator.api import paths
+from sftjob_operator.api import parallelism, paths
 from sftjob_operator.api.extensions import RecipeExtensions
 from sftjob_operator.render import launch, names
 from sftjob_operator.render.meta import Owner, object_meta
@@ -20,7 +20,8 @@ OUTPUT_DIR = paths.STORAGE_MOUNT
 
 
 def trl_config_with_defaults(trl_config: Mapping[str, Any]) -> dict[str, Any]:
-    config = dict(trl_config)
+    """trl.yaml: an output_dir, and no inline DeepSpeed/FSDP config (the launch carries it)."""
+    config = parallelism.without_inline(trl_config)
     config.setdefault("output_dir", OUTPUT_DIR)
     return config
 
@@ -71,7 +72,11 @@ def config_map(
     }
     if plan.deepspeed_stage is not None:
         data[paths.DEEPSPEED_CONFIG_FILE] = (
-            json.dumps(launch.deepspeed_config(plan.deepspeed_stage), indent=2, sort_keys=True)
+            json.dumps(
+                launch.merged_deepspeed_config(plan.deepspeed_stage, trl_config),
+                indent=2,
+                sort_keys=True,
+            )
             + "\n"
         )
     data.update(extension_files(extensions or RecipeExtensions()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sftjob_operator.api import parallelism
 from sftjob_operator.api.paths import (
     ACCELERATE_CONFIG_FILE,
     CONFIG_DIR,
@@ -74,15 +75,14 @@ def accelerate_config(plan: Plan, trl_config: Mapping[str, Any]) -> dict[str, An
     else:
         config["mixed_precision"] = mixed_precision(plan, trl_config)
     if plan.strategy == "fsdp":
-        config["fsdp_config"] = {
-            "fsdp_version": 2,
-            "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
-            "fsdp_cpu_ram_efficient_loading": True,
-            "fsdp_offload_params": False,
-            "fsdp_reshard_after_forward": True,
-            "fsdp_state_dict_type": "FULL_STATE_DICT",
-        }
+        # The operator's defaults with the recipe's fsdp/fsdp_config over them.
+        config["fsdp_config"] = parallelism.merged_fsdp(trl_config)
     return config
+
+
+def merged_deepspeed_config(stage: int, trl_config: Mapping[str, Any]) -> dict[str, Any]:
+    """deepspeed.json: the stage's defaults with the recipe's inline deepspeed over them."""
+    return parallelism.merged_deepspeed(deepspeed_config(stage), trl_config)
 
 
 def deepspeed_config(stage: int) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The cluster side of an SFTJob spec, with defaults applied and `distributed: auto` resolved.
 
 `auto` resolves as follows, and the reasons are the ones a user would give:
+- an inline sftConfig.deepspeed (with zero_optimization.stage N) or sftConfig.fsdp: what
+  the recipe asks for, deepspeed-zeroN or fsdp (api/parallelism.py);
 - one process in total (1 node x 1 GPU, or a CPU job on one node): no distribution at all;
 - one node with several GPUs: DDP. Intra-node NVLink makes DDP the fastest choice, and a
   model that needs sharding on one node is something the user knows and asks for;
@@ -18,10 +20,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sftjob_operator.api.parallelism import inline_strategy
 from sftjob_operator.render.errors import RenderError
 
 DEFAULT_IMAGE = "ghcr.io/sftjob/trainer:0.1.0"
+# spec.distributed's description in the CRD: what resolve_strategy() does, in a user's words.
+DISTRIBUTED_DESCRIPTION = (
+    "How the processes share the work: ddp, deepspeed-zero1/2/3, fsdp, or auto. auto takes "
+    "what an inline sftConfig.deepspeed asks for (deepspeed-zeroN, from its "
+    "zero_optimization.stage) or an inline sftConfig.fsdp (fsdp); otherwise no distribution "
+    "for one process in total, ddp on one node, for a 4/8-bit quantized model or for a CPU "
+    "job on several nodes, and deepspeed-zero3 on several GPU nodes. The inline DeepSpeed or "
+    "FSDP config is merged over the operator's defaults (the user's keys win) into the "
+    "deepspeed.json or accelerate.yaml the pods use; an explicit value must agree with it."
+)
 STRATEGIES = ("none", "ddp", "deepspeed-zero1", "deepspeed-zero2", "deepspeed-zero3", "fsdp")
+# What spec.distributed accepts: every strategy a user can ask for, and auto.
+DISTRIBUTED_MODES = ("auto", *STRATEGIES[1:])
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ def resolve_strategy(
             )
         return "none" if nodes == 1 else "ddp"
     total = nodes * gpus_per_node
+    if distributed == "auto" and (inline := inline_strategy(trl_config)):
+        return inline
     if distributed == "auto":
         if total == 1:
             return "none"

@@ -122,6 +122,63 @@ def report_to_validation(names: Sequence[str]) -> dict[str, Any]:
     )
 
 
+_DS = f"{SPEC}.sftConfig.deepspeed"
+_HAS_DS = f"{SPEC}.?sftConfig.?deepspeed.hasValue()"
+_FSDP = f"{SPEC}.sftConfig.fsdp"
+_FSDP_ON = (
+    f"({SPEC}.?sftConfig.?fsdp.hasValue() && ((type({_FSDP}) == bool && {_FSDP}) || "
+    f"(type({_FSDP}) == string && !({_FSDP} in ['', 'false']))))"
+)
+_DIST = f"{SPEC}.?distributed.orValue('auto')"
+_STAGE = f"{_DS}.?zero_optimization.?stage.orValue(0)"
+
+
+def parallelism_validations() -> list[dict[str, Any]]:
+    """The inline DeepSpeed/FSDP rules of api/parallelism.py, at admission.
+
+    sftConfig.deepspeed, fsdp and fsdp_config are untyped in the CRD (an object or a string),
+    so these rules test their types before reading them.
+    """
+    stage_matches = " || ".join(
+        f"({_DIST} == 'deepspeed-zero{n}' && {_STAGE} == {n})" for n in (1, 2, 3)
+    )
+    return [
+        _validation(
+            f"!{_HAS_DS} || type({_DS}) == map",
+            "spec.sftConfig.deepspeed: a file path cannot be merged with the job's config: write "
+            "the DeepSpeed config inline (deepspeed: {zero_optimization: {stage: 3}, ...}), or "
+            "remove it and choose spec.distributed: deepspeed-zero1/2/3",
+        ),
+        _validation(
+            f"!({_HAS_DS} && {_FSDP_ON})",
+            "spec.sftConfig.deepspeed and spec.sftConfig.fsdp are both set: choose one",
+        ),
+        _validation(
+            f"{SPEC}.gpusPerNode >= 1 || !({_HAS_DS} || {_FSDP_ON})",
+            "spec.sftConfig.deepspeed or spec.sftConfig.fsdp needs GPUs but spec.gpusPerNode is "
+            "0: set spec.gpusPerNode >= 1, or remove them for a CPU job",
+        ),
+        _validation(
+            f"!{_HAS_DS} || type({_DS}) != map || ({_DIST} == 'auto' && "
+            f"{_STAGE} in [1, 2, 3]) || {stage_matches} || "
+            f"({_DIST}.startsWith('deepspeed-zero') && {_STAGE} == 0)",
+            "spec.sftConfig.deepspeed.zero_optimization.stage must agree with spec.distributed: "
+            "with distributed: auto write stage 1, 2 or 3; with deepspeed-zeroN write stage N "
+            "or leave it out; other values of spec.distributed cannot take a DeepSpeed config",
+        ),
+        _validation(
+            f"!{_FSDP_ON} || {_DIST} in ['auto', 'fsdp']",
+            "spec.sftConfig.fsdp is set, so spec.distributed must be auto or fsdp",
+        ),
+        _validation(
+            f"!{SPEC}.?sftConfig.?fsdp_config.hasValue() || "
+            f"(type({SPEC}.sftConfig.fsdp_config) == map && ({_FSDP_ON} || {_DIST} == 'fsdp'))",
+            "spec.sftConfig.fsdp_config must be written inline, with FSDP on (sftConfig.fsdp: "
+            "true or spec.distributed: fsdp): TrainingArguments ignores it otherwise",
+        ),
+    ]
+
+
 def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Rules across fields, on create and update.
 
@@ -185,8 +242,7 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
             "(<organization>/<name>); without it the repository would be named after the "
             "job's output directory",
         ),
-        # sftConfig.deepspeed and sftConfig.fsdp are untyped (object-or-string,
-        # bool-or-string): normalize() checks those.
+        *parallelism_validations(),
         _validation(
             f"{SPEC}.gpusPerNode >= 1 || "
             f"!({SPEC}.distributed.startsWith('deepspeed') || {SPEC}.distributed == 'fsdp')",
