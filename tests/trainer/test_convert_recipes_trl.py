@@ -148,14 +148,20 @@ def check_mixture(
     elif key == "dataset_mixer":
         splits = recipe.get("dataset_splits", ["train", "test"])
         train = [s for s in splits if "train" in s]
+        test = [s for s in splits if "train" not in s]
         want = [(name, None, split, None) for name in recipe[key] for split in train]
+        want += [(name, None, split, None) for name in recipe[key] for split in test]
         weights = [fraction for fraction in recipe[key].values() for _ in train]
+        weights += [None] * (len(want) - len(weights))
         seed = 0
     else:
         return  # dataset_splits: translated with dataset_mixer
     assert got == want
     settings = yaml.safe_load(files[paths.TRAINER_SETTINGS_FILE])
-    assert settings == {"dataset_weights": weights, "mixture_seed": seed}
+    tests = [split is not None and "train" not in split for _, _, split, _ in want]
+    if key == "dataset_mixture":
+        tests = [False] * len(want)
+    assert settings == {"dataset_weights": weights, "mixture_seed": seed, "test_datasets": tests}
 
 
 def is_within(small: Any, big: Any) -> bool:

@@ -43,7 +43,7 @@ def test_weighted_mixture_trains_on_exactly_the_weighted_rows(tiny: Any, tmp_pat
 
 def test_weighted_mixture_keeps_a_seeded_shuffle_of_each_dataset(tiny: Any) -> None:
     import datasets
-    from sftjob_trainer.mixture import weighted_mixture
+    from sftjob_trainer.mixture import handbook_mixture
     from trl import DatasetMixtureConfig
 
     data = str(tiny.text_data / "train.jsonl")
@@ -51,11 +51,27 @@ def test_weighted_mixture_keeps_a_seeded_shuffle_of_each_dataset(tiny: Any) -> N
         datasets=[{"path": "json", "data_files": data, "split": "train"}],  # type: ignore[list-item]
     )
     full = datasets.load_dataset("json", data_files=data, split="train")["text"]
-    first = weighted_mixture(config, [0.5], seed=1)["train"]["text"]
-    again = weighted_mixture(config, [0.5], seed=1)["train"]["text"]
-    other = weighted_mixture(config, [0.5], seed=2)["train"]["text"]
+
+    def kept(seed: int) -> list[str]:
+        settings = {"dataset_weights": [0.5], "mixture_seed": seed}
+        return list(handbook_mixture(config, settings)["train"]["text"])
+
+    first, again, other = kept(1), kept(1), kept(2)
     assert first == again and len(first) == len(full) // 2
     assert set(first) <= set(full) and first != full[: len(first)] and first != other
+
+
+def test_test_datasets_become_the_test_split_whole(tiny: Any) -> None:
+    from sftjob_trainer.mixture import handbook_mixture
+    from trl import DatasetMixtureConfig
+
+    text = {"path": "json", "data_files": str(tiny.text_data / "train.jsonl"), "split": "train"}
+    chat = {"path": "json", "data_files": str(tiny.messages_data / "train.jsonl"), "split": "train"}
+    config = DatasetMixtureConfig(datasets=[text, chat])  # type: ignore[list-item]
+    settings = {"dataset_weights": [0.5, None], "test_datasets": [False, True]}
+    splits = handbook_mixture(config, settings)
+    assert splits["train"].column_names == ["text"] and len(splits["train"]) == 24
+    assert "messages" in splits["test"].column_names and len(splits["test"]) == 49
 
 
 MARK_USER = "<|sftjob-user|>"

@@ -46,10 +46,11 @@ def test_handbook_mixture_becomes_trl_datasets_with_weights() -> None:
     ]
     assert out.trl_config["test_split_size"] == 0.05
     assert "seed" not in out.trl_config  # the mixture's seed is not SFTConfig's seed
-    assert out.extensions == RecipeExtensions(None, (0.5, 1.0, None), 42)
+    assert out.extensions == RecipeExtensions(None, (0.5, 1.0, None), 42, (False,) * 3)
     assert out.extensions.trainer_settings() == {
         "dataset_weights": [0.5, 1.0, None],
         "mixture_seed": 42,
+        "test_datasets": [False, False, False],
     }
     (t,) = out.translations
     assert t.field == "spec.scriptArgs.dataset_mixture" and t.action == "restructured"
@@ -76,17 +77,33 @@ def test_older_dataset_mixer_with_splits() -> None:
     assert out.trl_config["datasets"] == [
         {"path": "HuggingFaceH4/ultrachat_200k", "split": "train_sft"},
         {"path": "a/b", "split": "train_sft"},
+        {"path": "HuggingFaceH4/ultrachat_200k", "split": "test_sft"},
+        {"path": "a/b", "split": "test_sft"},
     ]
-    assert out.extensions.dataset_weights == (1.0, 0.25)
+    assert out.extensions.dataset_weights == (1.0, 0.25, None, None)
+    assert out.extensions.test_datasets == (False, False, True, True)
     assert out.trl_config["dataset_num_proc"] == 12
     actions = {t.field.rsplit(".", 1)[1]: t.action for t in out.translations}
     assert actions == {
         "dataset_mixer": "restructured",
-        "dataset_splits": "dropped",
+        "dataset_splits": "restructured",
         "preprocessing_num_workers": "moved",
     }
-    dropped = next(t for t in out.translations if t.action == "dropped")
-    assert "test_sft" in dropped.message and "test_split_size" in dropped.message
+    mixer = out.translations[0]
+    assert "test_sft kept whole as evaluation data" in mixer.message
+
+
+def test_test_datasets_and_test_split_size_conflict() -> None:
+    mixture = {"datasets": [{"path": "a"}, {"path": "b", "test": True}], "test_split_size": 0.1}
+    with pytest.raises(SpecError) as err:
+        normalize(spec(datasetMixture=mixture))
+    assert err.value.field == "spec.datasetMixture.test_split_size"
+
+
+def test_only_test_datasets_leave_nothing_to_train() -> None:
+    with pytest.raises(SpecError) as err:
+        normalize(spec(datasetMixture={"datasets": [{"path": "a", "test": True}]}))
+    assert "nothing is left to train on" in err.value.message
 
 
 @pytest.mark.parametrize(

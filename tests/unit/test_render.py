@@ -120,7 +120,11 @@ def test_recipe_extensions_become_mounted_files() -> None:
     (config_map,) = by_kind(children, "ConfigMap")
     data = config_map["data"]
     assert data["chat_template.jinja"] == "{{ messages }}\n"
-    assert yaml.safe_load(data["sftjob.yaml"]) == {"dataset_weights": [0.5], "mixture_seed": 7}
+    assert yaml.safe_load(data["sftjob.yaml"]) == {
+        "dataset_weights": [0.5],
+        "mixture_seed": 7,
+        "test_datasets": [False],
+    }
     trl = yaml.safe_load(data["trl.yaml"])
     assert trl["chat_template_path"] == "/etc/sftjob/chat_template.jinja"
     assert trl["output_dir"] == "/workspace/output/data/run"

@@ -1,8 +1,9 @@
-"""Weighted dataset mixtures, as alignment-handbook recipes meant them (an extension of TRL).
+"""Dataset mixtures as alignment-handbook recipes meant them (an extension of TRL).
 
-The operator writes the weights into `sftjob.yaml` beside trl.yaml (TRL's DatasetConfig has
-no `weight`). A weight keeps `int(rows * weight)` rows of its dataset after a shuffle with the
-mixture's seed; a dataset without a weight is kept whole. Each dataset is loaded by TRL's own
+The operator writes the weights and test marks into `sftjob.yaml` beside trl.yaml (TRL's
+DatasetConfig has neither). A weight keeps `int(rows * weight)` rows of its dataset after a
+shuffle with the mixture's seed; a dataset without a weight is kept whole. A dataset marked
+test is evaluation data: the test split, not trained on. Each dataset is loaded by TRL's own
 `get_dataset`, one at a time, so loading behaves exactly as TRL's mixture does.
 """
 
@@ -38,30 +39,41 @@ def rows_to_keep(rows: int, weight: float | None) -> int:
     return rows if weight is None else int(rows * weight)
 
 
-def check_weights(weights: Sequence[float | None], datasets: Sequence[Any]) -> None:
-    if len(weights) != len(datasets):
-        raise ConfigError(
-            f"sftjob.yaml: {len(weights)} dataset weights for {len(datasets)} datasets in "
-            "trl.yaml; the operator writes both from one spec, so re-create the SFTJob"
-        )
+def check_lengths(settings: Mapping[str, Any], datasets: Sequence[Any]) -> None:
+    for key in ("dataset_weights", "test_datasets"):
+        values = settings.get(key) or []
+        if values and len(values) != len(datasets):
+            raise ConfigError(
+                f"sftjob.yaml: {len(values)} {key} for {len(datasets)} datasets in trl.yaml; "
+                "the operator writes both from one spec, so re-create the SFTJob"
+            )
 
 
-def weighted_mixture(dataset_args: Any, weights: Sequence[float | None], seed: int) -> Any:
-    """TRL's get_dataset per dataset, each cut to its weight, concatenated, then split."""
+def handbook_mixture(dataset_args: Any, settings: Mapping[str, Any]) -> Any:
+    """TRL's get_dataset per dataset, each cut to its weight; test datasets apart; then split."""
     import dataclasses
 
     import datasets
     from trl import get_dataset
 
-    check_weights(weights, dataset_args.datasets)
-    parts = []
-    for config, weight in zip(dataset_args.datasets, weights, strict=True):
+    check_lengths(settings, dataset_args.datasets)
+    count = len(dataset_args.datasets)
+    weights = settings.get("dataset_weights") or [None] * count
+    tests = settings.get("test_datasets") or [False] * count
+    seed = int(settings.get("mixture_seed", 0))
+    train: list[Any] = []
+    test: list[Any] = []
+    for config, weight, is_test in zip(dataset_args.datasets, weights, tests, strict=True):
         one = dataclasses.replace(dataset_args, datasets=[config], test_split_size=None)
         part = get_dataset(one)["train"]
         if weight is not None:
             part = part.shuffle(seed=seed).select(range(rows_to_keep(len(part), weight)))
-        parts.append(part)
-    combined = datasets.concatenate_datasets(parts)
+        (test if is_test else train).append(part)
+    combined = datasets.concatenate_datasets(train)
+    if test:
+        return datasets.DatasetDict(
+            {"train": combined, "test": datasets.concatenate_datasets(test)}
+        )
     if dataset_args.test_split_size is not None:
         return combined.train_test_split(test_size=dataset_args.test_split_size, seed=seed)
     return datasets.DatasetDict({"train": combined})

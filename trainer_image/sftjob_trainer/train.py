@@ -20,7 +20,7 @@ import yaml
 from .checkpoints import incomplete_checkpoints, newest_complete_checkpoint
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
-from .mixture import read_settings, weighted_mixture
+from .mixture import handbook_mixture, read_settings
 from .trackers import check_trackers
 
 EXIT_OK = 0
@@ -74,14 +74,13 @@ def resume_target(training_args: Any) -> str | None:
 def load_datasets(script_args: Any, dataset_args: Any, settings: Mapping[str, Any]) -> Any:
     """As in trl/scripts/sft.py: a mixture (`datasets:`) wins over `dataset_name`.
 
-    A weighted mixture (sftjob.yaml's `dataset_weights`) is our extension: see `mixture`.
+    Weights and test datasets (sftjob.yaml) are our extension: see `mixture`.
     """
     from datasets import load_dataset
     from trl import get_dataset
 
-    weights = settings.get("dataset_weights")
-    if dataset_args.datasets and weights:
-        return weighted_mixture(dataset_args, weights, int(settings.get("mixture_seed", 0)))
+    if dataset_args.datasets and (settings.get("dataset_weights") or settings.get("test_datasets")):
+        return handbook_mixture(dataset_args, settings)
     if dataset_args.datasets:
         return get_dataset(dataset_args)
     if script_args.dataset_name:

@@ -9,6 +9,10 @@ normalize() takes them out of the TRL config, and `sftjob convert` places them.
   weights. A weight keeps `int(len(dataset) * weight)` rows of that dataset, shuffled with the
   mixture's seed, as the handbook did. TRL's own `fraction` keeps TRL's meaning (shares of the
   final mixture); a mixture uses one or the other.
+- `datasetMixture.datasets[].test`: this dataset is evaluation data (the older handbook's
+  `dataset_splits: [train_sft, test_sft]`): it is kept whole in the test split instead of
+  being trained on. TRL's mixture only cuts a test split off the training data
+  (`test_split_size`); a mixture uses one or the other.
 """
 
 from __future__ import annotations
@@ -69,6 +73,14 @@ EXTENSION_FIELDS: Final[tuple[ExtensionField, ...]] = (
         "the mixture: 0.5 keeps half of this dataset whatever the others hold.",
         item_of="datasets",
     ),
+    ExtensionField(
+        DATASET_MIXTURE,
+        "test",
+        {"type": "boolean"},
+        "Extension (alignment-handbook): true makes this dataset evaluation data, kept whole "
+        "in the test split instead of being trained on. Not with test_split_size.",
+        item_of="datasets",
+    ),
 )
 
 
@@ -83,13 +95,22 @@ class RecipeExtensions:
     chat_template: str | None = None
     dataset_weights: tuple[float | None, ...] = ()
     mixture_seed: int = DEFAULT_MIXTURE_SEED
+    test_datasets: tuple[bool, ...] = ()
 
     @property
     def weighted(self) -> bool:
         return any(w is not None for w in self.dataset_weights)
 
+    @property
+    def has_test_datasets(self) -> bool:
+        return any(self.test_datasets)
+
     def trainer_settings(self) -> dict[str, Any]:
         """The trainer's own settings file (sftjob.yaml), empty when nothing is asked of it."""
-        if not self.weighted:
+        if not (self.weighted or self.has_test_datasets):
             return {}
-        return {"dataset_weights": list(self.dataset_weights), "mixture_seed": self.mixture_seed}
+        return {
+            "dataset_weights": list(self.dataset_weights),
+            "mixture_seed": self.mixture_seed,
+            "test_datasets": list(self.test_datasets),
+        }

@@ -303,10 +303,9 @@ def _take_extensions(
     sft, mixture = current[SFT_CONFIG], current[DATASET_MIXTURE]
     template = sft.pop("chat_template", None)
     seed = mixture.pop("seed", ext.DEFAULT_MIXTURE_SEED)
-    weights = tuple(
-        d.pop("weight", None) if isinstance(d, dict) else None
-        for d in mixture.get("datasets") or ()
-    )
+    datasets = [d for d in mixture.get("datasets") or () if isinstance(d, dict)]
+    weights = tuple(d.pop("weight", None) for d in datasets)
+    tests = tuple(bool(d.pop("test", False)) for d in datasets)
     taken: list[Translation] = []
     if template is not None:
         field_ = f"spec.{SFT_CONFIG}.chat_template"
@@ -327,11 +326,22 @@ def _take_extensions(
                 "TRL 1.16 reads a chat template from a file",
             )
         )
-    return ext.RecipeExtensions(template, weights, seed), tuple(taken)
+    return ext.RecipeExtensions(template, weights, seed, tests), tuple(taken)
 
 
 def _check_weights(mixture: Mapping[str, Any], extensions: ext.RecipeExtensions) -> None:
-    if not extensions.weighted:
+    if extensions.has_test_datasets and mixture.get("test_split_size") is not None:
+        raise SpecError(
+            f"spec.{DATASET_MIXTURE}.test_split_size",
+            "datasets marked test: true are the test split already: remove test_split_size, "
+            "or the test marks",
+        )
+    if extensions.has_test_datasets and all(extensions.test_datasets):
+        raise SpecError(
+            f"spec.{DATASET_MIXTURE}.datasets",
+            "every dataset is marked test: true, so nothing is left to train on",
+        )
+    if not (extensions.weighted or extensions.has_test_datasets):
         return
     datasets = mixture.get("datasets") or []
     if any(isinstance(d, dict) and d.get("fraction") is not None for d in datasets):

@@ -8,8 +8,8 @@ TRL form into `current` (the translated blocks) and returns what it did, to be r
   test_split_size}`; `weight` and `seed` are extensions (see extensions.py).
 - `dataset_mixer: {<id>: <fraction>}` with `dataset_splits: [train_sft, test_sft]` (the older
   handbook) becomes one datasetMixture entry per dataset and training split, the fraction as
-  its weight. TRL's mixture holds one training split, so test splits are reported and left
-  out: evaluation takes `datasetMixture.test_split_size` instead.
+  its weight, and one entry per dataset and test split marked `test: true` (kept whole, as
+  the handbook kept its test splits).
 """
 
 from __future__ import annotations
@@ -101,31 +101,30 @@ def dataset_mixer(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[T
         {"path": name, "split": split, "weight": fraction}
         for name, fraction in value.items()
         for split in train
-    ]
-    out = [
+    ] + [{"path": name, "split": split, "test": True} for name in value for split in test]
+    tested = f"; test split(s) {', '.join(test)} kept whole as evaluation data" if test else ""
+    return [
         Translation(
             _MIXER,
             "restructured",
-            f"{_MIXER} was translated to spec.datasetMixture.datasets (splits "
-            f"{', '.join(train)}; each fraction is a weight: int(rows * weight) rows after a "
-            "shuffle with datasetMixture.seed)",
+            f"{_MIXER} was translated to spec.datasetMixture.datasets (training split(s) "
+            f"{', '.join(train)}, each fraction a weight: int(rows * weight) rows after a "
+            f"shuffle with datasetMixture.seed{tested})",
         )
     ]
-    if test:
-        out.append(
-            Translation(
-                _SPLITS,
-                "dropped",
-                f"{_SPLITS}: the test split(s) {', '.join(test)} were left out: TRL's mixture "
-                "has one training split; set spec.datasetMixture.test_split_size to evaluate",
-            )
-        )
-    return out
 
 
 def dataset_splits(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
-    if "dataset_mixer" in raw:
-        return []  # translated with the mixer
+    if "dataset_mixer" in raw:  # the mixer's translation placed the splits
+        return [
+            Translation(
+                _SPLITS,
+                "restructured",
+                f"{_SPLITS} was translated with spec.scriptArgs.dataset_mixer: each split is a "
+                "spec.datasetMixture.datasets[].split; splits without 'train' in their name "
+                "are marked test: true (evaluation data)",
+            )
+        ]
     raise SpecError(
         _SPLITS,
         "applies only with spec.scriptArgs.dataset_mixer: with dataset_name write "

@@ -63,9 +63,15 @@ _RECIPE_MIXTURE = (
 )
 _MIXTURE = f"({_TRL_MIXTURE} || {_RECIPE_MIXTURE})"
 _DATASETS = f"{SPEC}.?datasetMixture.?datasets.orValue([])"
+# A test split: cut off the training data, datasets marked test (an extension), or the
+# older handbook's test splits (dataset_splits defaults to [train, test]).
 _TEST_SPLIT = (
     f"({SPEC}.?datasetMixture.?test_split_size.hasValue() || "
-    f"{SPEC}.?scriptArgs.?dataset_mixture.?test_split_size.hasValue())"
+    f"{SPEC}.?scriptArgs.?dataset_mixture.?test_split_size.hasValue() || "
+    f"{_DATASETS}.exists(d, d.?test.orValue(false)) || "
+    f"({SPEC}.?scriptArgs.?dataset_mixer.hasValue() && "
+    f"{SPEC}.?scriptArgs.?dataset_splits.orValue(['train', 'test'])"
+    ".exists(s, !s.contains('train'))))"
 )
 _DATASET_NAME = f"{SPEC}.?scriptArgs.?dataset_name.hasValue()"
 _EVAL_ON = f"({_sft_not_no('eval_strategy')} || {_sft_not_no('evaluation_strategy')})"
@@ -207,6 +213,12 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
             f"!({_DATASETS}.exists(d, has(d.weight)) && {_DATASETS}.exists(d, has(d.fraction)))",
             "spec.datasetMixture.datasets mixes weight (the alignment-handbook's share of each "
             "dataset to keep) and fraction (TRL's share of the mixture): use one of them",
+        ),
+        _validation(
+            f"!({_DATASETS}.exists(d, d.?test.orValue(false)) && "
+            f"{SPEC}.?datasetMixture.?test_split_size.hasValue())",
+            "spec.datasetMixture.test_split_size: datasets marked test: true are the test split "
+            "already; remove test_split_size, or the test marks",
         ),
         _validation(
             f"!({_DATASETS}.exists(d, has(d.weight)) && "
