@@ -9,8 +9,10 @@ patches the status of each, and reports the kube-apiserver's CPU seconds for eac
   - the baseline, measured in the same run: the same CRD with every x-kubernetes-validations
     rule removed and the policy's binding deleted (so the difference is what validation
     costs),
-each for two specs: the minimal one of bench/operator_scale.py, and a typical fine-tune
-(LoRA, bf16, a dozen sftConfig fields); CEL over a CRD costs more the more fields are set.
+each for three specs: the minimal one of bench/operator_scale.py, a typical fine-tune
+(LoRA, bf16, a dozen sftConfig fields), and a pasted recipe at the size limits (a 64 KiB
+inline chat template, a weighted handbook mixture, an inline DeepSpeed config, trackers);
+CEL over a CRD costs more the more fields are set.
 The variants alternate `--rounds` times, each in a fresh namespace.
 
     python bench/crd_write_cost.py --n 2000 --rounds 2
@@ -81,7 +83,49 @@ def typical_spec(i: int) -> dict[str, Any]:
     }
 
 
-SPECS: dict[str, Callable[[int], dict[str, Any]]] = {"minimal": spec, "typical": typical_spec}
+# The largest inline chat template the CRD accepts (extensions.CHAT_TEMPLATE_MAX_BYTES).
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+)
+
+
+def recipe_spec(i: int) -> dict[str, Any]:
+    """A pasted alignment-handbook recipe at the size limits: a 64 KiB inline chat template,
+    a weighted handbook mixture, an inline DeepSpeed config, trackers and env entries."""
+    from sftjob_operator.api.extensions import CHAT_TEMPLATE_MAX_BYTES
+
+    padding = CHAT_TEMPLATE_MAX_BYTES - len(CHAT_TEMPLATE) - len("{#  #}")
+    base = typical_spec(i)
+    base["scriptArgs"] = {
+        "dataset_mixture": {
+            "datasets": [
+                {"id": f"org/data-{k}", "split": "train", "columns": ["messages"], "weight": 0.5}
+                for k in range(8)
+            ],
+            "seed": 42,
+            "test_split_size": 0.01,
+        }
+    }
+    base["gpusPerNode"] = 8
+    base["sftConfig"] = {
+        **base["sftConfig"],
+        "chat_template": "{# " + "x" * padding + " #}" + CHAT_TEMPLATE,
+        "deepspeed": {"zero_optimization": {"stage": 3}, "gradient_clipping": 1.0},
+        "report_to": ["tensorboard", "wandb"],
+        "output_dir": "data/recipe",
+    }
+    base["env"] = [
+        {"name": "WANDB_PROJECT", "value": "bench"},
+        {"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": {"name": "w", "key": "k"}}},
+    ]
+    return base
+
+
+SPECS: dict[str, Callable[[int], dict[str, Any]]] = {
+    "minimal": spec,
+    "typical": typical_spec,
+    "recipe_64k_template": recipe_spec,
+}
 
 
 def without_rules(node: Any) -> Any:

@@ -1,1 +1,1 @@
-"""`sftjob`: a command line for SFTJob users (convert TRL recipes into SFTJob manifests)."""
+"""`sftjob`: a command line for SFTJob users (convert TRL recipes, validate and render SFTJobs)."""

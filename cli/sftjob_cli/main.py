@@ -1,16 +1,30 @@
-"""The `sftjob` command."""
+"""The `sftjob` command (also installed as the kubectl plugin `kubectl-sftjob`)."""
 
 from __future__ import annotations
 
 import click
 
 from sftjob_cli.convert import convert
+from sftjob_cli.render import render
+from sftjob_cli.validate import validate
+
+COMPLETION = """Shell completion (click's own): add one line to your shell's startup file.
+
+\b
+  bash:  eval "$(_SFTJOB_COMPLETE=bash_source sftjob)"
+  zsh:   eval "$(_SFTJOB_COMPLETE=zsh_source sftjob)"
+  fish:  _SFTJOB_COMPLETE=fish_source sftjob | source
+
+As a kubectl plugin (`kubectl sftjob ...`) the variable is _KUBECTL_SFTJOB_COMPLETE with
+the command kubectl-sftjob."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=COMPLETION)
 @click.version_option(package_name="sftjob-operator", prog_name="sftjob")
 def main() -> None:
     """Work with SFTJobs: TRL supervised fine-tuning on Kubernetes."""
 
 
 main.add_command(convert)
+main.add_command(validate)
+main.add_command(render)

@@ -55,6 +55,7 @@ OWNED_STATUS_KEYS = (
     "observedGeneration",
     "startTime",
     "completionTime",
+    "outputDir",
     "attempt",
     "restarts",
 )

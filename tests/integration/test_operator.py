@@ -64,6 +64,7 @@ def test_two_by_eight_runs_on_fake_gpu_nodes_and_succeeds(
 
     done = wait_for("Succeeded", lambda: phase_is(devcluster, namespace, "llm", "Succeeded"), 120)
     assert done["completionTime"] and done["startTime"]
+    assert done["outputDir"] == "/workspace/output"  # where the model is, on the storage
     assert condition(done, "Succeeded")["status"] == "True"
     row = printer_row(devcluster, namespace, "llm")
     assert (row["PHASE"], row["NODES"], row["GPUS/NODE"]) == ("Succeeded", "2", "8")

@@ -54,7 +54,7 @@ LEGACY = {
     "torch_dtype": ("float32", "dtype"),
     "max_seq_length": (64, "max_length"),
     "lora_rnak": (4, "lora_r"),
-    "hub_token": ("hf_secret", "HF_TOKEN"),
+    "hub_token": ("hf_secret", "hubTokenSecretRef"),
 }
 
 

@@ -1,0 +1,101 @@
+"""`sftjob render`: the child manifests the operator would create for an SFTJob.
+
+The same functions as the operator's (checks.check runs normalize() and
+render_children() on the object as the apiserver would store it, defaults applied), for
+the first attempt. The apiserver assigns the SFTJob's uid; the owner references here
+carry a placeholder (checks.PLACEHOLDER_UID). A spec the cluster would refuse is reported
+as `validate` reports it, and nothing is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sftjob_cli.checks import OtherKind, Verdict, check, require_sftjob
+from sftjob_cli.crd import load_crd
+from sftjob_cli.emit import emit
+from sftjob_cli.errors import ManifestError
+from sftjob_cli.kubeyaml import read_documents
+from sftjob_cli.validate import report
+
+
+class RenderFailed(click.ClickException):
+    """A file that cannot be read or rendered: the reason on stderr, exit status 1."""
+
+    exit_code = 1
+
+
+def stream(children: Sequence[dict[str, Any]]) -> str:
+    """A multi-document YAML stream, in creation order."""
+    return "---\n".join(emit(child) for child in children)
+
+
+def file_name(index: int, child: dict[str, Any]) -> str:
+    """`01-configmap-tiny-config.yaml`: numbered in creation order."""
+    name = re.sub(r"[^a-z0-9.-]", "-", str(child["metadata"]["name"]).lower())
+    return f"{index:02d}-{str(child['kind']).lower()}-{name}.yaml"
+
+
+def write_children(children: Sequence[dict[str, Any]], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, child in enumerate(children, start=1):
+        path = directory / file_name(index, child)
+        path.write_text(emit(child), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def verdicts(path: str, namespace: str | None) -> list[Verdict]:
+    """The verdict on every SFTJob of the file (other kinds are left out)."""
+    try:
+        docs = read_documents(path)
+        jobs = []
+        for doc in docs:
+            try:
+                jobs.append(require_sftjob(doc, load_crd()))
+            except OtherKind:
+                continue
+        if not jobs:
+            raise ManifestError(f"{path}: no SFTJob in it")
+        return [check(job, namespace=namespace) for job in jobs]
+    except ManifestError as err:
+        raise RenderFailed(str(err)) from None
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Examples:\n\n\b\n  sftjob render job.yaml > children.yaml\n"
+    "  sftjob render job.yaml -o rendered/   # 01-configmap-<job>-config.yaml, ...",
+)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per child into this directory instead of printing them.",
+)
+@click.option("-n", "--namespace", help="Namespace of the children (default: the manifest's).")
+def render(file: str, output_dir: Path | None, namespace: str | None) -> None:
+    """Print the manifests the operator creates for the SFTJob in FILE: its ConfigMap
+    (trl.yaml, accelerate.yaml, ...), headless Service, PersistentVolumeClaim and Job.
+
+    The operator's translations of outdated names are listed on stderr."""
+    results = verdicts(file, namespace)
+    refused = [v for v in results if not v.accepted]
+    if refused:
+        lines = [line for v in refused for line in report(file, v)]
+        raise RenderFailed("\n".join(lines))
+    children = [child for v in results for child in v.children]
+    for note in (note for v in results for note in v.notes):
+        click.echo(f"note: {note}", err=True)
+    if output_dir is None:
+        click.echo(stream(children), nl=False)
+        return
+    for path in write_children(children, output_dir):
+        click.echo(f"wrote {path}", err=True)

@@ -1,0 +1,166 @@
+"""`sftjob validate`: would the cluster accept these SFTJobs? Offline, in the apiserver's words.
+
+Each SFTJob document goes through what `kubectl apply` meets (checks.check): strict field
+validation, the CRD's schema and CEL rules, the admission policy sftjob-spec-rules, and
+then the operator's own normalization and rendering. Exit status: 0 when every SFTJob is
+valid, 1 when one is not (or a file cannot be read), 2 when the --old file or the cluster
+cannot be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from sftjob_cli import server
+from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
+from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, check, require_sftjob
+from sftjob_cli.crd import load_crd
+from sftjob_cli.errors import ManifestError
+from sftjob_cli.kubeyaml import read_documents
+
+STAGES = {
+    DECODE: "refused by the apiserver (strict field validation)",
+    SCHEMA: "refused by the apiserver (the CRD's schema and rules)",
+    POLICY: "refused by the admission policy",
+    OPERATOR: "accepted by the apiserver, but the operator would fail it (InvalidSpec)",
+}
+
+
+class CheckFailed(click.ClickException):
+    """The input or the cluster could not be read: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Options:
+    old: Mapping[str, Any]  # the stored objects by name
+    namespace: str | None
+    cluster: server.Cluster | None
+    quiet: bool
+
+
+def report(where: str, verdict: Verdict) -> list[str]:
+    """The lines printed for one document."""
+    head = f"{where}: {verdict.name}"
+    if verdict.accepted:
+        return [f"{head}: valid", *(f"  note: {note}" for note in verdict.notes)]
+    return [f"{head}: invalid, {STAGES[verdict.stage or '']}:", *(f"  {e}" for e in verdict.errors)]
+
+
+def _meta(doc: Any) -> Mapping[str, Any]:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_old(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        docs = read_documents(path)
+    except ManifestError as err:
+        raise CheckFailed(f"--old {err}") from None
+    return {str(_meta(doc).get("name")): doc for doc in docs}
+
+
+def check_document(where: str, doc: Any, options: Options) -> bool:
+    """Print the verdict on one document; True when it is valid (or not an SFTJob)."""
+    try:
+        require_sftjob(doc, load_crd())
+    except OtherKind as err:
+        click.echo(f"{where}: skipped: {err}", err=True)
+        return True
+    except ManifestError as err:
+        click.echo(f"{where}: invalid: {err}")
+        return False
+    cluster = options.cluster
+    namespace = options.namespace or _meta(doc).get("namespace") or (cluster and cluster.namespace)
+    old = options.old.get(str(_meta(doc).get("name")))
+    try:
+        verdict = check(doc, old=old, namespace=namespace or None)
+    except ManifestError as err:
+        click.echo(f"{where}: invalid: {err}")
+        return False
+    lines = report(where, verdict)
+    if not (options.quiet and verdict.accepted):
+        click.echo("\n".join(lines))
+    if cluster is None:
+        return verdict.accepted
+    sent = {**doc, "metadata": {**_meta(doc), "namespace": verdict.stored["metadata"]["namespace"]}}
+    return ask_server(where, sent, verdict, cluster) and verdict.accepted
+
+
+def ask_server(where: str, doc: Any, verdict: Verdict, cluster: server.Cluster) -> bool:
+    """The cluster's dry-run verdict on the document as written (kubectl sends it so)."""
+    try:
+        accepted, message = server.dry_run(cluster, doc, load_crd())
+    except server.ServerError as err:
+        raise CheckFailed(str(err)) from None
+    click.echo(f"{where}: {verdict.name}: server: {message}")
+    if accepted != verdict.accepted:
+        click.echo(f"{where}: {verdict.name}: the cluster and the offline check disagree", err=True)
+    return accepted
+
+
+def check_file(path: str, options: Options) -> bool:
+    try:
+        docs = read_documents(path)
+    except ManifestError as err:
+        click.echo(f"{err}")
+        return False
+    if not docs:
+        click.echo(f"{path}: invalid: no Kubernetes object in it")
+        return False
+    results = [
+        check_document(_where(path, i, len(docs)), doc, options) for i, doc in enumerate(docs)
+    ]
+    return all(results)
+
+
+def _where(path: str, index: int, count: int) -> str:
+    return path if count == 1 else f"{path}#{index + 1}"
+
+
+EPILOG = """Examples:
+
+\b
+  sftjob validate job.yaml examples/*.yaml
+  sftjob validate --old deployed.yaml job.yaml   # an update (training settings are immutable)
+  sftjob validate --server job.yaml              # and a server-side dry run
+
+Exit status: 0 all valid, 1 one is invalid or unreadable, 2 the --old file or the cluster
+could not be read."""
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--old",
+    "old_path",
+    type=click.Path(dir_okay=False),
+    help="The SFTJobs as stored: check FILES as updates of those of the same name.",
+)
+@click.option("--server", "ask", is_flag=True, help="Also ask the cluster (server-side dry run).")
+@click.option("-n", "--namespace", help="Namespace (default: the manifest's, else the context's).")
+@click.option("--context", help="kubeconfig context for --server (default: the current one).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file for --server.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only what is invalid.")
+def validate(files: Sequence[str], old_path: str | None, quiet: bool, **target: Any) -> None:
+    """Check SFTJob manifests as the cluster would, with no cluster: the CRD's schema and
+    rules, the admission policy's rules and the operator's normalization. Messages name the
+    fields in the apiserver's words."""
+    namespace = target["namespace"]
+    cluster = None
+    if target["ask"]:  # the options' names: ask, namespace, context, kubeconfig
+        try:
+            cluster = server.connect(target["kubeconfig"], target["context"], namespace)
+        except server.ServerError as err:
+            raise CheckFailed(str(err)) from None
+    options = Options(read_old(old_path), namespace, cluster, quiet)
+    results = [check_file(path, options) for path in files]
+    if not all(results):
+        raise SystemExit(1)

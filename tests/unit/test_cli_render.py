@@ -1,0 +1,108 @@
+"""`sftjob render`: the operator's children of an SFTJob manifest.
+
+The strongest check is the operator's own golden files (tests/golden/render): each golden
+case, written as the SFTJob manifest a user would apply (its TRL config placed into the
+four blocks, no defaults written), renders to exactly the golden children. The examples
+render to what render_children() gives for the stored object, as the operator calls it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from sftjob_cli.apiserver import decode
+from sftjob_cli.checks import PLACEHOLDER_UID
+from sftjob_cli.crd import load_crd
+from sftjob_cli.kubeyaml import read_documents
+from sftjob_cli.main import main
+from sftjob_operator.api.normalize import normalize
+from sftjob_operator.api.trl_fields import load_trl_fields
+from sftjob_operator.render import render_children
+
+from tests.unit.test_render_cases import CASES
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "render"
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+def render(*args: str) -> Result:
+    return CliRunner().invoke(main, ["render", *args])
+
+
+def manifest_of_case(body: dict[str, Any], trl_config: dict[str, Any]) -> dict[str, Any]:
+    """The SFTJob a user writes for a golden case: each TRL key in its block."""
+    fields = load_trl_fields()
+    spec = dict(body["spec"])
+    for key, value in trl_config.items():
+        block = fields.block_of(key)
+        assert block is not None, key
+        spec.setdefault(block, {})[key] = value
+    return {**body, "spec": spec}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_render_gives_the_operators_golden_children(case: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(yaml.safe_dump(manifest_of_case(*CASES[case])))
+    result = render(str(path))
+    assert result.exit_code == 0, result.output
+    golden = list(yaml.safe_load_all((GOLDEN / f"{case}.yaml").read_text()))
+    assert list(yaml.safe_load_all(result.stdout)) == golden
+
+
+def stored(path: Path, namespace: str) -> dict[str, Any]:
+    """The object as the apiserver stores it: read as kubectl sends it, defaults applied."""
+    (doc,) = read_documents(str(path))
+    meta = {**doc["metadata"], "namespace": namespace, "uid": PLACEHOLDER_UID}
+    return decode({**doc, "metadata": meta}, load_crd()).stored
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_renders_as_the_operator_renders_it(path: Path) -> None:
+    result = render(str(path), "-n", "team-a")
+    assert result.exit_code == 0, result.output
+    body = stored(path, "team-a")
+    normalized = normalize(body["spec"])
+    expected = render_children(body, normalized.trl_config, extensions=normalized.extensions)
+    assert list(yaml.safe_load_all(result.stdout)) == expected
+    assert {c["metadata"]["namespace"] for c in expected} == {"team-a"}
+
+
+def test_output_dir_gets_one_file_per_child(tmp_path: Path) -> None:
+    path = ROOT / "examples" / "multi-node-deepspeed-zero3.yaml"
+    printed = list(yaml.safe_load_all(render(str(path)).stdout))
+    result = render(str(path), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    files = sorted((tmp_path / "out").iterdir())
+    assert [f.name.split("-")[0] for f in files] == [f"{i:02d}" for i in range(1, len(files) + 1)]
+    assert [yaml.safe_load(f.read_text()) for f in files] == printed
+    assert {c["kind"] for c in printed} >= {"ConfigMap", "Service", "Job"}
+    assert files[0].name == f"01-configmap-{printed[0]['metadata']['name']}.yaml"
+
+
+def test_translations_go_to_stderr() -> None:
+    result = render(str(ROOT / "examples" / "legacy-seed-config.yaml"))
+    assert result.exit_code == 0, result.output
+    assert "note: spec.sftConfig.evaluation_strategy was translated" in result.stderr
+    assert "evaluation_strategy" not in result.stdout.split("trl.yaml")[1].split("kind:")[0]
+
+
+def test_an_invalid_spec_renders_nothing() -> None:
+    path = ROOT / "tests" / "data" / "invalid" / "conflicting-bf16-fp16.yaml"
+    result = render(str(path))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "spec.sftConfig.bf16 and spec.sftConfig.fp16 are both true" in result.stderr
+
+
+def test_a_file_without_an_sftjob(tmp_path: Path) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
+    result = render(str(path))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {path}: no SFTJob in it"

@@ -1,0 +1,155 @@
+"""`sftjob validate` agrees with the apiserver, offline, on the whole corpus the devcluster's
+apiserver is tested with (tests/integration/test_crd.py): every manifest of
+tests/data/invalid/ is refused by the apiserver's part of the check (strict decoding, the
+CRD's schema and rules, the admission policy), naming the field its `# expect:` line
+names; every updated manifest is refused as an update of its original (the policy's
+immutability rules read oldObject), after the original was accepted; every example is
+accepted, by the apiserver's part and by the operator's normalization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
+from sftjob_cli.checks import check
+from sftjob_cli.kubeyaml import read_documents
+from sftjob_cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+INVALID = sorted((ROOT / "tests" / "data" / "invalid").glob("*.yaml"))
+CREATES = [p for p in INVALID if "# update:" not in p.read_text()]
+UPDATES = [p for p in INVALID if "# update:" in p.read_text()]
+APISERVER_STAGES = (DECODE, SCHEMA, POLICY)
+
+
+def expected_field(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith("# expect: "):
+            return line.removeprefix("# expect: ").strip()
+    raise AssertionError(f"{path} has no '# expect: <field>' line")
+
+
+def validate(*args: str) -> Result:
+    return CliRunner().invoke(main, ["validate", *args])
+
+
+def test_corpus_is_the_integration_tests_corpus() -> None:
+    assert len(CREATES) >= 40
+    assert len(UPDATES) >= 4
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("path", CREATES, ids=lambda p: p.stem)
+def test_invalid_manifest_is_refused_naming_the_field(path: Path) -> None:
+    (doc,) = read_documents(str(path))
+    verdict = check(doc)
+    assert verdict.stage in APISERVER_STAGES, f"{path.name}: {verdict}"
+    assert expected_field(path) in "\n".join(verdict.errors)
+
+
+@pytest.mark.parametrize("path", UPDATES, ids=lambda p: p.stem)
+def test_update_of_training_settings_is_refused(path: Path) -> None:
+    original, changed = read_documents(str(path))
+    assert check(original).accepted
+    assert check(changed).accepted, "as a create the changed manifest is valid"
+    verdict = check(changed, old=original)
+    assert verdict.stage == POLICY
+    errors = "\n".join(verdict.errors)
+    assert expected_field(path) in errors
+    assert "immutable" in errors
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_is_accepted(path: Path) -> None:
+    (doc,) = read_documents(str(path))
+    verdict = check(doc)
+    assert verdict.accepted, verdict.errors
+    assert [c["kind"] for c in verdict.children][-1] == "Job"
+
+
+def test_validate_exits_0_on_the_examples() -> None:
+    result = validate(*map(str, EXAMPLES))
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": valid") == len(EXAMPLES)
+
+
+def test_validate_exits_1_naming_each_invalid_file() -> None:
+    result = validate(str(EXAMPLES[0]), *map(str, CREATES))
+    assert result.exit_code == 1
+    for path in CREATES:
+        line = next(x for x in result.output.splitlines() if x.startswith(f"{path}: "))
+        assert ": invalid, refused by the " in line
+    assert f"{EXAMPLES[0]}: SFTJob/" in result.output
+
+
+def test_validate_old_checks_an_update(tmp_path: Path) -> None:
+    path = ROOT / "tests" / "data" / "invalid" / "update-nodes.yaml"
+    original, changed = yaml.safe_load_all(path.read_text())
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(original))
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump(changed))
+    assert validate(str(tmp_path / "new.yaml")).exit_code == 0
+    result = validate("--old", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml"))
+    assert result.exit_code == 1
+    assert "refused by the admission policy" in result.output
+    assert (
+        "ValidatingAdmissionPolicy 'sftjob-spec-rules' with binding 'sftjob-spec-rules' denied "
+        "request: spec.nodes is immutable" in result.output
+    )
+
+
+def test_a_file_of_several_documents(tmp_path: Path) -> None:
+    docs: list[Any] = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}},
+        yaml.safe_load((ROOT / "examples" / "tiny-cpu.yaml").read_text()),
+        yaml.safe_load((ROOT / "tests" / "data" / "invalid" / "zero-nodes.yaml").read_text()),
+    ]
+    path = tmp_path / "all.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    result = validate(str(path))
+    assert result.exit_code == 1
+    assert f"{path}#1: skipped: Secret is not an SFTJob" in result.stderr
+    assert f"{path}#2: SFTJob/tiny-cpu: valid" in result.stdout
+    assert f"{path}#3: SFTJob/zero-nodes: invalid" in result.stdout
+
+
+def test_quiet_prints_only_what_is_invalid() -> None:
+    ok = validate("-q", str(EXAMPLES[0]))
+    assert (ok.exit_code, ok.stdout) == (0, "")
+    bad = validate("-q", str(CREATES[0]))
+    assert bad.exit_code == 1 and bad.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("spec: [", "not valid YAML"),
+        ("", "no Kubernetes object in it"),
+        ("apiVersion: sftjob.dev/v9\nkind: SFTJob\n", 'no matches for kind "SFTJob" in version'),
+        ("- a\n- b\n", "not a Kubernetes object"),
+    ],
+)
+def test_bad_files_give_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    result = validate(str(path))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_gives_one_line(tmp_path: Path) -> None:
+    result = validate(str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 1
+    assert result.output.strip() == f"{tmp_path / 'nope.yaml'}: no such file"
+
+
+def test_unreadable_old_file_exits_2(tmp_path: Path) -> None:
+    result = validate("--old", str(tmp_path / "nope.yaml"), str(EXAMPLES[0]))
+    assert result.exit_code == 2
+    assert "Error: --old" in result.stderr and "no such file" in result.stderr
