@@ -218,7 +218,9 @@ def main() -> None:
             for name, (crd, with_policy) in variants.items():
                 install(cluster, crd, with_policy)
                 for spec_name, make_spec in SPECS.items():
-                    namespace = f"crd-cost-{spec_name}-{round_}-{int(time.time())}"
+                    namespace = (
+                        f"crd-cost-{spec_name.replace('_', '-')}-{round_}-{int(time.time())}"
+                    )
                     cluster.kubectl("create", "namespace", namespace)
                     cluster.wait_for_service_account(namespace)
                     sample = asyncio.run(writes(cluster, namespace, args.n, make_spec))

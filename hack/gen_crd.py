@@ -69,6 +69,13 @@ KIND_OVERRIDES = {
     # old space-separated option strings).
     ("sftConfig", "fsdp"): "bool-or-string",
 }
+# Fields whose None means something other than their default: the CRD keeps a null for
+# them (nullable), and normalize() passes it to trl.yaml (trl_fields.json lists them).
+NULLABLE = {
+    # TRL's default truncates at 1024 tokens; null keeps whole sequences, as TRL's
+    # vision-language recipes do, so image tokens are never cut.
+    ("sftConfig", "max_length"): "null keeps whole sequences (no truncation).",
+}
 # Fields the CRD requires although TRL gives them a default of None.
 REQUIRED = {"modelConfig": ["model_name_or_path"]}
 # Fields the spec does not accept (they are listed as rejected in the legacy table).
@@ -127,6 +134,9 @@ def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind
     note = _alias_note(block, f.name)
     if note:
         schema["description"] = schema.get("description", "") + note
+    if note := NULLABLE.get((block, f.name)):
+        schema["nullable"] = True
+        schema["description"] = schema.get("description", "") + " " + note
     bad = crd_rules.rejected_value_rule(block, f.name)
     if bad:
         schema.setdefault("x-kubernetes-validations", []).append(bad)
@@ -259,6 +269,7 @@ def build_fields(versions: Mapping[str, str], classes: Mapping[str, type]) -> di
         blocks[block] = {
             "dataclass": cls.__name__,
             "fields": {f.name: kind for f, _tp, kind in block_fields(block, cls)},
+            "nullable": sorted(name for b, name in NULLABLE if b == block),
         }
     return {
         "trl": versions["trl"],

@@ -85,6 +85,12 @@ def test_output_dir_off_the_storage_is_refused(written: str, words: str) -> None
     assert words in err.value.message and "relative path" in err.value.message
 
 
+def test_null_reaches_trl_only_where_it_means_something() -> None:
+    out = normalize(spec(sftConfig={"max_length": None, "seed": None}))
+    assert out.trl_config["max_length"] is None  # no truncation, as vision recipes ask
+    assert "seed" not in out.trl_config  # TRL's default applies
+
+
 def test_the_spec_is_not_changed() -> None:
     original = spec(
         scriptArgs={"skip_prepare_dataset": True},
@@ -355,7 +361,8 @@ def test_examples_normalize(path: Path) -> None:
     doc = yaml.safe_load(path.read_text())
     out = normalize(doc["spec"])
     assert out.trl_config["model_name_or_path"]
-    assert None not in out.trl_config.values()
+    nulls = {k for k, v in out.trl_config.items() if v is None}
+    assert nulls <= {"max_length"}, nulls  # only where null means something to TRL
 
 
 def test_legacy_example_reports_every_translation() -> None:

@@ -22,6 +22,7 @@ from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
 from .trackers import check_trackers
+from .vision import is_vision_row, vision_problems
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -95,6 +96,14 @@ def load_datasets(script_args: Any, dataset_args: Any, settings: Mapping[str, An
     )
 
 
+def check_vision(train_dataset: Any, training_args: Any) -> None:
+    """Before the model loads: what TRL would refuse for vision data after loading it."""
+    first = next(iter(train_dataset), None)
+    problems = vision_problems(training_args) if first and is_vision_row(first) else []
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def build_trainer(
     script_args: Any,
     training_args: Any,
@@ -135,6 +144,7 @@ def build_trainer(
                 '`test_split_size` or `eval_strategy: "no"`'
             )
         eval_dataset = dataset[script_args.dataset_test_split]
+    check_vision(dataset[script_args.dataset_train_split], training_args)
 
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,

@@ -118,10 +118,12 @@ def _read_block(spec: Mapping[str, Any], block: str) -> Mapping[str, Any]:
 
 
 def _known(block: str, raw: Mapping[str, Any], fields: TrlFields) -> dict[str, Any]:
+    """The block's current fields; a null only where it means something to TRL."""
+    nullable = fields.nullable.get(block, frozenset())
     return {
         k: copy.deepcopy(v)
         for k, v in raw.items()
-        if _is_current(block, k, fields) and v is not None
+        if _is_current(block, k, fields) and (v is not None or k in nullable)
     }
 
 
