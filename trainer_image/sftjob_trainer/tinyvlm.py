@@ -139,7 +139,8 @@ def rows(image_paths: list[Path]) -> list[dict[str, Any]]:
     ]
 
 
-def write_dataset(data: Path) -> Path:
+def write_dataset(data: Path, seen_as: Path | None = None) -> Path:
+    """The images and train.jsonl. `seen_as`: where a pod mounts `data`, for the rows' paths."""
     from PIL import Image
 
     images = data / "images"
@@ -150,20 +151,22 @@ def write_dataset(data: Path) -> Path:
         path = images / f"{i:03d}.png"
         # Sizes vary a little, so the image processor really resizes and crops.
         Image.new("RGB", (IMAGE_SIZE + i % 3, IMAGE_SIZE + i % 2), colour).save(path)
-        paths.append(path)
+        paths.append((seen_as or data) / "images" / path.name)
     with (data / "train.jsonl").open("w", encoding="utf-8") as f:
         for row in rows(paths):
             f.write(json.dumps(row) + "\n")
     return data
 
 
-def build(root: str | Path) -> TinyVlm:
+def build(root: str | Path, seen_as: str | Path | None = None) -> TinyVlm:
+    """`seen_as`: where a pod will mount `root` (the dataset's image paths point there)."""
     root = Path(root)
     processor = build_processor()
     model = build_model(processor)
     model.save_pretrained(root / "model")
     processor.save_pretrained(root / "model")
-    return TinyVlm(root, root / "model", write_dataset(root / "data"))
+    data = write_dataset(root / "data", Path(seen_as) / "data" if seen_as else None)
+    return TinyVlm(root, root / "model", data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Write a tiny offline LLaVA model, processor and image dataset.",
     )
     parser.add_argument("outdir", help="directory to write model/ and data/ into")
+    parser.add_argument(
+        "--seen-as", help="where pods mount OUTDIR (the dataset's image paths point there)"
+    )
     args = parser.parse_args(argv)
-    assets = build(args.outdir)
+    assets = build(args.outdir, args.seen_as)
     print(json.dumps({k: str(v) for k, v in assets.__dict__.items()}))
     return 0
 
