@@ -49,33 +49,52 @@ CHAT_TEMPLATE = (
 
 
 @dataclass(frozen=True)
+class VlmShape:
+    """A LLaVA's sizes: a CLIP vision tower and a Qwen2 language model."""
+
+    image_size: int = IMAGE_SIZE
+    patch_size: int = PATCH_SIZE
+    vision_hidden: int = 32
+    vision_layers: int = 2
+    vision_heads: int = 4
+    text_hidden: int = 32
+    text_intermediate: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    text_kv_heads: int = 2
+
+
+TINY = VlmShape()
+
+
+@dataclass(frozen=True)
 class TinyVlm:
     root: Path
     model: Path
     data: Path  # the directory holding train.jsonl
 
 
-def build_processor() -> Any:
+def build_processor(shape: VlmShape = TINY) -> Any:
     from transformers import CLIPImageProcessor, LlavaProcessor
 
     tokenizer = build_tokenizer()
     tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
     tokenizer.chat_template = CHAT_TEMPLATE
     image_processor = CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        size={"shortest_edge": shape.image_size},
+        crop_size={"height": shape.image_size, "width": shape.image_size},
     )
     return LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=PATCH_SIZE,
+        patch_size=shape.patch_size,
         vision_feature_select_strategy="default",
         chat_template=CHAT_TEMPLATE,
         num_additional_image_tokens=1,  # CLIP's class token, dropped by "default"
     )
 
 
-def build_model(processor: Any, seed: int = 0) -> Any:
+def build_model(processor: Any, seed: int = 0, shape: VlmShape = TINY) -> Any:
     import torch
     from transformers import (
         CLIPVisionConfig,
@@ -86,20 +105,20 @@ def build_model(processor: Any, seed: int = 0) -> Any:
 
     tokenizer = processor.tokenizer
     vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-        projection_dim=32,
+        hidden_size=shape.vision_hidden,
+        intermediate_size=4 * shape.vision_hidden,
+        num_hidden_layers=shape.vision_layers,
+        num_attention_heads=shape.vision_heads,
+        image_size=shape.image_size,
+        patch_size=shape.patch_size,
+        projection_dim=shape.vision_hidden,
     )
     text = Qwen2Config(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        hidden_size=shape.text_hidden,
+        intermediate_size=shape.text_intermediate,
+        num_hidden_layers=shape.text_layers,
+        num_attention_heads=shape.text_heads,
+        num_key_value_heads=shape.text_kv_heads,
         vocab_size=len(tokenizer),
         max_position_embeddings=256,
         tie_word_embeddings=True,
@@ -113,7 +132,7 @@ def build_model(processor: Any, seed: int = 0) -> Any:
         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
-        image_seq_length=(IMAGE_SIZE // PATCH_SIZE) ** 2,
+        image_seq_length=(shape.image_size // shape.patch_size) ** 2,
     )
     torch.manual_seed(seed)
     return LlavaForConditionalGeneration(config)
@@ -139,18 +158,20 @@ def rows(image_paths: list[Path]) -> list[dict[str, Any]]:
     ]
 
 
-def write_dataset(data: Path, seen_as: Path | None = None) -> Path:
+def write_dataset(
+    data: Path, seen_as: Path | None = None, rows_count: int = ROWS, image_size: int = IMAGE_SIZE
+) -> Path:
     """The images and train.jsonl. `seen_as`: where a pod mounts `data`, for the rows' paths."""
     from PIL import Image
 
     images = data / "images"
     images.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i in range(ROWS):
+    for i in range(rows_count):
         colour = COLOURS[list(COLOURS)[i % len(COLOURS)]]
         path = images / f"{i:03d}.png"
         # Sizes vary a little, so the image processor really resizes and crops.
-        Image.new("RGB", (IMAGE_SIZE + i % 3, IMAGE_SIZE + i % 2), colour).save(path)
+        Image.new("RGB", (image_size + i % 3, image_size + i % 2), colour).save(path)
         paths.append((seen_as or data) / "images" / path.name)
     with (data / "train.jsonl").open("w", encoding="utf-8") as f:
         for row in rows(paths):
