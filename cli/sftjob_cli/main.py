@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from sftjob_cli.convert import convert
+from sftjob_cli.delete import delete
+from sftjob_cli.describe import describe
+from sftjob_cli.get import get
+from sftjob_cli.local import run
+from sftjob_cli.logs import logs
+from sftjob_cli.plot import plot
 from sftjob_cli.render import render
+from sftjob_cli.submit import submit
 from sftjob_cli.validate import validate
 
 COMPLETION = """Shell completion (click's own): add one line to your shell's startup file.
@@ -28,3 +35,10 @@ def main() -> None:
 main.add_command(convert)
 main.add_command(validate)
 main.add_command(render)
+main.add_command(run)
+main.add_command(submit)
+main.add_command(get)
+main.add_command(describe)
+main.add_command(logs)
+main.add_command(plot)
+main.add_command(delete)

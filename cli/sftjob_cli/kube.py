@@ -1,0 +1,164 @@
+"""The cluster side of the cluster commands: the kubeconfig context, the clients, and the
+errors a user can cause, each as one line with no traceback.
+
+Every cluster command takes -n/--namespace, --context and --kubeconfig as kubectl does,
+and follows the current kubeconfig context (and its namespace) by default.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from sftjob_cli import operator_api
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class KubeError(click.ClickException):
+    """A cluster error a user can cause (no cluster, wrong context, no such job, RBAC):
+    one line on stderr, exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@dataclass(frozen=True)
+class Kube:
+    """The clients of the chosen kubeconfig context, and its namespace."""
+
+    api_client: Any
+    namespace: str
+    context: str
+
+    @property
+    def custom(self) -> Any:
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api_client)
+
+    @property
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api_client)
+
+
+def cluster_options(func: F) -> F:
+    """-n/--namespace, --context and --kubeconfig, as kubectl has them."""
+    func = click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file.")(
+        func
+    )
+    func = click.option("--context", help="kubeconfig context (default: the current one).")(func)
+    return click.option("-n", "--namespace", help="Namespace (default: the context's).")(func)
+
+
+def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
+    from kubernetes import config
+
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, OSError, TypeError) as err:
+        raise KubeError(f"no usable kubeconfig: {err}") from None
+    chosen = active
+    if context:
+        chosen = next((c for c in contexts or () if c["name"] == context), None)
+        if chosen is None:
+            names = ", ".join(c["name"] for c in contexts or ()) or "none"
+            raise KubeError(f'context "{context}" is not in the kubeconfig (it has: {names})')
+    try:
+        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    except (config.ConfigException, OSError, TypeError, ValueError) as err:
+        raise KubeError(f"no usable kubeconfig: {err}") from None
+    default_ns = (chosen or {}).get("context", {}).get("namespace") or "default"
+    return Kube(api_client, namespace or default_ns, (chosen or {}).get("name", ""))
+
+
+def api_message(err: Any) -> str:
+    try:
+        return str(json.loads(err.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"{err.status} {err.reason}".strip()
+
+
+def describe_error(err: Any, what: str) -> str:
+    """One line for an ApiException met while doing `what`."""
+    status = getattr(err, "status", None)
+    if status == 403:
+        return f"forbidden: {what}: {api_message(err)} (ask for RBAC access, or pick -n)"
+    if status == 401:
+        return f"unauthorized: {what}: the kubeconfig's credentials were refused"
+    if status == 404:
+        return f"not found: {what}: {api_message(err)}"
+    return f"{what}: {api_message(err)}"
+
+
+@contextmanager
+def user_errors(what: str) -> Iterator[None]:
+    """Turn the cluster's answers and connection failures into one KubeError line."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except ApiException as err:
+        raise KubeError(describe_error(err, what)) from None
+    except (OSError, HTTPError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise KubeError(f"cannot reach the cluster: {reason}") from None
+
+
+def get_job(kube: Kube, name: str, namespace: str | None = None) -> dict[str, Any]:
+    """The SFTJob, or a KubeError naming it."""
+    from kubernetes.client.exceptions import ApiException
+
+    ns = namespace or kube.namespace
+    with user_errors(f"sftjob {name} in namespace {ns}"):
+        try:
+            body: dict[str, Any] = kube.custom.get_namespaced_custom_object(
+                **operator_api.resource(), namespace=ns, name=name
+            )
+        except ApiException as err:
+            if err.status == 404 and "sftjobs" in api_message(err):
+                raise KubeError(f'sftjob "{name}" not found in namespace "{ns}"') from None
+            raise
+    return body
+
+
+def list_jobs(kube: Kube, all_namespaces: bool) -> list[dict[str, Any]]:
+    where = "all namespaces" if all_namespaces else f"namespace {kube.namespace}"
+    with user_errors(f"list sftjobs in {where}"):
+        if all_namespaces:
+            listed = kube.custom.list_cluster_custom_object(**operator_api.resource())
+        else:
+            listed = kube.custom.list_namespaced_custom_object(
+                **operator_api.resource(), namespace=kube.namespace
+            )
+    items: list[dict[str, Any]] = listed.get("items") or []
+    return sorted(items, key=lambda j: (j["metadata"]["namespace"], j["metadata"]["name"]))
+
+
+def job_events(kube: Kube, name: str, namespace: str) -> list[dict[str, Any]]:
+    """The Events about the SFTJob, oldest first, as plain dicts."""
+    selector = f"involvedObject.name={name},involvedObject.kind={operator_api.KIND}"
+    with user_errors(f"list events of sftjob {name}"):
+        listed = kube.core.list_namespaced_event(namespace, field_selector=selector)
+    events = [kube.api_client.sanitize_for_serialization(e) for e in listed.items]
+    return sorted(events, key=event_time)
+
+
+def event_time(event: dict[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )

@@ -1,0 +1,93 @@
+"""`sftjob submit FILE [--wait]`: server-side apply of the SFTJobs in FILE, then (with
+--wait) follow them as `get -w` does; the exit status follows the final phase: 0 when
+every job Succeeded, 1 when one Failed (or the apply was refused)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from sftjob_cli import get as get_command
+from sftjob_cli import kube as k8s
+from sftjob_cli import operator_api, views
+from sftjob_cli.checks import OtherKind, require_sftjob
+from sftjob_cli.crd import load_crd
+from sftjob_cli.errors import ManifestError
+from sftjob_cli.kubeyaml import read_documents
+
+FIELD_MANAGER = "sftjob"
+
+
+def read_jobs(path: str, namespace: str) -> list[dict[str, Any]]:
+    """The SFTJobs of the file, each with a namespace (the manifest's, else `namespace`)."""
+    try:
+        jobs = []
+        for doc in read_documents(path):
+            try:
+                job = require_sftjob(doc, load_crd())
+            except OtherKind:
+                continue
+            meta = dict(job.get("metadata") or {})
+            if not meta.get("name"):
+                raise ManifestError(f"{path}: an SFTJob without metadata.name")
+            meta["namespace"] = meta.get("namespace") or namespace
+            jobs.append({**job, "metadata": meta})
+    except ManifestError as err:
+        raise click.ClickException(str(err)) from None
+    if not jobs:
+        raise click.ClickException(f"{path}: no SFTJob in it")
+    return jobs
+
+
+def apply(kube: k8s.Kube, job: Mapping[str, Any]) -> None:
+    meta = job["metadata"]
+    with k8s.user_errors(f"apply sftjob {meta['name']} in namespace {meta['namespace']}"):
+        kube.custom.patch_namespaced_custom_object(
+            **operator_api.resource(),
+            namespace=meta["namespace"],
+            name=meta["name"],
+            body=dict(job),
+            field_manager=FIELD_MANAGER,
+            field_validation="Strict",
+            _content_type="application/apply-patch+yaml",
+        )
+    click.echo(f"sftjob.{operator_api.GROUP}/{meta['name']} serverside-applied")
+
+
+def exit_status(jobs: list[dict[str, Any]]) -> int:
+    phases = [views.status_of(j).get("phase") for j in jobs]
+    return 0 if all(p == operator_api.SUCCEEDED for p in phases) else 1
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit status with --wait: 0 every job Succeeded, 1 one Failed or was refused.",
+)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--wait", is_flag=True, help="Follow the jobs until they finish.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="--wait: seconds.")
+@k8s.cluster_options
+def submit(file: str, wait: bool, interval: float, **target: Any) -> None:
+    """Apply the SFTJobs in FILE (server-side apply) and, with --wait, follow them."""
+    kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
+    jobs = read_jobs(file, target["namespace"] or kube.namespace)
+    for job in jobs:
+        apply(kube, job)
+    if not wait:
+        return
+
+    def fetch() -> list[dict[str, Any]]:
+        return [k8s.get_job(kube, j["metadata"]["name"], j["metadata"]["namespace"]) for j in jobs]
+
+    try:
+        final = get_command.watch(fetch, interval=interval, until=get_command.finished)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    for job in final:
+        st = views.status_of(job)
+        click.echo(
+            f"{job['metadata']['name']}: {st.get('phase')}: {st.get('message', '')}".rstrip(": ")
+        )
+    raise SystemExit(exit_status(final))

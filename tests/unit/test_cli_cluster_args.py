@@ -1,0 +1,160 @@
+"""The cluster commands' arguments and the errors a user can cause: one line, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from kubernetes.client.exceptions import ApiException
+from sftjob_cli import delete, kube, logs, submit
+from sftjob_cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "tiny-cpu.yaml"
+
+
+def kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1") -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "dev",
+        "clusters": [{"name": "dev", "cluster": {"server": server}}],
+        "users": [{"name": "dev", "user": {"token": "x"}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "dev",
+                                                  "namespace": "team"}}],
+    }))  # fmt: skip
+    return path
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["get", "tiny", "-A"], "a NAME cannot be combined with -A"),
+        (["logs", "tiny", "--rank", "1", "--all-ranks"], "--rank and --all-ranks exclude"),
+        (["get", "-o", "table"], "'table' is not one of 'wide', 'yaml', 'json'"),
+        (["run", str(EXAMPLE)], "Missing option '--local'"),
+        (["logs", "tiny", "--attempt", "0"], "0 is not in the range x>=1"),
+    ],
+)
+def test_usage_errors(args: list[str], message: str, tmp_path: Path) -> None:
+    result = (
+        invoke(*args, "--kubeconfig", str(kubeconfig(tmp_path)))
+        if args[0] != "run"
+        else invoke(*args)
+    )
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+@pytest.mark.parametrize("command", ["get", "describe x", "logs x", "plot x", "delete x"])
+def test_no_kubeconfig_is_one_line(command: str, tmp_path: Path) -> None:
+    result = invoke(*command.split(), "--kubeconfig", str(tmp_path / "none"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        result.output.startswith("error: no usable kubeconfig:") and result.output.count("\n") == 1
+    )
+
+
+def test_a_context_not_in_the_kubeconfig_is_named(tmp_path: Path) -> None:
+    result = invoke("get", "--kubeconfig", str(kubeconfig(tmp_path)), "--context", "prod")
+    assert result.exit_code == 1
+    assert result.output == 'error: context "prod" is not in the kubeconfig (it has: dev)\n'
+
+
+def test_no_cluster_is_one_line(tmp_path: Path) -> None:
+    result = invoke("get", "tiny", "--kubeconfig", str(kubeconfig(tmp_path)))
+    assert result.exit_code == 1 and result.output.startswith("error: cannot reach the cluster")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_the_contexts_namespace_is_the_default(tmp_path: Path) -> None:
+    assert kube.connect(str(kubeconfig(tmp_path)), None, None).namespace == "team"
+    assert kube.connect(str(kubeconfig(tmp_path)), "dev", "other").namespace == "other"
+
+
+def test_api_errors_say_what_the_user_can_do() -> None:
+    denied = ApiException(status=403, reason="Forbidden")
+    denied.body = '{"message": "sftjobs is forbidden: User \\"bob\\" cannot list"}'
+    line = kube.describe_error(denied, "list sftjobs in namespace team")
+    assert line.startswith("forbidden: list sftjobs in namespace team: sftjobs is forbidden")
+    with pytest.raises(kube.KubeError, match="unauthorized"), kube.user_errors("get"):
+        raise ApiException(status=401, reason="Unauthorized")
+
+
+def pod(name: str, rank: str, node: str = "n1", phase: str = "Running") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "ns",
+                     "annotations": {"batch.kubernetes.io/job-completion-index": rank}},
+        "spec": {"nodeName": node},
+        "status": {"phase": phase},
+    }  # fmt: skip
+
+
+def test_log_pods_by_rank() -> None:
+    pods = [logs.pod_of(pod("a-0", "0")), logs.pod_of(pod("a-1", "1", "n2")),
+            logs.pod_of(pod("a-1-new", "1", "n3"))]  # fmt: skip
+    assert [p.name for p in logs.select(pods, None, all_ranks=True)] == ["a-0", "a-1-new"]
+    assert [p.name for p in logs.select(pods, None, all_ranks=False)] == ["a-0"]
+    assert [p.name for p in logs.select(pods, 1, all_ranks=False)] == ["a-1-new"]
+    assert logs.select(pods, 5, all_ranks=False) == []
+    assert pods[1].prefix == "[rank 1 n2] "
+
+
+def test_log_files_are_read_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "trainer.log"
+    path.write_bytes(b"one\n  0%|  | 0/30\r 50%|# | 15/30\r\ntwo\nthree")
+    assert list(logs.file_lines(path, follow=False, finished=lambda: True)) == [
+        "one", " 50%|# | 15/30", "two", "three"
+    ]  # fmt: skip
+    assert list(logs.file_lines(tmp_path / "none", follow=True, finished=lambda: True)) == []
+
+
+def test_submit_reads_the_sftjobs_with_a_namespace(tmp_path: Path) -> None:
+    jobs = submit.read_jobs(str(EXAMPLE), "team")
+    assert [j["metadata"] for j in jobs] == [{"name": "tiny-cpu", "namespace": "team"}]
+    other = tmp_path / "cm.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    with pytest.raises(Exception, match="no SFTJob in it"):
+        submit.read_jobs(str(other), "team")
+
+
+def test_submit_exit_status_follows_the_final_phase() -> None:
+    def job(phase: str) -> dict[str, Any]:
+        return {"status": {"phase": phase}}
+
+    assert submit.exit_status([job("Succeeded"), job("Succeeded")]) == 0
+    assert submit.exit_status([job("Succeeded"), job("Failed")]) == 1
+
+
+def test_delete_says_when_storage_outlives_the_job_anyway() -> None:
+    def spec(**storage: Any) -> dict[str, Any]:
+        return {"spec": {"storage": storage}}
+
+    assert "is not the job's own" in (delete.storage_note(spec(claimName="c")) or "")
+    assert "emptyDir" in (delete.storage_note(spec()) or "")
+    assert "retain" in (delete.storage_note(spec(size="1Gi", retain=True)) or "")
+    assert delete.storage_note(spec(size="1Gi")) is None
+
+
+def test_keep_storage_takes_only_the_jobs_owner_reference_off_the_claim() -> None:
+    from types import SimpleNamespace as NS
+
+    refs = [NS(api_version="sftjob.dev/v1alpha1", kind="SFTJob", name="tiny", uid="u1"),
+            NS(api_version="v1", kind="Other", name="o", uid="u2")]  # fmt: skip
+    patched: list[Any] = []
+    core = NS(
+        read_namespaced_persistent_volume_claim=lambda name, ns: NS(
+            metadata=NS(owner_references=refs)
+        ),
+        patch_namespaced_persistent_volume_claim=lambda *args: patched.append(args),
+    )
+    fake = NS(core=core)
+    job = {"metadata": {"name": "tiny", "namespace": "ns", "uid": "u1"}}
+    assert delete.keep_claim(fake, job) == "persistentvolumeclaim/tiny-output kept"
+    assert patched == [("tiny-output", "ns", {"metadata": {"ownerReferences": [
+        {"apiVersion": "v1", "kind": "Other", "name": "o", "uid": "u2"}]}})]  # fmt: skip
