@@ -254,11 +254,11 @@ class Reconciler:
             pods = [p for p in self._pods(key) if p.attempt == attempt]
             derived = override or derive(
                 Observed(
-                    nodes=view.nodes,
+                    nodes=view.spec.nodes,
                     job=job,
                     pods=pods,
                     queued=view.queued,
-                    user_suspended=view.suspend,
+                    user_suspended=view.spec.suspend,
                     create_error=self._create_errors.get(key),
                 ),
                 now,
@@ -278,7 +278,7 @@ class Reconciler:
                         job=job,
                         pods=pods,
                         restarts=restarts,
-                        backoff_limit=view.backoff_limit,
+                        backoff_limit=view.spec.backoff_limit,
                         last_checkpoint=self._progress_of(view).get("lastCheckpoint"),
                     )
                 )
@@ -401,7 +401,7 @@ class Reconciler:
         job = self._job(key, int(current.get("attempt") or 1))
         if job is None:
             return False
-        desired = True if view.suspend else (None if view.queued else False)
+        desired = True if view.spec.suspend else (None if view.queued else False)
         if desired is None or desired == job.suspended or _job_finished(job):
             return False
         await self.api.patch(
@@ -498,7 +498,7 @@ class Reconciler:
 
     async def _claim(self, view: SftView, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         name = ((body.get("spec") or {}).get("storage") or {}).get("claimName")
-        if not name or view.nodes < 2:
+        if not name or view.spec.nodes < 2:
             return None
         try:
             claim = await self.api.get("v1", "PersistentVolumeClaim", view.namespace, name)
@@ -590,9 +590,9 @@ class Reconciler:
     ) -> None:
         delay: float | None = derived.recheck_after
         action: Callable[[], Any] = lambda: self._debounced(view.key, 0)  # noqa: E731
-        if status.get("phase") in FINAL_PHASES and view.ttl_seconds_after_finished is not None:
+        if status.get("phase") in FINAL_PHASES and view.spec.ttl_seconds_after_finished is not None:
             done = timeutil.parse(status.get("completionTime"))
-            expires = (done.timestamp() if done else now) + view.ttl_seconds_after_finished
+            expires = (done.timestamp() if done else now) + view.spec.ttl_seconds_after_finished
             delay = max(expires - now, 0.0)
             action = lambda: self._expire(view.key)  # noqa: E731
         if old := self._timers.pop(view.key, None):

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sftjob_operator.api.identity import API_VERSION, KIND
+from sftjob_operator.api.spec import JobSpec, read_spec
 from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
-
-DEFAULT_BACKOFF_LIMIT = 3  # the CRD's default; also used when a body lacks it
 
 
 @dataclass(frozen=True)
@@ -18,13 +17,10 @@ class SftView:
     name: str
     uid: str
     generation: int | None
-    nodes: int
-    suspend: bool
-    queued: bool
-    ttl_seconds_after_finished: int | None
+    spec: JobSpec
+    queued: bool  # the SFTJob carries a Kueue queue label
     status: Mapping[str, Any] = field(default_factory=dict)
     deleting: bool = False
-    backoff_limit: int = 3
 
     @property
     def key(self) -> tuple[str, str]:
@@ -42,20 +38,14 @@ class SftView:
 
 def sft_view(body: Mapping[str, Any]) -> SftView:
     meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
     status = body.get("status") or {}
-    ttl = spec.get("ttlSecondsAfterFinished")
-    backoff = spec.get("backoffLimit")
     return SftView(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
         uid=meta.get("uid", ""),
         generation=meta.get("generation"),
-        nodes=int(spec.get("nodes") or 1),
-        suspend=bool(spec.get("suspend", False)),
+        spec=read_spec(body.get("spec") or {}),
         queued=KUEUE_QUEUE_LABEL in (meta.get("labels") or {}),
-        ttl_seconds_after_finished=int(ttl) if ttl is not None else None,
         status={k: v for k, v in status.items() if k != "kopf"},
         deleting=bool(meta.get("deletionTimestamp")),
-        backoff_limit=int(backoff) if backoff is not None else DEFAULT_BACKOFF_LIMIT,
     )
