@@ -11,7 +11,7 @@ into deepspeed.json or accelerate.yaml's fsdp_config, and taken out of trl.yaml:
 TrainingArguments and accelerate see the one merged config.
 
 Pure. normalize() applies `check_spec`; render uses the merges. The admission policy
-(render/spec_policy.py) holds the same refusals, so a contradiction answers 422 at
+(admission/spec_policy.py) holds the same refusals, so a contradiction answers 422 at
 `kubectl apply`.
 """
 
