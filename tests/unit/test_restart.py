@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sftjob_operator.status import restart
+from sftjob_operator.decide import restart
 from sftjob_operator.status.observe import JobView, PodView, job_view, pod_view
 
 RUNNING_JOB = JobView(name="j-a1", attempt=1, suspended=False, active=2)
@@ -109,22 +108,3 @@ def test_views_carry_what_the_policy_needs() -> None:
     )
     job = job_view({"metadata": {"name": "j-a2", "creationTimestamp": "2025-01-01T00:00:00Z"}})
     assert job.created == "2025-01-01T00:00:00Z"
-
-
-NOW = datetime(2025, 1, 1, 1, 0, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("total", "started", "attempt", "left"),
-    [
-        (None, "2025-01-01T00:00:00Z", 2, None),  # no deadline
-        (600, "2025-01-01T00:59:00Z", 1, None),  # the first attempt uses the spec's value
-        (600, None, 2, None),  # never ran: nothing used up
-        (600, "2025-01-01T00:59:00Z", 2, 540),
-        (600, "2025-01-01T00:00:00Z", 3, 1),  # used up: the Job fails at once
-    ],
-)
-def test_the_deadline_bounds_all_attempts_together(
-    total: int | None, started: str | None, attempt: int, left: int | None
-) -> None:
-    assert restart.remaining_deadline(total, started, attempt, NOW) == left
