@@ -10,15 +10,13 @@ fresh one, and forgetting a job cancels its timers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sftjob_operator.decide import progress as progress_policy
-from sftjob_operator.views import SftView
-
-Key = tuple[str, str]
+from sftjob_operator.views import Key, SftView
 
 
 @dataclass(eq=False)
@@ -55,6 +53,32 @@ class JobMemory:
     def mark_ensured(self, attempt: int) -> None:
         self.ensured = max(self.ensured, attempt)
 
+    def later(
+        self, delay: float, action: Callable[[], Awaitable[Any]], retry: bool = False
+    ) -> None:
+        """Run `action` after `delay` seconds, replacing the timer of its kind (a recheck, or
+        a retry of creating children or starting an attempt)."""
+        old = self.retry if retry else self.recheck
+        if old is not None:
+            old.cancel()
+        timer = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(action())
+        )
+        if retry:
+            self.retry = timer
+        else:
+            self.recheck = timer
+
+    def cancel_recheck(self) -> None:
+        if self.recheck is not None:
+            self.recheck.cancel()
+            self.recheck = None
+
+    def cancel_retry(self) -> None:
+        if self.retry is not None:
+            self.retry.cancel()
+            self.retry = None
+
     def cancel_timers(self) -> None:
         for timer in (self.recheck, self.retry):
             if timer is not None:
@@ -62,6 +86,14 @@ class JobMemory:
         if self.refresh is not None:
             self.refresh.cancel()
         self.recheck = self.retry = self.refresh = None
+
+
+def last_written(view: SftView, memory: JobMemory | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The status and progress keys as this operator last wrote them (the server's if it
+    has not, or `memory` is another SFTJob's)."""
+    if memory is not None and memory.uid == view.uid:
+        return memory.status(view), memory.held_progress(view)
+    return dict(view.status), progress_policy.from_status(view.status)
 
 
 class Memories(Mapping[Key, JobMemory]):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
@@ -21,33 +20,30 @@ import kopf
 from sftjob_operator import children, k8s
 from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_operator.decide import (
+    Action,
     BeginAttempt,
     Decision,
-    DeleteSftJob,
     Observation,
     Setup,
     StopJob,
     decide,
 )
-from sftjob_operator.decide import progress as progress_policy
 from sftjob_operator.decide import setup as attempt_setup
 from sftjob_operator.decide.attempt import children_of, current_attempt, older_jobs
 from sftjob_operator.decide.storage import StorageCheck, needs_claim, storage_check
 from sftjob_operator.decide.suspend import mirrored
-from sftjob_operator.memory import JobMemory, Key, Memories
+from sftjob_operator.memory import JobMemory, Memories, last_written
 from sftjob_operator.metrics import JobSample, OperatorCounters
 from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
 from sftjob_operator.progress_sink import ProgressSink
 from sftjob_operator.render import names
 from sftjob_operator.status import progress, timeutil
-from sftjob_operator.status.observe import JobView, PodView, job_view
+from sftjob_operator.status.observe import JobView, job_view
 from sftjob_operator.status.phase import FINAL_PHASES, Policy
 from sftjob_operator.trainer_identity import TrainerIdentities
-from sftjob_operator.views import SftView, sft_view
+from sftjob_operator.views import Indexes, Key, SftView, sft_view
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["Indexes", "Key", "Reconciler"]
 
 CREATE_RETRY_SECONDS = 30
 # Child events arrive in bursts (every pod of a job changes at once); one status
@@ -58,23 +54,14 @@ RETRY_SECONDS = 5.0
 TIMER_SLACK_SECONDS = 0.5
 
 
-@dataclass
-class Indexes:
-    """Lookups into kopf's in-memory indexes (set from handler kwargs)."""
-
-    sftjobs: Callable[[Key], SftView | None]
-    jobs: Callable[[Key], Iterable[JobView]]
-    pods: Callable[[Key], Iterable[PodView]]
-    all_sftjobs: Callable[[], Iterable[SftView]]
-
-
 class Reconciler:
     def __init__(
         self, api: k8s.Api, policy: Policy, progress_interval: float | None = None
     ) -> None:
         self.api = api
         self.policy = policy
-        self.indexes: Indexes | None = None
+        self.indexes = Indexes()
+        self.indexed = False  # the handlers have set the indexes
         self.identities = TrainerIdentities(api)
         self.memories = Memories()
         self._progress_sink: ProgressSink[Key, progress.Record] = ProgressSink(
@@ -96,7 +83,7 @@ class Reconciler:
         if view.deleting:
             return
         memory = self.memories.of(view.key, view.uid)
-        attempt = current_attempt(memory.status(view), self._jobs(view.key))
+        attempt = current_attempt(memory.status(view), self.indexes.jobs(view.key))
         try:
             if memory.ensured < attempt:
                 async with memory.lock:
@@ -112,7 +99,7 @@ class Reconciler:
         self, key: Key, *, seen: SftView | None = None, record: progress.Record | None = None
     ) -> None:
         """Re-derive status from the observed children and write it once, if it changed."""
-        view = self._view(key) or seen
+        view = self.indexes.sftjobs(key) or seen
         memory = self.memories.of(key, view.uid if view else "")
         async with memory.lock:
             await self._refresh(key, memory, seen=seen, record=record)
@@ -126,11 +113,11 @@ class Reconciler:
     async def mirror_suspend(self, key: Key) -> bool:
         """spec.suspend -> the Job's suspend (Kueue decides unsuspension of queued jobs).
         True when the Job was patched."""
-        view = self._view(key)
+        view = self.indexes.sftjobs(key)
         if view is None:
             return False
         current = self.memories.of(key, view.uid).status(view)
-        job = children_of(int(current.get("attempt") or 1), self._jobs(key), ()).job
+        job = children_of(int(current.get("attempt") or 1), self.indexes.jobs(key), ()).job
         if job is None:
             return False
         desired = mirrored(current, job, view.spec.suspend, view.queued)
@@ -159,12 +146,8 @@ class Reconciler:
     def job_samples(self) -> list[JobSample]:
         """Every SFTJob as this operator last wrote its status (for the metrics)."""
         samples = []
-        for view in self.indexes.all_sftjobs() if self.indexes else ():
-            memory = self.memories.get(view.key)
-            if memory is not None and memory.uid == view.uid:
-                status, held = memory.status(view), memory.held_progress(view)
-            else:
-                status, held = dict(view.status), progress_policy.from_status(view.status)
+        for view in self.indexes.all_sftjobs():
+            status, held = last_written(view, self.memories.get(view.key))
             samples.append(
                 JobSample(
                     namespace=view.namespace,
@@ -190,7 +173,7 @@ class Reconciler:
         if view.deleting:
             return
         current = memory.status(view)
-        attempt = current_attempt(current, self._jobs(view.key))
+        attempt = current_attempt(current, self.indexes.jobs(view.key))
         if memory.ensured > attempt:
             return  # a restart has begun the next attempt: this one must not be recreated
         if view.status.get("phase") in FINAL_PHASES:
@@ -204,7 +187,7 @@ class Reconciler:
             return
         rendered, storage = prepared
         await children.delete_jobs(
-            self.api, view.namespace, older_jobs(attempt, self._jobs(view.key))
+            self.api, view.namespace, older_jobs(attempt, self.indexes.jobs(view.key))
         )
         try:
             await children.create_all(self.api, self.identities, view, rendered.children)
@@ -213,9 +196,7 @@ class Reconciler:
             return
         memory.mark_ensured(attempt)
         memory.create_error = None
-        if memory.retry is not None:
-            memory.retry.cancel()
-            memory.retry = None
+        memory.cancel_retry()
         await self._refresh(
             view.key,
             memory,
@@ -249,7 +230,7 @@ class Reconciler:
 
     async def _begin_attempt(self, key: Key, attempt: int, failed: str | None) -> None:
         """Replace the failed attempt's Job with attempt `attempt` (status already says so)."""
-        view = self._view(key)
+        view = self.indexes.sftjobs(key)
         if view is None:
             return
         memory = self.memories.of(key, view.uid)
@@ -273,9 +254,7 @@ class Reconciler:
         except Exception as exc:
             logger.warning("starting attempt %d of %s/%s failed (%s); retrying", attempt, *key, exc)
             memory.ensured = 0
-            self._later(
-                memory, RETRY_SECONDS, lambda: self._begin_attempt(key, attempt, None), retry=True
-            )
+            memory.later(RETRY_SECONDS, lambda: self._begin_attempt(key, attempt, None), retry=True)
 
     # -- observe, decide, apply (under the job's lock) ------------------------------------
 
@@ -289,7 +268,7 @@ class Reconciler:
         assumed_job: JobView | None = None,
         record: progress.Record | None = None,
     ) -> None:
-        view = self._view(key) or seen
+        view = self.indexes.sftjobs(key) or seen
         if view is None:
             self.forget(key)  # deleted: nothing is left to do for it
             return
@@ -307,9 +286,9 @@ class Reconciler:
         record: progress.Record | None,
     ) -> Observation:
         current = memory.status(view)
-        jobs = list(self._jobs(view.key))
+        jobs = list(self.indexes.jobs(view.key))
         attempt = current_attempt(current, jobs)
-        seen = children_of(attempt, jobs, self._pods(view.key), assumed_job)
+        seen = children_of(attempt, jobs, self.indexes.pods(view.key), assumed_job)
         job = seen.job
         created = timeutil.parse(job.created) if job is not None and job.created else None
         return Observation(
@@ -359,7 +338,7 @@ class Reconciler:
                 message=event.message,
             )
 
-    async def _act(self, view: SftView, action: StopJob | BeginAttempt | DeleteSftJob) -> None:
+    async def _act(self, view: SftView, action: Action) -> None:
         if isinstance(action, StopJob):
             logger.info("stopping the remaining pods of Job %s/%s", view.namespace, action.job)
             await self.api.patch(
@@ -395,11 +374,9 @@ class Reconciler:
             self.request_refresh(key, RETRY_SECONDS)
 
     def _schedule(self, key: Key, memory: JobMemory, delay: float | None) -> None:
-        if memory.recheck is not None:
-            memory.recheck.cancel()
-            memory.recheck = None
+        memory.cancel_recheck()
         if delay is not None:
-            self._later(memory, max(delay, 0.0) + TIMER_SLACK_SECONDS, lambda: self._recheck(key))
+            memory.later(max(delay, 0.0) + TIMER_SLACK_SECONDS, lambda: self._recheck(key))
 
     async def _recheck(self, key: Key) -> None:
         self.request_refresh(key, 0)
@@ -416,30 +393,4 @@ class Reconciler:
                 logger.warning("creating the children of %s/%s failed (%s); retrying", *key, exc)
                 self._retry_ensure(key, delay)
 
-        self._later(self.memories.of(key), delay, again, retry=True)
-
-    def _later(
-        self, memory: JobMemory, delay: float, action: Callable[[], Any], retry: bool = False
-    ) -> None:
-        """Run `action` after `delay` seconds, replacing the memory's timer of that kind."""
-        old = memory.retry if retry else memory.recheck
-        if old is not None:
-            old.cancel()
-        timer = asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(action())
-        )
-        if retry:
-            memory.retry = timer
-        else:
-            memory.recheck = timer
-
-    # -- the indexes ----------------------------------------------------------------------
-
-    def _view(self, key: Key) -> SftView | None:
-        return self.indexes.sftjobs(key) if self.indexes else None
-
-    def _jobs(self, key: Key) -> Iterable[JobView]:
-        return self.indexes.jobs(key) if self.indexes else ()
-
-    def _pods(self, key: Key) -> Iterable[PodView]:
-        return self.indexes.pods(key) if self.indexes else ()
+        self.memories.of(key).later(delay, again, retry=True)

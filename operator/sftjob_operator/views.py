@@ -1,14 +1,18 @@
-"""A compact view of an SFTJob, as kept in the operator's in-memory index."""
+"""A compact view of an SFTJob, as kept in the operator's in-memory index, and the lookups
+into kopf's indexes of SFTJobs and their children."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_operator.api.spec import JobSpec, read_spec
 from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
+from sftjob_operator.status.observe import JobView, PodView
+
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,13 @@ def sft_view(body: Mapping[str, Any]) -> SftView:
         status={k: v for k, v in status.items() if k != "kopf"},
         deleting=bool(meta.get("deletionTimestamp")),
     )
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """Lookups into kopf's in-memory indexes (set from handler kwargs); empty until then."""
+
+    sftjobs: Callable[[Key], SftView | None] = lambda key: None
+    jobs: Callable[[Key], Iterable[JobView]] = lambda key: ()
+    pods: Callable[[Key], Iterable[PodView]] = lambda key: ()
+    all_sftjobs: Callable[[], Iterable[SftView]] = lambda: ()
