@@ -19,6 +19,7 @@ from sftjob_operator.decide import restart, suspend, ttl
 from sftjob_operator.decide.model import (
     Action,
     BeginAttempt,
+    Children,
     Decision,
     DeleteSftJob,
     Observation,
@@ -67,7 +68,8 @@ def decide(
                 held, seen.pending, children.attempt, seen.attempt_started
             )
             took_pending = True
-        step = restart.step(_attempt(seen, step.restarts, held), derived, *_phase_of(current))
+        attempt = _attempt(seen, step.restarts, held)
+        step = restart.step(attempt, derived, current.get("phase"), current.get("message"))
         if step.restarted:
             held = progress_policy.for_new_attempt(held)
     status = _next_status(seen, step, now, setup)
@@ -94,7 +96,7 @@ def _phase_inputs(seen: Observation) -> phase.Observed:
     )
 
 
-def _attempt_ended(derived: Derived, children: Any) -> bool:
+def _attempt_ended(derived: Derived, children: Children) -> bool:
     return derived.phase in FINAL_PHASES or bool(restart.failure(children.job, children.pods))
 
 
@@ -107,10 +109,6 @@ def _attempt(seen: Observation, restarts: int, held: Mapping[str, Any]) -> resta
         backoff_limit=seen.job.spec.backoff_limit,
         last_checkpoint=held.get("lastCheckpoint"),
     )
-
-
-def _phase_of(status: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    return status.get("phase"), status.get("message")
 
 
 def _next_status(
