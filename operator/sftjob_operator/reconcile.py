@@ -292,7 +292,7 @@ class Reconciler:
         job = seen.job
         created = timeutil.parse(job.created) if job is not None and job.created else None
         return Observation(
-            job=view,
+            sftjob=view,
             status=current,
             children=seen,
             progress=memory.held_progress(view),

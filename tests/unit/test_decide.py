@@ -42,7 +42,7 @@ def observe(
     spec = kw.pop("spec", {})
     body = {"metadata": {"name": "j", "namespace": "ns", "uid": "u", "generation": 1}, "spec": spec}
     return Observation(
-        job=sft_view(body),
+        sftjob=sft_view(body),
         status=status,
         children=Children(int(status.get("attempt") or 1), job, tuple(pods)),
         progress=kw.pop("progress", {}),

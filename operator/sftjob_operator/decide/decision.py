@@ -87,11 +87,11 @@ def decide(
 
 def _phase_inputs(seen: Observation) -> phase.Observed:
     return phase.Observed(
-        nodes=seen.job.spec.nodes,
+        nodes=seen.sftjob.spec.nodes,
         job=seen.children.job,
         pods=seen.children.pods,
-        queued=seen.job.queued,
-        user_suspended=seen.job.spec.suspend,
+        queued=seen.sftjob.queued,
+        user_suspended=seen.sftjob.spec.suspend,
         create_error=seen.create_error,
     )
 
@@ -106,7 +106,7 @@ def _attempt(seen: Observation, restarts: int, held: Mapping[str, Any]) -> resta
         job=seen.children.job,
         pods=seen.children.pods,
         restarts=restarts,
-        backoff_limit=seen.job.spec.backoff_limit,
+        backoff_limit=seen.sftjob.spec.backoff_limit,
         last_checkpoint=held.get("lastCheckpoint"),
     )
 
@@ -115,7 +115,7 @@ def _next_status(
     seen: Observation, step: restart.Step, now: datetime, setup: Setup | None
 ) -> dict[str, Any]:
     stamp = timeutil.fmt(now)
-    generation = seen.job.generation
+    generation = seen.sftjob.generation
     status = next_status(
         seen.status, step.derived, now=stamp, generation=generation, attempt=step.attempt
     )
@@ -160,7 +160,7 @@ def _actions(
         actions.append(StopJob(job.name))
     if step.restarted:
         actions.append(BeginAttempt(step.attempt, job.name if job else None))
-    if ttl.seconds_left(status, seen.job.spec.ttl_seconds_after_finished, now) == 0:
+    if ttl.seconds_left(status, seen.sftjob.spec.ttl_seconds_after_finished, now) == 0:
         actions.append(DeleteSftJob())
     return tuple(actions)
 
@@ -168,5 +168,5 @@ def _actions(
 def _recheck_after(
     seen: Observation, derived: Derived, status: Mapping[str, Any], now: datetime
 ) -> float | None:
-    left = ttl.seconds_left(status, seen.job.spec.ttl_seconds_after_finished, now)
+    left = ttl.seconds_left(status, seen.sftjob.spec.ttl_seconds_after_finished, now)
     return derived.recheck_after if left is None else left or None

@@ -45,7 +45,7 @@ class Setup:
 
 @dataclass(frozen=True)
 class Observation:
-    job: SftView
+    sftjob: SftView
     # The status as this operator last wrote it (the server's until it has written).
     status: Mapping[str, Any]
     children: Children
