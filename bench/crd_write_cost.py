@@ -45,8 +45,8 @@ from operator_scale import (
     spec,
 )
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster
+from sftjob_operator.admission import spec_policy
 from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
-from sftjob_operator.render import spec_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 CRD = ROOT / "crds" / "sftjob.yaml"

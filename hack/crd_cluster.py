@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sftjob_operator.render.plan import (
+from sftjob_operator.api.spec import (
+    DEFAULT_BACKOFF_LIMIT,
+    DEFAULT_DISTRIBUTED,
+    DEFAULT_GPUS_PER_NODE,
+    DEFAULT_HUB_TOKEN_KEY,
     DEFAULT_IMAGE,
-    DISTRIBUTED_DESCRIPTION,
-    DISTRIBUTED_MODES,
+    DEFAULT_NODES,
 )
+from sftjob_operator.render.plan import DISTRIBUTED_DESCRIPTION, DISTRIBUTED_MODES
 
 Schema = dict[str, Any]
 
@@ -56,20 +60,20 @@ def cluster_spec_properties() -> dict[str, Schema]:
             "type": "integer",
             "minimum": 1,
             "maximum": 1024,
-            "default": 1,
+            "default": DEFAULT_NODES,
         },
         "gpusPerNode": {
             "description": "GPUs per node (nvidia.com/gpu). 0 runs a CPU job.",
             "type": "integer",
             "minimum": 0,
             "maximum": 64,
-            "default": 1,
+            "default": DEFAULT_GPUS_PER_NODE,
         },
         "distributed": {
             "description": DISTRIBUTED_DESCRIPTION,
             "type": "string",
             "enum": list(DISTRIBUTED_MODES),
-            "default": "auto",
+            "default": DEFAULT_DISTRIBUTED,
         },
         "image": {
             "description": "Trainer image (must provide the sftjob-train command).",
@@ -118,7 +122,7 @@ def cluster_spec_properties() -> dict[str, Schema]:
                     "description": "Key in the Secret.",
                     "type": "string",
                     "maxLength": 253,
-                    "default": "token",
+                    "default": DEFAULT_HUB_TOKEN_KEY,
                 },
             },
         },
@@ -151,7 +155,7 @@ def cluster_spec_properties() -> dict[str, Schema]:
             "type": "integer",
             "minimum": 0,
             "maximum": 1000,
-            "default": 3,
+            "default": DEFAULT_BACKOFF_LIMIT,
         },
         "activeDeadlineSeconds": {
             "description": "Fail the SFTJob when it runs longer than this.",

@@ -6,7 +6,7 @@ about one field live on that field, so they run only when it is set; the storage
 live on the storage block, whose schema is small.
 
 Rules across fields and blocks, and the immutability of the training settings, are in the
-admission policy sftjob_operator.render.spec_policy instead: the apiserver evaluates a
+admission policy sftjob_operator.admission.spec_policy instead: the apiserver evaluates a
 CRD's rules on every write, status writes included, and reading sftConfig's fields from
 CRD CEL is expensive (bench/crd_write_cost.py).
 """

@@ -11,7 +11,7 @@ The TRL blocks of the spec (scriptArgs, datasetMixture, modelConfig, sftConfig) 
 built field by field from TRL's own dataclasses (types, enums, `choices`, help
 texts). Legacy names from sftjob_operator.api.legacy are added, marked deprecated.
 The cluster-side fields and the status are hand-written in crd_cluster.py; the
-CEL rules live in crd_rules.py, the rules across fields in sftjob_operator.render.spec_policy.
+CEL rules live in crd_rules.py, the rules across fields in sftjob_operator.admission.spec_policy.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ sys.path.insert(0, str(HACK))
 import crd_cluster  # noqa: E402
 import crd_rules  # noqa: E402
 import trl_schema  # noqa: E402
+from sftjob_operator.admission import spec_policy, trainer_policy  # noqa: E402
 from sftjob_operator.api import identity  # noqa: E402
 from sftjob_operator.api.blocks import TRL_BLOCKS  # noqa: E402
 from sftjob_operator.api.extensions import EXTENSION_FIELDS, ExtensionField  # noqa: E402
@@ -45,7 +46,6 @@ from sftjob_operator.api.legacy import (  # noqa: E402
     VALUE_ALIASES,
     LegacyField,
 )
-from sftjob_operator.render import policy, spec_policy  # noqa: E402
 
 CRD_PATH = ROOT / "crds" / "sftjob.yaml"
 FIELDS_PATH = ROOT / "operator" / "sftjob_operator" / "api" / "trl_fields.json"
@@ -284,7 +284,7 @@ def report_to_integrations() -> list[str]:
 
     report_to is untyped in the CRD (a string or a list), and the apiserver compiles no
     CEL rule on an untyped field, so the rule that checks these names is in the spec
-    policy (sftjob_operator.render.spec_policy), which reads them from trl_fields.json.
+    policy (sftjob_operator.admission.spec_policy), which reads them from trl_fields.json.
     """
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
@@ -360,14 +360,14 @@ def outputs() -> dict[Path, str]:
     check_disjoint(classes)
     crd = render_yaml(build_crd(versions, classes), versions)
     fields = build_fields(versions, classes)
-    trainer_policy = render_policy(policy)
+    progress_policy = render_policy(trainer_policy)
     # From the same report_to names as the trl_fields.json written beside it.
     rules_policy = render_policy(spec_policy, report_to=fields["report_to"])
     return {
         CRD_PATH: crd,
         CHART_CRD_PATH: crd,
-        POLICY_PATH: trainer_policy,
-        CHART_POLICY_PATH: chart_template(trainer_policy),
+        POLICY_PATH: progress_policy,
+        CHART_POLICY_PATH: chart_template(progress_policy),
         SPEC_POLICY_PATH: rules_policy,
         CHART_SPEC_POLICY_PATH: chart_template(rules_policy),
         FIELDS_PATH: render_json(fields),

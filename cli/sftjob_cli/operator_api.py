@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sftjob_operator.admission.spec_policy import spec_policy
 from sftjob_operator.api.identity import (
     GROUP,
     KIND,
@@ -28,7 +29,6 @@ from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.render.job import COMPLETION_INDEX_ANNOTATION, CONTAINER
 from sftjob_operator.render.job import command as trainer_command
 from sftjob_operator.render.names import pvc as pvc_name
-from sftjob_operator.render.spec_policy import spec_policy
 from sftjob_operator.status.conditions import CONFIG_NORMALIZED
 from sftjob_operator.status.phase import FAILED, FINAL_PHASES, RESTARTING, RUNNING, SUCCEEDED
 

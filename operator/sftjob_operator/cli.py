@@ -12,7 +12,7 @@ from sftjob_operator.settings import Options
 from sftjob_operator.status.phase import Policy
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Options:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sftjob-operator",
         description="Reconcile SFTJob resources into training Jobs. Uses KUBECONFIG, "
@@ -64,6 +64,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "(default %(default)s)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = build_parser()
     args = parser.parse_args(argv)
     for flag, value in (
         ("--straggler-grace", args.straggler_grace),

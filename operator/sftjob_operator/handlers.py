@@ -20,11 +20,11 @@ from aiohttp import web
 from sftjob_operator import k8s, metrics_server, preflight
 from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
 from sftjob_operator.metrics import exposition
-from sftjob_operator.reconcile import Indexes, Key, Reconciler
+from sftjob_operator.reconcile import Reconciler
 from sftjob_operator.settings import CHILD_LABELS, PROGRESS_LABELS, Options, configure
 from sftjob_operator.status.observe import JobView, PodView, job_view, owner_job_name, pod_view
 from sftjob_operator.status.progress import PROGRESS_KEY
-from sftjob_operator.views import SftView, sft_view
+from sftjob_operator.views import Indexes, Key, SftView, sft_view
 
 OPTIONS = Options()  # replaced by the CLI before kopf starts
 _state: dict[str, Reconciler] = {}
@@ -47,7 +47,8 @@ def reconciler(
     pods_index: kopf.Index[Key, PodView],
 ) -> Reconciler:
     rec = _state["reconciler"]
-    if rec.indexes is None:  # kopf hands every handler the same index objects
+    if not rec.indexed:  # kopf hands every handler the same index objects
+        rec.indexed = True
         rec.indexes = Indexes(
             sftjobs=lambda key: next(iter(sftjobs_index.get(key, ())), None),
             jobs=lambda key: list(jobs_index.get(key, ())),

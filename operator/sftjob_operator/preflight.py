@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftjob_operator import k8s
-from sftjob_operator.render import policy, spec_policy
+from sftjob_operator.admission import spec_policy, trainer_policy
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ class RequiredPolicy:
 
 REQUIRED_POLICIES = (
     RequiredPolicy(
-        policy.POLICY_NAME,
+        trainer_policy.POLICY_NAME,
         "it keeps each trainer pod to its own job's progress",
         "crds/trainer-policy.yaml",
-        policy.manifests(),
+        trainer_policy.manifests(),
     ),
     RequiredPolicy(
         spec_policy.POLICY_NAME,

@@ -52,6 +52,10 @@ class ProgressSink(Generic[K, R]):
         loop = asyncio.get_running_loop()
         self._timers[key] = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush(key)))
 
+    def peek(self, key: K) -> R | None:
+        """The pending record, left in place."""
+        return self._pending.get(key)
+
     def take(self, key: K) -> R | None:
         """The pending record, removed (for a caller that writes it itself)."""
         if timer := self._timers.pop(key, None):

@@ -1,15 +1,18 @@
-"""A compact view of an SFTJob, as kept in the operator's in-memory index."""
+"""A compact view of an SFTJob, as kept in the operator's in-memory index, and the lookups
+into kopf's indexes of SFTJobs and their children."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sftjob_operator.api.identity import API_VERSION, KIND
+from sftjob_operator.api.spec import JobSpec, read_spec
 from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
+from sftjob_operator.status.observe import JobView, PodView
 
-DEFAULT_BACKOFF_LIMIT = 3  # the CRD's default; also used when a body lacks it
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -18,13 +21,10 @@ class SftView:
     name: str
     uid: str
     generation: int | None
-    nodes: int
-    suspend: bool
-    queued: bool
-    ttl_seconds_after_finished: int | None
+    spec: JobSpec
+    queued: bool  # the SFTJob carries a Kueue queue label
     status: Mapping[str, Any] = field(default_factory=dict)
     deleting: bool = False
-    backoff_limit: int = 3
 
     @property
     def key(self) -> tuple[str, str]:
@@ -42,20 +42,24 @@ class SftView:
 
 def sft_view(body: Mapping[str, Any]) -> SftView:
     meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
     status = body.get("status") or {}
-    ttl = spec.get("ttlSecondsAfterFinished")
-    backoff = spec.get("backoffLimit")
     return SftView(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
         uid=meta.get("uid", ""),
         generation=meta.get("generation"),
-        nodes=int(spec.get("nodes") or 1),
-        suspend=bool(spec.get("suspend", False)),
+        spec=read_spec(body.get("spec") or {}),
         queued=KUEUE_QUEUE_LABEL in (meta.get("labels") or {}),
-        ttl_seconds_after_finished=int(ttl) if ttl is not None else None,
         status={k: v for k, v in status.items() if k != "kopf"},
         deleting=bool(meta.get("deletionTimestamp")),
-        backoff_limit=int(backoff) if backoff is not None else DEFAULT_BACKOFF_LIMIT,
     )
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """Lookups into kopf's in-memory indexes (set from handler kwargs); empty until then."""
+
+    sftjobs: Callable[[Key], SftView | None] = lambda key: None
+    jobs: Callable[[Key], Iterable[JobView]] = lambda key: ()
+    pods: Callable[[Key], Iterable[PodView]] = lambda key: ()
+    all_sftjobs: Callable[[], Iterable[SftView]] = lambda: ()

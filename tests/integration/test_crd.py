@@ -155,6 +155,7 @@ def test_status_fields_survive_a_status_update(cluster: Any, namespace: str) -> 
         "startTime": "2026-01-01T00:00:00Z",
         "restarts": 0,
         "attempt": 1,
+        "outputDir": "/workspace/output",
         "lastCheckpoint": "checkpoint-10",
         "conditions": [{"type": "ConfigNormalized", "status": "True", "reason": "Translated"}],
         "progress": {

@@ -18,7 +18,7 @@ from sftjob_cli.crd import crd_text, load_crd
 from sftjob_cli.kubeyaml import parse_documents
 from sftjob_cli.policycheck import denials
 from sftjob_cli.structural import go_float
-from sftjob_operator.render.spec_policy import spec_policy
+from sftjob_operator.admission.spec_policy import spec_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 NIL = "<nil>: Invalid value: null: some validation rules were not checked"

@@ -11,9 +11,9 @@ import gen_crd
 import pytest
 import trl_schema
 import yaml
+from sftjob_operator.admission import spec_policy
 from sftjob_operator.api import identity
 from sftjob_operator.api.legacy import LEGACY_FIELDS, VALUE_ALIASES
-from sftjob_operator.render import spec_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 # Client-side apply stores the whole object in an annotation; annotations are limited to 256 KiB.

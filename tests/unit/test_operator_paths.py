@@ -44,7 +44,12 @@ def test_sft_view_reads_spec_labels_and_status() -> None:
             "status": {"phase": "Running", "kopf": {"progress": {}}},
         }
     )
-    assert (view.nodes, view.queued, view.generation, view.ttl_seconds_after_finished) == (
+    assert (
+        view.spec.nodes,
+        view.queued,
+        view.generation,
+        view.spec.ttl_seconds_after_finished,
+    ) == (
         2,
         True,
         4,

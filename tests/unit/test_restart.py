@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sftjob_operator.status import restart
+from sftjob_operator.decide import restart
 from sftjob_operator.status.observe import JobView, PodView, job_view, pod_view
+from sftjob_operator.status.phase import Derived
 
 RUNNING_JOB = JobView(name="j-a1", attempt=1, suspended=False, active=2)
 
@@ -111,20 +111,32 @@ def test_views_carry_what_the_policy_needs() -> None:
     assert job.created == "2025-01-01T00:00:00Z"
 
 
-NOW = datetime(2025, 1, 1, 1, 0, 0, tzinfo=UTC)
+RESTARTING_MESSAGE = "attempt 1 failed: ...; starting attempt 2"
 
 
 @pytest.mark.parametrize(
-    ("total", "started", "attempt", "left"),
+    ("job", "pods", "restarts", "derived", "phase", "expected"),
     [
-        (None, "2025-01-01T00:00:00Z", 2, None),  # no deadline
-        (600, "2025-01-01T00:59:00Z", 1, None),  # the first attempt uses the spec's value
-        (600, None, 2, None),  # never ran: nothing used up
-        (600, "2025-01-01T00:59:00Z", 2, 540),
-        (600, "2025-01-01T00:00:00Z", 3, 1),  # used up: the Job fails at once
+        # (phase, reason, attempt, restarts, restarted)
+        (RUNNING_JOB, [KILLED], 0, "Running", None, ("Restarting", "Restarting", 2, 1, True)),
+        (RUNNING_JOB, [KILLED], 3, "Running", None, ("Failed", "BackoffLimitExceeded", 1, 3, False)),
+        (RUNNING_JOB, [pod(0, "Running")], 1, "Running", "Restarting", ("Running", "Running", 1, 1, False)),
+        # The new attempt's pods are starting: still Restarting, with the restart's message.
+        (RUNNING_JOB, [], 1, "Pending", "Restarting", ("Restarting", "Restarting", 1, 1, False)),
+        (RUNNING_JOB, [], 0, "Pending", "Pending", ("Pending", "Pending", 1, 0, False)),
     ],
-)
-def test_the_deadline_bounds_all_attempts_together(
-    total: int | None, started: str | None, attempt: int, left: int | None
+)  # fmt: skip
+def test_step(
+    job: JobView,
+    pods: list[PodView],
+    restarts: int,
+    derived: str,
+    phase: str | None,
+    expected: tuple[str, str, int, int, bool],
 ) -> None:
-    assert restart.remaining_deadline(total, started, attempt, NOW) == left
+    attempt = restart.Attempt(1, job, pods, restarts=restarts, backoff_limit=3)
+    step = restart.step(attempt, Derived(derived, derived, "observed"), phase, RESTARTING_MESSAGE)
+    got = (step.derived.phase, step.derived.reason, step.attempt, step.restarts, step.restarted)
+    assert got == expected
+    if phase == "Restarting" and derived == "Pending":
+        assert step.derived.message == RESTARTING_MESSAGE

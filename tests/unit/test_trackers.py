@@ -7,15 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sftjob_operator.api.secret_env import SECRET_ENV_NAMES
-from sftjob_operator.api.trl_fields import load_trl_fields
-from sftjob_operator.render import render_children
-from sftjob_operator.render.configmap import OUTPUT_DIR
-from sftjob_operator.render.spec_policy import (
+from sftjob_operator.admission.spec_policy import (
     relation_validations,
     report_to_validation,
     secret_env_validation,
 )
+from sftjob_operator.api.secret_env import SECRET_ENV_NAMES
+from sftjob_operator.api.trl_fields import load_trl_fields
+from sftjob_operator.render import render_children
+from sftjob_operator.render.configmap import OUTPUT_DIR
 from sftjob_operator.render.trackers import TRACKER_ENV, tracker_env
 
 from tests.unit.test_render_cases import BASE_TRL, body

@@ -12,96 +12,45 @@ apiserver accepts them and `kubectl explain` documents them.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sftjob_operator.api.blocks import DATASET_MIXTURE, MODEL_CONFIG, SCRIPT_ARGS, SFT_CONFIG
 from sftjob_operator.api.extensions import WEIGHT_SCHEMA
+from sftjob_operator.api.legacy_training_args import SFT_CONFIG_FIELDS
+from sftjob_operator.api.legacy_types import (
+    ANY,
+    BOOL,
+    INT,
+    SAME,
+    STR,
+    Action,
+    ConflictPolicy,
+    LegacyField,
+    ReadKeys,
+    Target,
+    ValueAlias,
+    ValueCase,
+    to,
+)
 
-Action = Literal["renamed", "moved", "value-translated", "restructured", "dropped", "rejected"]
-ConflictPolicy = Literal["error", "keep-current", "replace-zero"]
-
-
-class _Same:
-    """Marker: the translated value is the legacy value itself."""
-
-    def __repr__(self) -> str:
-        return "SAME"
-
-
-SAME: Final = _Same()
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a legacy value goes: a spec block and a key path inside it."""
-
-    block: str
-    path: tuple[str, ...]
-
-    @property
-    def dotted(self) -> str:
-        return f"spec.{self.block}.{'.'.join(self.path)}"
-
-
-@dataclass(frozen=True)
-class ValueCase:
-    """One accepted value of a legacy field and what it becomes."""
-
-    value: Any
-    action: Action
-    target: Target | None = None  # None: the field is dropped for this value
-    new_value: Any = SAME
-
-
-@dataclass(frozen=True)
-class LegacyField:
-    """A field name that the pinned TRL/transformers no longer has (or that the spec forbids).
-
-    With `cases`, the value decides: each accepted value is listed, any other value
-    is rejected with `note`. Without `cases`, `action` and `target` apply to any value.
-    "restructured" fields change shape on the way (a recipe's dataset mixture becomes
-    datasetMixture): `recipe_forms.RESTRUCTURE` holds the function for each of them.
-    """
-
-    block: str
-    name: str
-    action: Action
-    note: str  # why, and what to write instead
-    target: Target | None = None
-    cases: tuple[ValueCase, ...] = ()
-    # CRD schema for the legacy key; None means "the target's schema" (or any value
-    # for rejected fields).
-    schema: Mapping[str, Any] | None = None
-    conflict: ConflictPolicy = "error"
-
-    @property
-    def dotted(self) -> str:
-        return f"spec.{self.block}.{self.name}"
-
-
-@dataclass(frozen=True)
-class ValueAlias:
-    """A legacy value of a current field. `new` None means the value is rejected."""
-
-    block: str
-    name: str
-    old: Any
-    new: Any | None
-    note: str
-
-
-def _to(block: str, *path: str) -> Target:
-    return Target(block, tuple(path))
-
-
-_BOOL: Final[Mapping[str, Any]] = {"type": "boolean"}
-_INT: Final[Mapping[str, Any]] = {"type": "integer"}
-_STR: Final[Mapping[str, Any]] = {"type": "string", "maxLength": 4096}
-_ANY: Final[Mapping[str, Any]] = {"x-kubernetes-preserve-unknown-fields": True}
-_OBJECT: Final[Mapping[str, Any]] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+__all__ = [
+    "ALL_BLOCKS",
+    "LEGACY_FIELDS",
+    "PARTLY_READ",
+    "SAME",
+    "VALUE_ALIASES",
+    "Action",
+    "ConflictPolicy",
+    "LegacyField",
+    "ReadKeys",
+    "Target",
+    "ValueAlias",
+    "ValueCase",
+    "legacy_fields_by_key",
+    "value_aliases_for",
+]
 
 _WEIGHT: Final = WEIGHT_SCHEMA
 # alignment-handbook's DatasetMixture and DatasetConfig, as its recipes write them.
@@ -116,10 +65,10 @@ _HANDBOOK_MIXTURE: Final[Mapping[str, Any]] = {
                 "type": "object",
                 "required": ["id"],
                 "properties": {
-                    "id": _STR,
-                    "config": _STR,
-                    "split": _STR,
-                    "columns": {"type": "array", "maxItems": 1024, "items": _STR},
+                    "id": STR,
+                    "config": STR,
+                    "split": STR,
+                    "columns": {"type": "array", "maxItems": 1024, "items": STR},
                     "weight": _WEIGHT,
                 },
             },
@@ -129,13 +78,7 @@ _HANDBOOK_MIXTURE: Final[Mapping[str, Any]] = {
     },
 }
 
-_T5 = "removed in transformers 5"
-_TOKEN_NOTE = (
-    "a token written in the spec is readable by everyone who can read the SFTJob: store it in a "
-    "Secret and set spec.hubTokenSecretRef: {name: <secret>, key: token}"
-)
-
-LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
+_OTHER_BLOCKS: Final[tuple[LegacyField, ...]] = (
     # ---- ScriptArguments -------------------------------------------------------------
     LegacyField(
         SCRIPT_ARGS,
@@ -143,8 +86,8 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "moved",
         "TRL reads it from SFTConfig.dataset_kwargs; write "
         "sftConfig.dataset_kwargs: {skip_prepare_dataset: true}",
-        target=_to(SFT_CONFIG, "dataset_kwargs", "skip_prepare_dataset"),
-        schema=_BOOL,
+        target=to(SFT_CONFIG, "dataset_kwargs", "skip_prepare_dataset"),
+        schema=BOOL,
     ),
     LegacyField(
         SCRIPT_ARGS,
@@ -153,7 +96,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "TRL's sft script has no max_samples: write a split slice instead, e.g. "
         "datasetMixture.datasets: [{path: ..., split: 'train[:1000]'}], or limit training with "
         "sftConfig.max_steps",
-        schema=_INT,
+        schema=INT,
     ),
     LegacyField(
         SCRIPT_ARGS,
@@ -161,7 +104,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "rejected",
         "TRL has no named conversation templates: set sftConfig.chat_template_path to a "
         "tokenizer directory or a Jinja template file",
-        schema=_STR,
+        schema=STR,
     ),
     LegacyField(
         SCRIPT_ARGS,
@@ -169,8 +112,8 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "moved",
         "removed from TRL's ScriptArguments; write "
         "sftConfig.gradient_checkpointing_kwargs: {use_reentrant: <bool>}",
-        target=_to(SFT_CONFIG, "gradient_checkpointing_kwargs", "use_reentrant"),
-        schema=_BOOL,
+        target=to(SFT_CONFIG, "gradient_checkpointing_kwargs", "use_reentrant"),
+        schema=BOOL,
     ),
     # ---- ScriptArguments of alignment-handbook and open-r1 recipes --------------------
     LegacyField(
@@ -181,7 +124,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "name, split, columns}], test_split_size}. Each dataset's weight keeps int(rows * "
         "weight) rows, shuffled with the mixture's seed, as in the handbook (an extension, "
         "see datasetMixture.datasets[].weight)",
-        target=_to(DATASET_MIXTURE, "datasets"),
+        target=to(DATASET_MIXTURE, "datasets"),
         schema=_HANDBOOK_MIXTURE,
     ),
     LegacyField(
@@ -190,7 +133,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "restructured",
         "the older alignment-handbook mixture {<dataset>: <fraction>}; write datasetMixture: "
         "{datasets: [{path: <dataset>, split: <split>, weight: <fraction>}]}",
-        target=_to(DATASET_MIXTURE, "datasets"),
+        target=to(DATASET_MIXTURE, "datasets"),
         schema={
             "type": "object",
             "maxProperties": 256,
@@ -204,16 +147,16 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "the splits of the older alignment-handbook dataset_mixer: each training split "
         "becomes a datasetMixture.datasets[].split; TRL's mixture has no separate test split, "
         "so evaluate with datasetMixture.test_split_size",
-        target=_to(DATASET_MIXTURE, "datasets"),
-        schema={"type": "array", "maxItems": 64, "items": _STR},
+        target=to(DATASET_MIXTURE, "datasets"),
+        schema={"type": "array", "maxItems": 64, "items": STR},
     ),
     LegacyField(
         SCRIPT_ARGS,
         "preprocessing_num_workers",
         "moved",
         "the alignment-handbook name; TRL's is sftConfig.dataset_num_proc",
-        target=_to(SFT_CONFIG, "dataset_num_proc"),
-        schema=_INT,
+        target=to(SFT_CONFIG, "dataset_num_proc"),
+        schema=INT,
     ),
     # ---- ModelConfig -----------------------------------------------------------------
     LegacyField(
@@ -221,7 +164,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "torch_dtype",
         "renamed",
         "renamed to dtype in transformers 4.56 / TRL 0.22; write modelConfig.dtype",
-        target=_to(MODEL_CONFIG, "dtype"),
+        target=to(MODEL_CONFIG, "dtype"),
     ),
     LegacyField(
         MODEL_CONFIG,
@@ -229,7 +172,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "moved",
         "TRL 1.x reads it from SFTConfig (it is forwarded to from_pretrained for the model and "
         "the processor); write sftConfig.trust_remote_code",
-        target=_to(SFT_CONFIG, "trust_remote_code"),
+        target=to(SFT_CONFIG, "trust_remote_code"),
     ),
     LegacyField(
         MODEL_CONFIG,
@@ -239,10 +182,10 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "lora_r, lora_alpha, lora_dropout, lora_target_modules (use_dora or use_rslora for the "
         "variants); other PEFT methods are not supported",
         cases=(
-            ValueCase("lora", "value-translated", _to(MODEL_CONFIG, "use_peft"), True),
-            ValueCase("LORA", "value-translated", _to(MODEL_CONFIG, "use_peft"), True),
+            ValueCase("lora", "value-translated", to(MODEL_CONFIG, "use_peft"), True),
+            ValueCase("LORA", "value-translated", to(MODEL_CONFIG, "use_peft"), True),
         ),
-        schema=_STR,
+        schema=STR,
     ),
     LegacyField(
         MODEL_CONFIG,
@@ -250,10 +193,10 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "rejected",
         "not a TRL field: write modelConfig.load_in_4bit: true or modelConfig.load_in_8bit: true",
         cases=(
-            ValueCase(4, "value-translated", _to(MODEL_CONFIG, "load_in_4bit"), True),
-            ValueCase(8, "value-translated", _to(MODEL_CONFIG, "load_in_8bit"), True),
+            ValueCase(4, "value-translated", to(MODEL_CONFIG, "load_in_4bit"), True),
+            ValueCase(8, "value-translated", to(MODEL_CONFIG, "load_in_8bit"), True),
         ),
-        schema=_INT,
+        schema=INT,
     ),
     LegacyField(
         MODEL_CONFIG,
@@ -261,7 +204,7 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
         "dropped",
         "the operator places the model on devices through accelerate (spec.gpusPerNode, "
         "spec.distributed); a device_map would defeat data-parallel training. Remove it",
-        schema=_ANY,
+        schema=ANY,
     ),
     LegacyField(
         MODEL_CONFIG,
@@ -272,341 +215,16 @@ LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (
             ValueCase(
                 True,
                 "value-translated",
-                _to(MODEL_CONFIG, "attn_implementation"),
+                to(MODEL_CONFIG, "attn_implementation"),
                 "flash_attention_2",
             ),
             ValueCase(False, "dropped"),
         ),
-        schema=_BOOL,
-    ),
-    # ---- SFTConfig: names removed from transformers' TrainingArguments -----------------
-    LegacyField(
-        SFT_CONFIG,
-        "evaluation_strategy",
-        "renamed",
-        f"renamed to eval_strategy in transformers 4.46 and {_T5}; write sftConfig.eval_strategy",
-        target=_to(SFT_CONFIG, "eval_strategy"),
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "per_gpu_train_batch_size",
-        "renamed",
-        f"{_T5}; write sftConfig.per_device_train_batch_size",
-        target=_to(SFT_CONFIG, "per_device_train_batch_size"),
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "per_gpu_eval_batch_size",
-        "renamed",
-        f"{_T5}; write sftConfig.per_device_eval_batch_size",
-        target=_to(SFT_CONFIG, "per_device_eval_batch_size"),
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "warmup_ratio",
-        "renamed",
-        f"{_T5}: warmup_steps takes a float in [0, 1) as a ratio of the total steps; write "
-        "sftConfig.warmup_steps: <ratio>",
-        target=_to(SFT_CONFIG, "warmup_steps"),
-        schema={"type": "number", "minimum": 0, "maximum": 1, "exclusiveMaximum": True},
-        # transformers 4 used warmup_ratio only when warmup_steps was 0.
-        conflict="replace-zero",
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "overwrite_output_dir",
-        "dropped",
-        f"{_T5}; the operator owns the output directory and resumes from its newest checkpoint "
-        "after a restart. Remove it",
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "logging_dir",
-        "dropped",
-        f"{_T5}; TensorBoard logs go to <output_dir>/runs on the job's storage. To choose another "
-        "directory set spec.env: [{name: TENSORBOARD_LOGGING_DIR, value: <dir>}]",
-        schema=_STR,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "save_safetensors",
-        "rejected",
-        f"{_T5}, which always saves safetensors; remove it (false is not possible any more)",
-        cases=(ValueCase(True, "dropped"),),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "no_cuda",
-        "renamed",
-        f"{_T5}; write sftConfig.use_cpu (and spec.gpusPerNode: 0 for a CPU job)",
-        target=_to(SFT_CONFIG, "use_cpu"),
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "use_mps_device",
-        "rejected",
-        f"{_T5}; Apple MPS devices do not exist in a cluster. Remove it",
-        cases=(ValueCase(False, "dropped"),),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "group_by_length",
-        "value-translated",
-        f"{_T5}; write sftConfig.train_sampling_strategy: group_by_length",
-        cases=(
-            ValueCase(
-                True,
-                "value-translated",
-                _to(SFT_CONFIG, "train_sampling_strategy"),
-                "group_by_length",
-            ),
-            ValueCase(False, "dropped"),
-        ),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "adafactor",
-        "value-translated",
-        f"{_T5}; write sftConfig.optim: adafactor",
-        cases=(
-            ValueCase(True, "value-translated", _to(SFT_CONFIG, "optim"), "adafactor"),
-            ValueCase(False, "dropped"),
-        ),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "include_inputs_for_metrics",
-        "value-translated",
-        f"{_T5}; write sftConfig.include_for_metrics: [inputs]",
-        cases=(
-            ValueCase(True, "value-translated", _to(SFT_CONFIG, "include_for_metrics"), ["inputs"]),
-            ValueCase(False, "dropped"),
-        ),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "push_to_hub_model_id",
-        "renamed",
-        f"{_T5}; write sftConfig.hub_model_id (as <organization>/<name>)",
-        target=_to(SFT_CONFIG, "hub_model_id"),
-        schema=_STR,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "push_to_hub_organization",
-        "rejected",
-        f"{_T5}; write the organization into sftConfig.hub_model_id: <organization>/<name>",
-        schema=_STR,
-    ),
-    LegacyField(SFT_CONFIG, "push_to_hub_token", "rejected", _TOKEN_NOTE, schema=_STR),
-    LegacyField(
-        SFT_CONFIG,
-        "torchdynamo",
-        "renamed",
-        f"{_T5}; write sftConfig.torch_compile_backend (it turns torch_compile on)",
-        target=_to(SFT_CONFIG, "torch_compile_backend"),
-        schema=_STR,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "dispatch_batches",
-        "moved",
-        f"{_T5}; write sftConfig.accelerator_config: {{dispatch_batches: <bool>}}",
-        target=_to(SFT_CONFIG, "accelerator_config", "dispatch_batches"),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "split_batches",
-        "moved",
-        f"{_T5}; write sftConfig.accelerator_config: {{split_batches: <bool>}}",
-        target=_to(SFT_CONFIG, "accelerator_config", "split_batches"),
-        schema=_BOOL,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "fsdp_min_num_params",
-        "moved",
-        f"{_T5}; write sftConfig.fsdp_config: {{min_num_params: <int>}}",
-        target=_to(SFT_CONFIG, "fsdp_config", "min_num_params"),
-        schema=_INT,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "fsdp_transformer_layer_cls_to_wrap",
-        "moved",
-        f"{_T5}; write sftConfig.fsdp_config: {{transformer_layer_cls_to_wrap: [<class>]}}",
-        target=_to(SFT_CONFIG, "fsdp_config", "transformer_layer_cls_to_wrap"),
-        schema=_ANY,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "tp_size",
-        "rejected",
-        f"{_T5}; tensor parallelism is not supported by the operator. Remove it (0 or 1 only)",
-        cases=(ValueCase(0, "dropped"), ValueCase(1, "dropped")),
-        schema=_INT,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "fp16_backend",
-        "dropped",
-        f"{_T5}, which always uses torch AMP; remove it",
-        schema=_STR,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "half_precision_backend",
-        "dropped",
-        f"{_T5}, which always uses torch AMP; remove it",
-        schema=_STR,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "fp16_opt_level",
-        "dropped",
-        f"{_T5} together with NVIDIA apex; remove it",
-        schema=_STR,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "include_tokens_per_second",
-        "dropped",
-        f"{_T5}; the operator reports tokens per second in status.progress. Remove it",
-        schema=_BOOL,
-    ),
-    LegacyField(SFT_CONFIG, "tpu_num_cores", "dropped", f"{_T5}; remove it", schema=_INT),
-    LegacyField(SFT_CONFIG, "tpu_metrics_debug", "dropped", f"{_T5}; remove it", schema=_BOOL),
-    LegacyField(SFT_CONFIG, "use_ipex", "dropped", f"{_T5}; remove it", schema=_BOOL),
-    LegacyField(SFT_CONFIG, "jit_mode_eval", "dropped", f"{_T5}; remove it", schema=_BOOL),
-    LegacyField(SFT_CONFIG, "past_index", "dropped", f"{_T5}; remove it", schema=_INT),
-    LegacyField(
-        SFT_CONFIG, "use_legacy_prediction_loop", "dropped", f"{_T5}; remove it", schema=_BOOL
-    ),
-    LegacyField(SFT_CONFIG, "ray_scope", "dropped", f"{_T5}; remove it", schema=_STR),
-    LegacyField(SFT_CONFIG, "mp_parameters", "dropped", f"{_T5}; remove it", schema=_STR),
-    # ---- SFTConfig: names removed from TRL ---------------------------------------------
-    LegacyField(
-        SFT_CONFIG,
-        "max_seq_length",
-        "renamed",
-        "renamed to max_length in TRL 0.20; write sftConfig.max_length",
-        target=_to(SFT_CONFIG, "max_length"),
-        schema=_INT,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "use_liger",
-        "renamed",
-        "renamed to use_liger_kernel in TRL 0.16; write sftConfig.use_liger_kernel",
-        target=_to(SFT_CONFIG, "use_liger_kernel"),
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "dataset_batch_size",
-        "dropped",
-        "removed in TRL 0.20 (datasets are tokenized in one pass); remove it",
-        schema=_INT,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "num_of_sequences",
-        "dropped",
-        "removed with ConstantLengthDataset in TRL 0.20; packing uses max_length. Remove it",
-        schema=_INT,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "chars_per_token",
-        "dropped",
-        "removed with ConstantLengthDataset in TRL 0.20; packing uses max_length. Remove it",
-        schema={"type": "number"},
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "peft_config",
-        "rejected",
-        "peft_config is a Python object, not a config field: write modelConfig.use_peft: true "
-        "with modelConfig.lora_r, lora_alpha, lora_dropout and lora_target_modules",
-        schema=_OBJECT,
-    ),
-    # ---- SFTConfig fields that open-r1's own SFTConfig adds ----------------------------
-    LegacyField(
-        SFT_CONFIG,
-        "callbacks",
-        "dropped",
-        "open-r1's own callbacks (push_to_hub_revision) are not part of TRL; the trainer "
-        "pushes with sftConfig.push_to_hub and hub_strategy. Remove it",
-        schema={"type": "array", "maxItems": 64, "items": _STR},
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "benchmarks",
-        "dropped",
-        "open-r1 runs its benchmarks outside training; the trainer does not. Remove it",
-        schema={"type": "array", "maxItems": 64, "items": _STR},
-    ),
-    *(
-        LegacyField(
-            SFT_CONFIG,
-            name,
-            "dropped",
-            f"open-r1's Hub-revision option, not part of TRL; {advice}. Remove it",
-            schema=schema,
-        )
-        for name, advice, schema in (
-            ("hub_model_revision", "the trainer pushes to the default branch", _STR),
-            ("push_to_hub_revision", "the trainer pushes with sftConfig.push_to_hub", _BOOL),
-            ("overwrite_hub_revision", "the trainer pushes with sftConfig.push_to_hub", _BOOL),
-        )
-    ),
-    *(
-        LegacyField(
-            SFT_CONFIG,
-            name,
-            "dropped",
-            f"open-r1's W&B setting, not part of TRL; set spec.env: [{{name: {env}, value: "
-            "<value>}] instead",
-            schema=_STR,
-        )
-        for name, env in (
-            ("wandb_entity", "WANDB_ENTITY"),
-            ("wandb_project", "WANDB_PROJECT"),
-            ("wandb_run_group", "WANDB_RUN_GROUP"),
-        )
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "system_prompt",
-        "rejected",
-        "open-r1 adds it to every conversation before training; TRL does not. Put the system "
-        "message into the dataset's messages, or into the chat template",
-        schema=_STR,
-    ),
-    # ---- current fields the spec forbids -----------------------------------------------
-    LegacyField(SFT_CONFIG, "hub_token", "rejected", _TOKEN_NOTE, schema=_STR),
-    LegacyField(
-        SFT_CONFIG,
-        "local_rank",
-        "rejected",
-        "the launcher sets each process's rank; remove it",
-        schema=_INT,
-    ),
-    LegacyField(
-        SFT_CONFIG,
-        "parallelism_config",
-        "rejected",
-        "an accelerate object that a config file cannot express: choose the parallelism with "
-        "spec.distributed and sftConfig.fsdp_config or sftConfig.deepspeed",
-        schema=_OBJECT,
+        schema=BOOL,
     ),
 )
+
+LEGACY_FIELDS: Final[tuple[LegacyField, ...]] = (*_OTHER_BLOCKS, *SFT_CONFIG_FIELDS)
 
 VALUE_ALIASES: Final[tuple[ValueAlias, ...]] = (
     ValueAlias(
@@ -674,16 +292,6 @@ VALUE_ALIASES: Final[tuple[ValueAlias, ...]] = (
         "transformers 5 removed NVIDIA apex support; adamw_torch_fused is the fused equivalent",
     ),
 )
-
-
-@dataclass(frozen=True)
-class ReadKeys:
-    """A dict field of which TRL reads only some keys: the others are reported and left out."""
-
-    block: str
-    name: str
-    read: frozenset[str]
-    note: str
 
 
 PARTLY_READ: Final[tuple[ReadKeys, ...]] = (

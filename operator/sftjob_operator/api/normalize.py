@@ -28,6 +28,7 @@ from sftjob_operator.api.legacy import (
 )
 from sftjob_operator.api.paths import CHAT_TEMPLATE_FILE, CHAT_TEMPLATE_PATH, resolve_output_dir
 from sftjob_operator.api.recipe_forms import RESTRUCTURE
+from sftjob_operator.api.spec import JobSpec, read_spec
 from sftjob_operator.api.translation import SpecError, Translation
 from sftjob_operator.api.translation import show as _show
 from sftjob_operator.api.trl_fields import TrlFields, load_trl_fields
@@ -83,7 +84,8 @@ def translate_spec(spec: Mapping[str, Any]) -> TranslatedSpec:
     return TranslatedSpec(current, tuple(translations))
 
 
-def normalize(spec: Mapping[str, Any]) -> NormalizedConfig:
+def normalize(spec: Mapping[str, Any], cluster: JobSpec | None = None) -> NormalizedConfig:
+    """`cluster` is the spec's cluster side as read already (read_spec), if the caller has it."""
     translated = translate_spec(spec)
     current = translated.blocks
     extensions, taken = _take_extensions(current)
@@ -93,7 +95,7 @@ def normalize(spec: Mapping[str, Any]) -> NormalizedConfig:
     flat: dict[str, Any] = {}
     for block in TRL_BLOCKS:
         flat.update(current[block])
-    parallelism.check_spec(spec, flat)
+    parallelism.check_spec(cluster or read_spec(spec), flat)
     flat["output_dir"] = resolve_output_dir(flat.get("output_dir"))
     if extensions.chat_template is not None:
         flat["chat_template_path"] = CHAT_TEMPLATE_PATH

@@ -11,7 +11,7 @@ into deepspeed.json or accelerate.yaml's fsdp_config, and taken out of trl.yaml:
 TrainingArguments and accelerate see the one merged config.
 
 Pure. normalize() applies `check_spec`; render uses the merges. The admission policy
-(render/spec_policy.py) holds the same refusals, so a contradiction answers 422 at
+(admission/spec_policy.py) holds the same refusals, so a contradiction answers 422 at
 `kubectl apply`.
 """
 
@@ -21,6 +21,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from sftjob_operator.api.spec import JobSpec
 from sftjob_operator.api.translation import SpecError
 
 DEEPSPEED = "spec.sftConfig.deepspeed"
@@ -194,20 +195,20 @@ def merged_fsdp(trl_config: Mapping[str, Any]) -> dict[str, Any]:
     return {FSDP_KEYS[k]: v for k, v in sorted(config.items())}
 
 
-def check_spec(spec: Mapping[str, Any], trl_config: Mapping[str, Any]) -> None:
+def check_spec(spec: JobSpec, trl_config: Mapping[str, Any]) -> None:
     """Every refusal about inline parallelism, against the spec's cluster side."""
     deepspeed = inline_deepspeed(trl_config)
     fsdp = fsdp_on(trl_config.get("fsdp"))
     if deepspeed is not None and fsdp:
         raise SpecError(FSDP, f"{DEEPSPEED} and {FSDP} are both set: choose one")
-    if (deepspeed is not None or fsdp) and spec.get("gpusPerNode", 1) == 0:
+    if (deepspeed is not None or fsdp) and spec.gpus_per_node == 0:
         name = "deepspeed" if deepspeed is not None else "fsdp"
         raise SpecError(
             f"spec.sftConfig.{name}",
             f"{name} needs GPUs but spec.gpusPerNode is 0: set spec.gpusPerNode >= 1, or "
             f"remove spec.sftConfig.{name} for a CPU job",
         )
-    distributed = spec.get("distributed") or "auto"
+    distributed = spec.distributed
     if distributed == "auto":
         inline_strategy(trl_config)  # an inline DeepSpeed config must name its stage
     else:

@@ -2,7 +2,7 @@
 
 A `value` written inline in spec.env is stored in the SFTJob, readable by everyone who can
 read the object and copied into the Job's pod template. The admission policy
-`sftjob-spec-rules` (sftjob_operator.render.spec_policy) refuses these names with an
+`sftjob-spec-rules` (sftjob_operator.admission.spec_policy) refuses these names with an
 inline value and asks for `valueFrom.secretKeyRef` instead. This tuple is the one list of
 them; the policy's rule is generated from it.
 """

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sftjob_operator.api.extensions import RecipeExtensions
+from sftjob_operator.api.spec import JobSpec, read_spec
 from sftjob_operator.render import configmap, job, pvc, rbac, service
 from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner
-from sftjob_operator.render.plan import Plan, plan_from_spec
+from sftjob_operator.render.plan import Plan, plan_from
 
 __all__ = ["Owner", "Plan", "RenderError", "render_children", "trainer_identity"]
 
@@ -23,15 +24,18 @@ def render_children(
     attempt: int = 1,
     active_deadline_seconds: int | None = None,
     extensions: RecipeExtensions | None = None,
+    *,
+    spec: JobSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Every child of one attempt, in creation order (the Job last, once all it needs exists).
 
     `active_deadline_seconds` overrides the spec's for a later attempt (what is left of it).
     `extensions` are what the spec's extension fields ask for (normalize() finds them).
+    `spec` is the body's spec as read already (read_spec), if the caller has it.
     """
     owner = Owner.from_body(body)
     extensions = extensions or RecipeExtensions()
-    plan = plan_from_spec(body.get("spec") or {}, trl_config)
+    plan = plan_from(spec or read_spec(body.get("spec") or {}), trl_config)
     plan = dataclasses.replace(
         plan, extra_config_files=tuple(configmap.extension_files(extensions))
     )

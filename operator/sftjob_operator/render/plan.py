@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sftjob_operator.api.parallelism import inline_strategy
+from sftjob_operator.api.spec import JobSpec
 from sftjob_operator.render.errors import RenderError
 
-DEFAULT_IMAGE = "ghcr.io/sftjob/trainer:0.1.0"
 # spec.distributed's description in the CRD: what resolve_strategy() does, in a user's words.
 DISTRIBUTED_DESCRIPTION = (
     "How the processes share the work: ddp, deepspeed-zero1/2/3, fsdp, or auto. auto takes "
@@ -98,30 +98,20 @@ def resolve_strategy(
     return distributed
 
 
-def _int(spec: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
-    value = spec.get(key, default)
-    if value is None:
-        value = default
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RenderError(f"spec.{key}", f"{value!r} is not an integer >= {minimum}")
-    return value
-
-
-def plan_from_spec(spec: Mapping[str, Any], trl_config: Mapping[str, Any]) -> Plan:
-    nodes = _int(spec, "nodes", 1, 1)
-    gpus = _int(spec, "gpusPerNode", 1, 0)
-    hub = spec.get("hubTokenSecretRef")
-    deadline = spec.get("activeDeadlineSeconds")
+def plan_from(spec: JobSpec, trl_config: Mapping[str, Any]) -> Plan:
+    """The render plan of a job; refuses the first spec value that could not be read."""
+    if spec.problems:
+        raise RenderError(*spec.problems[0])
     return Plan(
-        nodes=nodes,
-        gpus_per_node=gpus,
-        strategy=resolve_strategy(spec.get("distributed") or "auto", nodes, gpus, trl_config),
-        image=spec.get("image") or DEFAULT_IMAGE,
-        suspend=bool(spec.get("suspend", False)),
-        resources=dict(spec.get("resources") or {}),
-        storage=dict(spec.get("storage") or {}),
-        hub_token={"name": hub["name"], "key": hub.get("key") or "token"} if hub else None,
-        env=tuple(spec.get("env") or ()),
-        active_deadline_seconds=int(deadline) if deadline is not None else None,
-        pod_template=dict(spec.get("podTemplate") or {}),
+        nodes=spec.nodes,
+        gpus_per_node=spec.gpus_per_node,
+        strategy=resolve_strategy(spec.distributed, spec.nodes, spec.gpus_per_node, trl_config),
+        image=spec.image,
+        suspend=spec.suspend,
+        resources=spec.resources,
+        storage=spec.storage,
+        hub_token=spec.hub_token,
+        env=spec.env,
+        active_deadline_seconds=spec.active_deadline_seconds,
+        pod_template=spec.pod_template,
     )

@@ -2,7 +2,7 @@
 
 The trainer pods of every SFTJob in a namespace run as the ServiceAccount
 `sftjob-trainer`, whose Role may patch ConfigMaps and nothing else. The admission policy in
-`render.policy` narrows that to the progress record of the job's own `<job>-config`
+`admission.trainer_policy` narrows that to the progress record of the job's own `<job>-config`
 ConfigMap, so the identity is made once per namespace rather than three objects per job.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,53 +47,17 @@ def next_status(
     if current.get("phase") in FINAL_PHASES:
         return dict(current)
     phase = derived.phase
-    conds = list(current.get("conditions") or [])
-    suspended = phase == SUSPENDED
-    if suspended or cond.get(conds, cond.SUSPENDED):
-        conds = cond.set_condition(
-            conds,
-            cond.SUSPENDED,
-            suspended,
-            derived.reason if suspended else "Resumed",
-            derived.message if suspended else "the job is no longer suspended",
-            now=now,
-            generation=generation,
-        )
-    restarting = phase == RESTARTING
-    if restarting or cond.get(conds, cond.RESTARTING):
-        conds = cond.set_condition(
-            conds,
-            cond.RESTARTING,
-            restarting,
-            derived.reason if restarting else "AttemptStarted",
-            derived.message if restarting else f"attempt {attempt} is no longer restarting",
-            now=now,
-            generation=generation,
-        )
-    conds = cond.set_condition(
-        conds,
-        cond.RUNNING,
-        phase == RUNNING,
-        derived.reason,
-        derived.message,
-        now=now,
-        generation=generation,
-    )
-    if phase in FINAL_PHASES:
-        conds = cond.set_condition(
-            conds,
-            cond.SUCCEEDED if phase == SUCCEEDED else cond.FAILED,
-            True,
-            derived.reason,
-            derived.message,
-            now=now,
-            generation=generation,
-        )
     status = {
         **current,
         "phase": phase,
         "message": derived.message,
-        "conditions": conds,
+        "conditions": phase_conditions(
+            current.get("conditions") or [],
+            derived,
+            now=now,
+            generation=generation,
+            attempt=attempt,
+        ),
         "attempt": attempt,
     }
     if generation is not None:
@@ -103,6 +67,38 @@ def next_status(
     if phase in FINAL_PHASES:
         status["completionTime"] = derived.completion_time or now
     return status
+
+
+def phase_conditions(
+    conditions: Iterable[Mapping[str, Any]],
+    derived: Derived,
+    *,
+    now: str,
+    generation: int | None,
+    attempt: int,
+) -> list[dict[str, Any]]:
+    """The conditions of a phase: Running always (it carries the phase's reason), Suspended
+    and Restarting once they have been true, Succeeded or Failed at the end."""
+    phase = derived.phase
+    conds = [dict(c) for c in conditions]
+
+    def set_(type_: str, ok: bool, reason: str, message: str) -> list[dict[str, Any]]:
+        return cond.set_condition(conds, type_, ok, reason, message, now=now, generation=generation)
+
+    if phase == SUSPENDED:
+        conds = set_(cond.SUSPENDED, True, derived.reason, derived.message)
+    elif cond.get(conds, cond.SUSPENDED):
+        conds = set_(cond.SUSPENDED, False, "Resumed", "the job is no longer suspended")
+    if phase == RESTARTING:
+        conds = set_(cond.RESTARTING, True, derived.reason, derived.message)
+    elif cond.get(conds, cond.RESTARTING):
+        message = f"attempt {attempt} is no longer restarting"
+        conds = set_(cond.RESTARTING, False, "AttemptStarted", message)
+    conds = set_(cond.RUNNING, phase == RUNNING, derived.reason, derived.message)
+    if phase in FINAL_PHASES:
+        final = cond.SUCCEEDED if phase == SUCCEEDED else cond.FAILED
+        conds = set_(final, True, derived.reason, derived.message)
+    return conds
 
 
 def with_condition(

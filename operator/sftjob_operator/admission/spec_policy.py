@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sftjob_operator.admission import skeleton
 from sftjob_operator.api.identity import GROUP, PLURAL
 from sftjob_operator.api.secret_env import SECRET_ENV_NAMES
 from sftjob_operator.api.trl_fields import load_trl_fields
-from sftjob_operator.render import admission
 
 POLICY_NAME = "sftjob-spec-rules"
 
@@ -185,11 +185,8 @@ def parallelism_validations() -> list[dict[str, Any]]:
     ]
 
 
-def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Rules across fields, on create and update.
-
-    `report_to`: transformers' integration names; by default those in trl_fields.json.
-    """
+def dataset_validations() -> list[dict[str, Any]]:
+    """Where the data comes from: one source, one mixture, its splits and weights."""
     return [
         _validation(
             f"{_DATASET_NAME} != {_MIXTURE}",
@@ -238,6 +235,12 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
             "spec.scriptArgs.dataset_train_split and dataset_test_split (pick each dataset's "
             "split with spec.datasetMixture.datasets[].split)",
         ),
+    ]
+
+
+def hub_validations() -> list[dict[str, Any]]:
+    """push_to_hub needs a token and a repository name."""
+    return [
         _validation(
             f"has({SPEC}.hubTokenSecretRef) || !{_sft_true('push_to_hub')} || "
             f"{SPEC}.?env.orValue([]).exists(e, e.name == 'HF_TOKEN')",
@@ -254,7 +257,12 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
             "(<organization>/<name>); without it the repository would be named after the "
             "job's output directory",
         ),
-        *parallelism_validations(),
+    ]
+
+
+def hardware_validations() -> list[dict[str, Any]]:
+    """GPUs, precision and quantization flags that must agree."""
+    return [
         _validation(
             f"{SPEC}.gpusPerNode >= 1 || "
             f"!({SPEC}.distributed.startsWith('deepspeed') || {SPEC}.distributed == 'fsdp')",
@@ -277,6 +285,19 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
             "spec.modelConfig.load_in_4bit and spec.modelConfig.load_in_8bit are both true: set "
             "at most one of them",
         ),
+    ]
+
+
+def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rules across fields, on create and update.
+
+    `report_to`: transformers' integration names; by default those in trl_fields.json.
+    """
+    return [
+        *dataset_validations(),
+        *hub_validations(),
+        *parallelism_validations(),
+        *hardware_validations(),
         secret_env_validation(),
         report_to_validation(load_trl_fields().report_to if report_to is None else report_to),
     ]
@@ -300,7 +321,7 @@ def immutability_validations() -> list[dict[str, Any]]:
 
 
 def spec_policy(report_to: Sequence[str] | None = None) -> dict[str, Any]:
-    return admission.policy(
+    return skeleton.policy(
         POLICY_NAME,
         {
             "apiGroups": [GROUP],
@@ -314,4 +335,4 @@ def spec_policy(report_to: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def manifests(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    return [spec_policy(report_to), admission.binding(POLICY_NAME)]
+    return [spec_policy(report_to), skeleton.binding(POLICY_NAME)]

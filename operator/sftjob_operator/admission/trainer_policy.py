@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sftjob_operator.admission import skeleton
 from sftjob_operator.api.identity import (
     LABEL_COMPONENT,
     LABEL_JOB_NAME,
     LABEL_PROGRESS,
     PROGRESS_REPORTED,
 )
-from sftjob_operator.render import admission, configmap, names
+from sftjob_operator.render import configmap, names
 from sftjob_operator.render.names import TRAINER_SERVICE_ACCOUNT
 from sftjob_operator.status.progress import PROGRESS_KEY
 
@@ -122,7 +123,7 @@ VALIDATIONS = [
 
 
 def trainer_policy() -> dict[str, Any]:
-    return admission.policy(
+    return skeleton.policy(
         POLICY_NAME,
         {
             "apiGroups": [""],
@@ -143,4 +144,4 @@ def trainer_policy() -> dict[str, Any]:
 
 
 def manifests() -> list[dict[str, Any]]:
-    return [trainer_policy(), admission.binding(POLICY_NAME)]
+    return [trainer_policy(), skeleton.binding(POLICY_NAME)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sftjob_operator.status.storage import storage_check
+from sftjob_operator.api.spec import read_spec
+from sftjob_operator.decide.storage import storage_check
 
 
 def claim(*modes: str, bound: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -33,15 +34,17 @@ def claim(*modes: str, bound: tuple[str, ...] | None = None) -> dict[str, Any]:
 def test_storage_check(
     spec: dict[str, Any], pvc: dict[str, Any] | None, ok: bool, refuse: bool, reason: str
 ) -> None:
-    check = storage_check(spec, pvc)
+    check = storage_check(read_spec(spec), pvc)
     assert (check.ok, check.refuse, check.reason) == (ok, refuse, reason)
 
 
 def test_refusal_names_the_field_and_what_to_write() -> None:
-    check = storage_check({"nodes": 3, "storage": {"claimName": "mine"}}, claim("ReadWriteOnce"))
+    check = storage_check(
+        read_spec({"nodes": 3, "storage": {"claimName": "mine"}}), claim("ReadWriteOnce")
+    )
     assert check.message.startswith("spec.storage.claimName: claim mine allows ReadWriteOnce")
     assert "ReadWriteMany" in check.message and "storage.size" in check.message
 
 
 def test_emptydir_warns_that_restarts_start_over() -> None:
-    assert "step 0" in storage_check({"nodes": 2}, None).message
+    assert "step 0" in storage_check(read_spec({"nodes": 2}), None).message

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from sftjob_operator.status import timeutil
 from sftjob_operator.status.observe import JobView, PodView
+from sftjob_operator.status.phase import FAILED, PENDING, RESTARTING, STOP_JOB, Derived
 
 RESTART = "restart"
 GIVE_UP = "give-up"
@@ -106,13 +105,33 @@ def decide(attempt: Attempt) -> Decision | None:
     )
 
 
-def remaining_deadline(
-    total: int | None, started: str | None, attempt: int, now: datetime
-) -> int | None:
-    """spec.activeDeadlineSeconds bounds the whole SFTJob, restarts included: a later
-    attempt's Job gets what is left (at least 1s, so an exhausted deadline fails it at once
-    as DeadlineExceeded). None: use the spec's value as it is."""
-    start = timeutil.parse(started)
-    if total is None or attempt <= 1 or start is None:
-        return None
-    return max(total - int((now - start).total_seconds()), 1)
+@dataclass(frozen=True)
+class Step:
+    """What the restart policy makes of one reconcile's derived phase."""
+
+    derived: Derived
+    attempt: int  # the attempt the status names
+    restarts: int
+    restarted: bool = False  # attempt `attempt` must be started (its predecessor failed)
+
+
+def step(
+    attempt: Attempt, derived: Derived, current_phase: str | None, current_message: str | None
+) -> Step:
+    """A failed attempt restarts (Restarting, attempt+1) or gives up (Failed); while the
+    next attempt's pods start, the phase stays Restarting until they run."""
+    outcome = decide(attempt)
+    if outcome and outcome.next_attempt:
+        restarting = Derived(RESTARTING, outcome.reason, outcome.message)
+        return Step(restarting, outcome.next_attempt, attempt.restarts + 1, restarted=True)
+    if outcome:
+        failed = Derived(FAILED, outcome.reason, outcome.message, action=STOP_JOB, job_failed=True)
+        return Step(failed, attempt.number, attempt.restarts)
+    if current_phase == RESTARTING and derived.phase == PENDING:
+        derived = Derived(
+            RESTARTING,
+            "Restarting",
+            str(current_message or derived.message),
+            recheck_after=derived.recheck_after,
+        )
+    return Step(derived, attempt.number, attempt.restarts)

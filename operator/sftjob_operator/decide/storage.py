@@ -1,4 +1,4 @@
-"""Checkpoint storage: can every node of the job write and read the same checkpoints? Pure.
+"""Storage policy: can every node of the job write and read the same checkpoints? Pure.
 
 - storage.size: the operator creates the claim, ReadWriteMany when nodes > 1 (render/pvc.py).
 - storage.claimName with nodes > 1: the claim must allow ReadWriteMany; otherwise the
@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sftjob_operator.api.spec import JobSpec
+
 RWX = "ReadWriteMany"
 
 
@@ -26,11 +28,16 @@ class StorageCheck:
     refuse: bool = False
 
 
-def storage_check(spec: Mapping[str, Any], claim: Mapping[str, Any] | None) -> StorageCheck:
+def needs_claim(spec: JobSpec) -> bool:
+    """Whether the check needs the claim the user brings: only several nodes share one."""
+    return spec.claim_name is not None and spec.nodes > 1
+
+
+def storage_check(spec: JobSpec, claim: Mapping[str, Any] | None) -> StorageCheck:
     """`claim` is the PersistentVolumeClaim named by storage.claimName, when it was looked up."""
-    storage = spec.get("storage") or {}
-    nodes = int(spec.get("nodes") or 1)
-    if name := storage.get("claimName"):
+    storage = spec.storage
+    nodes = spec.nodes
+    if name := spec.claim_name:
         modes = _access_modes(claim) if claim is not None else None
         if nodes > 1 and modes is not None and RWX not in modes:
             return StorageCheck(

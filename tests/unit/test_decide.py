@@ -1,0 +1,155 @@
+"""The decision as a whole: observation -> status write, events, actions, recheck (a table
+of situations; each policy has its own table too)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sftjob_operator.decide import (
+    BeginAttempt,
+    Children,
+    Condition,
+    DeleteSftJob,
+    Observation,
+    Setup,
+    StopJob,
+    decide,
+)
+from sftjob_operator.status.observe import JobView, PodView
+from sftjob_operator.status.phase import FAILED, Derived, Policy
+from sftjob_operator.status.progress import Record
+from sftjob_operator.views import sft_view
+
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+STAMP = "2025-01-01T12:00:00Z"
+JOB = JobView(name="j-a1", attempt=1, suspended=False, active=1, created="2025-01-01T11:00:00Z")
+FAILED_POD = PodView(name="j-a1-0-x", index=0, phase="Failed", exit_code=1)
+RUNNING_POD = PodView(name="j-a1-0-x", index=0, phase="Running")
+COMPLETE = dataclasses.replace(JOB, active=0, conditions={"Complete": ("True", "", "")})
+
+
+def running_status(**extra: Any) -> dict[str, Any]:
+    seen = decide(observe({}, RUNNING_POD), NOW)
+    return {**seen.status, **extra}
+
+
+def observe(
+    status: dict[str, Any], *pods: PodView, job: JobView | None = JOB, **kw: Any
+) -> Observation:
+    spec = kw.pop("spec", {})
+    body = {"metadata": {"name": "j", "namespace": "ns", "uid": "u", "generation": 1}, "spec": spec}
+    return Observation(
+        sftjob=sft_view(body),
+        status=status,
+        children=Children(int(status.get("attempt") or 1), job, tuple(pods)),
+        progress=kw.pop("progress", {}),
+        **kw,
+    )
+
+
+def record(step: int, checkpoint: str | None = None) -> Record:
+    return Record("progress", NOW, step, 10, {"loss": 1.0}, last_checkpoint=checkpoint)
+
+
+def test_a_new_job_is_written_once_with_its_children_conditions_and_events() -> None:
+    setup = Setup(
+        conditions=(Condition("ChildrenCreated", True, "Created", "the children exist"),),
+        output_dir="/workspace/output/x",
+        translations=("spec.sftConfig.evaluation_strategy was translated",),
+    )
+    decision = decide(observe({}), NOW, Policy(), setup)
+    assert (
+        decision.patch["phase"] == "Pending"
+        and decision.patch["outputDir"] == "/workspace/output/x"
+    )
+    assert decision.patch["attempt"] == 1 and decision.patch["restarts"] == 0
+    assert [c["type"] for c in decision.patch["conditions"]] == ["Running", "ChildrenCreated"]
+    assert [e.reason for e in decision.events] == ["ConfigTranslated", "WaitingForPods"]
+    assert decision.actions == () and decision.recheck_after is None
+
+
+def test_nothing_changed_writes_nothing() -> None:
+    status = running_status()
+    decision = decide(observe(status, RUNNING_POD), NOW)
+    assert (decision.patch, decision.events, decision.actions) == ({}, (), ())
+
+
+def test_a_progress_record_alone_writes_only_progress() -> None:
+    status = running_status()
+    decision = decide(observe(status, RUNNING_POD, record=record(3, "checkpoint-3")), NOW)
+    assert set(decision.patch) == {"progress", "lastCheckpoint"}
+    assert decision.patch["progress"]["step"] == 3 and decision.events == ()
+
+
+def test_a_failed_attempt_restarts_and_the_live_progress_waits() -> None:
+    held = {"progress": {"step": 4, "maxSteps": 10}, "lastCheckpoint": "checkpoint-4"}
+    decision = decide(observe(running_status(), FAILED_POD, progress=held), NOW)
+    assert (decision.status["phase"], decision.status["attempt"]) == ("Restarting", 2)
+    assert decision.status["restarts"] == 1 and "checkpoint-4" in decision.status["message"]
+    assert decision.actions == (BeginAttempt(2, "j-a1"),)
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", "Restarting")]
+    assert decision.progress["progress"] == {"maxSteps": 10}
+
+
+def test_the_newest_record_counts_before_the_restart_decides() -> None:
+    pending = record(6, "checkpoint-6")
+    decision = decide(observe(running_status(), FAILED_POD, pending=pending), NOW)
+    assert decision.took_pending and "checkpoint-6" in decision.status["message"]
+    assert decision.patch["lastCheckpoint"] == "checkpoint-6"
+
+
+def test_a_pending_record_waits_while_the_attempt_runs() -> None:
+    decision = decide(observe(running_status(), RUNNING_POD, pending=record(6)), NOW)
+    assert not decision.took_pending and decision.patch == {}
+
+
+def test_the_backoff_limit_ends_the_job_and_stops_its_pods() -> None:
+    seen = observe(running_status(restarts=3), FAILED_POD)
+    decision = decide(seen, NOW)
+    assert (decision.status["phase"], decision.patch["completionTime"]) == (FAILED, STAMP)
+    assert decision.actions == (StopJob("j-a1"),)
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", "BackoffLimitExceeded")]
+
+
+def test_a_refusal_fails_the_job_without_a_restart() -> None:
+    refusal = Setup(
+        conditions=(Condition("ConfigNormalized", False, "InvalidSpec", "spec.env[0].name: x"),),
+        refusal=Derived(FAILED, "InvalidSpec", "spec.env[0].name: x"),
+    )
+    decision = decide(observe({}, FAILED_POD, job=None), NOW, Policy(), refusal)
+    assert (decision.status["phase"], decision.status["message"]) == (FAILED, "spec.env[0].name: x")
+    assert decision.actions == () and decision.status["restarts"] == 0
+
+
+@pytest.mark.parametrize(
+    ("ttl", "actions", "recheck"),
+    [(None, (), None), (0, (DeleteSftJob(),), None), (60, (), 60.0)],
+)
+def test_a_finished_job_is_deleted_after_its_ttl(
+    ttl: int | None, actions: tuple[Any, ...], recheck: float | None
+) -> None:
+    spec = {} if ttl is None else {"ttlSecondsAfterFinished": ttl}
+    decision = decide(observe(running_status(), job=COMPLETE, spec=spec), NOW)
+    assert decision.status["phase"] == "Succeeded" and decision.status["completionTime"] == STAMP
+    assert (decision.actions, decision.recheck_after) == (actions, recheck)
+
+
+def test_a_final_phase_is_never_left() -> None:
+    done = decide(observe(running_status(), job=COMPLETE), NOW).status
+    decision = decide(observe(done, FAILED_POD, job=COMPLETE), NOW)
+    assert decision.status == done and decision.patch == {} and decision.actions == ()
+
+
+def test_a_time_based_rule_asks_to_be_checked_again() -> None:
+    pulling = PodView(
+        name="j-a1-0-x",
+        index=0,
+        phase="Pending",
+        waiting_reason="ImagePullBackOff",
+        created="2025-01-01T11:59:00Z",
+    )
+    decision = decide(observe({}, pulling), NOW, Policy(image_pull_grace_seconds=600))
+    assert decision.status["phase"] == "Pending" and decision.recheck_after == 540
