@@ -173,21 +173,9 @@ def accelerate_files(sdir: Path, stage: int, trl: dict[str, Any]) -> Path:
     return accel
 
 
-def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dict[str, Any]:
-    missing = [m for m in scenario.requires if importlib.util.find_spec(m) is None]
-    if missing:
-        return {"status": "skipped", "reason": f"not installed: {', '.join(missing)}"}
-    sdir = work / scenario.name
-    sdir.mkdir(parents=True)
-    trl_yaml = sdir / "trl.yaml"
-    trl = trl_config(model, data, sdir / "out", scenario)
-    trl_yaml.write_text(yaml.safe_dump(trl))
-    cmd = [sys.executable, "-m", "sftjob_trainer", "--config", str(trl_yaml)]
-    if scenario.deepspeed_stage:
-        accel = accelerate_files(sdir, scenario.deepspeed_stage, trl)
-        cmd += ["--accelerate-config", str(accel)]
-    progress = sdir / "progress.jsonl"
-    env = {
+def pod_env(sdir: Path, progress: Path) -> dict[str, str]:
+    """The environment of one single-GPU pod, offline, reporting progress into a file."""
+    return {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
@@ -203,6 +191,23 @@ def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dic
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(free_port()),
     }
+
+
+def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dict[str, Any]:
+    missing = [m for m in scenario.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        return {"status": "skipped", "reason": f"not installed: {', '.join(missing)}"}
+    sdir = work / scenario.name
+    sdir.mkdir(parents=True)
+    trl_yaml = sdir / "trl.yaml"
+    trl = trl_config(model, data, sdir / "out", scenario)
+    trl_yaml.write_text(yaml.safe_dump(trl))
+    cmd = [sys.executable, "-m", "sftjob_trainer", "--config", str(trl_yaml)]
+    if scenario.deepspeed_stage:
+        accel = accelerate_files(sdir, scenario.deepspeed_stage, trl)
+        cmd += ["--accelerate-config", str(accel)]
+    progress = sdir / "progress.jsonl"
+    env = pod_env(sdir, progress)
     start = time.perf_counter()
     stamped: list[tuple[float, str]] = []  # (arrival time, stdout line)
     with (sdir / "stdout.log").open("w") as out, (sdir / "stderr.log").open("w") as err:

@@ -35,7 +35,7 @@ from sftjob_trainer.tinyvlm import (  # noqa: E402
     build_processor,
     write_dataset,
 )
-from smoke import free_port, peak_flops  # noqa: E402
+from smoke import peak_flops, pod_env  # noqa: E402
 
 SHAPES = {
     "tiny": TINY,
@@ -90,19 +90,7 @@ def run(work: Path, config: dict[str, Any]) -> dict[str, Any]:
     trl_yaml = work / "trl.yaml"
     trl_yaml.write_text(yaml.safe_dump(config))
     progress = work / "progress.jsonl"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "trainer_image"), os.environ.get("PYTHONPATH", "")]
-        ),
-        "SFTJOB_PROGRESS_FILE": str(progress),
-        "SFTJOB_PROGRESS_INTERVAL": "0",
-        "SFTJOB_TERMINATION_LOG": str(work / "termination-log"),
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(free_port()),
-    }
+    env = pod_env(work, progress)
     start = time.perf_counter()
     with (work / "stdout.log").open("w") as out, (work / "stderr.log").open("w") as err:
         code = subprocess.run(
