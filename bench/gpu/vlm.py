@@ -35,7 +35,7 @@ from sftjob_trainer.tinyvlm import (  # noqa: E402
     build_processor,
     write_dataset,
 )
-from smoke import peak_flops, pod_env  # noqa: E402
+from smoke import QWEN2_05B, peak_flops, pod_env  # noqa: E402
 
 SHAPES = {
     "tiny": TINY,
@@ -45,11 +45,12 @@ SHAPES = {
         vision_hidden=1024,
         vision_layers=24,
         vision_heads=16,
-        text_hidden=896,
-        text_intermediate=4864,
-        text_layers=24,
-        text_heads=14,
-        text_kv_heads=2,
+        # The language model of the smoke test: Qwen2-0.5B's shape.
+        text_hidden=QWEN2_05B["hidden_size"],
+        text_intermediate=QWEN2_05B["intermediate_size"],
+        text_layers=QWEN2_05B["num_hidden_layers"],
+        text_heads=QWEN2_05B["num_attention_heads"],
+        text_kv_heads=QWEN2_05B["num_key_value_heads"],
     ),
 }
 
