@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint unit integration trainer e2e crd crd-check devcluster-build demo clean
+.PHONY: venv test lint unit integration trainer e2e reliability crd crd-check devcluster-build demo clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,10 @@ trainer: venv
 
 e2e: venv devcluster-build
 	$(VENV)/bin/pytest tests/e2e
+
+# The fault suite at full scale; its figures go to docs/reliability.md.
+reliability: venv devcluster-build
+	SFTJOB_RELIABILITY_SCALE=full $(VENV)/bin/pytest -m reliability tests/reliability
 
 crd: venv
 	$(PY) hack/gen_crd.py
