@@ -112,7 +112,7 @@ class Api:
             self._request_options["server_hostname"] = rest.server_hostname
 
     @classmethod
-    async def connect(cls, connections: int = 64) -> Api:
+    async def connect(cls, connections: int = 24) -> Api:
         configuration = await load_config()
         # The default pool (5 x CPUs) serialises a burst of creates behind a few sockets.
         configuration.connection_pool_maxsize = connections

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import subprocess
+import sys
 
 import pytest
 from sftjob_operator.cli import GC_THRESHOLDS, log_levels, parse_args, tune_gc
@@ -62,3 +64,21 @@ def test_metrics_url_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--metrics", "8081"])
     assert "--metrics: '8081' is not an http URL" in capsys.readouterr().err
+
+
+def test_the_operator_process_does_not_load_the_synchronous_client() -> None:
+    # kopf imports `kubernetes` when it can; this environment has it (the CLI uses it).
+    probe = (
+        "import sys\n"
+        "sys.argv = ['sftjob-operator', '--help']\n"
+        "from sftjob_operator.entry import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('kopf' in sys.modules, sys.modules.get('kubernetes') is not None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.splitlines()[-1] == "True False"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import kopf
 from kopf._cogs.structs.references import Resource
-from sftjob_operator.settings import Options, configure, label_selector
+from sftjob_operator.settings import (
+    IDLE_WORKER_SECONDS,
+    POSTING_WORKERS,
+    Options,
+    configure,
+    label_selector,
+)
 
 
 def test_label_selector_syntax() -> None:
@@ -33,3 +39,12 @@ def test_the_progress_watch_selects_only_config_maps_that_hold_progress() -> Non
 def test_sftjobs_are_watched_whole() -> None:
     resource = Resource("sftjob.dev", "v1alpha1", "sftjobs", kind="SFTJob", namespaced=True)
     assert _selectors(resource) == []
+
+
+def test_a_burst_neither_opens_a_connection_per_event_nor_keeps_every_body() -> None:
+    settings = kopf.OperatorSettings()
+    defaults = kopf.OperatorSettings()
+    configure(settings, Options())
+    assert defaults.posting.worker_limit is None  # kopf: one poster per object
+    assert settings.posting.worker_limit == POSTING_WORKERS
+    assert settings.queueing.idle_timeout == IDLE_WORKER_SECONDS < defaults.queueing.idle_timeout
