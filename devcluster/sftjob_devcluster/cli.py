@@ -7,10 +7,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from .build import BuildError, build
+from .build import BuildError
 from .cluster import ClusterConfig, DevCluster, DevClusterError
-from .helm import build_helm
 from .nodes import NodeShape
+from .prebuild import build_all
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     try:
         if ns.command == "build":
-            print(build(force=ns.force))
-            print(build_helm(force=ns.force))
+            for path in build_all(force=ns.force):
+                print(path)
             return 0
         cluster = DevCluster(_config(ns))
         if ns.command == "up":
