@@ -41,6 +41,9 @@ class AgentConfig:
     shutdown_grace_seconds: float = 5.0
     # Seconds between retries of a pod whose volumes or env cannot be prepared yet.
     retry_seconds: float = 2.0
+    # First back-off before restarting a container (restartPolicy Always/OnFailure); it
+    # doubles with each restart up to 300 s, as a kubelet's does.
+    crash_backoff_seconds: float = 10.0
     # HOME of every container (before the pod's own env).
     home: str = os.environ.get("HOME", "/root")
     # Provision hostPath volumes for claims of StorageClass sftjob-local ...
@@ -65,6 +68,11 @@ class AgentConfig:
     def run_dir(self) -> Path:
         """Pid files of running containers, to clean up after a crashed agent."""
         return self.state_dir / "run"
+
+    @property
+    def api_relay_socket(self) -> Path:
+        """Where pods with a network of their own reach the API server (apirelay.py)."""
+        return self.state_dir / "apiserver.sock"
 
     @property
     def ready_file(self) -> Path:
