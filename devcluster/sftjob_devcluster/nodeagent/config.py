@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ NODE_IP = "127.0.0.1"
 AGENT_VERSION = "v0.1.0-sftjob-nodeagent"
 CLUSTER_DOMAIN = "cluster.local"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+MAX_UNIX_SOCKET_PATH = 100  # sun_path holds 108 bytes, NUL included
 
 
 def default_path() -> str:
@@ -71,8 +74,13 @@ class AgentConfig:
 
     @property
     def api_relay_socket(self) -> Path:
-        """Where pods with a network of their own reach the API server (apirelay.py)."""
-        return self.state_dir / "apiserver.sock"
+        """Where pods with a network of their own reach the API server (apirelay.py): in
+        the state dir, or in /tmp when that path is too long for a Unix socket."""
+        path = self.state_dir / "apiserver.sock"
+        if len(str(path)) < MAX_UNIX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"sftjob-nodeagent-{digest}.sock"
 
     @property
     def ready_file(self) -> Path:

@@ -38,6 +38,7 @@ PR_SET_PDEATHSIG = 1
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
+IFREQ = "16sH22x"  # sizeof(struct ifreq) is 40 on 64-bit Linux
 
 
 def readonly_remount_flags(statvfs_flags: int) -> int:
@@ -68,9 +69,9 @@ def _prepare_target(source: str, target: str) -> None:
 def loopback_up() -> None:
     """`ip link set lo up`, without needing the ip command."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        request = struct.pack("16sH", b"lo", 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(s, SIOCGIFFLAGS, request)[:18])[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
+        request = struct.pack(IFREQ, b"lo", 0)  # struct ifreq: name, then ifr_flags
+        flags = struct.unpack(IFREQ, fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
 
 
 def pump(a: socket.socket, b: socket.socket) -> None:

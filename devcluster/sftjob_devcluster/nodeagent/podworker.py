@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import threading
 import time
@@ -270,7 +271,11 @@ class PodWorker:
 
     def _base_env(self) -> dict[str, str]:
         host, port = self.ctx.service_host, str(self.ctx.service_port)
+        # The project's environment is the agent's own: its interpreter first on PATH and,
+        # in a source checkout run with PYTHONPATH, the same import path.
+        project = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
         return {
+            **project,
             "PATH": default_path(),
             "HOME": self.ctx.config.home,
             "HOSTNAME": pod_hostname(self.pod),
