@@ -170,6 +170,7 @@ async def run_elected(
         acquiring = asyncio.create_task(elector.acquire())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
         if standby is not None:
             await standby.cleanup()
         if not acquiring.done():
