@@ -85,8 +85,8 @@ def add_leader_election(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--leader-election-identity",
         metavar="ID",
-        help="this replica's name in the Lease (the chart passes the pod name; "
-        "default: hostname and a random suffix)",
+        help="this replica's name in the Lease, to which each process adds a random suffix "
+        "(the chart passes the pod name; default: the hostname)",
     )
     defaults = Timing()
     for flag, default, what in (
@@ -127,7 +127,10 @@ def parse_election(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     )
     for problem in timing.problems():
         parser.error(problem)
-    identity = args.leader_election_identity or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    # A suffix per process, as client-go's callers add one: a container restarted in the
+    # same pod is a new candidate, not the holder that was killed.
+    who = args.leader_election_identity or socket.gethostname()
+    identity = f"{who}_{uuid.uuid4().hex[:8]}"
     return Election(name=name, namespace=namespace, identity=identity, timing=timing)
 
 

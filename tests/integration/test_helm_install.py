@@ -81,6 +81,11 @@ class Release:
         return str(json.loads(out.stdout)["spec"].get("holderIdentity") or "")
 
 
+def holder_pod(identity: str) -> str:
+    """The pod of a Lease holder: its identity is `<pod name>_<per-process suffix>`."""
+    return identity.rsplit("_", 1)[0]
+
+
 def policies_exist(devcluster: Any) -> bool:
     out = devcluster.kubectl(
         "get", "validatingadmissionpolicies", *POLICIES, "-o", "name", check=False
@@ -143,7 +148,10 @@ def test_helm_install_upgrade_uninstall_on_the_local_node(
     assert pod["spec"]["serviceAccountName"] == rel.fullname
     assert any("serviceAccountToken" in str(v) for v in pod["spec"]["volumes"])
     # $(POD_NAME) in the args came from the downward API: the pod holds the Lease by name.
-    wait_for("the pod to hold the Lease", lambda: rel.lease_holder() == pod["metadata"]["name"])
+    wait_for(
+        "the pod to hold the Lease",
+        lambda: holder_pod(rel.lease_holder()) == pod["metadata"]["name"],
+    )
 
     apply(devcluster, sftjob("first", namespace, gpusPerNode=0))
     wait_succeeded(devcluster, namespace, "first")
@@ -175,7 +183,7 @@ def test_helm_install_upgrade_uninstall_on_the_local_node(
         assert args[-2:] == ["--straggler-grace", "120"]
         wait_for(
             "the new pod to hold the Lease",
-            lambda: rel.lease_holder() == new_pod["metadata"]["name"],
+            lambda: holder_pod(rel.lease_holder()) == new_pod["metadata"]["name"],
         )
         apply(devcluster, sftjob("second", other, gpusPerNode=0))
         wait_succeeded(devcluster, other, "second")
@@ -221,7 +229,8 @@ def test_two_replicas_run_one_active_operator_and_fail_over(
     pods = wait_for(
         "two Running operator pods", lambda: len(rel.running_pods()) == 2 and rel.running_pods()
     )
-    leader_name = wait_for("a Lease holder", lambda: lease_holder(kube, rel))
+    leader_id = wait_for("a Lease holder", lambda: lease_holder(kube, rel))
+    leader_name = holder_pod(leader_id)
     (leader,) = [p for p in pods if p["metadata"]["name"] == leader_name]
     (standby,) = [p for p in pods if p["metadata"]["name"] != leader_name]
     wait_for(
@@ -240,12 +249,12 @@ def test_two_replicas_run_one_active_operator_and_fail_over(
             killed_at = time.monotonic()
     holder = wait_for(
         "the standby to take the Lease over",
-        lambda: (h := lease_holder(kube, rel)) != leader_name and h,
+        lambda: (h := lease_holder(kube, rel)) != leader_id and h,
         timeout=60,
         interval=0.1,
     )
     takeover = time.monotonic() - killed_at
-    assert holder == standby["metadata"]["name"]
+    assert holder_pod(holder) == standby["metadata"]["name"]
     wait_for(
         "a Job for every SFTJob",
         lambda: all(children(kube, namespace, n, "Job") for n in names),

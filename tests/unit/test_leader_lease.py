@@ -72,7 +72,10 @@ def test_the_charts_election_flags_parse() -> None:
         "sftjob-system",
         "sftjob-operator",
     )
-    assert options.election.identity == "pod-1"
+    assert options.election.identity.startswith("pod-1_")
+    again = parse_args(["--leader-election-lease", "a/b", "--leader-election-identity", "pod-1"])
+    assert again.election is not None and again.election.identity != options.election.identity
+    assert (again.election.namespace, again.election.name) == ("a", "b")
     assert options.election.timing == TIMING
     assert parse_args([]).election is None
 

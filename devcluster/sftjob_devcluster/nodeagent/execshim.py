@@ -104,8 +104,12 @@ def relay_api(port: int, unix_path: str, libc: Any) -> None:
     if os.fork() != 0:
         listener.close()
         return
-    # The relay lives as long as the container's main process (its parent after exec).
+    # The relay lives as long as the container's main process (its parent after exec):
+    # a SIGTERM to the container's group must leave it up, so that the process can still
+    # reach the API server while it shuts down (e.g. to release a Lease).
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         while True:
             conn, _ = listener.accept()

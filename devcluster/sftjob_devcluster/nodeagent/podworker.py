@@ -430,7 +430,8 @@ class PodWorker:
                     restart_at[i] = now + delay
                     self.main_runs[i] = run.backing_off(delay)
                     changed = True
-                elif i in restart_at and now >= restart_at.pop(i):
+                elif i in restart_at and now >= restart_at[i]:
+                    del restart_at[i]
                     self._start(container, prepared[("main", i)], run)
                     self.main_runs[i] = replace(run.restarted(now_rfc3339()), image_id=run.image_id)
                     if i in probes:
