@@ -533,7 +533,17 @@ def test_operator_cannot_do_more_than_it_needs(devcluster: Any, installed: Insta
     assert can_i(devcluster, installed, "get", f"{policy}/sftjob-spec-rules")
     for verb in ("create", "update", "delete"):
         assert not can_i(devcluster, installed, verb, policy), verb
+    # Leader election: its own Lease in its own namespace, no other.
+    lease = "leases.coordination.k8s.io"
+    own = f"{installed.release}-sftjob-operator"
+    for verb in ("get", "patch"):
+        assert can_i(devcluster, installed, verb, f"{lease}/{own}", "-n", installed.namespace)
+        assert not can_i(devcluster, installed, verb, f"{lease}/other", "-n", installed.namespace)
+    assert not can_i(devcluster, installed, "delete", f"{lease}/{own}", "-n", installed.namespace)
     # Scoped to watchNamespaces, nothing works elsewhere.
     elsewhere = installed.namespace
-    scoped = any(d["kind"] == "Role" for d in installed.docs)
+    scoped = any(
+        d["kind"] == "Role" and not d["metadata"]["name"].endswith("-leader-election")
+        for d in installed.docs
+    )
     assert can_i(devcluster, installed, "create", "jobs.batch", "-n", elsewhere) is not scoped
