@@ -224,7 +224,8 @@ def test_two_replicas_run_one_active_operator_and_fail_over(
     """replicas: 2 on the local node (each pod in a network namespace of its own, so both
     listen on the chart's ports). The active replica is killed (SIGKILL, no chance to
     release the Lease) while 20 SFTJobs are being created: the standby takes over, every
-    job gets exactly one Job and reaches Succeeded. The takeover time is printed."""
+    job gets exactly one Job and reaches Succeeded. Then the new leader's pod is deleted
+    (a clean stop, which releases the Lease). Both takeover times are printed."""
     rel = release_factory(replicas=2)
     pods = wait_for(
         "two Running operator pods", lambda: len(rel.running_pods()) == 2 and rel.running_pods()
@@ -282,3 +283,14 @@ def test_two_replicas_run_one_active_operator_and_fail_over(
         timeout=90,
     )
     assert lease_holder(kube, rel) == holder
+    # A clean stop (the pod deleted, as a rollout or a drain does) releases the Lease: the
+    # standby takes over without waiting for it to expire.
+    deleted_at = time.monotonic()
+    devcluster.kubectl("delete", "pod", holder_pod(holder), "-n", rel.namespace, "--wait=false")
+    wait_for(
+        "the standby to take the released Lease",
+        lambda: (h := lease_holder(kube, rel)) not in ("", holder) and h,
+        timeout=60,
+        interval=0.1,
+    )
+    print(f"clean stop: Lease taken over {time.monotonic() - deleted_at:.1f}s after the delete")
