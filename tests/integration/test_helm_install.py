@@ -287,10 +287,17 @@ def test_two_replicas_run_one_active_operator_and_fail_over(
     # standby takes over without waiting for it to expire.
     deleted_at = time.monotonic()
     devcluster.kubectl("delete", "pod", holder_pod(holder), "-n", rel.namespace, "--wait=false")
-    wait_for(
+    successor = wait_for(
         "the standby to take the released Lease",
         lambda: (h := lease_holder(kube, rel)) not in ("", holder) and h,
         timeout=60,
         interval=0.1,
     )
     print(f"clean stop: Lease taken over {time.monotonic() - deleted_at:.1f}s after the delete")
+    # The chart's liveness probe reached the operator inside its network namespace.
+    (probed,) = [p for p in rel.running_pods() if p["metadata"]["name"] == holder_pod(successor)]
+    wait_for(
+        "a liveness probe in the leader's log",
+        lambda: '"GET /healthz HTTP/1.1" 200' in operator_log(local_node, probed),
+        timeout=40,
+    )
