@@ -216,6 +216,13 @@ def test_leader_election_can_be_turned_off_for_one_recreated_replica(helm: Path)
     assert not [
         d for d in of_kind(docs, "Role") if d["metadata"]["name"].endswith("-leader-election")
     ]
+    refused = run_helm(
+        helm, "template", "r", str(CHART),
+        *set_args({"replicas": 2, "leaderElection": {"enabled": False}}),
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "replicas: 2 needs leaderElection.enabled=true" in refused.stderr
     elected = template(helm, "r", "ops", {"replicas": 2})
     (deployment,) = of_kind(elected, "Deployment")
     assert deployment["spec"]["replicas"] == 2
