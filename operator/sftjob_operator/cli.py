@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import socket
+import sys
+import uuid
 from collections.abc import Sequence
 
+from sftjob_operator.leader.lease import Election, Timing
 from sftjob_operator.metrics_server import listen_address
 from sftjob_operator.settings import Options
 from sftjob_operator.status.phase import Policy
@@ -63,8 +67,71 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most one status.progress write per SFTJob per this many seconds "
         "(default %(default)s)",
     )
+    add_leader_election(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
+
+
+def add_leader_election(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "leader election",
+        "with several replicas, only the holder of a coordination.k8s.io Lease reconciles",
+    )
+    group.add_argument(
+        "--leader-election-lease",
+        metavar="NAMESPACE/NAME",
+        help="compete for this Lease; the others stand by (default: no election)",
+    )
+    group.add_argument(
+        "--leader-election-identity",
+        metavar="ID",
+        help="this replica's name in the Lease, to which each process adds a random suffix "
+        "(the chart passes the pod name; default: the hostname)",
+    )
+    defaults = Timing()
+    for flag, default, what in (
+        (
+            "--leader-election-lease-duration",
+            defaults.lease_seconds,
+            "a standby waits this long after the last renewal before it takes over",
+        ),
+        (
+            "--leader-election-renew-deadline",
+            defaults.renew_deadline_seconds,
+            "the leader stops reconciling when it could not renew for this long",
+        ),
+        ("--leader-election-retry", defaults.retry_seconds, "seconds between renewals"),
+    ):
+        group.add_argument(
+            flag,
+            type=type(default),
+            default=default,
+            metavar="SECONDS",
+            help=f"{what} (default %(default)s)",
+        )
+
+
+def parse_election(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Election | None:
+    if not args.leader_election_lease:
+        return None
+    namespace, _, name = args.leader_election_lease.partition("/")
+    if not namespace or not name or "/" in name:
+        parser.error(
+            f"--leader-election-lease: {args.leader_election_lease!r} is not NAMESPACE/NAME; "
+            "write e.g. sftjob-system/sftjob-operator"
+        )
+    timing = Timing(
+        lease_seconds=args.leader_election_lease_duration,
+        renew_deadline_seconds=args.leader_election_renew_deadline,
+        retry_seconds=args.leader_election_retry,
+    )
+    for problem in timing.problems():
+        parser.error(problem)
+    # A suffix per process, as client-go's callers add one: a container restarted in the
+    # same pod is a new candidate, not the holder that was killed.
+    who = args.leader_election_identity or socket.gethostname()
+    identity = f"{who}_{uuid.uuid4().hex[:8]}"
+    return Election(name=name, namespace=namespace, identity=identity, timing=timing)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -83,6 +150,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         except ValueError as exc:
             parser.error(f"--metrics: {exc}")
     return Options(
+        election=parse_election(parser, args),
         namespaces=tuple(args.namespace),
         liveness=args.liveness,
         metrics=args.metrics,
@@ -133,13 +201,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = kopf.OperatorSettings()
     configure(settings, options)
     tune_gc()
-    kopf.run(
-        settings=settings,
-        standalone=True,  # one active replica; the Deployment uses strategy Recreate
-        clusterwide=not options.namespaces,
-        namespaces=options.namespaces,
-        liveness_endpoint=options.liveness,
-    )
+    if options.election is None:
+        kopf.run(
+            settings=settings,
+            standalone=True,  # one active replica; the Deployment uses strategy Recreate
+            clusterwide=not options.namespaces,
+            namespaces=options.namespaces,
+            liveness_endpoint=options.liveness,
+        )
+        return
+    import asyncio
+
+    from sftjob_operator.leader.elector import run_elected
+
+    async def operate(stop: asyncio.Event) -> None:
+        await kopf.operator(
+            settings=settings,
+            standalone=True,  # the Lease, not kopf's peering, keeps the others idle
+            clusterwide=not options.namespaces,
+            namespaces=options.namespaces,
+            liveness_endpoint=options.liveness,
+            stop_flag=stop,
+        )
+
+    sys.exit(asyncio.run(run_elected(options.election, options.liveness, operate)))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("v1", "Pod"): "pods",
     ("batch/v1", "Job"): "jobs",
+    ("coordination.k8s.io/v1", "Lease"): "leases",
     ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (f"{GROUP}/{VERSION}", "SFTJob"): PLURAL,

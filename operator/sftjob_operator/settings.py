@@ -15,6 +15,7 @@ from sftjob_operator.api.identity import (
     LABEL_PROGRESS,
     PROGRESS_REPORTED,
 )
+from sftjob_operator.leader.lease import Election
 from sftjob_operator.render.configmap import COMPONENT as CONFIG_COMPONENT
 from sftjob_operator.status.phase import Policy
 
@@ -57,6 +58,8 @@ class Options:
     server_timeout: int = 300
     client_timeout: int = 330
     connect_timeout: int = 30
+    # Compete for this Lease and reconcile only while holding it (None: always reconcile).
+    election: Election | None = None
 
 
 class NoDiffBase(kopf.DiffBaseStorage):

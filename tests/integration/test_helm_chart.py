@@ -168,6 +168,7 @@ def test_deployment_starts_the_console_script_with_the_chosen_scope(helm: Path) 
         "http://0.0.0.0:8080/healthz",
         "--metrics",
         "http://0.0.0.0:8081/metrics",
+        *ELECTION_ARGS,
     ]
     assert default["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
     scoped = container_of(
@@ -187,9 +188,52 @@ def test_deployment_starts_the_console_script_with_the_chosen_scope(helm: Path) 
         "http://0.0.0.0:8080/healthz",
         "--metrics",
         "http://0.0.0.0:8081/metrics",
+        *ELECTION_ARGS,
         "--straggler-grace",
         "60",
     ]
+
+
+ELECTION_ARGS = [
+    "--leader-election-lease",
+    "ops/r-sftjob-operator",
+    "--leader-election-identity",
+    "$(POD_NAME)",
+    "--leader-election-lease-duration",
+    "15",
+    "--leader-election-renew-deadline",
+    "10",
+    "--leader-election-retry",
+    "2",
+]
+
+
+def test_leader_election_can_be_turned_off_for_one_recreated_replica(helm: Path) -> None:
+    docs = template(helm, "r", "ops", {"leaderElection": {"enabled": False}})
+    (deployment,) = of_kind(docs, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--leader-election-lease" not in container_of(docs)["args"]
+    assert not [
+        d for d in of_kind(docs, "Role") if d["metadata"]["name"].endswith("-leader-election")
+    ]
+    refused = run_helm(
+        helm, "template", "r", str(CHART),
+        *set_args({"replicas": 2, "leaderElection": {"enabled": False}}),
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "replicas: 2 needs leaderElection.enabled=true" in refused.stderr
+    elected = template(helm, "r", "ops", {"replicas": 2})
+    (deployment,) = of_kind(elected, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    (role,) = [
+        d for d in of_kind(elected, "Role") if d["metadata"]["name"].endswith("-leader-election")
+    ]
+    assert role["metadata"]["namespace"] == "ops"
+    assert {"resourceNames": ["r-sftjob-operator"], "verbs": ["get", "patch"]}.items() <= role[
+        "rules"
+    ][1].items()
 
 
 def test_metrics_service_and_service_monitor(helm: Path) -> None:
@@ -237,6 +281,9 @@ def test_watch_namespaces_get_roles_only_there(helm: Path) -> None:
         ("Role", "team-b"),
         ("RoleBinding", "team-a"),
         ("RoleBinding", "team-b"),
+        # The leader election Lease, in the release's own namespace.
+        ("Role", "ops"),
+        ("RoleBinding", "ops"),
     }
     (cluster_role,) = of_kind(docs, "ClusterRole")
     # Cluster-wide, the operator may only observe CRDs and namespaces (kopf's scanning),
@@ -493,7 +540,17 @@ def test_operator_cannot_do_more_than_it_needs(devcluster: Any, installed: Insta
     assert can_i(devcluster, installed, "get", f"{policy}/sftjob-spec-rules")
     for verb in ("create", "update", "delete"):
         assert not can_i(devcluster, installed, verb, policy), verb
+    # Leader election: its own Lease in its own namespace, no other.
+    lease = "leases.coordination.k8s.io"
+    own = f"{installed.release}-sftjob-operator"
+    for verb in ("get", "patch"):
+        assert can_i(devcluster, installed, verb, f"{lease}/{own}", "-n", installed.namespace)
+        assert not can_i(devcluster, installed, verb, f"{lease}/other", "-n", installed.namespace)
+    assert not can_i(devcluster, installed, "delete", f"{lease}/{own}", "-n", installed.namespace)
     # Scoped to watchNamespaces, nothing works elsewhere.
     elsewhere = installed.namespace
-    scoped = any(d["kind"] == "Role" for d in installed.docs)
+    scoped = any(
+        d["kind"] == "Role" and not d["metadata"]["name"].endswith("-leader-election")
+        for d in installed.docs
+    )
     assert can_i(devcluster, installed, "create", "jobs.batch", "-n", elsewhere) is not scoped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -395,15 +396,54 @@ def test_indexed_job_pods_rendezvous_by_subdomain_hostname(
     assert terminated(by_index["1"])["message"] == "sent"
 
 
-def test_unsupported_restart_policy_fails_with_a_message(
+def test_restart_policy_always_restarts_a_container_after_a_back_off(
     devcluster: Any, agent: AgentProcess, namespace: str
 ) -> None:
-    spec = local_pod_spec(["true"], restartPolicy="Always")
+    spec = local_pod_spec(["sh", "-c", "exit 3"], restartPolicy="Always")
     apply(devcluster, pod("always", namespace, spec))
-    done = finished_pod(devcluster, agent, "always", namespace)
-    assert done["status"]["phase"] == "Failed"
-    assert "spec.restartPolicy" in done["status"]["message"]
-    assert "restartPolicy: Never" in done["status"]["message"]
+
+    def restarted() -> dict[str, Any] | None:
+        p = get(devcluster, "pod", "always", namespace)
+        statuses = (p.get("status") or {}).get("containerStatuses") or []
+        return p if statuses and statuses[0].get("restartCount", 0) >= 1 else None
+
+    p = wait_for("the container to be restarted", restarted, timeout=60)
+    (container,) = p["status"]["containerStatuses"]
+    assert container["lastState"]["terminated"]["exitCode"] == 3
+    assert p["status"]["phase"] == "Running"  # Always: the pod never ends on its own
+
+
+def test_a_failed_liveness_probe_restarts_the_container(
+    devcluster: Any, agent: AgentProcess, namespace: str
+) -> None:
+    """The container serves its probe's port for a moment, then stops answering: after
+    failureThreshold failed probes the agent restarts it."""
+    port = free_port()
+    script = (
+        "import socket, time\n"
+        f"s = socket.create_server(('127.0.0.1', {port}))\n"
+        "s.settimeout(0.2)\n"
+        "end = time.monotonic() + 2\n"
+        "while time.monotonic() < end:\n"
+        "    try: s.accept()[0].close()\n"
+        "    except OSError: pass\n"
+        "s.close(); time.sleep(600)\n"
+    )
+    spec = local_pod_spec([sys.executable, "-c", script], restartPolicy="Always")
+    spec["containers"][0]["livenessProbe"] = {
+        "tcpSocket": {"port": port},
+        "periodSeconds": 1,
+        "failureThreshold": 2,
+    }
+    apply(devcluster, pod("probed", namespace, spec))
+
+    def restarted() -> dict[str, Any] | None:
+        p = get(devcluster, "pod", "probed", namespace)
+        statuses = (p.get("status") or {}).get("containerStatuses") or []
+        return p if statuses and statuses[0].get("restartCount", 0) >= 1 else None
+
+    wait_for("the unhealthy container to be restarted", restarted, timeout=60)
+    assert "failed its liveness probe" in agent.log_path.read_text()
 
 
 def test_in_process_agent_stop_kills_its_pods_and_reports_them(

@@ -204,4 +204,11 @@ def test_missing_command_says_what_to_write() -> None:
     with pytest.raises(PodRejected) as err:
         expand_command({"image": "busybox", "args": ["x"]}, {}, "spec.containers[1]")
     assert err.value.field == "spec.containers[1].command"
-    assert "runs no images" in err.value.message
+    assert "not in the local node agent's table" in err.value.message
+    assert "write the command" in err.value.message
+
+
+def test_a_listed_image_without_a_command_runs_its_entrypoint() -> None:
+    container = {"image": "ghcr.io/sftjob/operator:0.1.0", "args": ["--namespace", "$(NS)"]}
+    argv = expand_command(container, {"NS": "team-a"}, "spec.containers[0]")
+    assert argv == ["sftjob-operator", "--namespace", "team-a"]

@@ -147,3 +147,49 @@ def test_kill_orphans_kills_recorded_groups_and_drops_stale_records(tmp_path: Pa
     assert kill_orphans(run) == [orphan.pid]
     assert orphan.wait(timeout=10) == -9
     assert list(run.iterdir()) == []
+
+
+def test_an_own_network_reaches_the_api_server_only_through_the_relay(tmp_path: Path) -> None:
+    """A container with api_relay runs in a network namespace of its own: its loopback is
+    up and private (the relay inside listens on the very port the host's server holds),
+    and the API server's address reaches the agent's Unix socket."""
+    import socket
+    import threading
+
+    from sftjob_devcluster.nodeagent.apirelay import ApiRelay
+    from sftjob_devcluster.nodeagent.runner import ApiRelaySpec
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"api:" + conn.recv(16))
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    relay = ApiRelay(tmp_path / "api.sock", "127.0.0.1", port)
+    relay.start()
+    script = (
+        "import socket\n"
+        f"c = socket.create_connection(('127.0.0.1', {port}))\n"
+        "c.sendall(b'hello'); print(c.recv(64).decode())\n"
+    )
+    spec = ExecSpec(
+        argv=[sys.executable, "-c", script],
+        env={"PATH": os.environ["PATH"]},
+        cwd=str(tmp_path / "cwd"),
+        hostname="op-0",
+        mounts=[],
+        start_error_file=str(tmp_path / "c.start-error"),
+        api_relay=ApiRelaySpec(port, str(tmp_path / "api.sock")),
+    )
+    proc = ContainerProcess.start(
+        spec, tmp_path / "c.json", tmp_path / "c.log", tmp_path / "run" / "c.pid"
+    )
+    try:
+        assert wait(proc) == 0, (tmp_path / "c.log").read_text()
+        assert (tmp_path / "c.log").read_text().strip() == "api:hello"
+    finally:
+        relay.stop()
+        server.close()

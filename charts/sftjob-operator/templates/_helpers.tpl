@@ -88,3 +88,15 @@ operator checks at start-up that its two admission policies are installed. */}}
   resourceNames: ["sftjob-trainer-progress", "sftjob-spec-rules"]
   verbs: ["get"]
 {{- end -}}
+
+{{/* The Lease of leader election (operator/sftjob_operator/leader/): read and renew
+this release's own, create it when missing. */}}
+{{- define "sftjob-operator.leaderElectionRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["create"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: [{{ include "sftjob-operator.fullname" . | quote }}]
+  verbs: ["get", "patch"]
+{{- end -}}

@@ -4,14 +4,16 @@ It is NOT a kubelet. It registers one Node (default `local-cpu`, labelled and
 tainted `sftjob.dev/local-node=true:NoSchedule`, 0 GPUs) and runs every pod bound
 to it as plain local processes on this machine:
 
-- no images: a container's `command` + `args` run with the agent's Python
-  environment on PATH; the image field is ignored;
+- no images: a container's `command` + `args` run with the agent's Python environment on
+  PATH; the images the project builds stand for their ENTRYPOINT through one table
+  (images.py), which also gives the operator's image a network namespace of its own;
 - no isolation beyond a private mount and UTS namespace per container (for the
   pod's volume mounts, /etc/hosts and hostname): no cgroups, resource limits,
-  users, network or PID namespaces; every pod shares the host's network, so all
+  users or PID namespaces; other pods share the host's network, so all
   pod names resolve to 127.0.0.1 and ports must not collide;
-- restartPolicy Never only (OnFailure/Always pods fail with a message); no
-  probes, sidecars, exec/attach/port-forward or `kubectl logs` (logs are files
+- restartPolicy Never, OnFailure and Always (restarts with a kubelet's back-off);
+  liveness probes (httpGet, tcpSocket), no readiness/startup probes, sidecars,
+  exec/attach/port-forward or `kubectl logs` (logs are files
   under the state dir, see `container_log_path`); ConfigMap/Secret volumes and
   tokens are written once at start, not refreshed.
 

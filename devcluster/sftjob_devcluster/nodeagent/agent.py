@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .apirelay import ApiRelay
 from .config import AgentConfig
 from .hostsfile import render_hosts
 from .kube import ApiError, Kube
@@ -38,6 +39,7 @@ class NodeAgent:
         )
         self.error: BaseException | None = None
         host, port = self.kube.server_host_port
+        self.api_relay = ApiRelay(config.api_relay_socket, host, port)
         self.ctx = NodeContext(
             kube=self.kube,
             config=config,
@@ -71,6 +73,7 @@ class NodeAgent:
         orphans = kill_orphans(cfg.run_dir)
         if orphans:
             log.warning("killed %d container processes left by an earlier agent", len(orphans))
+        self.api_relay.start()
         self.heartbeat.register()
         self.heartbeat.start()
         if cfg.provision_volumes:
@@ -102,6 +105,7 @@ class NodeAgent:
             worker.thread.join(self.config.shutdown_grace_seconds + 10)
         self.heartbeat.stop()
         self.provisioner.stop()
+        self.api_relay.stop()
         self.config.ready_file.unlink(missing_ok=True)
         log.info("node agent stopped")
 

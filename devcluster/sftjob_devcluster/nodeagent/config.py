@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ NODE_IP = "127.0.0.1"
 AGENT_VERSION = "v0.1.0-sftjob-nodeagent"
 CLUSTER_DOMAIN = "cluster.local"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+MAX_UNIX_SOCKET_PATH = 100  # sun_path holds 108 bytes, NUL included
 
 
 def default_path() -> str:
@@ -41,6 +44,9 @@ class AgentConfig:
     shutdown_grace_seconds: float = 5.0
     # Seconds between retries of a pod whose volumes or env cannot be prepared yet.
     retry_seconds: float = 2.0
+    # First back-off before restarting a container (restartPolicy Always/OnFailure); it
+    # doubles with each restart up to 300 s, as a kubelet's does.
+    crash_backoff_seconds: float = 10.0
     # HOME of every container (before the pod's own env).
     home: str = os.environ.get("HOME", "/root")
     # Provision hostPath volumes for claims of StorageClass sftjob-local ...
@@ -65,6 +71,16 @@ class AgentConfig:
     def run_dir(self) -> Path:
         """Pid files of running containers, to clean up after a crashed agent."""
         return self.state_dir / "run"
+
+    @property
+    def api_relay_socket(self) -> Path:
+        """Where pods with a network of their own reach the API server (apirelay.py): in
+        the state dir, or in /tmp when that path is too long for a Unix socket."""
+        path = self.state_dir / "apiserver.sock"
+        if len(str(path)) < MAX_UNIX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"sftjob-nodeagent-{digest}.sock"
 
     @property
     def ready_file(self) -> Path:

@@ -9,11 +9,12 @@ from a `Lookups` object, so the resolution itself touches no API.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .errors import ConfigError, PodRejected
 from .fieldpaths import FieldPathError, resolve_field_ref, resolve_resource_ref
+from .images import image_argv
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
@@ -168,13 +169,6 @@ def resolve_env(
 def expand_command(
     container: Mapping[str, Any], env: Mapping[str, str], container_field: str
 ) -> list[str]:
-    """command + args with $(VAR) expanded; the agent runs no images, so command is required."""
-    command: Sequence[str] = container.get("command") or []
-    args: Sequence[str] = container.get("args") or []
-    if not command:
-        raise PodRejected(
-            f"{container_field}.command",
-            "is empty; the local node agent runs no images, so it cannot use an image's "
-            'entrypoint: write the program to run, e.g. command: ["sftjob-train", ...]',
-        )
-    return [expand(str(part), env.get) for part in [*command, *args]]
+    """command + args with $(VAR) expanded; without a command, the ENTRYPOINT of a listed
+    image (images.py) stands in, and any other image is refused."""
+    return [expand(str(part), env.get) for part in image_argv(container, container_field)]

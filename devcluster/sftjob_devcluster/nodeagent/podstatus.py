@@ -30,9 +30,28 @@ class ContainerRun:
     started_at: str | None = None
     finished_at: str | None = None
     exit_code: int | None = None
+    restart_count: int = 0
+    image_id: str = ""
+    # The state before the last restart (a container status's lastState.terminated).
+    last_terminated: ContainerRun | None = None
 
     def running(self, at: str) -> ContainerRun:
         return replace(self, state="running", reason="", message="", started_at=at)
+
+    def backing_off(self, seconds: float) -> ContainerRun:
+        """Terminated, and waiting to be restarted (restartPolicy Always or OnFailure)."""
+        return replace(
+            self.waiting("CrashLoopBackOff", f"back-off {seconds:.0f}s restarting the container"),
+            last_terminated=replace(self, last_terminated=None),
+        )
+
+    def restarted(self, at: str) -> ContainerRun:
+        return replace(
+            self.running(at),
+            restart_count=self.restart_count + 1,
+            finished_at=None,
+            exit_code=None,
+        )
 
     def terminated(
         self, exit_code: int, at: str, message: str = "", reason: str = ""
@@ -74,28 +93,53 @@ def container_status(run: ContainerRun) -> dict[str, Any]:
         if run.message:
             waiting["message"] = run.message
         state["waiting"] = waiting
-    return {
+    status = {
         "name": run.name,
         "image": run.image,
-        "imageID": "",
+        "imageID": run.image_id,
         "ready": run.state == "running",
         "started": run.state == "running",
-        "restartCount": 0,
+        "restartCount": run.restart_count,
         "state": state,
     }
+    if run.last_terminated is not None:
+        last = container_status(run.last_terminated)["state"]
+        status["lastState"] = {"terminated": last["terminated"]}
+    return status
 
 
-def pod_phase(init: Sequence[ContainerRun], main: Sequence[ContainerRun]) -> str:
-    """The phase under restartPolicy Never."""
+def pod_phase(
+    init: Sequence[ContainerRun], main: Sequence[ContainerRun], restart_policy: str = "Never"
+) -> str:
+    """The phase a kubelet reports: under Always a started pod stays Running (its
+    containers restart); under OnFailure only success ends it."""
     if any(r.state == "terminated" and not r.succeeded for r in init):
         return "Failed"
     if not all(r.succeeded for r in init):
         return "Pending"
+    started = any(
+        r.state in ("running", "terminated") or r.last_terminated is not None for r in main
+    )
+    if restart_policy == "Always":
+        return "Running" if started else "Pending"
+    if restart_policy == "OnFailure":
+        if main and all(r.succeeded for r in main):
+            return "Succeeded"
+        return "Running" if started else "Pending"
     if main and all(r.state == "terminated" for r in main):
         return "Succeeded" if all(r.succeeded for r in main) else "Failed"
     if any(r.state in ("running", "terminated") for r in main):
         return "Running"
     return "Pending"
+
+
+def should_restart(restart_policy: str, exit_code: int | None) -> bool:
+    return restart_policy == "Always" or (restart_policy == "OnFailure" and exit_code != 0)
+
+
+def crash_backoff(base: float, restarts: int, cap: float = 300.0) -> float:
+    """A kubelet's back-off before restart number `restarts + 1`: base, doubled, capped."""
+    return float(min(base * 2**restarts, cap))
 
 
 def _condition(kind: str, ok: bool, reason: str = "") -> dict[str, Any]:
@@ -147,10 +191,11 @@ def build_pod_status(
     phase: str | None = None,
     reason: str = "",
     message: str = "",
+    restart_policy: str = "Never",
 ) -> dict[str, Any]:
     """The full `status` of a pod; `phase` overrides the computed one (e.g. a rejected pod)."""
     at = at or now_rfc3339()
-    phase = phase or pod_phase(init, main)
+    phase = phase or pod_phase(init, main, restart_policy)
     status: dict[str, Any] = {
         "phase": phase,
         "hostIP": NODE_IP,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,19 @@ from .config import NODE_IP, AgentConfig, container_log_path, default_path
 from .envresolve import expand_command, resolve_env
 from .errors import ConfigError, PodRejected
 from .hostsfile import pod_hostname
+from .images import image_id, local_image, own_network
 from .kube import STRATEGIC, ApiError, Kube
 from .materialize import ApiLookups, materialize_volumes
 from .podstatus import (
     ContainerRun,
     build_pod_status,
+    crash_backoff,
     now_rfc3339,
+    should_restart,
     termination_message,
 )
-from .runner import ContainerProcess, ExecSpec, stop_all
+from .probes import Probe, ProbeState, after, check, first_due, liveness_probe
+from .runner import ApiRelaySpec, ContainerProcess, ExecSpec, stop_all
 from .volumes import BindMount, container_mounts, plan_volumes, termination_message_path
 
 log = logging.getLogger(__name__)
@@ -196,18 +201,27 @@ class PodWorker:
         for i, container in enumerate(spec.get("containers") or []):
             self.main_runs[i] = self._start(container, prepared[("main", i)], self.main_runs[i])
         self._report()
-        self._wait_for({c["name"] for c in spec.get("containers") or []})
+        if self.restart_policy == "Never":
+            self._wait_for({c["name"] for c in spec.get("containers") or []})
+        else:
+            self._supervise(prepared)
         self._report()
+
+    @property
+    def restart_policy(self) -> str:
+        return str((self.pod.get("spec") or {}).get("restartPolicy") or "Always")
 
     def _validate(self) -> None:
         spec = self.pod.get("spec") or {}
-        policy = spec.get("restartPolicy", "Always")
-        if policy != "Never":
+        if self.restart_policy not in ("Always", "OnFailure", "Never"):
             raise PodRejected(
                 "spec.restartPolicy",
-                f"{policy} is not supported by the local node agent, which runs each container "
-                "once; write restartPolicy: Never (a Job's backoffLimit still retries pods)",
+                f"{self.restart_policy!r} is not a restart policy; write Always, OnFailure "
+                "or Never",
             )
+        for i, container in enumerate(spec.get("containers") or []):
+            liveness_probe(container, f"spec.containers[{i}]")
+        own_network(self.pod)
         for i, container in enumerate(spec.get("initContainers") or []):
             if container.get("restartPolicy"):
                 raise PodRejected(
@@ -257,7 +271,11 @@ class PodWorker:
 
     def _base_env(self) -> dict[str, str]:
         host, port = self.ctx.service_host, str(self.ctx.service_port)
+        # The project's environment is the agent's own: its interpreter first on PATH and,
+        # in a source checkout run with PYTHONPATH, the same import path.
+        project = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
         return {
+            **project,
             "PATH": default_path(),
             "HOME": self.ctx.config.home,
             "HOSTNAME": pod_hostname(self.pod),
@@ -287,7 +305,13 @@ class PodWorker:
                 extra = [BindMount(str(term), termination_message_path(container), False)]
                 if "/etc/hosts" not in {m.target for m in mounts}:
                     extra.insert(0, BindMount(str(self.hosts_file), "/etc/hosts", False))
+                relay = None
+                if own_network(pod):
+                    relay = ApiRelaySpec(
+                        self.ctx.service_port, str(self.ctx.config.api_relay_socket)
+                    )
                 specs[(kind, i)] = ExecSpec(
+                    api_relay=relay,
                     argv=argv,
                     env=env,
                     cwd=container.get("workingDir") or str(self.dir / "cwd"),
@@ -312,15 +336,23 @@ class PodWorker:
             self.ctx.config.run_dir / f"{self.uid}-{name}.json",
         )
         self.processes[name] = proc
+        image = str(container.get("image", ""))
+        ran = image_id(image, spec.argv[0], spec.env.get("PATH", ""))
+        mapped = local_image(image)
         log.info(
-            "pod %s/%s container %s: pid %d, log %s",
+            "pod %s/%s container %s: pid %d, log %s; image %s %s",
             self.namespace,
             self.name,
             name,
             proc.pid,
             log_path,
+            image,
+            f"runs as {ran[len('local://') :]} (the agent's image table, images.py)"
+            + (", in its own network namespace" if mapped and mapped.own_network else "")
+            if ran
+            else "is not in the agent's image table: its command runs from this environment",
         )
-        return run.running(now_rfc3339())
+        return replace(run.running(now_rfc3339()), image_id=ran)
 
     def _wait_for(self, names: set[str]) -> None:
         """Until these containers have exited, or the pod is being deleted."""
@@ -373,6 +405,55 @@ class PodWorker:
         )
         log.info("pod %s/%s container %s exited %d", self.namespace, self.name, run.name, code)
         return run.terminated(code, at, message)
+
+    def _supervise(self, prepared: Mapping[tuple[str, int], ExecSpec]) -> None:
+        """restartPolicy Always/OnFailure: restart exited containers after a back-off and
+        run their liveness probes, until the pod is deleted (or, under OnFailure, every
+        container has succeeded)."""
+        containers = self.pod["spec"].get("containers") or []
+        probes: dict[int, Probe] = {}
+        for i, c in enumerate(containers):
+            if (probe := liveness_probe(c, f"spec.containers[{i}]")) is not None:
+                probes[i] = probe
+        started = time.monotonic()
+        states = {i: _shifted(first_due(p), started) for i, p in probes.items()}
+        restart_at: dict[int, float] = {}
+        netns = own_network(self.pod)
+        while not self._deleting:
+            self._check()
+            changed = self._collect_exits()
+            now = time.monotonic()
+            for i, container in enumerate(containers):
+                run = self.main_runs[i]
+                if run.state == "terminated" and should_restart(self.restart_policy, run.exit_code):
+                    delay = crash_backoff(self.ctx.config.crash_backoff_seconds, run.restart_count)
+                    restart_at[i] = now + delay
+                    self.main_runs[i] = run.backing_off(delay)
+                    changed = True
+                elif i in restart_at and now >= restart_at[i]:
+                    del restart_at[i]
+                    self._start(container, prepared[("main", i)], run)
+                    self.main_runs[i] = replace(run.restarted(now_rfc3339()), image_id=run.image_id)
+                    if i in probes:
+                        states[i] = _shifted(first_due(probes[i]), now)
+                    changed = True
+                elif run.state == "running" and i in probes and now >= states[i].next_at:
+                    pid = self.processes[container["name"]].pid
+                    ok = check(probes[i], pid if netns else None)
+                    states[i], kill = after(probes[i], states[i], ok, time.monotonic())
+                    if kill:
+                        log.warning(
+                            "pod %s/%s container %s failed its liveness probe; restarting",
+                            self.namespace,
+                            self.name,
+                            container["name"],
+                        )
+                        stop_all([self.processes[container["name"]]], self._grace())
+            if changed:
+                self._report()
+            if self.restart_policy == "OnFailure" and all(r.succeeded for r in self.main_runs):
+                return
+            self._sleep(POLL_SECONDS)
 
     # ---- endings ----------------------------------------------------------
     def _reject(self, err: PodRejected) -> None:
@@ -445,6 +526,7 @@ class PodWorker:
             phase=phase,
             reason=reason,
             message=message,
+            restart_policy=self.restart_policy,
         )
         body = {"metadata": {"uid": self.uid}, "status": status}
         path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status"
@@ -476,6 +558,11 @@ class PodWorker:
             self._report(message=message, persist=False)
         except Exception as err:
             log.warning("pod %s/%s: final status not written: %s", self.namespace, self.name, err)
+
+
+def _shifted(state: ProbeState, start: float) -> ProbeState:
+    """A probe state whose times count from `start` (monotonic seconds)."""
+    return replace(state, next_at=start + state.next_at)
 
 
 def _read(path: Path, limit: int) -> str:

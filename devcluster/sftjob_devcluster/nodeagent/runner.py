@@ -20,7 +20,13 @@ from .volumes import BindMount
 
 log = logging.getLogger(__name__)
 SHIM = Path(__file__).with_name("execshim.py")
-UNSHARE = ("unshare", "--mount", "--uts", "--propagation", "private", "--")
+UNSHARE = ("unshare", "--mount", "--uts", "--propagation", "private")
+
+
+@dataclass(frozen=True)
+class ApiRelaySpec:
+    port: int
+    socket: str
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,19 @@ class ExecSpec:
     hostname: str
     mounts: Sequence[BindMount]
     start_error_file: str
+    # A network namespace of its own, with the API server's port relayed to this agent
+    # socket (images.py, own_network); None: the host's network.
+    api_relay: ApiRelaySpec | None = None
+
+    @property
+    def unshare(self) -> list[str]:
+        return [*UNSHARE, *(["--net"] if self.api_relay else []), "--"]
 
     def to_json(self) -> str:
+        relay = self.api_relay
         return json.dumps(
             {
+                "apiRelay": {"port": relay.port, "socket": relay.socket} if relay else None,
                 "argv": list(self.argv),
                 "env": dict(self.env),
                 "cwd": self.cwd,
@@ -94,7 +109,7 @@ class ContainerProcess:
             f.write(spec.to_json())
         log_path.parent.mkdir(parents=True, exist_ok=True)
         pid_file.parent.mkdir(parents=True, exist_ok=True)
-        argv = [*UNSHARE, sys.executable, "-I", "-S", str(SHIM), str(spec_path)]
+        argv = [*spec.unshare, sys.executable, "-I", "-S", str(SHIM), str(spec_path)]
         with log_path.open("wb") as out:
             popen = subprocess.Popen(
                 argv,
