@@ -10,6 +10,9 @@ changes one valid base spec in one way, named by its kind:
 - null: a null where a value belongs (the apiserver drops it, or refuses it);
 - garbage: any nested value where the schema keeps unknown fields (valueFrom, data_files,
   affinity, deepspeed, ...), and hostile strings where any string goes;
+- pass-through: what the operator passes into the Job unchecked (an env valueFrom,
+  affinity, tolerations, volumes, label and annotation keys): the Job's refusal must reach
+  status naming the SFTJob's field;
 - combination: one to three fields set to values the schema accepts, picked at random, so
   the rules across fields (the admission policy) and the operator's own checks meet
   combinations nobody wrote by hand.
@@ -38,11 +41,12 @@ KINDS = (
     "missing-required",
     "null",
     "garbage",
+    "pass-through",
     "combination",
 )
 # Kinds the CRD schema refuses by itself: their refusal must name the mutated field. (A
 # quantity's pattern lets "-1Gi" and "1e999" through, so bad-quantity is not among them.)
-SCHEMA_KINDS = frozenset(KINDS) - {"null", "garbage", "combination", "bad-quantity"}
+SCHEMA_KINDS = frozenset(KINDS) - {"null", "garbage", "pass-through", "combination", "bad-quantity"}
 HOSTILE_STRINGS = (
     "",
     " ",
@@ -57,6 +61,16 @@ HOSTILE_STRINGS = (
     "ünïcødé-名前",
     "\u0000",
     "x" * 300,
+)
+# Objects core/v1 refuses wherever they stand (a Job's pod template).
+BAD_OBJECTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"operator": "Nope"},
+    {"secretKeyRef": "s"},
+    {"nodeAffinity": 3},
+    {"name": "Bad_Name", "hostPath": {"path": 1}},
+    {"name": "nov", "mountPath": "relative"},
+    {"fieldRef": {"fieldPath": "spec.nothing"}},
 )
 VALID_STRINGS = ("x", "trl-lib/Capybara", "Qwen/Qwen2.5-0.5B", "train", "a-b", "0", "true")
 TYPE_SAMPLES: dict[str, Any] = {
@@ -209,6 +223,8 @@ def _applicable(kind: str, site: Site) -> bool:
         "missing-required": site.required,
         "null": True,
         "garbage": bool(s.get(UNKNOWN)) or "type" not in s or s.get("type") == "string",
+        "pass-through": site.path[0] in ("env", "podTemplate")
+        and (bool(s.get(UNKNOWN)) or isinstance(s.get("additionalProperties"), Mapping)),
         "combination": True,
     }
     return checks[kind]
@@ -255,6 +271,8 @@ def _mutate_one(kind: str, site: Site, spec: dict[str, Any], rng: random.Random)
         value = None
     elif kind == "garbage":
         value = garbage(rng) if s.get(UNKNOWN) or "type" not in s else rng.choice(HOSTILE_STRINGS)
+    elif kind == "pass-through":
+        value = {"bad key!": "v"} if "additionalProperties" in s else rng.choice(BAD_OBJECTS)
     elif kind == "bad-enum":
         value = rng.choice(["fuzz-" + str(rng.randrange(1000)), "", "AUTO", " auto"])
     elif kind == "bad-quantity":
