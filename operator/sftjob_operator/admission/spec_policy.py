@@ -311,10 +311,11 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
     """
     return [
         *dataset_validations(),
+        # Before the Hub rules: an inline token is refused as such, not as a missing one.
+        secret_env_validation(),
         *hub_validations(),
         *parallelism_validations(),
         *hardware_validations(),
-        secret_env_validation(),
         report_to_validation(load_trl_fields().report_to if report_to is None else report_to),
     ]
 
