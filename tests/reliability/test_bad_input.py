@@ -224,3 +224,28 @@ def test_malformed_sftjobs_are_refused_naming_the_field_or_phased(
     for key, n in sorted(phases.items()):
         print(f"  accepted -> {key}: {n}")
     assert not bad, "\n".join(bad[:40])
+
+
+def test_a_refused_job_names_the_sftjobs_field_and_a_fix_creates_it(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """Found by the fuzzer: a valueFrom the CRD keeps but a Job refuses reached status as
+    the Job's spec.template.spec.containers[0].env[13].valueFrom."""
+    from tests.operator_fixtures import apply, children, condition, sftjob, status
+
+    env = [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {}}]
+    apply(devcluster, sftjob("vf", namespace, gpusPerNode=0, env=env))
+
+    def create_failed() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "vf")
+        return st if condition(st, "ChildrenCreated").get("reason") == "CreateFailed" else None
+
+    st = wait_for("the CreateFailed condition", create_failed)
+    assert st["phase"] == "Pending"
+    assert "spec.env[1].valueFrom: Invalid value" in st["message"], st["message"]
+    assert "spec.template" not in st["message"]
+    fix = {"spec": {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}}
+    devcluster.kubectl(
+        "patch", PLURAL, "vf", "-n", namespace, "--type=merge", "-p", json.dumps(fix)
+    )
+    wait_for("the Job once spec.env is fixed", lambda: children(kube, namespace, "vf", "Job"))
