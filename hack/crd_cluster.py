@@ -16,17 +16,28 @@ from sftjob_operator.render.plan import DISTRIBUTED_DESCRIPTION, DISTRIBUTED_MOD
 
 Schema = dict[str, Any]
 
-# The pattern controller-gen emits for resource.Quantity.
+# The pattern controller-gen emits for resource.Quantity, less the sign: a request, limit or
+# claim size is never negative (the Job or claim the operator creates would be refused, too
+# late, naming the child's field instead of the SFTJob's).
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
     r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+# What the apiserver accepts in the children's object references (claim, Secret,
+# PriorityClass, StorageClass and scheduler names), checked here already.
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
-_NAME = {"type": "string", "maxLength": 253}
-_LABEL_VALUE_MAP = {
+_NAME = {"type": "string", "maxLength": 253, "pattern": DNS_SUBDOMAIN_PATTERN}
+_ANNOTATION_MAP = {
     "type": "object",
     "maxProperties": 64,
     "additionalProperties": {"type": "string", "maxLength": 4096},
+}
+_LABEL_VALUE_MAP = {
+    "type": "object",
+    "maxProperties": 64,
+    "additionalProperties": {"type": "string", "maxLength": 63, "pattern": LABEL_VALUE_PATTERN},
 }
 
 
@@ -122,6 +133,7 @@ def cluster_spec_properties() -> dict[str, Schema]:
                     "description": "Key in the Secret.",
                     "type": "string",
                     "maxLength": 253,
+                    "pattern": r"^[-._a-zA-Z0-9]+$",
                     "default": DEFAULT_HUB_TOKEN_KEY,
                 },
             },
@@ -197,7 +209,7 @@ def cluster_spec_properties() -> dict[str, Schema]:
                     "Extra core/v1 volumeMounts for the trainer container.", ["name", "mountPath"]
                 ),
                 "labels": {**_LABEL_VALUE_MAP, "description": "Extra pod labels."},
-                "annotations": {**_LABEL_VALUE_MAP, "description": "Extra pod annotations."},
+                "annotations": {**_ANNOTATION_MAP, "description": "Extra pod annotations."},
             },
         },
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftjob_operator.api.blocks import SFT_CONFIG
+from sftjob_operator.api.secret_env import HUB_TOKEN_ENV_NAMES
 
 from sftjob_cli.accelerate import Shape
 
@@ -88,7 +89,7 @@ def hub_token(
 ) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
     """spec.hubTokenSecretRef when the recipe pushes to the Hub (the admission policy asks for
     a token), and the note that says which Secret to create."""
-    if sft.get("push_to_hub") is not True or any(e.get("name") == "HF_TOKEN" for e in env):
+    if sft.get("push_to_hub") is not True or any(e.get("name") in HUB_TOKEN_ENV_NAMES for e in env):
         return None, ()
     name = options.hub_token_secret
     return {"name": name, "key": "token"}, (

@@ -6,11 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sftjob_operator.api.secret_env import SECRET_ENV_NAMES
+from sftjob_operator.api.secret_env import HUB_TOKEN_ENV_NAMES, SECRET_ENV_NAMES
 
 from sftjob_cli.errors import ConvertError
 
-_HUB_TOKENS = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN"})
+# and the misspelling huggingface_hub never read, which a recipe may still carry
+_HUB_TOKENS = frozenset({*HUB_TOKEN_ENV_NAMES, "HUGGINGFACE_HUB_TOKEN"})
 _SECRET_WORDS = frozenset({"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "APIKEY"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 

@@ -37,6 +37,7 @@ from sftjob_operator.metrics import JobSample, OperatorCounters
 from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
 from sftjob_operator.progress_sink import ProgressSink
 from sftjob_operator.render import names
+from sftjob_operator.render.child_fields import in_sftjob_fields
 from sftjob_operator.status import progress, timeutil
 from sftjob_operator.status.observe import JobView, job_view
 from sftjob_operator.status.phase import FINAL_PHASES, Policy
@@ -192,7 +193,7 @@ class Reconciler:
         try:
             await children.create_all(self.api, self.identities, view, rendered.children)
         except k8s.ApiError as exc:
-            await self._create_failed(view, memory, exc)
+            await self._create_failed(view, memory, exc, rendered.children[-1])
             return
         memory.mark_ensured(attempt)
         memory.create_error = None
@@ -217,16 +218,17 @@ class Reconciler:
         storage = storage_check(view.spec, claim)
         return attempt_setup.storage_refused(storage) or (rendered, storage)
 
-    async def _create_failed(self, view: SftView, memory: JobMemory, exc: k8s.ApiError) -> None:
+    async def _create_failed(
+        self, view: SftView, memory: JobMemory, exc: k8s.ApiError, job: Mapping[str, Any]
+    ) -> None:
         if exc.status == 403 and "being terminated" in str(exc):
             return  # the namespace is going away, and the SFTJob with it
-        memory.create_error = str(exc)
+        error = in_sftjob_fields(str(exc), job, view.spec)  # `job` is the last child
+        memory.create_error = error
         self.create_failures += 1
         self.identities.forget(view.namespace)
         self._retry_ensure(view.key)
-        await self._refresh(
-            view.key, memory, seen=view, setup=attempt_setup.create_failed(str(exc))
-        )
+        await self._refresh(view.key, memory, seen=view, setup=attempt_setup.create_failed(error))
 
     async def _begin_attempt(self, key: Key, attempt: int, failed: str | None) -> None:
         """Replace the failed attempt's Job with attempt `attempt` (status already says so)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 from sftjob_operator.admission import skeleton
 from sftjob_operator.api.identity import GROUP, PLURAL
-from sftjob_operator.api.secret_env import SECRET_ENV_NAMES
+from sftjob_operator.api.secret_env import HUB_TOKEN_ENV, HUB_TOKEN_ENV_NAMES, SECRET_ENV_NAMES
 from sftjob_operator.api.trl_fields import load_trl_fields
 
 POLICY_NAME = "sftjob-spec-rules"
@@ -90,22 +90,31 @@ def _cel_strings(values: Sequence[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
+_ENV = f"{SPEC}.?env.orValue([])"
+_FROM_SECRET = "has(e.valueFrom) && has(e.valueFrom.secretKeyRef)"
+_SECRET_HINT = "store it in a Secret and write valueFrom.secretKeyRef: {name: <secret>, key: <key>}"
+
+
 def secret_env_validation() -> dict[str, Any]:
-    """No credential (api.secret_env.SECRET_ENV_NAMES) as an inline value in spec.env."""
+    """A credential (api.secret_env.SECRET_ENV_NAMES) in spec.env comes from a Secret: no
+    inline value, no ConfigMap or field reference."""
     names = _cel_strings(SECRET_ENV_NAMES)
-    inline = f"has(e.value) && e.value != '' && e.name in {names}"
+    not_secret = (
+        f"e.name in {names} && ((has(e.value) && e.value != '') || "
+        f"(has(e.valueFrom) && !has(e.valueFrom.secretKeyRef)))"
+    )
+    where = (
+        " must not be written as an inline value (nor read from a ConfigMap or a field), "
+        "which anyone who can read the SFTJob can read: "
+    )
     out = _validation(
-        f"!{SPEC}.?env.orValue([]).exists(e, {inline})",
-        "spec.env: a credential (" + ", ".join(SECRET_ENV_NAMES) + ") must not be written "
-        "as an inline value, which anyone who can read the SFTJob can read: store it in a "
-        "Secret and write valueFrom.secretKeyRef: {name: <secret>, key: <key>}",
+        f"!{_ENV}.exists(e, {not_secret})",
+        "spec.env: a credential (" + ", ".join(SECRET_ENV_NAMES) + ")" + where + _SECRET_HINT,
     )
     # Names the offending entries (never their values); `message` is the fallback.
     out["messageExpression"] = (
-        f"'spec.env: ' + {SPEC}.env.filter(e, {inline}).map(e, e.name).join(', ') + "
-        "' must not be written as an inline value, which anyone who can read the SFTJob can "
-        "read: store it in a Secret and write valueFrom.secretKeyRef: {name: <secret>, "
-        "key: <key>}'"
+        f"'spec.env: ' + {SPEC}.env.filter(e, {not_secret}).map(e, e.name).join(', ') + "
+        f"{(where + _SECRET_HINT)!r}"
     )
     return out
 
@@ -240,12 +249,19 @@ def dataset_validations() -> list[dict[str, Any]]:
 
 def hub_validations() -> list[dict[str, Any]]:
     """push_to_hub needs a token and a repository name."""
+    hub_env = f"e.name in {_cel_strings(HUB_TOKEN_ENV_NAMES)} && {_FROM_SECRET}"
     return [
         _validation(
             f"has({SPEC}.hubTokenSecretRef) || !{_sft_true('push_to_hub')} || "
-            f"{SPEC}.?env.orValue([]).exists(e, e.name == 'HF_TOKEN')",
+            f"{_ENV}.exists(e, {hub_env})",
             "spec.sftConfig.push_to_hub needs a Hub token: set spec.hubTokenSecretRef: "
-            "{name: <secret>, key: token}",
+            f"{{name: <secret>, key: token}}, or a spec.env entry {HUB_TOKEN_ENV} with "
+            "valueFrom.secretKeyRef: {name: <secret>, key: <key>}",
+        ),
+        _validation(
+            f"!has({SPEC}.hubTokenSecretRef) || !{_ENV}.exists(e, e.name == '{HUB_TOKEN_ENV}')",
+            f"spec.env: {HUB_TOKEN_ENV} and spec.hubTokenSecretRef both give the Hub token "
+            f"({HUB_TOKEN_ENV} in the pods): keep one of them",
         ),
         _validation(
             f"!{_sft_true('push_to_hub')} || "
@@ -295,10 +311,11 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
     """
     return [
         *dataset_validations(),
+        # Before the Hub rules: an inline token is refused as such, not as a missing one.
+        secret_env_validation(),
         *hub_validations(),
         *parallelism_validations(),
         *hardware_validations(),
-        secret_env_validation(),
         report_to_validation(load_trl_fields().report_to if report_to is None else report_to),
     ]
 

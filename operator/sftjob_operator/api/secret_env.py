@@ -3,16 +3,23 @@
 A `value` written inline in spec.env is stored in the SFTJob, readable by everyone who can
 read the object and copied into the Job's pod template. The admission policy
 `sftjob-spec-rules` (sftjob_operator.admission.spec_policy) refuses these names with an
-inline value and asks for `valueFrom.secretKeyRef` instead. This tuple is the one list of
-them; the policy's rule is generated from it.
+inline value (or any source but a Secret) and asks for `valueFrom.secretKeyRef` instead.
+These tuples are the one list of them: the policy's rules and render's wiring of the Hub
+token are generated from them.
 """
 
 from __future__ import annotations
 
+# spec.hubTokenSecretRef reaches the pods under this name; a spec.env entry of this name
+# from a Secret does the same (then hubTokenSecretRef must be left out).
+HUB_TOKEN_ENV = "HF_TOKEN"
+# The names huggingface_hub reads a token from (utils/_auth.py, HF_TOKEN first): a push to
+# the Hub works with any of them, from a Secret.
+HUB_TOKEN_ENV_NAMES: tuple[str, ...] = (HUB_TOKEN_ENV, "HUGGING_FACE_HUB_TOKEN")
+
 SECRET_ENV_NAMES: tuple[str, ...] = (
     # Hugging Face Hub (huggingface_hub, trackio's Spaces and buckets).
-    "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN",
+    *HUB_TOKEN_ENV_NAMES,
     "HF_HUB_TOKEN",
     # Trackers of sftConfig.report_to.
     "WANDB_API_KEY",

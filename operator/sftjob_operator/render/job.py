@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sftjob_operator.api.secret_env import HUB_TOKEN_ENV
 from sftjob_operator.render import launch, names
 from sftjob_operator.render.configmap import OUTPUT_DIR, config_files
 from sftjob_operator.render.errors import RenderError
@@ -20,7 +21,7 @@ LOOPBACK = "127.0.0.1"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 # Env names the operator owns; a user value would break the rendezvous wiring.
 RESERVED_ENV_PREFIXES = ("SFTJOB_",)
-RESERVED_ENV = frozenset({"JOB_COMPLETION_INDEX", "MASTER_ADDR", "MASTER_PORT", "HF_TOKEN"})
+RESERVED_ENV = frozenset({"JOB_COMPLETION_INDEX", "MASTER_ADDR", "MASTER_PORT"})
 # SFTJOB_* names a user may set: the trainer reads them, the operator never sets them.
 USER_SFTJOB_ENV = frozenset({"SFTJOB_PROGRESS_INTERVAL"})
 # Volume names and mount paths the operator owns.
@@ -38,8 +39,8 @@ def command() -> list[str]:
     ]
 
 
-def _check_user_env(env: tuple[Mapping[str, Any], ...]) -> None:
-    for i, var in enumerate(env):
+def _check_user_env(plan: Plan) -> None:
+    for i, var in enumerate(plan.env):
         name = str(var.get("name", ""))
         if name in USER_SFTJOB_ENV:
             _check_interval(i, var)
@@ -48,7 +49,12 @@ def _check_user_env(env: tuple[Mapping[str, Any], ...]) -> None:
             raise RenderError(
                 f"spec.env[{i}].name",
                 f"{name} is set by the operator; remove it "
-                "(use spec.hubTokenSecretRef for HF_TOKEN, spec.nodes/gpusPerNode for the topology)",
+                "(spec.nodes/gpusPerNode set the topology)",
+            )
+        if name == HUB_TOKEN_ENV and plan.hub_token:
+            raise RenderError(
+                f"spec.env[{i}].name",
+                f"{name} is also given by spec.hubTokenSecretRef; keep one of them",
             )
 
 
@@ -74,7 +80,7 @@ def master_addr(owner: Owner, plan: Plan, attempt: int) -> str:
 
 
 def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
-    _check_user_env(plan.env)
+    _check_user_env(plan)
     out: list[dict[str, Any]] = [
         {
             "name": "JOB_COMPLETION_INDEX",
@@ -94,7 +100,7 @@ def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
     if plan.hub_token:
         out.append(
             {
-                "name": "HF_TOKEN",
+                "name": HUB_TOKEN_ENV,
                 "valueFrom": {
                     "secretKeyRef": {"name": plan.hub_token["name"], "key": plan.hub_token["key"]}
                 },
