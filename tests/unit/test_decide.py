@@ -153,3 +153,35 @@ def test_a_time_based_rule_asks_to_be_checked_again() -> None:
     )
     decision = decide(observe({}, pulling), NOW, Policy(image_pull_grace_seconds=600))
     assert decision.status["phase"] == "Pending" and decision.recheck_after == 540
+
+
+def test_a_crash_loop_waits_out_its_backoff_then_restarts() -> None:
+    crashed = dataclasses.replace(FAILED_POD, finished_at="2025-01-01T11:59:50Z")
+    started = dataclasses.replace(JOB, created="2025-01-01T11:59:45Z")
+    seen = observe(running_status(restarts=2), crashed, job=started)
+    waiting = decide(seen, NOW)
+    # 10 s doubled twice: 40 s after the failure, at 12:00:30, 30 s from now.
+    assert (waiting.status["phase"], waiting.status["attempt"]) == ("Restarting", 1)
+    assert waiting.status["restarts"] == 2 and waiting.actions == ()
+    assert waiting.recheck_after == 30.0
+    assert "attempt 2 starts at 2025-01-01T12:00:30Z" in waiting.status["message"]
+    restarting = [c for c in waiting.status["conditions"] if c["type"] == "Restarting"]
+    assert [(c["status"], c["reason"]) for c in restarting] == [("True", "BackOff")]
+    assert [(e.type, e.reason) for e in waiting.events] == [("Warning", "BackOff")]
+    # The same observation later writes nothing new; at 12:00:30 the restart goes ahead.
+    again = decide(dataclasses.replace(seen, status=waiting.status), NOW)
+    assert (again.patch, again.events, again.actions) == ({}, (), ())
+    later = datetime(2025, 1, 1, 12, 0, 30, tzinfo=UTC)
+    go = decide(dataclasses.replace(seen, status=waiting.status), later)
+    assert (go.status["attempt"], go.status["restarts"]) == (2, 3)
+    assert go.actions == (BeginAttempt(2, "j-a1"),)
+
+
+def test_the_backoff_is_the_specs() -> None:
+    crashed = dataclasses.replace(FAILED_POD, finished_at="2025-01-01T11:59:59Z")
+    off = {"restartBackoff": {"initialSeconds": 0}}
+    seen = observe(running_status(), crashed, spec=off)
+    assert decide(seen, NOW).actions == (BeginAttempt(2, "j-a1"),)
+    slow = {"restartBackoff": {"initialSeconds": 120, "maxSeconds": 600}}
+    decision = decide(observe(running_status(), crashed, spec=slow), NOW)
+    assert decision.actions == () and decision.recheck_after == 119.0

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sftjob_operator.decide import backoff, restart, suspend, ttl
 from sftjob_operator.decide import progress as progress_policy
-from sftjob_operator.decide import restart, suspend, ttl
 from sftjob_operator.decide.model import (
     Action,
     BeginAttempt,
@@ -69,7 +69,8 @@ def decide(
             )
             took_pending = True
         attempt = _attempt(seen, step.restarts, held)
-        step = restart.step(attempt, derived, current.get("phase"), current.get("message"))
+        hold = _backoff(seen, step.restarts, now)
+        step = restart.step(attempt, derived, current.get("phase"), current.get("message"), hold)
         if step.restarted:
             held = progress_policy.for_new_attempt(held)
     status = _next_status(seen, step, now, setup)
@@ -109,6 +110,14 @@ def _attempt(seen: Observation, restarts: int, held: Mapping[str, Any]) -> resta
         backoff_limit=seen.sftjob.spec.backoff_limit,
         last_checkpoint=held.get("lastCheckpoint"),
     )
+
+
+def _backoff(seen: Observation, restarts: int, now: datetime) -> backoff.Hold | None:
+    job = seen.children.job
+    if job is None:
+        return None
+    failed_at = restart.failed_at(job, seen.children.pods)
+    return backoff.hold(seen.sftjob.spec.restart_backoff, restarts, failed_at, job.created, now)
 
 
 def _next_status(
