@@ -185,3 +185,36 @@ def test_the_backoff_is_the_specs() -> None:
     slow = {"restartBackoff": {"initialSeconds": 120, "maxSeconds": 600}}
     decision = decide(observe(running_status(), crashed, spec=slow), NOW)
     assert decision.actions == () and decision.recheck_after == 119.0
+
+
+def test_a_loss_that_is_not_a_number_sets_stalled_and_a_finite_one_clears_it() -> None:
+    status = running_status()
+    nan = Record("progress", NOW, 7, 10, {}, loss_not_finite="nan")
+    stalled = decide(observe(status, RUNNING_POD, record=nan), NOW)
+    (cond,) = [c for c in stalled.status["conditions"] if c["type"] == "Stalled"]
+    assert (cond["status"], cond["reason"]) == ("True", "LossNotFinite")
+    assert stalled.status["phase"] == "Running" and stalled.actions == ()
+    assert [(e.type, e.reason) for e in stalled.events] == [("Warning", "LossNotFinite")]
+    assert stalled.patch["progress"]["lossNotFinite"] == "nan"
+    seen = observe(stalled.status, RUNNING_POD, progress=stalled.progress, record=record(8))
+    recovered = decide(seen, NOW)
+    (cond,) = [c for c in recovered.status["conditions"] if c["type"] == "Stalled"]
+    assert (cond["status"], cond["reason"]) == ("False", "Progressing")
+
+
+def test_fail_on_stall_fails_the_job_and_stops_its_pods() -> None:
+    spec = {"watchdog": {"progressDeadlineSeconds": 60, "failOnStall": True}}
+    an_hour_ago = decide(observe({}, RUNNING_POD), datetime(2025, 1, 1, 11, 0, tzinfo=UTC))
+    seen = observe(an_hour_ago.status, RUNNING_POD, spec=spec)
+    decision = decide(seen, NOW)
+    assert (decision.status["phase"], decision.status["completionTime"]) == (FAILED, STAMP)
+    failed = [c for c in decision.status["conditions"] if c["type"] in ("Failed", "Stalled")]
+    assert {(c["type"], c["reason"]) for c in failed} == {
+        ("Failed", "NoProgress"),
+        ("Stalled", "NoProgress"),
+    }
+    assert decision.actions == (StopJob("j-a1"),)
+    # Without failOnStall the job keeps running, and the timer is set for the deadline.
+    watch = {"watchdog": {"progressDeadlineSeconds": 60}}
+    fresh = decide(observe({}, RUNNING_POD, spec=watch), NOW)
+    assert fresh.status["phase"] == "Running" and fresh.recheck_after == 60.0
