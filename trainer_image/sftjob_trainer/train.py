@@ -21,6 +21,7 @@ from .checkpoints import incomplete_checkpoints, newest_complete_checkpoint
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
+from .preemption import EXIT_TERMINATED, SigtermNote, Terminated, enable_jit_checkpoint
 from .trackers import check_trackers
 from .vision import is_vision_row, vision_problems
 
@@ -52,13 +53,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     from trl import TrlParser
 
-    load_config(config_path)
+    config = load_config(config_path)
     parser = TrlParser(_dataclass_types(), prog="sftjob-train")
-    return tuple(  # type: ignore[return-value]
-        parser.parse_args_and_config(
-            ["--config", config_path, *extra_args], fail_with_unknown_args=False
-        )
+    script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
+        ["--config", config_path, *extra_args], fail_with_unknown_args=False
     )
+    enable_jit_checkpoint(training_args, set(config or {}))
+    return script_args, training_args, model_args, dataset_args
 
 
 def resume_target(training_args: Any) -> str | None:
@@ -168,10 +169,20 @@ def train(
     from .resume import train_or_finish
 
     trainer = build_trainer(script_args, training_args, model_args, dataset_args, settings)
+    sigterm = SigtermNote()
+    sigterm.install()  # after the Trainer registered its checkpoint-on-SIGTERM handler
     checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
-    if not train_or_finish(trainer, checkpoint):
+    trained = train_or_finish(trainer, checkpoint)
+    if sigterm.cut_short(trainer.state):
+        step = trainer.state.global_step
+        saved = newest_complete_checkpoint(training_args.output_dir)
+        raise Terminated(
+            f"stopped by SIGTERM at step {step} of {trainer.state.max_steps}; "
+            f"{saved.name if saved else 'no checkpoint'} saved; the next attempt resumes from it"
+        )
+    if not trained:
         trainer.accelerator.print(
             f"sftjob-train: {checkpoint} is at max_steps ({trainer.state.max_steps}); "
             "training is complete, saving it as the final model"
@@ -209,6 +220,8 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     return EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILED
 
 
@@ -220,11 +233,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except SystemExit as exc:  # argparse --help / usage errors
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILED
     except BaseException as exc:
-        if not isinstance(exc, ConfigError):
+        expected = isinstance(exc, ConfigError | Terminated)
+        if not expected:
             traceback.print_exc()
-        report_failure(
-            " ".join(str(exc).split()) if isinstance(exc, ConfigError) else one_line(exc)
-        )
+        report_failure(" ".join(str(exc).split()) if expected else one_line(exc))
         code = exit_code_for(exc)
     sys.stdout.flush()
     sys.stderr.flush()
