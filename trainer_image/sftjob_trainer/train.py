@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from .checkpoints import incomplete_checkpoints, newest_complete_checkpoint
+from .checkpoints import checkpoint_step, incomplete_checkpoints, newest_complete_checkpoint
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
@@ -176,12 +176,7 @@ def train(
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
     trained = train_or_finish(trainer, checkpoint)
     if sigterm.cut_short(trainer.state):
-        step = trainer.state.global_step
-        saved = newest_complete_checkpoint(training_args.output_dir)
-        raise Terminated(
-            f"stopped by SIGTERM at step {step} of {trainer.state.max_steps}; "
-            f"{saved.name if saved else 'no checkpoint'} saved; the next attempt resumes from it"
-        )
+        raise _terminated(trainer, training_args.output_dir)
     if not trained:
         trainer.accelerator.print(
             f"sftjob-train: {checkpoint} is at max_steps ({trainer.state.max_steps}); "
@@ -207,6 +202,22 @@ def train(
     )
     os.write(sys.stderr.fileno(), finished.encode())
     trainer.end()
+
+
+def _terminated(trainer: Any, output_dir: str) -> Terminated:
+    """Training stopped on SIGTERM: report the checkpoint it saved, and say so."""
+    from .progress import ProgressCallback
+
+    saved = newest_complete_checkpoint(output_dir)
+    if saved is None:
+        return Terminated("stopped by SIGTERM before a checkpoint could be saved")
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, ProgressCallback):
+            callback.report_checkpoint(trainer.state, saved.name)
+    return Terminated(
+        f"stopped by SIGTERM; {saved.name} saved (step {checkpoint_step(saved)} of "
+        f"{trainer.state.max_steps}); the next attempt resumes from it"
+    )
 
 
 def run(argv: list[str] | None = None) -> None:
