@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sftjob_trainer.preemption import SigtermNote, enable_jit_checkpoint
+from sftjob_trainer.preemption import SigtermNote
 
 
 @pytest.fixture
@@ -48,12 +48,25 @@ def test_cut_short(received: bool, step: int, max_steps: int, cut: bool) -> None
 
 
 @pytest.mark.parametrize(
-    ("explicit", "before", "after"),
-    [(set(), False, True), ({"enable_jit_checkpoint"}, False, False), (set(), True, True)],
+    ("explicit", "expected"),
+    [
+        (set(), {"enable_jit_checkpoint": True, "logging_nan_inf_filter": False}),
+        (
+            {"enable_jit_checkpoint"},
+            {"enable_jit_checkpoint": False, "logging_nan_inf_filter": False},
+        ),
+        (
+            {"logging_nan_inf_filter"},
+            {"enable_jit_checkpoint": True, "logging_nan_inf_filter": True},
+        ),
+    ],
 )
-def test_checkpoint_on_sigterm_is_on_unless_trl_yaml_says(
-    explicit: set[str], before: bool, after: bool
+def test_cluster_defaults_apply_unless_trl_yaml_sets_them(
+    explicit: set[str], expected: dict[str, bool]
 ) -> None:
-    args: Any = SimpleNamespace(enable_jit_checkpoint=before)
-    enable_jit_checkpoint(args, explicit)
-    assert args.enable_jit_checkpoint is after
+    from sftjob_trainer.train import apply_cluster_defaults
+
+    # transformers' own defaults, as TrlParser leaves them when trl.yaml is silent.
+    args: Any = SimpleNamespace(enable_jit_checkpoint=False, logging_nan_inf_filter=True)
+    apply_cluster_defaults(args, explicit)
+    assert vars(args) == expected

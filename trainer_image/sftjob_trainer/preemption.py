@@ -26,12 +26,6 @@ from typing import Any
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a SIGTERM'd process
 
 
-def enable_jit_checkpoint(training_args: Any, explicit: set[str]) -> None:
-    """Checkpoint on SIGTERM unless trl.yaml set enable_jit_checkpoint itself."""
-    if "enable_jit_checkpoint" not in explicit:
-        training_args.enable_jit_checkpoint = True
-
-
 class Terminated(Exception):
     """Training was stopped by SIGTERM; its checkpoint is saved."""
 

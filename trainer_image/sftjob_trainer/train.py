@@ -21,13 +21,19 @@ from .checkpoints import checkpoint_step, incomplete_checkpoints, newest_complet
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
-from .preemption import EXIT_TERMINATED, SigtermNote, Terminated, enable_jit_checkpoint
+from .preemption import EXIT_TERMINATED, SigtermNote, Terminated
 from .trackers import check_trackers
 from .vision import is_vision_row, vision_problems
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+
+# TrainingArguments that differ from transformers' defaults on a cluster, unless trl.yaml
+# sets them: a checkpoint on SIGTERM (preemption.py), and NaN/inf step losses reach the
+# logged loss (transformers otherwise logs the finite ones' average, and the operator's
+# watchdog could never report LossNotFinite).
+CLUSTER_DEFAULTS = {"enable_jit_checkpoint": True, "logging_nan_inf_filter": False}
 
 
 def _dataclass_types() -> tuple[Any, ...]:
@@ -50,6 +56,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
+def apply_cluster_defaults(training_args: Any, explicit: set[str]) -> None:
+    for key, value in CLUSTER_DEFAULTS.items():
+        if key not in explicit:
+            setattr(training_args, key, value)
+
+
 def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     from trl import TrlParser
 
@@ -58,7 +70,7 @@ def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
         ["--config", config_path, *extra_args], fail_with_unknown_args=False
     )
-    enable_jit_checkpoint(training_args, set(config or {}))
+    apply_cluster_defaults(training_args, set(config or {}))
     return script_args, training_args, model_args, dataset_args
 
 

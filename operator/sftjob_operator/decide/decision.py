@@ -2,10 +2,11 @@
 
 Modelled on JobSet's controller: the executor (reconcile.py) observes, calls `decide`,
 writes `Decision.patch` once, posts `Decision.events`, then applies `Decision.actions`.
-Each rule lives in its policy module: the phase (status/phase.py), restarts (restart.py),
-the progress channel (progress.py), refusals (setup.py), TTL (ttl.py), the deadline
-(deadline.py), suspension and stopping (suspend.py). Preemption, backoff between attempts
-and a Stalled condition are further steps between the phase and the status, like restart.
+Each rule lives in its policy module: the phase (status/phase.py), restarts (restart.py)
+and their crash-loop backoff (backoff.py), the progress channel (progress.py), the
+stuck-training watchdog and its Stalled condition (watchdog.py), refusals (setup.py), TTL
+(ttl.py), the deadline (deadline.py), suspension and stopping (suspend.py). Preemption is
+a further step between the phase and the status, like restart.
 """
 
 from __future__ import annotations
