@@ -37,6 +37,8 @@ NAN = {"step": 41, "lossNotFinite": "nan", "updatedAt": "2025-01-01T11:59:50Z"}
         (TEN_MINUTES, "Suspended", {}, SINCE, None),
         (TEN_MINUTES, "Restarting", NAN, SINCE, None),
         (OFF, "Succeeded", NAN, SINCE, None),
+        # The last step was reported: saving the model, not stuck.
+        (TEN_MINUTES, "Running", {**QUIET, "percent": 100.0}, SINCE, None),
     ],
 )
 def test_stall(
@@ -62,6 +64,7 @@ def test_the_findings_say_what_and_since_when() -> None:
         (TEN_MINUTES, "Running", QUIET, None),  # already past: found now, no timer
         (OFF, "Running", RECENT, None),
         (TEN_MINUTES, "Pending", RECENT, None),
+        (TEN_MINUTES, "Running", {**RECENT, "percent": 100.0}, None),
     ],
 )
 def test_recheck_after(

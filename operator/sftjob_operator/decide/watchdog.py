@@ -8,8 +8,9 @@ Two findings, both from what rank 0 reports (status.progress, decide/progress.py
   the phase became Running, so a restart or a resume starts the clock again). A hung
   collective or a stuck data loader looks like this.
 
-Only a Running job is judged: a pending, suspended or restarting one has no trainer that
-could report. The decision sets the condition Stalled from the finding (or clears it), and
+Only a Running job that has not reported its last step is judged: a pending, suspended
+or restarting one has no trainer that could report, and after the last step the ranks
+save the model (and the straggler grace of status/phase.py watches them). The decision sets the condition Stalled from the finding (or clears it), and
 with spec.watchdog.failOnStall the job fails with the finding's reason and its pods stop.
 """
 
@@ -36,6 +37,11 @@ class Stall:
     message: str
 
 
+def _finished(progress: Mapping[str, Any]) -> bool:
+    """The trainer reported its last step: ranks may still be saving, or waited for."""
+    return progress.get("percent") == 100.0
+
+
 def _last_sign(progress: Mapping[str, Any], running_since: datetime | None) -> datetime | None:
     moments = [m for m in (timeutil.parse(progress.get("updatedAt")), running_since) if m]
     return max(moments) if moments else None
@@ -50,7 +56,7 @@ def stall(
 ) -> Stall | None:
     """The finding for a job in `phase` with this progress, or None: not stalled.
     `running_since`: when the phase became Running (None: it just did)."""
-    if phase != RUNNING:
+    if phase != RUNNING or _finished(progress):
         return None
     if value := progress.get("lossNotFinite"):
         step = progress.get("step")
@@ -79,7 +85,7 @@ def recheck_after(
 ) -> float | None:
     """Seconds until NoProgress would be found if nothing is reported meanwhile."""
     deadline = policy.progress_deadline_seconds
-    if phase != RUNNING or deadline is None:
+    if phase != RUNNING or deadline is None or _finished(progress):
         return None
     last = _last_sign(progress, running_since) or now
     left = deadline - (now - last).total_seconds()
