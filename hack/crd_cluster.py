@@ -10,7 +10,9 @@ from sftjob_operator.api.spec import (
     DEFAULT_GPUS_PER_NODE,
     DEFAULT_HUB_TOKEN_KEY,
     DEFAULT_IMAGE,
+    DEFAULT_MAX_RESTART_BACKOFF_SECONDS,
     DEFAULT_NODES,
+    DEFAULT_RESTART_BACKOFF_SECONDS,
 )
 from sftjob_operator.render.plan import DISTRIBUTED_DESCRIPTION, DISTRIBUTED_MODES
 
@@ -169,6 +171,59 @@ def cluster_spec_properties() -> dict[str, Schema]:
             "maximum": 1000,
             "default": DEFAULT_BACKOFF_LIMIT,
         },
+        "restartBackoff": {
+            "description": "How long a failed attempt waits before the next one starts: "
+            "initialSeconds, doubled with each restart, up to maxSeconds. An attempt that ran "
+            "longer than twice maxSeconds waits initialSeconds again. status.conditions "
+            "Restarting (reason BackOff) says when the next attempt starts.",
+            "type": "object",
+            "properties": {
+                "initialSeconds": {
+                    "description": "The first wait; 0 restarts at once.",
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 86400,
+                    "default": DEFAULT_RESTART_BACKOFF_SECONDS,
+                },
+                "maxSeconds": {
+                    "description": "The longest wait (at least initialSeconds).",
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 86400,
+                    "default": DEFAULT_MAX_RESTART_BACKOFF_SECONDS,
+                },
+            },
+        },
+        "watchdog": {
+            "description": "When a running job counts as stuck: the condition Stalled is set "
+            "(reason LossNotFinite when the reported loss is NaN or infinite, NoProgress when "
+            "no progress arrived for progressDeadlineSeconds).",
+            "type": "object",
+            "properties": {
+                "progressDeadlineSeconds": {
+                    "description": "Stalled (NoProgress) when a Running job reports no "
+                    "progress for this long. Unset: no such check.",
+                    "type": "integer",
+                    "format": "int32",
+                    "minimum": 1,
+                },
+                "failOnStall": {
+                    "description": "A Stalled job fails and its pods stop, instead of only "
+                    "showing the condition.",
+                    "type": "boolean",
+                    "default": False,
+                },
+            },
+        },
+        "terminationGracePeriodSeconds": {
+            "description": "How long a trainer pod may take to stop (preemption, eviction, "
+            "suspend): on SIGTERM the trainer saves a checkpoint and exits; the next attempt "
+            "resumes from it. Unset: Kubernetes' default (30).",
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "maximum": 86400,
+        },
         "activeDeadlineSeconds": {
             "description": "Fail the SFTJob when it runs longer than this.",
             "type": "integer",
@@ -244,6 +299,11 @@ def status_schema() -> Schema:
             "tokensPerSecond": {"type": "number"},
             "etaSeconds": {"type": "number"},
             "updatedAt": {"type": "string"},
+            "lossNotFinite": {
+                "description": "The last reported loss was not a number: nan, inf or -inf.",
+                "type": "string",
+                "enum": ["nan", "inf", "-inf"],
+            },
             "lossHistory": {
                 "type": "array",
                 "maxItems": 200,

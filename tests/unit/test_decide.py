@@ -153,3 +153,68 @@ def test_a_time_based_rule_asks_to_be_checked_again() -> None:
     )
     decision = decide(observe({}, pulling), NOW, Policy(image_pull_grace_seconds=600))
     assert decision.status["phase"] == "Pending" and decision.recheck_after == 540
+
+
+def test_a_crash_loop_waits_out_its_backoff_then_restarts() -> None:
+    crashed = dataclasses.replace(FAILED_POD, finished_at="2025-01-01T11:59:50Z")
+    started = dataclasses.replace(JOB, created="2025-01-01T11:59:45Z")
+    seen = observe(running_status(restarts=2), crashed, job=started)
+    waiting = decide(seen, NOW)
+    # 10 s doubled twice: 40 s after the failure, at 12:00:30, 30 s from now.
+    assert (waiting.status["phase"], waiting.status["attempt"]) == ("Restarting", 1)
+    assert waiting.status["restarts"] == 2 and waiting.actions == ()
+    assert waiting.recheck_after == 30.0
+    assert "attempt 2 starts at 2025-01-01T12:00:30Z" in waiting.status["message"]
+    restarting = [c for c in waiting.status["conditions"] if c["type"] == "Restarting"]
+    assert [(c["status"], c["reason"]) for c in restarting] == [("True", "BackOff")]
+    assert [(e.type, e.reason) for e in waiting.events] == [("Warning", "BackOff")]
+    # The same observation later writes nothing new; at 12:00:30 the restart goes ahead.
+    again = decide(dataclasses.replace(seen, status=waiting.status), NOW)
+    assert (again.patch, again.events, again.actions) == ({}, (), ())
+    later = datetime(2025, 1, 1, 12, 0, 30, tzinfo=UTC)
+    go = decide(dataclasses.replace(seen, status=waiting.status), later)
+    assert (go.status["attempt"], go.status["restarts"]) == (2, 3)
+    assert go.actions == (BeginAttempt(2, "j-a1"),)
+
+
+def test_the_backoff_is_the_specs() -> None:
+    crashed = dataclasses.replace(FAILED_POD, finished_at="2025-01-01T11:59:59Z")
+    off = {"restartBackoff": {"initialSeconds": 0}}
+    seen = observe(running_status(), crashed, spec=off)
+    assert decide(seen, NOW).actions == (BeginAttempt(2, "j-a1"),)
+    slow = {"restartBackoff": {"initialSeconds": 120, "maxSeconds": 600}}
+    decision = decide(observe(running_status(), crashed, spec=slow), NOW)
+    assert decision.actions == () and decision.recheck_after == 119.0
+
+
+def test_a_loss_that_is_not_a_number_sets_stalled_and_a_finite_one_clears_it() -> None:
+    status = running_status()
+    nan = Record("progress", NOW, 7, 10, {}, loss_not_finite="nan")
+    stalled = decide(observe(status, RUNNING_POD, record=nan), NOW)
+    (cond,) = [c for c in stalled.status["conditions"] if c["type"] == "Stalled"]
+    assert (cond["status"], cond["reason"]) == ("True", "LossNotFinite")
+    assert stalled.status["phase"] == "Running" and stalled.actions == ()
+    assert [(e.type, e.reason) for e in stalled.events] == [("Warning", "LossNotFinite")]
+    assert stalled.patch["progress"]["lossNotFinite"] == "nan"
+    seen = observe(stalled.status, RUNNING_POD, progress=stalled.progress, record=record(8))
+    recovered = decide(seen, NOW)
+    (cond,) = [c for c in recovered.status["conditions"] if c["type"] == "Stalled"]
+    assert (cond["status"], cond["reason"]) == ("False", "Progressing")
+
+
+def test_fail_on_stall_fails_the_job_and_stops_its_pods() -> None:
+    spec = {"watchdog": {"progressDeadlineSeconds": 60, "failOnStall": True}}
+    an_hour_ago = decide(observe({}, RUNNING_POD), datetime(2025, 1, 1, 11, 0, tzinfo=UTC))
+    seen = observe(an_hour_ago.status, RUNNING_POD, spec=spec)
+    decision = decide(seen, NOW)
+    assert (decision.status["phase"], decision.status["completionTime"]) == (FAILED, STAMP)
+    failed = [c for c in decision.status["conditions"] if c["type"] in ("Failed", "Stalled")]
+    assert {(c["type"], c["reason"]) for c in failed} == {
+        ("Failed", "NoProgress"),
+        ("Stalled", "NoProgress"),
+    }
+    assert decision.actions == (StopJob("j-a1"),)
+    # Without failOnStall the job keeps running, and the timer is set for the deadline.
+    watch = {"watchdog": {"progressDeadlineSeconds": 60}}
+    fresh = decide(observe({}, RUNNING_POD, spec=watch), NOW)
+    assert fresh.status["phase"] == "Running" and fresh.recheck_after == 60.0

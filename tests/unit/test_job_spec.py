@@ -9,6 +9,8 @@ from sftjob_operator.api.spec import (
     DEFAULT_BACKOFF_LIMIT,
     DEFAULT_IMAGE,
     JobSpec,
+    RestartBackoff,
+    Watchdog,
     read_spec,
 )
 from sftjob_operator.render import RenderError
@@ -34,6 +36,26 @@ from sftjob_operator.render.plan import plan_from
         (
             {"hubTokenSecretRef": {"name": "hf"}},
             JobSpec(hub_token={"name": "hf", "key": "token"}),
+        ),
+        (
+            {"restartBackoff": {"initialSeconds": 0}, "terminationGracePeriodSeconds": 120},
+            JobSpec(
+                restart_backoff=RestartBackoff(initial_seconds=0, max_seconds=300),
+                termination_grace_period_seconds=120,
+            ),
+        ),
+        (
+            {"watchdog": {"progressDeadlineSeconds": 600, "failOnStall": True}},
+            JobSpec(watchdog=Watchdog(progress_deadline_seconds=600, fail_on_stall=True)),
+        ),
+        (
+            {"restartBackoff": {"maxSeconds": -1}, "watchdog": {"progressDeadlineSeconds": 0}},
+            JobSpec(
+                problems=(
+                    ("spec.restartBackoff.maxSeconds", "-1 is not an integer >= 0"),
+                    ("spec.watchdog.progressDeadlineSeconds", "0 is not an integer >= 1"),
+                )
+            ),
         ),
         (
             {"nodes": 0},
@@ -64,3 +86,12 @@ def test_render_refuses_the_first_value_it_could_not_read() -> None:
     with pytest.raises(RenderError) as err:
         plan_from(read_spec({"nodes": "two", "gpusPerNode": -1}), {})
     assert err.value.field == "spec.nodes"
+
+
+def test_the_crd_declares_the_restart_backoff_defaults_from_here() -> None:
+    from crd_cluster import cluster_spec_properties
+
+    fields = cluster_spec_properties()["restartBackoff"]["properties"]
+    defaults = RestartBackoff()
+    assert fields["initialSeconds"]["default"] == defaults.initial_seconds
+    assert fields["maxSeconds"]["default"] == defaults.max_seconds

@@ -100,6 +100,8 @@ def test_a_started_record_has_only_steps() -> None:
         (text(last_checkpoint="checkpoint-" + "9" * 20), "last_checkpoint="),
         (text(last_checkpoint=7), "last_checkpoint="),
         (text(final="yes"), "final="),
+        (text(loss=None, loss_not_finite="NaN"), "loss_not_finite="),
+        (text(loss=None, loss_not_finite=True), "loss_not_finite="),
     ],
 )
 def test_garbage_is_rejected_with_a_reason(raw: Any, why: str) -> None:
@@ -215,3 +217,20 @@ def test_a_new_attempt_keeps_the_plot_and_clears_the_live_values() -> None:
         "lossHistory": [{"step": 30, "loss": 2.25}],
     }
     assert progress.for_new_attempt({}) == {}
+
+
+def test_a_loss_that_is_not_a_number_is_kept_by_name_until_a_finite_one_arrives() -> None:
+    bad = parse_record(text(step=40, loss=None, loss_not_finite="nan"))
+    assert bad.loss_not_finite == "nan"
+    status = progress.apply({}, parse_record(text()))
+    status = {**status, **progress.apply(status, bad)}
+    assert status["progress"]["lossNotFinite"] == "nan" and "loss" not in status["progress"]
+    assert status["progress"]["step"] == 40  # the rest of the record still counts
+    assert status["progress"]["lossHistory"] == [{"step": 30, "loss": 2.25}]
+    # A record without a loss keeps the finding; a finite loss clears it.
+    status = {**status, **progress.apply(status, parse_record(text(step=45, loss=None)))}
+    assert status["progress"]["lossNotFinite"] == "nan"
+    status = {**status, **progress.apply(status, parse_record(text(step=50, loss=1.5)))}
+    assert "lossNotFinite" not in status["progress"] and status["progress"]["loss"] == 1.5
+    # A new attempt starts without it.
+    assert "lossNotFinite" not in progress.for_new_attempt(status["progress"])

@@ -168,6 +168,12 @@ def test_job_wiring() -> None:
     assert spec["template"]["metadata"]["labels"][LABEL_JOB_NAME] == "j"
 
 
+def test_the_termination_grace_period_is_the_specs() -> None:
+    pod = the_job({"terminationGracePeriodSeconds": 90})["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 90
+    assert "terminationGracePeriodSeconds" not in the_job({})["spec"]["template"]["spec"]
+
+
 def test_cpu_job_has_no_gpu_resources_or_toleration() -> None:
     pod = the_job({"gpusPerNode": 0})["spec"]["template"]["spec"]
     assert "resources" not in pod["containers"][0]

@@ -140,3 +140,82 @@ def test_step(
     assert got == expected
     if phase == "Restarting" and derived == "Pending":
         assert step.derived.message == RESTARTING_MESSAGE
+
+
+def test_a_failure_within_its_backoff_waits_and_says_until_when() -> None:
+    from datetime import UTC, datetime
+
+    from sftjob_operator.decide.backoff import Hold
+
+    until = datetime(2025, 1, 1, 12, 0, 40, tzinfo=UTC)
+    waiting = Hold(until=until, seconds=40, left=25.0)
+    attempt = restart.Attempt(3, RUNNING_JOB, [KILLED], restarts=2, backoff_limit=5)
+    decision = restart.decide(attempt, waiting)
+    assert decision is not None and decision.action == restart.WAIT
+    assert (decision.reason, decision.next_attempt, decision.recheck_after) == (
+        "BackOff",
+        None,
+        25.0,
+    )
+    for part in ("attempt 4 starts at 2025-01-01T12:00:40Z", "40s backoff", "restart 3 of 5"):
+        assert part in decision.message, part
+    step = restart.step(attempt, Derived("Failed", "x", "y"), "Running", "", waiting)
+    assert (step.derived.phase, step.derived.reason, step.attempt, step.restarts) == (
+        "Restarting",
+        "BackOff",
+        3,
+        2,
+    )
+    assert not step.restarted and step.derived.recheck_after == 25.0
+    # Once the wait is over the restart goes ahead; no restarts left: no wait at all.
+    passed = Hold(until=until, seconds=40, left=0.0)
+    assert restart.step(attempt, Derived("Failed", "x", "y"), "Restarting", "", passed).restarted
+    spent = restart.Attempt(3, RUNNING_JOB, [KILLED], restarts=5, backoff_limit=5)
+    assert restart.decide(spent, waiting).action == restart.GIVE_UP  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("job", "pods", "expected"),
+    [
+        (RUNNING_JOB, [], None),
+        (
+            RUNNING_JOB,
+            [pod(1, "Failed", finished_at="2025-01-01T10:00:05Z")],
+            "2025-01-01T10:00:05Z",
+        ),
+        (
+            JobView(name="j-a1", attempt=1, suspended=False, failed_at="2025-01-01T10:00:09Z"),
+            [
+                pod(0, "Failed", finished_at="2025-01-01T10:00:07Z"),
+                pod(1, "Failed", finished_at="2025-01-01T10:00:03Z"),
+            ],
+            "2025-01-01T10:00:03Z",  # the earliest: when the attempt broke
+        ),
+        # A pod deleted by the Job controller is no failure time of its own.
+        (
+            JobView(name="j-a1", attempt=1, suspended=False, failed_at="2025-01-01T10:00:09Z"),
+            [pod(0, "Failed", finished_at="2025-01-01T10:00:01Z", deleting=True)],
+            "2025-01-01T10:00:09Z",
+        ),
+    ],
+)
+def test_failed_at(job: JobView, pods: list[PodView], expected: str | None) -> None:
+    assert restart.failed_at(job, pods) == expected
+
+
+def test_the_job_view_keeps_when_it_failed() -> None:
+    body = {
+        "metadata": {"name": "j-a1"},
+        "status": {
+            "conditions": [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "lastTransitionTime": "2025-01-01T10:00:01Z",
+                },
+                {"type": "Failed", "status": "True", "lastTransitionTime": "2025-01-01T10:00:02Z"},
+            ]
+        },
+    }
+    assert job_view(body).failed_at == "2025-01-01T10:00:01Z"
+    assert job_view({"metadata": {"name": "j-a1"}}).failed_at is None

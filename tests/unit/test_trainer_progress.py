@@ -58,6 +58,7 @@ def test_record_midway() -> None:
         "percent": 25.0,
         "final": False,
         "last_checkpoint": None,
+        "loss_not_finite": None,
     }
 
 
@@ -77,6 +78,20 @@ def test_record_before_any_step_has_no_eta_or_rate() -> None:
     )  # fmt: skip
     assert record["eta_seconds"] is None and record["tokens_per_second"] is None
     assert record["percent"] == 0.0
+
+
+@pytest.mark.parametrize("loss", [float("nan"), float("inf"), float("-inf")])
+def test_a_loss_that_is_not_a_number_is_named_in_json_the_operator_reads(loss: float) -> None:
+    from sftjob_operator.status.progress import parse_record
+
+    record = progress_record(
+        step=7, max_steps=10, epoch=0.7, loss=loss, learning_rate=1e-4, elapsed_s=7.0,
+        steps_this_run=7, tokens_this_run=70, final=False, now=NOW,
+    )  # fmt: skip
+    text = json.dumps(record, allow_nan=False)  # strict JSON: no NaN literal
+    parsed = parse_record(text)
+    assert parsed.loss_not_finite == str(loss) and "loss" not in (parsed.numbers or {})
+    assert parsed.step == 7
 
 
 def test_final_record() -> None:

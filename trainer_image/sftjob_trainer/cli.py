@@ -3,8 +3,9 @@
     sftjob-train --config /etc/sftjob/trl.yaml [--accelerate-config /etc/sftjob/accelerate.yaml]
 
 Without an accelerate config, one training process runs in this process. With one,
-this process is replaced (exec) by `accelerate launch`, built from the config and the
-pod's environment (see `launcher`).
+`accelerate launch`, built from the config and the pod's environment (see `launcher`),
+runs as a child that gets this process's SIGTERM (see `preemption`), and its exit code
+is this one's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 from .failure import report_failure
 from .launcher import LaunchError, plan_launch
+from .preemption import run_forwarding_signals
 
 EXIT_USAGE = 2
 
@@ -71,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         report_failure(str(exc))
         return EXIT_USAGE
     print("sftjob-train: " + " ".join(plan.argv), file=sys.stderr, flush=True)
-    os.execve(plan.argv[0], plan.argv, {**os.environ, **plan.env})
-    return 0  # not reached
+    return run_forwarding_signals(plan.argv, {**os.environ, **plan.env})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ drops in without touching the callback. Only the world's main process reports.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -117,13 +118,17 @@ def progress_record(
         eta = 0.0
     elif steps_this_run > 0 and max_steps > 0:
         eta = max(max_steps - step, 0) * elapsed_s / steps_this_run
+    # JSON has no NaN or infinity: such a loss is named instead (the operator's watchdog
+    # reports it as Stalled, LossNotFinite).
+    not_finite = None if loss is None or math.isfinite(loss) else str(loss)
     return {
         "event": "progress",
         "time": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "step": step,
         "max_steps": max_steps,
         "epoch": round(epoch, 4) if epoch is not None else None,
-        "loss": round(loss, 4) if loss is not None else None,
+        "loss": round(loss, 4) if loss is not None and not not_finite else None,
+        "loss_not_finite": not_finite,
         "learning_rate": learning_rate,
         "tokens_per_second": round(tokens_per_second, 2) if tokens_per_second is not None else None,
         "eta_seconds": round(eta, 1) if eta is not None else None,
@@ -225,6 +230,13 @@ class ProgressCallback(TrainerCallback):
         # Reported at once, not throttled: a restarted attempt resumes from it.
         if state.is_world_process_zero:
             self._last_checkpoint = f"checkpoint-{state.global_step}"
+            self._emit(state, final=False)
+
+    def report_checkpoint(self, state: Any, checkpoint: str) -> None:
+        """A checkpoint saved outside the Trainer's save path (transformers' checkpoint on
+        SIGTERM calls no on_save): reported at once, since the next attempt resumes there."""
+        if state.is_world_process_zero:
+            self._last_checkpoint = checkpoint
             self._emit(state, final=False)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

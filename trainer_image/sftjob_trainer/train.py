@@ -17,16 +17,23 @@ from typing import Any, NoReturn
 
 import yaml
 
-from .checkpoints import incomplete_checkpoints, newest_complete_checkpoint
+from .checkpoints import checkpoint_step, incomplete_checkpoints, newest_complete_checkpoint
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
+from .preemption import EXIT_TERMINATED, SigtermNote, Terminated
 from .trackers import check_trackers
 from .vision import is_vision_row, vision_problems
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+
+# TrainingArguments that differ from transformers' defaults on a cluster, unless trl.yaml
+# sets them: a checkpoint on SIGTERM (preemption.py), and NaN/inf step losses reach the
+# logged loss (transformers otherwise logs the finite ones' average, and the operator's
+# watchdog could never report LossNotFinite).
+CLUSTER_DEFAULTS = {"enable_jit_checkpoint": True, "logging_nan_inf_filter": False}
 
 
 def _dataclass_types() -> tuple[Any, ...]:
@@ -49,16 +56,22 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
+def apply_cluster_defaults(training_args: Any, explicit: set[str]) -> None:
+    for key, value in CLUSTER_DEFAULTS.items():
+        if key not in explicit:
+            setattr(training_args, key, value)
+
+
 def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     from trl import TrlParser
 
-    load_config(config_path)
+    config = load_config(config_path)
     parser = TrlParser(_dataclass_types(), prog="sftjob-train")
-    return tuple(  # type: ignore[return-value]
-        parser.parse_args_and_config(
-            ["--config", config_path, *extra_args], fail_with_unknown_args=False
-        )
+    script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
+        ["--config", config_path, *extra_args], fail_with_unknown_args=False
     )
+    apply_cluster_defaults(training_args, set(config or {}))
+    return script_args, training_args, model_args, dataset_args
 
 
 def resume_target(training_args: Any) -> str | None:
@@ -168,10 +181,15 @@ def train(
     from .resume import train_or_finish
 
     trainer = build_trainer(script_args, training_args, model_args, dataset_args, settings)
+    sigterm = SigtermNote()
+    sigterm.install()  # after the Trainer registered its checkpoint-on-SIGTERM handler
     checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
-    if not train_or_finish(trainer, checkpoint):
+    trained = train_or_finish(trainer, checkpoint)
+    if sigterm.cut_short(trainer.state):
+        raise _terminated(trainer, training_args.output_dir)
+    if not trained:
         trainer.accelerator.print(
             f"sftjob-train: {checkpoint} is at max_steps ({trainer.state.max_steps}); "
             "training is complete, saving it as the final model"
@@ -198,6 +216,22 @@ def train(
     trainer.end()
 
 
+def _terminated(trainer: Any, output_dir: str) -> Terminated:
+    """Training stopped on SIGTERM: report the checkpoint it saved, and say so."""
+    from .progress import ProgressCallback
+
+    saved = newest_complete_checkpoint(output_dir)
+    if saved is None:
+        return Terminated("stopped by SIGTERM before a checkpoint could be saved")
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, ProgressCallback):
+            callback.report_checkpoint(trainer.state, saved.name)
+    return Terminated(
+        f"stopped by SIGTERM; {saved.name} saved (step {checkpoint_step(saved)} of "
+        f"{trainer.state.max_steps}); the next attempt resumes from it"
+    )
+
+
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m sftjob_trainer.train",
@@ -209,6 +243,8 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     return EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILED
 
 
@@ -220,11 +256,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except SystemExit as exc:  # argparse --help / usage errors
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILED
     except BaseException as exc:
-        if not isinstance(exc, ConfigError):
+        expected = isinstance(exc, ConfigError | Terminated)
+        if not expected:
             traceback.print_exc()
-        report_failure(
-            " ".join(str(exc).split()) if isinstance(exc, ConfigError) else one_line(exc)
-        )
+        report_failure(" ".join(str(exc).split()) if expected else one_line(exc))
         code = exit_code_for(exc)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,7 +1,8 @@
 """The pure decision: an observed SFTJob and its children -> status, actions, events.
 
 decision.py composes the policies; each policy is its own module with its own table test:
-attempt, restart, deadline, ttl, progress, setup (refusals), storage, suspend. The phase
+attempt, restart, backoff, deadline, ttl, progress, watchdog, setup (refusals), storage,
+suspend. The phase
 of an attempt comes from status/phase.py.
 """
 

@@ -2,20 +2,22 @@
 
 Modelled on JobSet's controller: the executor (reconcile.py) observes, calls `decide`,
 writes `Decision.patch` once, posts `Decision.events`, then applies `Decision.actions`.
-Each rule lives in its policy module: the phase (status/phase.py), restarts (restart.py),
-the progress channel (progress.py), refusals (setup.py), TTL (ttl.py), the deadline
-(deadline.py), suspension and stopping (suspend.py). Preemption, backoff between attempts
-and a Stalled condition are further steps between the phase and the status, like restart.
+Each rule lives in its policy module: the phase (status/phase.py), restarts (restart.py)
+and their crash-loop backoff (backoff.py), the progress channel (progress.py), the
+stuck-training watchdog and its Stalled condition (watchdog.py), refusals (setup.py), TTL
+(ttl.py), the deadline (deadline.py), suspension and stopping (suspend.py). Preemption is
+a further step between the phase and the status, like restart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sftjob_operator.decide import backoff, restart, suspend, ttl, watchdog
 from sftjob_operator.decide import progress as progress_policy
-from sftjob_operator.decide import restart, suspend, ttl
 from sftjob_operator.decide.model import (
     Action,
     BeginAttempt,
@@ -28,7 +30,7 @@ from sftjob_operator.decide.model import (
 )
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import phase, timeutil
-from sftjob_operator.status.phase import FINAL_PHASES, Derived, Policy
+from sftjob_operator.status.phase import FAILED, FINAL_PHASES, STOP_JOB, Derived, Policy
 from sftjob_operator.status.update import Event, next_status, transition_events, with_condition
 
 # The status keys the lifecycle owns; progress.STATUS_KEYS are the progress channel's, and
@@ -69,10 +71,15 @@ def decide(
             )
             took_pending = True
         attempt = _attempt(seen, step.restarts, held)
-        step = restart.step(attempt, derived, current.get("phase"), current.get("message"))
+        hold = _backoff(seen, step.restarts, now)
+        step = restart.step(attempt, derived, current.get("phase"), current.get("message"), hold)
         if step.restarted:
             held = progress_policy.for_new_attempt(held)
-    status = _next_status(seen, step, now, setup)
+    stall = _stall(seen, step.derived, held, now) if refusal is None else None
+    if stall and seen.sftjob.spec.watchdog.fail_on_stall:
+        failed = Derived(FAILED, stall.reason, stall.message, action=STOP_JOB, job_failed=True)
+        step = dataclasses.replace(step, derived=failed)
+    status = _with_stall(current, _next_status(seen, step, now, setup), stall, now, seen)
     patch = _patch(current, status, seen.progress, held)
     return Decision(
         status=status,
@@ -80,7 +87,7 @@ def decide(
         patch=patch,
         actions=_actions(seen, step, status, now),
         events=_events(current, status, setup) if patch else (),
-        recheck_after=_recheck_after(seen, step.derived, status, now),
+        recheck_after=_recheck_after(seen, step.derived, status, now, held),
         took_pending=took_pending,
     )
 
@@ -109,6 +116,67 @@ def _attempt(seen: Observation, restarts: int, held: Mapping[str, Any]) -> resta
         backoff_limit=seen.sftjob.spec.backoff_limit,
         last_checkpoint=held.get("lastCheckpoint"),
     )
+
+
+def _backoff(seen: Observation, restarts: int, now: datetime) -> backoff.Hold | None:
+    job = seen.children.job
+    if job is None:
+        return None
+    failed_at = restart.failed_at(job, seen.children.pods)
+    return backoff.hold(seen.sftjob.spec.restart_backoff, restarts, failed_at, job.created, now)
+
+
+def _running_since(current: Mapping[str, Any], now: datetime) -> datetime:
+    running = cond.get(current.get("conditions") or (), cond.RUNNING)
+    if running and running.get("status") == "True":
+        return timeutil.parse(running.get("lastTransitionTime")) or now
+    return now  # it becomes Running with this decision
+
+
+def _stall(
+    seen: Observation, derived: Derived, held: Mapping[str, Any], now: datetime
+) -> watchdog.Stall | None:
+    return watchdog.stall(
+        seen.sftjob.spec.watchdog,
+        derived.phase,
+        held.get("progress") or {},
+        _running_since(seen.status, now),
+        now,
+    )
+
+
+def _with_stall(
+    current: Mapping[str, Any],
+    status: dict[str, Any],
+    stall: watchdog.Stall | None,
+    now: datetime,
+    seen: Observation,
+) -> dict[str, Any]:
+    """The Stalled condition: True with the watchdog's finding, False once it is gone."""
+    if current.get("phase") in FINAL_PHASES:
+        return status
+    stamp, generation = timeutil.fmt(now), seen.sftjob.generation
+    if stall is not None:
+        return with_condition(
+            status,
+            cond.STALLED,
+            True,
+            stall.reason,
+            stall.message,
+            now=stamp,
+            generation=generation,
+        )
+    if cond.is_true(status.get("conditions") or (), cond.STALLED):
+        return with_condition(
+            status,
+            cond.STALLED,
+            False,
+            watchdog.PROGRESSING,
+            "training reports progress again",
+            now=stamp,
+            generation=generation,
+        )
+    return status
 
 
 def _next_status(
@@ -145,6 +213,12 @@ def _events(
     current: Mapping[str, Any], status: Mapping[str, Any], setup: Setup | None
 ) -> tuple[Event, ...]:
     events = transition_events(current, status)
+    conditions = status.get("conditions") or ()
+    if cond.is_true(conditions, cond.STALLED) and not cond.is_true(
+        current.get("conditions") or (), cond.STALLED
+    ):
+        stalled = cond.get(conditions, cond.STALLED) or {}
+        events.append(Event("Warning", str(stalled.get("reason")), str(stalled.get("message"))))
     if setup and cond.get(current.get("conditions") or (), cond.CONFIG_NORMALIZED) is None:
         translated = [Event("Warning", "ConfigTranslated", m) for m in setup.translations]
         events = [*translated, *events]
@@ -166,7 +240,19 @@ def _actions(
 
 
 def _recheck_after(
-    seen: Observation, derived: Derived, status: Mapping[str, Any], now: datetime
+    seen: Observation,
+    derived: Derived,
+    status: Mapping[str, Any],
+    now: datetime,
+    held: Mapping[str, Any],
 ) -> float | None:
     left = ttl.seconds_left(status, seen.sftjob.spec.ttl_seconds_after_finished, now)
-    return derived.recheck_after if left is None else left or None
+    rule = derived.recheck_after if left is None else left or None
+    watch = watchdog.recheck_after(
+        seen.sftjob.spec.watchdog,
+        str(status.get("phase")),
+        held.get("progress") or {},
+        _running_since(seen.status, now),
+        now,
+    )
+    return min((t for t in (rule, watch) if t is not None), default=None)

@@ -11,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sftjob_operator.decide.backoff import Hold
+from sftjob_operator.status import timeutil
 from sftjob_operator.status.observe import JobView, PodView
-from sftjob_operator.status.phase import FAILED, PENDING, RESTARTING, STOP_JOB, Derived
+from sftjob_operator.status.phase import (
+    BACKOFF,
+    FAILED,
+    PENDING,
+    RESTARTING,
+    STOP_JOB,
+    Derived,
+)
 
 RESTART = "restart"
+WAIT = "wait"  # restart once the crash-loop backoff has passed (backoff.py)
 GIVE_UP = "give-up"
 NOT_RESTARTABLE = frozenset({"DeadlineExceeded"})
 MAX_TERMINATION_MESSAGE = 512
@@ -32,10 +42,24 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # RESTART | GIVE_UP
+    action: str  # RESTART | WAIT | GIVE_UP
     reason: str
     message: str
     next_attempt: int | None = None
+    recheck_after: float | None = None  # WAIT: seconds until the restart
+
+
+def failed_at(job: JobView | None, pods: Sequence[PodView]) -> str | None:
+    """When the attempt failed, as the cluster recorded it: the earliest failed pod's
+    finish, else the Job's failure condition."""
+    times = [
+        p.finished_at or p.last_transition
+        for p in pods
+        if p.phase == "Failed" and not p.deleting and (p.finished_at or p.last_transition)
+    ]
+    if job is not None and job.failed_at:
+        times.append(job.failed_at)
+    return min((t for t in times if t), key=lambda t: timeutil.parse(t) or t, default=None)
 
 
 def failure(job: JobView | None, pods: Sequence[PodView]) -> str | None:
@@ -79,7 +103,8 @@ def pod_failure(pod: PodView) -> str:
     return text
 
 
-def decide(attempt: Attempt) -> Decision | None:
+def decide(attempt: Attempt, hold: Hold | None = None) -> Decision | None:
+    """`hold`: the crash-loop backoff of this failure (backoff.py), if one applies."""
     why = failure(attempt.job, attempt.pods)
     if why is None:
         return None
@@ -90,6 +115,16 @@ def decide(attempt: Attempt) -> Decision | None:
             if attempt.last_checkpoint
             else "resuming from the newest complete checkpoint in the output directory, if any"
         )
+        if hold is not None and hold.waiting:
+            return Decision(
+                WAIT,
+                BACKOFF,
+                f"attempt {attempt.number} failed: {why}; attempt {nxt} starts at "
+                f"{timeutil.fmt(hold.until)}, after a {hold.seconds}s backoff "
+                f"(spec.restartBackoff; restart {attempt.restarts + 1} of "
+                f"{attempt.backoff_limit}), {resume}",
+                recheck_after=hold.left,
+            )
         return Decision(
             RESTART,
             "Restarting",
@@ -116,11 +151,21 @@ class Step:
 
 
 def step(
-    attempt: Attempt, derived: Derived, current_phase: str | None, current_message: str | None
+    attempt: Attempt,
+    derived: Derived,
+    current_phase: str | None,
+    current_message: str | None,
+    hold: Hold | None = None,
 ) -> Step:
-    """A failed attempt restarts (Restarting, attempt+1) or gives up (Failed); while the
-    next attempt's pods start, the phase stays Restarting until they run."""
-    outcome = decide(attempt)
+    """A failed attempt restarts (Restarting, attempt+1), waits out its backoff (Restarting,
+    reason BackOff, same attempt) or gives up (Failed); while the next attempt's pods start,
+    the phase stays Restarting until they run."""
+    outcome = decide(attempt, hold)
+    if outcome and outcome.action == WAIT:
+        waiting = Derived(
+            RESTARTING, outcome.reason, outcome.message, recheck_after=outcome.recheck_after
+        )
+        return Step(waiting, attempt.number, attempt.restarts)
     if outcome and outcome.next_attempt:
         restarting = Derived(RESTARTING, outcome.reason, outcome.message)
         return Step(restarting, outcome.next_attempt, attempt.restarts + 1, restarted=True)

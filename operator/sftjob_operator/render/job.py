@@ -226,6 +226,9 @@ def pod_spec(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
             spec[key] = template[key]
     if tols := tolerations(plan):
         spec["tolerations"] = tols
+    if plan.termination_grace_period_seconds is not None:
+        # The trainer checkpoints on SIGTERM (sftjob_trainer/preemption.py) within this.
+        spec["terminationGracePeriodSeconds"] = plan.termination_grace_period_seconds
     return spec
 
 

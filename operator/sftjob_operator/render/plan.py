@@ -52,6 +52,7 @@ class Plan:
     env: tuple[Mapping[str, Any], ...] = ()
     active_deadline_seconds: int | None = None
     pod_template: Mapping[str, Any] = field(default_factory=dict)
+    termination_grace_period_seconds: int | None = None
     # Files beyond the launcher's that the job's config holds (chat_template.jinja, ...).
     extra_config_files: tuple[str, ...] = ()
 
@@ -114,4 +115,5 @@ def plan_from(spec: JobSpec, trl_config: Mapping[str, Any]) -> Plan:
         env=spec.env,
         active_deadline_seconds=spec.active_deadline_seconds,
         pod_template=spec.pod_template,
+        termination_grace_period_seconds=spec.termination_grace_period_seconds,
     )

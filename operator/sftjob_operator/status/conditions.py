@@ -14,6 +14,8 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 RESTARTING = "Restarting"
 CHECKPOINT_STORAGE = "CheckpointStorage"
+# True while training is stuck (decide/watchdog.py: LossNotFinite, NoProgress).
+STALLED = "Stalled"
 
 
 def get(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:

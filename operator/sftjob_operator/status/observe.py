@@ -26,6 +26,7 @@ class JobView:
     conditions: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     completion_time: str | None = None
     created: str | None = None
+    failed_at: str | None = None  # when its Failed (or FailureTarget) condition became True
 
     def condition(self, type_: str) -> tuple[str, str] | None:
         """(reason, message) of a condition that is True, else None."""
@@ -76,6 +77,16 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         )
         for c in status.get("conditions") or ()
     }
+    failed_at = next(
+        (
+            str(c["lastTransitionTime"])
+            for c in status.get("conditions") or ()
+            if c.get("type") in ("Failed", "FailureTarget")
+            and c.get("status") == "True"
+            and c.get("lastTransitionTime")
+        ),
+        None,
+    )
     return JobView(
         name=meta.get("name", ""),
         attempt=_attempt(meta.get("labels") or {}),
@@ -86,6 +97,7 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         conditions=conds,
         completion_time=status.get("completionTime"),
         created=meta.get("creationTimestamp"),
+        failed_at=failed_at,
     )
 
 

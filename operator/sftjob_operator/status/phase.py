@@ -21,6 +21,9 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 FINAL_PHASES = frozenset({SUCCEEDED, FAILED})
 
+# The reason of a Restarting phase while a failed attempt waits out its crash-loop backoff.
+BACKOFF = "BackOff"
+
 STOP_JOB = "stop-job"  # action: suspend the Job so its remaining pods are terminated
 
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})

@@ -24,6 +24,9 @@ MAX_HISTORY = 200
 MAX_STEPS = 10**12
 EVENTS = frozenset({"progress", "started"})
 CHECKPOINT = re.compile(r"checkpoint-[0-9]{1,12}")
+# JSON has no NaN or infinity: the trainer names a loss that is not a number instead
+# (`loss_not_finite`), and status.progress.lossNotFinite keeps it for the watchdog.
+NOT_FINITE = ("nan", "inf", "-inf")
 MAX_TIME_CHARS = 40
 
 # record key -> (status.progress key, minimum, maximum)
@@ -50,6 +53,7 @@ class Record:
     numbers: Mapping[str, float] | None = None  # status.progress key -> value
     last_checkpoint: str | None = None
     final: bool = False
+    loss_not_finite: str | None = None  # one of NOT_FINITE: the loss was not a number
 
     @property
     def percent(self) -> float | None:
@@ -126,6 +130,9 @@ def parse_record(text: Any, max_bytes: int = MAX_RECORD_BYTES) -> Record:
     final = raw.get("final", False)
     if not isinstance(final, bool):
         raise InvalidRecord(f"final={final!r} is not a boolean")
+    not_finite = raw.get("loss_not_finite")
+    if not_finite is not None and not_finite not in NOT_FINITE:
+        raise InvalidRecord(f"loss_not_finite={not_finite!r} is not one of {list(NOT_FINITE)}")
     return Record(
         event=str(event),
         time=_time(raw),
@@ -134,6 +141,7 @@ def parse_record(text: Any, max_bytes: int = MAX_RECORD_BYTES) -> Record:
         numbers=numbers,
         last_checkpoint=checkpoint,
         final=final,
+        loss_not_finite=not_finite,
     )
 
 
@@ -186,6 +194,11 @@ def merge(progress: Mapping[str, Any], record: Record) -> dict[str, Any]:
         out["percent"] = percent
     for key, value in (record.numbers or {}).items():
         out[key] = value
+    if record.loss_not_finite:
+        out["lossNotFinite"] = record.loss_not_finite
+        out.pop("loss", None)  # the last finite loss no longer says how training goes
+    elif "loss" in (record.numbers or {}):
+        out.pop("lossNotFinite", None)
     if record.event == "started":
         out.pop("etaSeconds", None)  # the previous attempt's estimate no longer holds
     out["updatedAt"] = timeutil.fmt(record.time)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status.phase import (
+    BACKOFF,
     FAILED,
     FINAL_PHASES,
     RESTARTING,
@@ -24,6 +25,7 @@ WARNING_REASONS = frozenset(
         "ImagePullBackOff",
         "CreateContainerConfigError",
         "Restarting",
+        BACKOFF,
     }
 )
 

@@ -1,0 +1,62 @@
+"""The entrypoint passes SIGTERM to every process of `accelerate launch` and waits for
+them: a training process still checkpointing is not cut off when the launcher exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sftjob_trainer.preemption import EXIT_TERMINATED
+
+pytestmark = pytest.mark.trainer
+
+# Like accelerate's single-process launcher: it starts the trainer and dies on SIGTERM.
+LAUNCHER = textwrap.dedent(
+    """
+    import subprocess, sys
+    subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]]).wait()
+    """
+)
+# The trainer: on SIGTERM it takes a while to checkpoint, then exits 143.
+TRAINER = textwrap.dedent(
+    """
+    import pathlib, signal, sys, time
+    done = pathlib.Path(sys.argv[1])
+    def checkpoint(signum, frame):
+        time.sleep(1.5)
+        done.write_text("checkpoint")
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, checkpoint)
+    pathlib.Path(str(done) + ".ready").touch()
+    time.sleep(60)
+    """
+)
+ENTRYPOINT = textwrap.dedent(
+    """
+    import os, sys
+    from sftjob_trainer.preemption import run_forwarding_signals
+    sys.exit(run_forwarding_signals(sys.argv[1:], os.environ))
+    """
+)
+
+
+def test_sigterm_reaches_the_trainer_and_the_entrypoint_waits_for_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    done = tmp_path / "checkpoint"
+    argv = [sys.executable, "-c", LAUNCHER, TRAINER, str(done)]
+    entry = subprocess.Popen([sys.executable, "-c", ENTRYPOINT, *argv], env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while not Path(str(done) + ".ready").exists():
+        assert entry.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    entry.send_signal(signal.SIGTERM)  # the first process only, as the kubelet does
+    code = entry.wait(timeout=30)
+    assert done.read_text() == "checkpoint"  # the trainer finished its checkpoint first
+    assert code == EXIT_TERMINATED
