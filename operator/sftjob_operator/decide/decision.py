@@ -4,22 +4,24 @@ Modelled on JobSet's controller: the executor (reconcile.py) observes, calls `de
 writes `Decision.patch` once, posts `Decision.events`, then applies `Decision.actions`.
 Each rule lives in its policy module: the phase (status/phase.py), restarts (restart.py),
 the progress channel (progress.py), refusals (setup.py), TTL (ttl.py), the deadline
-(deadline.py), suspension and stopping (suspend.py). Preemption, backoff between attempts
-and a Stalled condition are further steps between the phase and the status, like restart.
+(deadline.py), suspension and stopping (suspend.py), and the kstatus conditions Ready,
+Reconciling and Stalled of the status to be written (health.py). Preemption and backoff
+between attempts are further steps between the phase and the status, like restart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sftjob_operator.decide import health, restart, suspend, ttl
 from sftjob_operator.decide import progress as progress_policy
-from sftjob_operator.decide import restart, suspend, ttl
 from sftjob_operator.decide.model import (
     Action,
     BeginAttempt,
     Children,
+    Condition,
     Decision,
     DeleteSftJob,
     Observation,
@@ -29,7 +31,13 @@ from sftjob_operator.decide.model import (
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import phase, timeutil
 from sftjob_operator.status.phase import FINAL_PHASES, Derived, Policy
-from sftjob_operator.status.update import Event, next_status, transition_events, with_condition
+from sftjob_operator.status.update import (
+    Event,
+    next_status,
+    phase_reason,
+    transition_events,
+    with_condition,
+)
 
 # The status keys the lifecycle owns; progress.STATUS_KEYS are the progress channel's, and
 # kopf's own bookkeeping is left alone.
@@ -73,6 +81,8 @@ def decide(
         if step.restarted:
             held = progress_policy.for_new_attempt(held)
     status = _next_status(seen, step, now, setup)
+    assessed = health.assess(_health_facts(status, step.derived), now, policy)
+    status = _with_conditions(status, assessed.conditions, now, seen.sftjob.generation)
     patch = _patch(current, status, seen.progress, held)
     return Decision(
         status=status,
@@ -80,7 +90,9 @@ def decide(
         patch=patch,
         actions=_actions(seen, step, status, now),
         events=_events(current, status, setup) if patch else (),
-        recheck_after=_recheck_after(seen, step.derived, status, now),
+        recheck_after=_earliest(
+            _recheck_after(seen, step.derived, status, now), assessed.recheck_after
+        ),
         took_pending=took_pending,
     )
 
@@ -120,13 +132,39 @@ def _next_status(
         seen.status, step.derived, now=stamp, generation=generation, attempt=step.attempt
     )
     status["restarts"] = step.restarts
-    for c in setup.conditions if setup else ():
-        status = with_condition(
-            status, c.type, c.ok, c.reason, c.message, now=stamp, generation=generation
-        )
+    if generation is not None:  # a final phase keeps its status, but sees every generation
+        status["observedGeneration"] = generation
+    status = _with_conditions(status, setup.conditions if setup else (), now, generation)
     if setup and setup.output_dir is not None:
         status["outputDir"] = setup.output_dir
     return status
+
+
+def _with_conditions(
+    status: dict[str, Any], conditions: Iterable[Condition], now: datetime, generation: int | None
+) -> dict[str, Any]:
+    stamp = timeutil.fmt(now)
+    for c in conditions:
+        status = with_condition(
+            status, c.type, c.ok, c.reason, c.message, now=stamp, generation=generation
+        )
+    return status
+
+
+def _health_facts(status: Mapping[str, Any], derived: Derived) -> health.Facts:
+    """The health of the status to be written; `since` only while the phase is derived's."""
+    phase_ = str(status.get("phase") or "")
+    current = phase_ == derived.phase and phase_reason(status) == derived.reason
+    return health.Facts(
+        phase=phase_,
+        reason=phase_reason(status) or phase_,
+        message=str(status.get("message") or ""),
+        since=derived.since if current else None,
+    )
+
+
+def _earliest(*seconds: float | None) -> float | None:
+    return min((s for s in seconds if s is not None), default=None)
 
 
 def _patch(

@@ -14,6 +14,10 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 RESTARTING = "Restarting"
 CHECKPOINT_STORAGE = "CheckpointStorage"
+# kstatus' conditions (decide/health.py): what Flux, `kubectl wait` and GitOps tools read.
+READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
 
 
 def get(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:
