@@ -114,6 +114,11 @@ def is_stalled(obj: dict[str, Any]) -> bool:
     return condition(obj.get("status") or {}, "Stalled").get("status") == "True"
 
 
+def stalled(devcluster: Any, namespace: str) -> dict[str, Any] | None:
+    obj = live(devcluster, namespace, "huge")
+    return obj if is_stalled(obj) else None
+
+
 def test_kstatus_and_argocd_read_every_phase(
     devcluster: Any, operator: OperatorProcess, namespace: str
 ) -> None:
@@ -163,9 +168,7 @@ def test_kstatus_and_argocd_read_every_phase(
     wait_for("refused", lambda: phase_is(devcluster, namespace, "refused", "Failed"))
     seen["invalid-spec"] = live(devcluster, namespace, "refused")
     # The operator fixture's --unschedulable-grace is short: the job then stalls, Pending.
-    seen["unschedulable-stalled"] = wait_for(
-        "Stalled", lambda: (o := live(devcluster, namespace, "huge")) and is_stalled(o) and o, 60
-    )
+    seen["unschedulable-stalled"] = wait_for("Stalled", lambda: stalled(devcluster, namespace), 60)
 
     wait_for("Suspended", lambda: phase_is(devcluster, namespace, "paused", "Suspended"))
     seen["suspended"] = live(devcluster, namespace, "paused")
