@@ -60,6 +60,10 @@ def capture(name: str, obj: dict[str, Any]) -> None:
     meta = obj["metadata"]
     for key in ("managedFields", "uid", "resourceVersion"):
         meta.pop(key, None)
+    annotations = meta.pop("annotations", {})
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    if annotations:
+        meta["annotations"] = annotations
     meta["namespace"] = "ml"
     TESTDATA.mkdir(parents=True, exist_ok=True)
     (TESTDATA / f"{name}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))

@@ -65,3 +65,10 @@ def test_a_graced_stall_asks_to_be_checked_when_its_grace_ends() -> None:
 def test_every_stall_reason_has_a_grace() -> None:
     for reason, grace in health.STALL_REASONS.items():
         assert grace(Policy()) >= 0, reason
+
+
+def test_a_status_behind_the_generation_is_unobserved() -> None:
+    assert health.unobserved({"observedGeneration": 1}, 2)
+    assert health.unobserved({}, 1)
+    assert not health.unobserved({"observedGeneration": 2}, 2)
+    assert not health.unobserved({}, None)

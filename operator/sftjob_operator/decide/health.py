@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sftjob_operator.decide.model import Condition
 from sftjob_operator.status import conditions as cond
@@ -81,6 +82,12 @@ def assess(facts: Facts, now: datetime, policy: Policy) -> Health:
         stalled=Condition(cond.STALLED, stalled, facts.reason, facts.message),
         recheck_after=recheck_after,
     )
+
+
+def unobserved(status: Mapping[str, Any], generation: int | None) -> bool:
+    """The status has not observed this generation of the spec: it must be written again,
+    even when nothing else changed (e.g. an edit of `env` after the job finished)."""
+    return generation is not None and status.get("observedGeneration") != generation
 
 
 def _stalled(facts: Facts, now: datetime, policy: Policy) -> tuple[bool, float | None]:
