@@ -33,7 +33,15 @@ from .build import (
     sources_digest,
 )
 from .paths import cache_root
-from .versions import ARGOCD, CLI_UTILS, GOPHER_JSON, GOPHER_LUA, GOTOOLS_RECIPE
+from .versions import (
+    ARGOCD,
+    CLI_UTILS,
+    GOPHER_JSON,
+    GOPHER_LUA,
+    GOTOOLS_RECIPE,
+    KUBERNETES,
+    staging_version,
+)
 
 GOTOOLS_SOURCES = Path(__file__).resolve().parent.parent / "gotools"
 TOOLS = ("kstatus", "argolua")
@@ -42,6 +50,10 @@ REQUIRES = {
     "sigs.k8s.io/cli-utils": CLI_UTILS,
     "github.com/yuin/gopher-lua": GOPHER_LUA,
     "layeh.com/gopher-json": GOPHER_JSON,
+    # The devcluster's Kubernetes libraries: kstatus then reuses the packages the
+    # control-plane build compiled (the Go build cache), instead of compiling older ones.
+    "k8s.io/api": staging_version(KUBERNETES),
+    "k8s.io/apimachinery": staging_version(KUBERNETES),
 }
 # The pins that must equal what Argo CD ARGOCD requires.
 ARGOCD_PINNED = ("github.com/yuin/gopher-lua", "layeh.com/gopher-json")
