@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from sftjob_devcluster import gomod, gotools
-from sftjob_devcluster.versions import ARGOCD, CLI_UTILS, GOPHER_JSON, GOPHER_LUA
+from sftjob_devcluster.versions import (
+    ARGOCD,
+    CLI_UTILS,
+    GOPHER_JSON,
+    GOPHER_LUA,
+    KUBERNETES,
+    staging_version,
+)
 
 
 def test_the_wrapper_module_requires_exactly_the_pins() -> None:
@@ -12,6 +19,8 @@ def test_the_wrapper_module_requires_exactly_the_pins() -> None:
     assert gomod.required_version(text, "github.com/yuin/gopher-lua") == GOPHER_LUA
     assert gomod.required_version(text, "layeh.com/gopher-json") == GOPHER_JSON
     assert text.startswith("module sftjob.dev/devcluster/gotools\n")
+    # The devcluster's Kubernetes libraries, so the control-plane build's packages are reused.
+    assert gomod.required_version(text, "k8s.io/apimachinery") == staging_version(KUBERNETES)
 
 
 def test_the_cache_key_changes_with_the_go_version_and_the_sources() -> None:
