@@ -67,6 +67,20 @@ def test_every_stall_reason_has_a_grace() -> None:
         assert grace(Policy()) >= 0, reason
 
 
+def test_a_new_stall_reason_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    crash_loop = health.Facts("Running", "CrashLoopBackOff", "rank 0 keeps crashing", None)
+    assert not health.assess(crash_loop, NOW, POLICY).stalled.ok
+    monkeypatch.setattr(
+        health, "STALL_REASONS", {**health.STALL_REASONS, "CrashLoopBackOff": health.at_once}
+    )
+    got = health.assess(crash_loop, NOW, POLICY)
+    assert got.stalled.ok and not got.reconciling.ok
+    assert (got.stalled.reason, got.stalled.message) == (
+        "CrashLoopBackOff",
+        "rank 0 keeps crashing",
+    )
+
+
 def test_a_status_behind_the_generation_is_unobserved() -> None:
     assert health.unobserved({"observedGeneration": 1}, 2)
     assert health.unobserved({}, 1)

@@ -154,12 +154,12 @@ def _with_conditions(
 def _health_facts(status: Mapping[str, Any], derived: Derived) -> health.Facts:
     """The health of the status to be written; `since` only while the phase is derived's."""
     phase_ = str(status.get("phase") or "")
-    current = phase_ == derived.phase and phase_reason(status) == derived.reason
+    as_derived = phase_ == derived.phase and phase_reason(status) == derived.reason
     return health.Facts(
         phase=phase_,
         reason=phase_reason(status) or phase_,
         message=str(status.get("message") or ""),
-        since=derived.since if current else None,
+        since=derived.since if as_derived else None,
     )
 
 

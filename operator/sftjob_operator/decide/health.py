@@ -34,7 +34,8 @@ from sftjob_operator.status.phase import FAILED, PENDING, RESTARTING, RUNNING, S
 IN_FLIGHT_PHASES = frozenset({PENDING, RUNNING, RESTARTING})
 
 
-def _at_once(policy: Policy) -> float:
+def at_once(policy: Policy) -> float:
+    """The grace of a reason that stalls the job as soon as it appears."""
     return 0.0
 
 
@@ -43,8 +44,9 @@ def _unschedulable_grace(policy: Policy) -> float:
 
 
 # The phase reasons that stall a job which has not finished, each with how long it must
-# hold first (`Derived.since` says since when). A new stall rule adds its reason here;
-# `_at_once` stalls the job as soon as the reason appears.
+# hold first (`Derived.since` says since when). A new stall rule (a crash loop, a training
+# watchdog) adds its reason here, with `at_once` or a grace from the Policy. Waiting
+# states (queued, suspended) never belong here.
 STALL_REASONS: Mapping[str, Callable[[Policy], float]] = {
     "Unschedulable": _unschedulable_grace,
 }
@@ -97,8 +99,11 @@ def _stalled(facts: Facts, now: datetime, policy: Policy) -> tuple[bool, float |
     grace = STALL_REASONS.get(facts.reason)
     if facts.phase not in IN_FLIGHT_PHASES or grace is None:
         return False, None
+    seconds = grace(policy)
+    if seconds <= 0:
+        return True, None
     since = timeutil.parse(facts.since)
-    if since is None:
+    if since is None:  # since when is unknown: never stalled on a guess
         return False, None
-    left = grace(policy) - (now - since).total_seconds()
+    left = seconds - (now - since).total_seconds()
     return (True, None) if left <= 0 else (False, left)
