@@ -59,9 +59,11 @@ reliability: venv devcluster-build
 
 crd: venv
 	$(PY) hack/gen_crd.py
+	$(PY) hack/gen_argocd.py
 
 crd-check: venv
 	$(PY) hack/gen_crd.py --check
+	$(PY) hack/gen_argocd.py --check
 
 demo: venv devcluster-build
 	$(PY) hack/demo.py

@@ -180,8 +180,8 @@ def operator(
     proc = OperatorProcess(
         devcluster.kubeconfig,
         tmp_path_factory.mktemp("operator"),
-        # Short grace periods so the hang guard is observable in a test.
-        extra_args=("--straggler-grace", "5"),
+        # Short grace periods so the hang guard and a stall are observable in a test.
+        extra_args=("--straggler-grace", "5", "--unschedulable-grace", "10"),
     )
     proc.start()
     try:

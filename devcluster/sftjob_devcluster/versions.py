@@ -16,10 +16,19 @@ KWOK = "v0.8.0"
 # helm is built separately (sftjob_devcluster.helm) with its own cache key.
 HELM = "v3.22.0"
 
+# The Go tools the tests build (sftjob_devcluster.gotools): kstatus, as Flux computes an
+# object's status, and the Lua interpreter Argo CD runs health scripts in, at the versions
+# Argo CD ARGOCD requires (the build checks this against its go.mod).
+CLI_UTILS = "v0.37.2"
+ARGOCD = "v3.6.1"
+GOPHER_LUA = "v1.1.2"
+GOPHER_JSON = "v0.0.0-20190114024228-97fed8db8427"
+
 # Bumped whenever the wrapper modules or the build recipe change, so that the
 # binary cache key changes with them.
 RECIPE = "1"
 HELM_RECIPE = "1"
+GOTOOLS_RECIPE = "1"
 
 
 @dataclass(frozen=True)

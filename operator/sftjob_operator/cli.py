@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long an image may fail to pull before the SFTJob fails (default %(default)s)",
     )
     parser.add_argument(
+        "--unschedulable-grace",
+        type=int,
+        default=Policy.unschedulable_grace_seconds,
+        metavar="SECONDS",
+        help="how long a pod may stay unschedulable before the SFTJob reports Stalled "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
         "--progress-interval",
         type=float,
         default=Options.progress_interval,
@@ -140,6 +148,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     for flag, value in (
         ("--straggler-grace", args.straggler_grace),
         ("--image-pull-grace", args.image_pull_grace),
+        ("--unschedulable-grace", args.unschedulable_grace),
         ("--progress-interval", args.progress_interval),
     ):
         if value < 0:
@@ -159,6 +168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         policy=Policy(
             straggler_grace_seconds=args.straggler_grace,
             image_pull_grace_seconds=args.image_pull_grace,
+            unschedulable_grace_seconds=args.unschedulable_grace,
         ),
     )
 

@@ -27,6 +27,7 @@ from sftjob_operator.decide import (
     Setup,
     StopJob,
     decide,
+    health,
 )
 from sftjob_operator.decide import setup as attempt_setup
 from sftjob_operator.decide.attempt import children_of, current_attempt, older_jobs
@@ -89,7 +90,9 @@ class Reconciler:
             if memory.ensured < attempt:
                 async with memory.lock:
                     await self._ensure(view, body, memory)
-            elif await self.mirror_suspend(view.key):
+            elif await self.mirror_suspend(view.key) or health.unobserved(
+                memory.status(view), view.generation
+            ):
                 await self.refresh(view.key, seen=view)
         except Exception:
             # kopf does not retry event handlers; a lost connection must not strand the job.

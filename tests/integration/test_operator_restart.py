@@ -164,11 +164,19 @@ def test_restarts_survive_an_operator_restart_without_double_counting(
 ) -> None:
     pods = {FAIL: "flaky disk", COMPLETE_DELAY: "4s"}
     apply(devcluster, sftjob("steady", namespace, backoffLimit=3, annotations=pods, **CPU))
-    wait_for(
-        "the first restart",
-        lambda: status(devcluster, namespace, "steady").get("restarts") == 1,
-        timeout=60,
-    )
+
+    def first_restart_reported() -> bool:
+        # Its Event is posted after the status write: a kill in between would lose it,
+        # which is not what this test is about.
+        if status(devcluster, namespace, "steady").get("restarts") != 1:
+            return False
+        events = devcluster.kubectl(
+            "get", "events", "-n", namespace, "--field-selector",
+            "involvedObject.name=steady,reason=Restarting", "-o", "name",
+        ).stdout  # fmt: skip
+        return bool(events.strip())
+
+    wait_for("the first restart and its Event", first_restart_reported, timeout=60)
     operator.kill()  # no cleanup, as when the operator's node dies
     operator.start()
     st = wait_for("Failed", lambda: phase_is(devcluster, namespace, "steady", "Failed"), 180)

@@ -64,7 +64,7 @@ def test_a_nan_loss_sets_stalled_until_training_recovers(
 
     report(devcluster, namespace, "diverged", record(6, 1.5))
     st = wait_for("Stalled False", lambda: stalled(devcluster, namespace, "diverged", "False"))
-    assert condition(st, "Stalled")["reason"] == "Progressing"
+    assert condition(st, "Stalled")["reason"] == "Running"
     assert "lossNotFinite" not in st["progress"]
 
 

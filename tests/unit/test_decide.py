@@ -66,7 +66,13 @@ def test_a_new_job_is_written_once_with_its_children_conditions_and_events() -> 
         and decision.patch["outputDir"] == "/workspace/output/x"
     )
     assert decision.patch["attempt"] == 1 and decision.patch["restarts"] == 0
-    assert [c["type"] for c in decision.patch["conditions"]] == ["Running", "ChildrenCreated"]
+    assert [c["type"] for c in decision.patch["conditions"]] == [
+        "Running",
+        "ChildrenCreated",
+        "Ready",
+        "Reconciling",
+        "Stalled",
+    ]
     assert [e.reason for e in decision.events] == ["ConfigTranslated", "WaitingForPods"]
     assert decision.actions == () and decision.recheck_after is None
 
@@ -199,7 +205,7 @@ def test_a_loss_that_is_not_a_number_sets_stalled_and_a_finite_one_clears_it() -
     seen = observe(stalled.status, RUNNING_POD, progress=stalled.progress, record=record(8))
     recovered = decide(seen, NOW)
     (cond,) = [c for c in recovered.status["conditions"] if c["type"] == "Stalled"]
-    assert (cond["status"], cond["reason"]) == ("False", "Progressing")
+    assert (cond["status"], cond["reason"]) == ("False", "Running")
 
 
 def test_fail_on_stall_fails_the_job_and_stops_its_pods() -> None:
@@ -218,3 +224,62 @@ def test_fail_on_stall_fails_the_job_and_stops_its_pods() -> None:
     watch = {"watchdog": {"progressDeadlineSeconds": 60}}
     fresh = decide(observe({}, RUNNING_POD, spec=watch), NOW)
     assert fresh.status["phase"] == "Running" and fresh.recheck_after == 60.0
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def test_kstatus_conditions_follow_the_phase() -> None:
+    running = decide(observe({}, RUNNING_POD), NOW).status
+    assert [condition(running, t)["status"] for t in ("Ready", "Reconciling", "Stalled")] == [
+        "False",
+        "True",
+        "False",
+    ]
+    done = decide(observe(running, job=COMPLETE), NOW).status
+    assert [condition(done, t)["status"] for t in ("Ready", "Reconciling", "Stalled")] == [
+        "True",
+        "False",
+        "False",
+    ]
+    assert condition(done, "Ready")["reason"] == "Completed"
+
+
+def test_a_refusal_stalls_the_job() -> None:
+    refused = Setup(refusal=Derived(FAILED, "InvalidSpec", "spec.nodes: must be >= 1"))
+    status = decide(observe({}, job=None), NOW, Policy(), refused).status
+    stalled = condition(status, "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
+    assert condition(status, "Reconciling")["status"] == "False"
+
+
+def test_a_pod_unschedulable_past_its_grace_stalls_the_job_and_is_rechecked_before() -> None:
+    def unschedulable(created: str) -> PodView:
+        return PodView(
+            name="j-a1-0-x",
+            index=0,
+            phase="Pending",
+            unschedulable="0/4 nodes are available: 4 Insufficient nvidia.com/gpu.",
+            created=created,
+        )
+
+    policy = Policy(unschedulable_grace_seconds=300)
+    early = decide(observe({}, unschedulable("2025-01-01T11:59:00Z")), NOW, policy)
+    assert condition(early.status, "Stalled")["status"] == "False"
+    assert early.recheck_after == 240
+    late = decide(observe(early.status, unschedulable("2025-01-01T11:50:00Z")), NOW, policy)
+    assert late.status["phase"] == "Pending"
+    assert condition(late.status, "Stalled")["status"] == "True"
+    assert condition(late.status, "Reconciling")["status"] == "False"
+    assert late.patch and late.recheck_after is None
+
+
+def test_a_final_phase_still_observes_a_new_generation() -> None:
+    done = decide(observe(running_status(), job=COMPLETE), NOW).status
+    assert done["observedGeneration"] == 1
+    seen = observe(done, job=COMPLETE)
+    body = {"metadata": {"name": "j", "namespace": "ns", "uid": "u", "generation": 2}, "spec": {}}
+    decision = decide(dataclasses.replace(seen, sftjob=sft_view(body)), NOW)
+    assert decision.status["phase"] == "Succeeded"
+    assert decision.patch["observedGeneration"] == 2

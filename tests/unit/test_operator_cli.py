@@ -31,13 +31,22 @@ def test_kopf_per_event_success_lines_only_when_verbose() -> None:
 
 
 def test_grace_periods() -> None:
-    policy = parse_args(["--straggler-grace", "60", "--image-pull-grace", "120"]).policy
-    assert (policy.straggler_grace_seconds, policy.image_pull_grace_seconds) == (60, 120)
+    argv = ["--straggler-grace", "60", "--image-pull-grace", "120", "--unschedulable-grace", "30"]
+    policy = parse_args(argv).policy
+    assert (
+        policy.straggler_grace_seconds,
+        policy.image_pull_grace_seconds,
+        policy.unschedulable_grace_seconds,
+    ) == (60, 120, 30)
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["--straggler-grace", "-1"], ["--namespace", "a", "--all-namespaces"]],
+    [
+        ["--straggler-grace", "-1"],
+        ["--unschedulable-grace", "-5"],
+        ["--namespace", "a", "--all-namespaces"],
+    ],
 )
 def test_bad_flags_exit_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):

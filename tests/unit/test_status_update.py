@@ -106,6 +106,16 @@ def test_restarting_then_running_sets_and_clears_its_condition_with_a_warning() 
     (event,) = transition_events(running, restarting)
     assert (event.type, event.reason) == ("Warning", "Restarting")
     assert "code 137" in event.message
+    # Attempt 2 failed before it was seen Running: the second restart is an Event too.
+    restarting_again = next_status(
+        restarting,
+        Derived("Restarting", "Restarting", "attempt 2 failed: rank 0 exited with code 1"),
+        now=T2,
+        generation=3,
+        attempt=3,
+    )
+    (event,) = transition_events(restarting, restarting_again)
+    assert (event.type, event.reason) == ("Warning", "Restarting") and "attempt 2" in event.message
     again = next_status(
         restarting, Derived("Running", "Running", "2/2"), now=T2, generation=3, attempt=2
     )

@@ -4,24 +4,26 @@ Modelled on JobSet's controller: the executor (reconcile.py) observes, calls `de
 writes `Decision.patch` once, posts `Decision.events`, then applies `Decision.actions`.
 Each rule lives in its policy module: the phase (status/phase.py), restarts (restart.py)
 and their crash-loop backoff (backoff.py), the progress channel (progress.py), the
-stuck-training watchdog and its Stalled condition (watchdog.py), refusals (setup.py), TTL
-(ttl.py), the deadline (deadline.py), suspension and stopping (suspend.py). Preemption is
-a further step between the phase and the status, like restart.
+stuck-training watchdog (watchdog.py), refusals (setup.py), TTL (ttl.py), the deadline
+(deadline.py), suspension and stopping (suspend.py), and the kstatus conditions Ready,
+Reconciling and Stalled of the status to be written (health.py), which a watchdog finding
+stalls. Preemption is a further step between the phase and the status, like restart.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sftjob_operator.decide import backoff, restart, suspend, ttl, watchdog
+from sftjob_operator.decide import backoff, health, restart, suspend, ttl, watchdog
 from sftjob_operator.decide import progress as progress_policy
 from sftjob_operator.decide.model import (
     Action,
     BeginAttempt,
     Children,
+    Condition,
     Decision,
     DeleteSftJob,
     Observation,
@@ -31,7 +33,13 @@ from sftjob_operator.decide.model import (
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import phase, timeutil
 from sftjob_operator.status.phase import FAILED, FINAL_PHASES, STOP_JOB, Derived, Policy
-from sftjob_operator.status.update import Event, next_status, transition_events, with_condition
+from sftjob_operator.status.update import (
+    Event,
+    next_status,
+    phase_reason,
+    transition_events,
+    with_condition,
+)
 
 # The status keys the lifecycle owns; progress.STATUS_KEYS are the progress channel's, and
 # kopf's own bookkeeping is left alone.
@@ -79,7 +87,9 @@ def decide(
     if stall and seen.sftjob.spec.watchdog.fail_on_stall:
         failed = Derived(FAILED, stall.reason, stall.message, action=STOP_JOB, job_failed=True)
         step = dataclasses.replace(step, derived=failed)
-    status = _with_stall(current, _next_status(seen, step, now, setup), stall, now, seen)
+    status = _next_status(seen, step, now, setup)
+    assessed = health.assess(_health_facts(status, step.derived, stall), now, policy)
+    status = _with_conditions(status, assessed.conditions, now, seen.sftjob.generation)
     patch = _patch(current, status, seen.progress, held)
     return Decision(
         status=status,
@@ -87,7 +97,9 @@ def decide(
         patch=patch,
         actions=_actions(seen, step, status, now),
         events=_events(current, status, setup) if patch else (),
-        recheck_after=_recheck_after(seen, step.derived, status, now, held),
+        recheck_after=_earliest(
+            _recheck_after(seen, step.derived, status, now, held), assessed.recheck_after
+        ),
         took_pending=took_pending,
     )
 
@@ -145,40 +157,6 @@ def _stall(
     )
 
 
-def _with_stall(
-    current: Mapping[str, Any],
-    status: dict[str, Any],
-    stall: watchdog.Stall | None,
-    now: datetime,
-    seen: Observation,
-) -> dict[str, Any]:
-    """The Stalled condition: True with the watchdog's finding, False once it is gone."""
-    if current.get("phase") in FINAL_PHASES:
-        return status
-    stamp, generation = timeutil.fmt(now), seen.sftjob.generation
-    if stall is not None:
-        return with_condition(
-            status,
-            cond.STALLED,
-            True,
-            stall.reason,
-            stall.message,
-            now=stamp,
-            generation=generation,
-        )
-    if cond.is_true(status.get("conditions") or (), cond.STALLED):
-        return with_condition(
-            status,
-            cond.STALLED,
-            False,
-            watchdog.PROGRESSING,
-            "training reports progress again",
-            now=stamp,
-            generation=generation,
-        )
-    return status
-
-
 def _next_status(
     seen: Observation, step: restart.Step, now: datetime, setup: Setup | None
 ) -> dict[str, Any]:
@@ -188,13 +166,42 @@ def _next_status(
         seen.status, step.derived, now=stamp, generation=generation, attempt=step.attempt
     )
     status["restarts"] = step.restarts
-    for c in setup.conditions if setup else ():
-        status = with_condition(
-            status, c.type, c.ok, c.reason, c.message, now=stamp, generation=generation
-        )
+    if generation is not None:  # a final phase keeps its status, but sees every generation
+        status["observedGeneration"] = generation
+    status = _with_conditions(status, setup.conditions if setup else (), now, generation)
     if setup and setup.output_dir is not None:
         status["outputDir"] = setup.output_dir
     return status
+
+
+def _with_conditions(
+    status: dict[str, Any], conditions: Iterable[Condition], now: datetime, generation: int | None
+) -> dict[str, Any]:
+    stamp = timeutil.fmt(now)
+    for c in conditions:
+        status = with_condition(
+            status, c.type, c.ok, c.reason, c.message, now=stamp, generation=generation
+        )
+    return status
+
+
+def _health_facts(
+    status: Mapping[str, Any], derived: Derived, stall: watchdog.Stall | None
+) -> health.Facts:
+    """The health of the status to be written; `since` only while the phase is derived's."""
+    phase_ = str(status.get("phase") or "")
+    as_derived = phase_ == derived.phase and phase_reason(status) == derived.reason
+    return health.Facts(
+        phase=phase_,
+        reason=phase_reason(status) or phase_,
+        message=str(status.get("message") or ""),
+        since=derived.since if as_derived else None,
+        finding=health.Finding(stall.reason, stall.message) if stall else None,
+    )
+
+
+def _earliest(*seconds: float | None) -> float | None:
+    return min((s for s in seconds if s is not None), default=None)
 
 
 def _patch(
@@ -218,7 +225,9 @@ def _events(
         current.get("conditions") or (), cond.STALLED
     ):
         stalled = cond.get(conditions, cond.STALLED) or {}
-        events.append(Event("Warning", str(stalled.get("reason")), str(stalled.get("message"))))
+        reason = str(stalled.get("reason"))
+        if all(e.reason != reason for e in events):  # a failure's own Event says it already
+            events.append(Event("Warning", reason, str(stalled.get("message"))))
     if setup and cond.get(current.get("conditions") or (), cond.CONFIG_NORMALIZED) is None:
         translated = [Event("Warning", "ConfigTranslated", m) for m in setup.translations]
         events = [*translated, *events]

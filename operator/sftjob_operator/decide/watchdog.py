@@ -27,8 +27,6 @@ from sftjob_operator.status.phase import RUNNING
 
 LOSS_NOT_FINITE = "LossNotFinite"
 NO_PROGRESS = "NoProgress"
-# The Stalled condition's reason once a finding no longer holds.
-PROGRESSING = "Progressing"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 RESTARTING = "Restarting"
 CHECKPOINT_STORAGE = "CheckpointStorage"
-# True while training is stuck (decide/watchdog.py: LossNotFinite, NoProgress).
+# kstatus' conditions (decide/health.py): what Flux, `kubectl wait` and GitOps tools read;
+# Stalled also carries the training watchdog's finding (decide/watchdog.py).
+READY = "Ready"
+RECONCILING = "Reconciling"
 STALLED = "Stalled"
 
 

@@ -36,6 +36,9 @@ class Policy:
     straggler_grace_seconds: int = 300
     # How long an image may fail to pull before the SFTJob fails.
     image_pull_grace_seconds: int = 600
+    # How long a pod may stay unschedulable before the SFTJob reports Stalled (it stays
+    # Pending: a node may still join).
+    unschedulable_grace_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class Derived:
     recheck_after: float | None = None  # seconds; a time-based rule may fire then
     job_failed: bool = False
     completion_time: str | None = None
+    # When the situation behind `reason` began (e.g. an unschedulable pod's creation), for
+    # a rule that stalls the job once it has held long enough (decide/health.py).
+    since: str | None = None
 
 
 def _since(moment: str | None, now: datetime) -> float:
@@ -176,6 +182,7 @@ def _pods_rule(nodes: int, pods: Sequence[PodView], now: datetime, policy: Polic
                 PENDING,
                 "Unschedulable",
                 f"{counts}; rank {pod.index} (pod {pod.name}): {pod.unschedulable}",
+                since=pod.created,
             )
     for pod in sorted(pods, key=lambda p: p.index):
         if pod.waiting_reason and pod.waiting_reason != "ContainerCreating":

@@ -132,9 +132,11 @@ def phase_reason(status: Mapping[str, Any]) -> str | None:
 
 
 def transition_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
-    """One Event when the phase changed, or when a new reason blocks progress (a Warning)."""
-    key_old = (old.get("phase"), phase_reason(old))
-    key_new = (new.get("phase"), phase_reason(new))
+    """One Event when the phase changed, or when a new reason blocks progress (a Warning).
+    A new attempt is a transition too: two restarts in a row (the second attempt failed
+    before it was seen Running) are two Events."""
+    key_old = (old.get("phase"), phase_reason(old), old.get("attempt"))
+    key_new = (new.get("phase"), phase_reason(new), new.get("attempt"))
     if key_new == key_old or not new.get("phase"):
         return []
     reason = key_new[1] or str(new["phase"])

@@ -1,0 +1,170 @@
+"""Build (or reuse) the small Go tools the tests check the operator's status with.
+
+- `kstatus` prints what sigs.k8s.io/cli-utils/pkg/kstatus computes for objects: the status
+  Flux's health checks see.
+- `argolua` runs an Argo CD health script in gopher-lua as Argo CD runs one from argocd-cm.
+
+Their sources live in devcluster/gotools/ (one wrapper module, two commands); the go.mod is
+generated here from the pins in versions.py, and the gopher-lua and gopher-json pins are
+checked against the go.mod of the Argo CD release they stand for. The binaries land in
+<cache>/gotools-<key>/bin, where the key changes with the pins, the Go version and the
+sources, so they are built once, by the first test that needs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import gomod
+from .build import (
+    WRAPPER_MODULE,
+    BuildError,
+    _log,
+    _run,
+    go_env,
+    go_version,
+    locked,
+    sources_digest,
+)
+from .paths import cache_root
+from .versions import (
+    ARGOCD,
+    CLI_UTILS,
+    GOPHER_JSON,
+    GOPHER_LUA,
+    GOTOOLS_RECIPE,
+    KUBERNETES,
+    staging_version,
+)
+
+GOTOOLS_SOURCES = Path(__file__).resolve().parent.parent / "gotools"
+TOOLS = ("kstatus", "argolua")
+ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
+REQUIRES = {
+    "sigs.k8s.io/cli-utils": CLI_UTILS,
+    "github.com/yuin/gopher-lua": GOPHER_LUA,
+    "layeh.com/gopher-json": GOPHER_JSON,
+    # The devcluster's Kubernetes libraries: kstatus then reuses the packages the
+    # control-plane build compiled (the Go build cache), instead of compiling older ones.
+    "k8s.io/api": staging_version(KUBERNETES),
+    "k8s.io/apimachinery": staging_version(KUBERNETES),
+}
+# The pins that must equal what Argo CD ARGOCD requires.
+ARGOCD_PINNED = ("github.com/yuin/gopher-lua", "layeh.com/gopher-json")
+GO_DIRECTIVE = "1.22"  # `go mod tidy` raises it to what the requirements need
+
+
+@dataclass(frozen=True)
+class ToolsPlan:
+    key: str
+    root: Path  # <cache>/gotools-<key>
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+    def is_built(self) -> bool:
+        return (self.bin_dir / ".complete").exists() and all(
+            (self.bin_dir / t).exists() for t in TOOLS
+        )
+
+
+def tools_cache_key(go: str, sources: str) -> str:
+    pins = "|".join(f"{m}@{v}" for m, v in sorted(REQUIRES.items()))
+    text = "|".join((pins, ARGOCD, GOTOOLS_RECIPE, go, sources))
+    return "gotools-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def wrapper_gomod() -> str:
+    return gomod.render_gomod(f"{WRAPPER_MODULE}/gotools", GO_DIRECTIVE, REQUIRES)
+
+
+def argocd_mismatches(argocd_gomod: str) -> list[str]:
+    """`module: pinned X, Argo CD requires Y` for each pin that differs from Argo CD's."""
+    out = []
+    for module in ARGOCD_PINNED:
+        wanted = gomod.required_version(argocd_gomod, module)
+        if wanted != REQUIRES[module]:
+            out.append(f"{module}: pinned {REQUIRES[module]}, Argo CD {ARGOCD} requires {wanted}")
+    return out
+
+
+def plan() -> ToolsPlan:
+    key = tools_cache_key(go_version(), sources_digest(GOTOOLS_SOURCES))
+    return ToolsPlan(key=key, root=cache_root() / key)
+
+
+def _argocd_gomod(work: Path, log: Path) -> str:
+    """Argo CD's go.mod, fetched alone (`go list -m` reads the .mod, not the module zip)."""
+    proc = subprocess.run(
+        ["go", "list", "-m", "-json", f"{ARGOCD_MODULE}@{ARGOCD}"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=go_env(),
+    )
+    with log.open("a") as out:
+        out.write(proc.stdout + proc.stderr)
+    info = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
+    if not info.get("GoMod"):
+        raise BuildError(
+            f"the Go module proxy did not serve {ARGOCD_MODULE}@{ARGOCD}'s go.mod: "
+            f"{proc.stderr.strip()} (log: {log})"
+        )
+    return Path(info["GoMod"]).read_text()
+
+
+def build_tools(force: bool = False) -> Path:
+    """Return the directory holding `kstatus` and `argolua`, building them first if needed."""
+    p = plan()
+    if p.is_built() and not force:
+        return p.bin_dir
+    with locked(p.root.with_suffix(".lock")):
+        if p.is_built() and not force:
+            return p.bin_dir
+        started = time.monotonic()
+        _log(f"building {', '.join(TOOLS)} into {p.bin_dir}")
+        src = p.root / "src"
+        shutil.rmtree(src, ignore_errors=True)
+        shutil.copytree(GOTOOLS_SOURCES, src)
+        staging = p.root / "bin.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        log = p.root / "build.log"
+        log.write_text("")
+        if mismatches := argocd_mismatches(_argocd_gomod(src, log)):
+            raise BuildError(
+                "versions.py: set these pins to what Argo CD requires: " + "; ".join(mismatches)
+            )
+        (src / "go.mod").write_text(wrapper_gomod())
+        _run(["go", "mod", "tidy"], src, log, "gotools: resolving modules")
+        args = ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(staging) + "/"]
+        _run(args + [f"./{t}" for t in TOOLS], src, log, "gotools: compiling")
+        (staging / ".complete").write_text(json.dumps({"requires": REQUIRES}) + "\n")
+        shutil.rmtree(p.bin_dir, ignore_errors=True)
+        staging.rename(p.bin_dir)
+        _log(f"gotools built in {time.monotonic() - started:.0f}s: {p.bin_dir}")
+    return p.bin_dir
+
+
+def run_tool(tool: str, objects: list[dict[str, object]], *args: str) -> list[dict[str, str]]:
+    """Run one tool on `objects`; its answer per object, in order."""
+    binary = build_tools() / tool
+    proc = subprocess.run(
+        [str(binary), *args],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"{tool} {' '.join(args)} failed (exit {proc.returncode}): {proc.stderr}")
+    answers: list[dict[str, str]] = json.loads(proc.stdout)
+    return answers
