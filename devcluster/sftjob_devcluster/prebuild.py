@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 from .build import BuildError, build
+from .gotools import build_tools
 from .helm import build_helm
 
 
 def build_all(force: bool = False) -> list[Path]:
-    return [build(force=force), build_helm(force=force)]
+    # The tools after the control plane: they compile against its Kubernetes libraries.
+    return [build(force=force), build_helm(force=force), build_tools(force=force)]
 
 
 def main(argv: list[str] | None = None) -> int:
