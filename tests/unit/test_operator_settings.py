@@ -33,3 +33,18 @@ def test_the_progress_watch_selects_only_config_maps_that_hold_progress() -> Non
 def test_sftjobs_are_watched_whole() -> None:
     resource = Resource("sftjob.dev", "v1alpha1", "sftjobs", kind="SFTJob", namespaced=True)
     assert _selectors(resource) == []
+
+
+def test_watches_time_out_so_a_silent_stream_is_replaced() -> None:
+    """kopf #847, #1120: a watch connection that stops delivering is never noticed unless
+    every bound is set; the server ends a watch before the client gives up on it, and a
+    stream silent past the inactivity timeout is reconnected."""
+    settings = kopf.OperatorSettings()
+    configure(settings, Options(inactivity_timeout=8.0))
+    watching = settings.watching
+    assert watching.server_timeout is not None and watching.client_timeout is not None
+    assert watching.server_timeout < watching.client_timeout
+    assert watching.connect_timeout is not None and watching.connect_timeout > 0
+    assert watching.inactivity_timeout == 8.0
+    # The default reconnects before the apiserver forgets the events since the last one.
+    assert 60 < Options().inactivity_timeout < 75
