@@ -176,6 +176,7 @@ class Reconciler:
             api_writes=dict(self.api.writes),
             transitions=dict(self.transitions),
             create_failures=self.create_failures,
+            api_throttled=dict(self.api.throttled),
         )
 
     # -- the children of an attempt (under the job's lock) -------------------------------
