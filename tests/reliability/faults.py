@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sftjob_devcluster.stages import COMPLETE_DELAY_ANNOTATION, FAIL_ANNOTATION
-from sftjob_operator.api.identity import LABEL_JOB_NAME
+from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
 from sftjob_operator.render import names
 
 from tests.operator_fixtures import OperatorProcess, sftjob, status
@@ -30,6 +30,7 @@ OPERATOR_RESOURCES = frozenset(
      "serviceaccounts", "roles", "rolebindings"}
 )  # fmt: skip
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
+POD_INDEX = "batch.kubernetes.io/job-completion-index"
 LOG_LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
@@ -72,6 +73,7 @@ def problems(devcluster: Any, kube: Any, namespace: str, expected: list[Expected
     sftjobs = {item["metadata"]["name"]: item for item in _items(devcluster, "sftjobs", namespace)}
     uids = {item["metadata"]["uid"] for item in sftjobs.values()}
     children = _children(devcluster, namespace)
+    pods = _pods(devcluster, namespace)
     for e in expected:
         body = sftjobs.get(e.name)
         if body is None:
@@ -79,6 +81,7 @@ def problems(devcluster: Any, kube: Any, namespace: str, expected: list[Expected
             continue
         found += [f"{e.name}: {p}" for p in _status_problems(body, e)]
         found += [f"{e.name}: {p}" for p in _child_problems(children.get(e.name, []), e)]
+        found += [f"{e.name}: {p}" for p in _pod_problems(pods.get(e.name, []), e)]
     for owner, items in children.items():
         for item in items:
             refs = {ref["uid"] for ref in item["metadata"].get("ownerReferences") or ()}
@@ -113,6 +116,26 @@ def _child_problems(items: list[dict[str, Any]], e: Expected) -> list[str]:
     if jobs and jobs != [names.job(e.name, e.attempt)]:
         found.append(f"Jobs {jobs}, want only attempt {e.attempt}'s")
     return found
+
+
+def _pod_problems(items: list[dict[str, Any]], e: Expected) -> list[str]:
+    """Pods of an earlier attempt are left behind, or two pods run one rank."""
+    found = []
+    indexes: Counter[str] = Counter()
+    for pod in items:
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get(LABEL_ATTEMPT) != str(e.attempt):
+            found.append(f"pod {pod['metadata']['name']} of attempt {labels.get(LABEL_ATTEMPT)}")
+        indexes[labels.get(POD_INDEX, "")] += 1
+    found += [f"{n} pods for rank {i}" for i, n in indexes.items() if n > 1]
+    return found
+
+
+def _pods(devcluster: Any, namespace: str) -> dict[str, list[dict[str, Any]]]:
+    by_owner: dict[str, list[dict[str, Any]]] = {}
+    for pod in _items(devcluster, "pods", namespace, LABEL_JOB_NAME):
+        by_owner.setdefault(pod["metadata"]["labels"][LABEL_JOB_NAME], []).append(pod)
+    return by_owner
 
 
 def _items(devcluster: Any, kind: str, namespace: str, selector: str = "") -> list[Any]:

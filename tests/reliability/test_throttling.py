@@ -72,6 +72,7 @@ def test_jobs_converge_under_throttling_and_retry_after_is_respected(
             log = operator.log.read_text()
     finally:
         devcluster.restart_apiserver()
+        devcluster.kubectl("delete", "clusterrolebinding", f"{ACCOUNT}-{namespace}", check=False)
     assert not problems(devcluster, kube, namespace, expected)
     assert refused > 0, "the apiserver throttled nothing: the test did not test"
     retries = [m for m in map(RETRY.search, log.splitlines()) if m]
