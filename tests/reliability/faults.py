@@ -20,7 +20,6 @@ from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
 from sftjob_operator.render import names
 
 from tests.operator_fixtures import OperatorProcess, sftjob, status
-from tests.prometheus_text import samples
 
 CPU = {"gpusPerNode": 0}
 # The kinds of the operator's writes: what "writes nothing" counts (nodes and leases are
@@ -30,6 +29,7 @@ OPERATOR_RESOURCES = frozenset(
      "serviceaccounts", "roles", "rolebindings"}
 )  # fmt: skip
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
+REQUEST_TOTAL = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
 POD_INDEX = "batch.kubernetes.io/job-completion-index"
 LOG_LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
@@ -102,7 +102,10 @@ def _status_problems(body: dict[str, Any], e: Expected) -> list[str]:
     if e.fails and final.get("reason") != "BackoffLimitExceeded":
         found.append(f"Failed for {final.get('reason')!r}, want BackoffLimitExceeded")
     if not st.get("startTime") or not st.get("completionTime"):
-        found.append("startTime or completionTime missing")
+        found.append(
+            f"startTime {st.get('startTime')}, completionTime {st.get('completionTime')}; "
+            f"conditions {sorted(conditions.values(), key=lambda c: c['type'])}"
+        )
     if st.get("observedGeneration") != body["metadata"]["generation"]:
         found.append(f"observedGeneration {st.get('observedGeneration')}")
     return found
@@ -155,15 +158,21 @@ def _children(devcluster: Any, namespace: str) -> dict[str, list[dict[str, Any]]
     return by_owner
 
 
-def apiserver_writes(devcluster: Any) -> Counter[str]:
-    """The apiserver's own count of writes to the kinds the operator writes, by
-    'VERB resource/subresource' (apiserver_request_total, all clients)."""
+def apiserver_requests(devcluster: Any) -> list[tuple[dict[str, str], float]]:
+    """The apiserver's own request counts (apiserver_request_total, every client): the
+    labels (verb, resource, subresource, code...) and the count of each series."""
     text = devcluster.kubectl("get", "--raw", "/metrics", timeout=120).stdout
+    return [
+        (dict(re.findall(r'(\w+)="([^"]*)"', m["labels"])), float(m["value"]))
+        for m in map(REQUEST_TOTAL.match, text.splitlines())
+        if m
+    ]
+
+
+def apiserver_writes(devcluster: Any) -> Counter[str]:
+    """Writes to the kinds the operator writes, by 'VERB resource/subresource'."""
     writes: Counter[str] = Counter()
-    for series, value in samples(text).items():
-        if not series.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', series))
+    for labels, value in apiserver_requests(devcluster):
         if labels.get("verb") in WRITE_VERBS and labels.get("resource") in OPERATOR_RESOURCES:
             key = f"{labels['verb']} {labels['resource']}/{labels.get('subresource', '')}"
             writes[key.rstrip("/")] += int(value)

@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 
 from tests.operator_fixtures import OperatorProcess, apply, wait_for
-from tests.prometheus_text import samples
-from tests.reliability.faults import Expected, operator_restarted, problems, settled
+from tests.reliability.faults import (
+    Expected,
+    apiserver_requests,
+    operator_restarted,
+    problems,
+    settled,
+)
 from tests.reliability.scale import pick
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -41,13 +46,8 @@ def operator_identity(devcluster: Any, namespace: str, path: Path) -> Path:
 
 
 def server_429s(devcluster: Any) -> int:
-    text = devcluster.kubectl("get", "--raw", "/metrics", timeout=120).stdout
     return int(
-        sum(
-            v
-            for k, v in samples(text).items()
-            if k.startswith("apiserver_request_total{") and 'code="429"' in k
-        )
+        sum(v for labels, v in apiserver_requests(devcluster) if labels.get("code") == "429")
     )
 
 

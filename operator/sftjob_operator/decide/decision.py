@@ -116,8 +116,14 @@ def _next_status(
 ) -> dict[str, Any]:
     stamp = timeutil.fmt(now)
     generation = seen.sftjob.generation
+    job = seen.children.job
     status = next_status(
-        seen.status, step.derived, now=stamp, generation=generation, attempt=step.attempt
+        seen.status,
+        step.derived,
+        now=stamp,
+        generation=generation,
+        attempt=step.attempt,
+        job_started=job.start_time if job else None,
     )
     status["restarts"] = step.restarts
     for c in setup.conditions if setup else ():

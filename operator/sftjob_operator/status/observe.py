@@ -26,6 +26,7 @@ class JobView:
     conditions: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     completion_time: str | None = None
     created: str | None = None
+    start_time: str | None = None  # the Job controller's status.startTime
 
     def condition(self, type_: str) -> tuple[str, str] | None:
         """(reason, message) of a condition that is True, else None."""
@@ -86,6 +87,7 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         conditions=conds,
         completion_time=status.get("completionTime"),
         created=meta.get("creationTimestamp"),
+        start_time=status.get("startTime"),
     )
 
 
