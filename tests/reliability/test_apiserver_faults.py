@@ -22,7 +22,7 @@ from tests.reliability.scale import pick
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 # The silent-watch test's inactivity timeout: short, so the test is quick.
-INACTIVITY_SECONDS = 8.0
+INACTIVITY_SECONDS = 5.0
 WATCHED = ("sftjobs", "jobs", "pods", "configmaps")
 
 
@@ -35,9 +35,9 @@ def test_the_operator_rides_out_an_apiserver_restart(
     apiserver_restored: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:
     devcluster = apiserver_restored
-    expected = [Expected(f"outage-{i:02d}", nodes=1 + i % 2) for i in range(pick(ci=4, full=20))]
+    expected = [Expected(f"outage-{i:02d}", nodes=1 + i % 2) for i in range(pick(ci=3, full=20))]
     # Long enough to be Running before the kill, short enough to end during the outage.
-    apply(devcluster, *(e.manifest(namespace, "12s") for e in expected))
+    apply(devcluster, *(e.manifest(namespace, "8s") for e in expected))
     for e in expected:
         wait_for(
             f"{e.name} Running", lambda e=e: phase_is(devcluster, namespace, e.name, "Running")
@@ -46,23 +46,18 @@ def test_the_operator_rides_out_an_apiserver_restart(
     starts, pid = operator.starts, operator.proc.pid if operator.proc else None
 
     # And some the operator is still creating when the apiserver dies: its own calls fail.
-    creating = [Expected(f"creating-{i:02d}") for i in range(pick(ci=3, full=10))]
+    creating = [Expected(f"creating-{i:02d}") for i in range(pick(ci=2, full=10))]
     apply(devcluster, *(e.manifest(namespace, "1s") for e in creating))
     expected += creating
     devcluster.kill_apiserver()
-    time.sleep(pick(ci=15, full=45))  # every pod's time runs out meanwhile
+    time.sleep(pick(ci=8, full=45))  # every pod's time runs out meanwhile
     devcluster.start_apiserver()
 
+    # They end only through the watches: the operator reconnected by itself.
     wait_for(
         "every SFTJob to settle", lambda: settled(devcluster, namespace, expected), timeout=180
     )
     assert not problems(devcluster, kube, namespace, expected)
-    apply(devcluster, Expected("after-outage").manifest(namespace, "1s"))
-    wait_for(
-        "a job created after the outage to succeed (the watches are back)",
-        lambda: phase_is(devcluster, namespace, "after-outage", "Succeeded"),
-        timeout=120,
-    )
     assert (operator.starts, operator.proc.pid if operator.proc else None) == (starts, pid)
     log = operator.log.read_text()[log_start:]
     assert "Traceback" not in log and multi_line_entries(log) == [], log[-4000:]

@@ -42,13 +42,18 @@ def test_jobs_survive_operator_kills(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:
     rng = random.Random(SEED)
-    expected = fleet(pick(ci=10, full=50))
-    kills = pick(ci=4, full=12)
+    expected = fleet(pick(ci=8, full=50))
+    kills = pick(ci=3, full=12)
     batches = [expected[i::kills] for i in range(kills)]
     killed = 0
     for batch in batches:
-        apply(devcluster, *(e.manifest(namespace, f"{rng.randint(2, 8)}s") for e in batch))
-        time.sleep(rng.uniform(0.2, 3.0))  # a moment within creating, running, restarting
+        apply(
+            devcluster,
+            *(e.manifest(namespace, f"{rng.randint(1, pick(ci=4, full=8))}s") for e in batch),
+        )
+        time.sleep(
+            rng.uniform(0.2, pick(ci=2.0, full=3.0))
+        )  # a moment within creating, running, restarting
         operator.kill()
         killed += 1
         time.sleep(rng.uniform(0.0, 1.0))
@@ -85,7 +90,7 @@ def test_jobs_survive_operator_kills(
         ),
         timeout=60,
     )
-    time.sleep(pick(ci=5, full=15))  # what it would write, it writes right after listing
+    time.sleep(pick(ci=3, full=15))  # what it would write, it writes right after listing
     assert new_writes(before, apiserver_writes(devcluster)) == {}
     writes = {k: v for k, v in operator.scrape().items() if "api_writes_total" in k}
     assert writes == {}

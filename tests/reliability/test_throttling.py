@@ -56,7 +56,7 @@ def test_jobs_converge_under_throttling_and_retry_after_is_respected(
 ) -> None:
     devcluster = apiserver_restored
     kubeconfig = operator_identity(devcluster, namespace, tmp_path / "kubeconfig")
-    expected = [Expected(f"throttled-{i:03d}") for i in range(pick(ci=20, full=200))]
+    expected = [Expected(f"throttled-{i:03d}") for i in range(pick(ci=8, full=200))]
     devcluster.restart_apiserver(THROTTLED_FLAGS)
     try:
         with operator_restarted(operator, kubeconfig=kubeconfig):
