@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -372,6 +373,45 @@ class DevCluster:
         if ready is not None:
             self._wait(name, time.monotonic() + timeout, ready)
         return proc.pid
+
+    # ---- faults: kube-apiserver crashes, pauses and flags (tests/reliability) --------
+    def kill_apiserver(self) -> None:
+        """SIGKILL kube-apiserver, as when its node dies; etcd and the rest keep running."""
+        tracked = self._tracked("kube-apiserver")
+        if not procs.kill(tracked):
+            raise DevClusterError(f"kube-apiserver (pid {tracked.pid}) was not running")
+
+    def start_apiserver(self, extra_args: Sequence[str] = ()) -> None:
+        """Start kube-apiserver again on the same port and etcd, with `extra_args` after
+        its usual flags (a later flag wins, e.g. `--max-requests-inflight=2`); wait until
+        it is ready."""
+        state = self._state()
+        ports = component_args.Ports(**state["ports"])
+        argv = component_args.apiserver_args(Path(state["bin_dir"]), self.layout, ports)
+        self._start("kube-apiserver", [*argv, *extra_args])
+        deadline = time.monotonic() + self.config.startup_timeout
+        self._wait("kube-apiserver", deadline, self._apiserver_ready)
+
+    def restart_apiserver(self, extra_args: Sequence[str] = ()) -> None:
+        """kill_apiserver, then start_apiserver(extra_args)."""
+        self.kill_apiserver()
+        self.start_apiserver(extra_args)
+
+    def pause_apiserver(self) -> None:
+        """SIGSTOP kube-apiserver: its connections stay open and answer nothing."""
+        if not procs.send(self._tracked("kube-apiserver"), signal.SIGSTOP):
+            raise DevClusterError("kube-apiserver is not running; nothing to pause")
+
+    def resume_apiserver(self) -> None:
+        """SIGCONT kube-apiserver after pause_apiserver."""
+        if not procs.send(self._tracked("kube-apiserver"), signal.SIGCONT):
+            raise DevClusterError("kube-apiserver is not running; nothing to resume")
+
+    def _tracked(self, name: str) -> procs.Tracked:
+        tracked = procs.read_pid_file(name, self.layout.pid_file(name))
+        if tracked is None:
+            raise DevClusterError(f"{name} has no pid file; is cluster {self.config.name!r} up?")
+        return tracked
 
     # ---- internals ---------------------------------------------------------
     def _tracked_names(self) -> list[str]:

@@ -111,6 +111,30 @@ def stop(tracked: Tracked, grace: float = 10.0) -> bool:
     return True
 
 
+def send(tracked: Tracked, sig: signal.Signals) -> bool:
+    """Send `sig` if the pid still runs what we started. True if it was sent."""
+    if not is_ours(tracked):
+        return False
+    try:
+        os.kill(tracked.pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def kill(tracked: Tracked, timeout: float = 10.0) -> bool:
+    """SIGKILL, no grace (a crash); wait until it is gone. True if it had been running."""
+    if not send(tracked, signal.SIGKILL):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(tracked.pid)
+        if not is_ours(tracked):
+            return True
+        time.sleep(0.05)
+    raise TimeoutError(f"{tracked.name} (pid {tracked.pid}) survived SIGKILL for {timeout:.0f}s")
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status if the process is our child (else it is not ours to reap)."""
     with contextlib.suppress(ChildProcessError):

@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default %(default)s)",
     )
     add_leader_election(parser)
+    parser.add_argument(
+        "--watch-inactivity-timeout",
+        type=float,
+        default=Options.inactivity_timeout,
+        metavar="SECONDS",
+        help="reconnect a watch that delivered nothing, not even a bookmark, for this long "
+        "(default %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -153,6 +161,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     ):
         if value < 0:
             parser.error(f"{flag}: {value} is negative; write a number of seconds >= 0")
+    if args.watch_inactivity_timeout <= 0:
+        parser.error(
+            f"--watch-inactivity-timeout: {args.watch_inactivity_timeout} is not positive; "
+            "write a number of seconds > 0, e.g. 70"
+        )
     if args.metrics:
         try:
             listen_address(args.metrics)
@@ -165,6 +178,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metrics=args.metrics,
         verbose=args.verbose,
         progress_interval=args.progress_interval,
+        inactivity_timeout=args.watch_inactivity_timeout,
         policy=Policy(
             straggler_grace_seconds=args.straggler_grace,
             image_pull_grace_seconds=args.image_pull_grace,

@@ -1,5 +1,7 @@
 """A small async Kubernetes API wrapper: create is idempotent (409 = success), delete
-tolerates 404, patches are JSON merge patches, and every write is counted.
+tolerates 404, patches are JSON merge patches, and every write is counted. A throttled
+request (429) is retried after the server's Retry-After (throttle.py); an apiserver that
+cannot be reached raises Unreachable, whose message is one line for the log.
 
 Built on kubernetes_asyncio's configuration, credentials and aiohttp session, so nothing
 blocks the event loop.
@@ -7,16 +9,22 @@ blocks the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from sftjob_operator import throttle
 from sftjob_operator.api.identity import GROUP, PLURAL, VERSION
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "sftjob-operator"
 MERGE_PATCH = "application/merge-patch+json"
@@ -49,6 +57,15 @@ class ApiError(Exception):
         super().__init__(f"{what}: {status} {reason}: {message}".rstrip(": "))
         self.status = status
         self.reason = reason
+
+
+class Unreachable(Exception):
+    """The apiserver did not answer (connection refused or reset, a timeout): a transient
+    outage, logged as one line by whoever retries."""
+
+    def __init__(self, method: str, path: str, cause: BaseException) -> None:
+        detail = str(cause) or type(cause).__name__
+        super().__init__(f"{method} {path}: the apiserver did not answer ({detail})")
 
 
 def collection_path(api_version: str, kind: str, namespace: str) -> str:
@@ -101,6 +118,8 @@ class Api:
         self._client = api_client
         self._client.user_agent = USER_AGENT
         self.writes: collections.Counter[str] = collections.Counter()
+        # Requests the apiserver throttled (429) and this client retried, by write_key.
+        self.throttled: collections.Counter[str] = collections.Counter()
         self._host = str(api_client.configuration.host)
         rest = api_client.rest_client
         # What kubernetes_asyncio's REST client adds to every request, worked out once.
@@ -143,8 +162,31 @@ class Api:
         every response into objects, a fifth of the operator's CPU under load, and the
         writes here send plain dicts and mostly need only the status code.
         """
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         if method != "GET":
             self.writes[write_key(method, path)] += 1
+        for attempt in range(1, throttle.ATTEMPTS + 1):
+            try:
+                return await self._request(method, path, data, content_type, want_body)
+            except ApiException as exc:
+                if exc.status != 429 or attempt == throttle.ATTEMPTS:
+                    raise
+                headers: Mapping[str, str] = exc.headers or {}
+                retry_after = headers.get("Retry-After")
+                delay = throttle.retry_delay(retry_after, attempt)
+                self.throttled[write_key(method, path)] += 1
+                logger.info(
+                    "throttled (429) on %s %s; retrying in %.1fs (Retry-After: %s), attempt %d/%d",
+                    method, path, delay, retry_after, attempt + 1, throttle.ATTEMPTS,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise Unreachable(method, path, exc) from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _request(
+        self, method: str, path: str, data: bytes | None, content_type: str, want_body: bool
+    ) -> Any:
         headers = {
             "Content-Type": content_type,
             "Accept": "application/json",
@@ -153,14 +195,11 @@ class Api:
         # Refreshes a rotated token (in-cluster, exec plugins) like call_api would.
         await self._client.update_params_for_auth(headers, [], ["BearerToken"])
         async with self._client.rest_client.pool_manager.request(
-            method,
-            self._host + path,
-            data=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
-            headers=headers,
-            **self._request_options,
+            method, self._host + path, data=data, headers=headers, **self._request_options
         ) as response:
             if not 200 <= response.status <= 299:
                 exc = ApiException(status=response.status, reason=response.reason)
+                exc.headers = response.headers
                 exc.body = await response.read()
                 raise exc
             if not want_body:

@@ -44,6 +44,7 @@ class OperatorCounters:
     api_writes: Mapping[str, int] = field(default_factory=dict)  # "POST configmaps" -> n
     transitions: Mapping[str, int] = field(default_factory=dict)  # phase entered -> n
     create_failures: int = 0
+    api_throttled: Mapping[str, int] = field(default_factory=dict)  # "GET sftjobs" -> n
 
 
 def escape(value: str) -> str:
@@ -78,6 +79,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _by_request(counts: Mapping[str, int]) -> list[tuple[dict[str, str], float]]:
+    """{"POST configmaps": n} -> samples labelled verb="POST", resource="configmaps"."""
+    out = []
+    for request, n in sorted(counts.items()):
+        verb, _, resource = request.partition(" ")
+        out.append(({"verb": verb, "resource": resource}, float(n)))
+    return out
+
+
 def exposition(jobs: Iterable[JobSample], counters: OperatorCounters) -> str:
     ordered = sorted(jobs, key=lambda j: (j.namespace, j.name))
     by_phase: Counter[tuple[str, str]] = Counter(
@@ -102,15 +112,18 @@ def exposition(jobs: Iterable[JobSample], counters: OperatorCounters) -> str:
             if _is_number(j.progress.get(key))
         ]
         lines += _family(name, "gauge", help_, samples)
-    writes = []
-    for write, n in sorted(counters.api_writes.items()):
-        verb, _, resource = write.partition(" ")
-        writes.append(({"verb": verb, "resource": resource}, float(n)))
     lines += _family(
         "sftjob_operator_api_writes_total",
         "counter",
         "API writes the operator made, by verb and resource.",
-        writes,
+        _by_request(counters.api_writes),
+    )
+    lines += _family(
+        "sftjob_operator_api_throttled_total",
+        "counter",
+        "Requests the apiserver throttled (429) and the operator retried after its "
+        "Retry-After, by verb and resource.",
+        _by_request(counters.api_throttled),
     )
     lines += _family(
         "sftjob_operator_phase_transitions_total",

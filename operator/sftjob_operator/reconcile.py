@@ -56,6 +56,18 @@ RETRY_SECONDS = 5.0
 TIMER_SLACK_SECONDS = 0.5
 
 
+# What a retry cures: the apiserver answered with an error, or did not answer at all.
+TRANSIENT_ERRORS = (k8s.ApiError, k8s.Unreachable)
+
+
+def log_retry(doing: str, key: Key, exc: Exception) -> None:
+    """One line per retry for an API error or an outage; a traceback only for a bug."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        logger.warning("%s %s/%s failed (%s); retrying", doing, *key, exc)
+    else:
+        logger.exception("%s %s/%s failed; retrying", doing, *key)
+
+
 class Reconciler:
     def __init__(
         self, api: k8s.Api, policy: Policy, progress_interval: float | None = None
@@ -94,9 +106,9 @@ class Reconciler:
                 memory.status(view), view.generation
             ):
                 await self.refresh(view.key, seen=view)
-        except Exception:
+        except Exception as exc:
             # kopf does not retry event handlers; a lost connection must not strand the job.
-            logger.exception("reconciling %s/%s failed; retrying", *view.key)
+            log_retry("reconciling", view.key, exc)
             self._retry_ensure(view.key, RETRY_SECONDS)
 
     async def refresh(
@@ -168,6 +180,7 @@ class Reconciler:
             api_writes=dict(self.api.writes),
             transitions=dict(self.transitions),
             create_failures=self.create_failures,
+            api_throttled=dict(self.api.throttled),
         )
 
     # -- the children of an attempt (under the job's lock) -------------------------------
@@ -363,8 +376,12 @@ class Reconciler:
     # -- timers -------------------------------------------------------------------------
 
     async def _write_progress(self, key: Key, record: progress.Record) -> None:
-        """The progress sink's write: a reconcile that carries the record."""
-        await self.refresh(key, record=record)
+        """The progress sink's write: a reconcile that carries the record (the next record
+        retries a failed one)."""
+        try:
+            await self.refresh(key, record=record)
+        except TRANSIENT_ERRORS as exc:
+            logger.warning("writing the progress of %s/%s failed (%s)", *key, exc)
 
     async def _debounced(self, key: Key, memory: JobMemory, delay: float) -> None:
         try:
@@ -374,8 +391,8 @@ class Reconciler:
                 memory.refresh = None
         try:
             await self.refresh(key)
-        except Exception:
-            logger.exception("refreshing the status of %s/%s failed; retrying", *key)
+        except Exception as exc:
+            log_retry("refreshing the status of", key, exc)
             self.request_refresh(key, RETRY_SECONDS)
 
     def _schedule(self, key: Key, memory: JobMemory, delay: float | None) -> None:

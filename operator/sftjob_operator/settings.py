@@ -60,6 +60,10 @@ class Options:
     connect_timeout: int = 30
     # Compete for this Lease and reconcile only while holding it (None: always reconcile).
     election: Election | None = None
+    # A watch that delivers nothing (not even the apiserver's bookmark, sent about once a
+    # minute) for this long is presumed stranded and reconnected; below the 75 s the
+    # apiserver keeps recent events for, so the reconnect resumes without a full relist.
+    inactivity_timeout: float = 70.0
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -85,6 +89,7 @@ def configure(settings: kopf.OperatorSettings, options: Options) -> None:
     settings.watching.server_timeout = options.server_timeout
     settings.watching.client_timeout = options.client_timeout
     settings.watching.connect_timeout = options.connect_timeout
+    settings.watching.inactivity_timeout = options.inactivity_timeout
     for resource, labels in WATCH_LABELS.items():
         settings.watching.label_selectors[resource] = label_selector(labels)
     settings.watching.reconnect_backoff = 1.0

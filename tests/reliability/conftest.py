@@ -1,5 +1,29 @@
-"""The fault suite uses the e2e fixtures too (the local node, the tiny assets and claims)."""
+"""Fixtures of the fault suite; it uses the e2e fixtures too (the local node, the tiny assets
+and claims)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sftjob_devcluster.cluster import DevClusterError
 
 from tests.e2e.conftest import demo_claims, local_node, tiny_assets
 
-__all__ = ["demo_claims", "local_node", "tiny_assets"]
+__all__ = ["apiserver_restored", "demo_claims", "local_node", "tiny_assets"]
+
+
+@pytest.fixture
+def apiserver_restored(devcluster: Any) -> Iterator[Any]:
+    """Whatever a test did to the apiserver, it runs again, unpaused, afterwards."""
+    try:
+        yield devcluster
+    finally:
+        with contextlib.suppress(DevClusterError):
+            devcluster.resume_apiserver()
+        if not devcluster.is_up():
+            with contextlib.suppress(DevClusterError):
+                devcluster.kill_apiserver()
+            devcluster.start_apiserver()

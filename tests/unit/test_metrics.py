@@ -59,6 +59,7 @@ def test_operator_counters() -> None:
         api_writes={"POST configmaps": 3, "PATCH sftjobs/status": 5},
         transitions={"Running": 2, "Succeeded": 1},
         create_failures=4,
+        api_throttled={"PATCH sftjobs/status": 7},
     )
     samples = scraped(exposition([], counters))
     total = "sftjob_operator_api_writes_total"
@@ -66,6 +67,8 @@ def test_operator_counters() -> None:
     assert samples[f'{total}{{verb="PATCH",resource="sftjobs/status"}}'] == 5
     assert samples['sftjob_operator_phase_transitions_total{phase="Running"}'] == 2
     assert samples["sftjob_operator_child_create_failures_total"] == 4
+    throttled = "sftjob_operator_api_throttled_total"
+    assert samples[f'{throttled}{{verb="PATCH",resource="sftjobs/status"}}'] == 7
 
 
 def test_label_values_are_escaped() -> None:

@@ -40,12 +40,18 @@ def test_grace_periods() -> None:
     ) == (60, 120, 30)
 
 
+def test_watch_inactivity_timeout() -> None:
+    assert parse_args([]).inactivity_timeout == 70.0
+    assert parse_args(["--watch-inactivity-timeout", "8"]).inactivity_timeout == 8.0
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["--straggler-grace", "-1"],
         ["--unschedulable-grace", "-5"],
         ["--namespace", "a", "--all-namespaces"],
+        ["--watch-inactivity-timeout", "0"],
     ],
 )
 def test_bad_flags_exit_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

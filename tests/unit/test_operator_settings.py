@@ -48,3 +48,17 @@ def test_a_burst_neither_opens_a_connection_per_event_nor_keeps_every_body() -> 
     assert defaults.posting.worker_limit is None  # kopf: one poster per object
     assert settings.posting.worker_limit == POSTING_WORKERS
     assert settings.queueing.idle_timeout == IDLE_WORKER_SECONDS < defaults.queueing.idle_timeout
+
+def test_watches_time_out_so_a_silent_stream_is_replaced() -> None:
+    """kopf #847, #1120: a watch connection that stops delivering is never noticed unless
+    every bound is set; the server ends a watch before the client gives up on it, and a
+    stream silent past the inactivity timeout is reconnected."""
+    settings = kopf.OperatorSettings()
+    configure(settings, Options(inactivity_timeout=8.0))
+    watching = settings.watching
+    assert watching.server_timeout is not None and watching.client_timeout is not None
+    assert watching.server_timeout < watching.client_timeout
+    assert watching.connect_timeout is not None and watching.connect_timeout > 0
+    assert watching.inactivity_timeout == 8.0
+    # The default reconnects before the apiserver forgets the events since the last one.
+    assert 60 < Options().inactivity_timeout < 75

@@ -27,6 +27,25 @@ def test_pending_then_running_sets_start_time_and_conditions() -> None:
     assert cond.get(running["conditions"], cond.RUNNING)["lastTransitionTime"] == T1  # type: ignore[index]
 
 
+def test_a_job_first_seen_finished_takes_its_jobs_start_time() -> None:
+    """It ran while the operator was down (or quicker than a reconcile): startTime is the
+    Job's own; a job that never got a started Job has none."""
+    pending = step({}, Derived("Pending", "Creating", "creating"), T0)
+    for phase in ("Succeeded", "Failed", "Restarting"):
+        seen = next_status(
+            pending, Derived(phase, "X", "x"), now=T2, generation=3, attempt=1, job_started=T1
+        )
+        assert seen["startTime"] == T1
+    refused = step(pending, Derived("Failed", "InvalidSpec", "bad"), T2)
+    assert "startTime" not in refused
+    running = step(pending, Derived("Running", "Running", "1/1"), T1)
+    done = next_status(
+        running, Derived("Succeeded", "Completed", "x"), now=T2, generation=3, attempt=1,
+        job_started=T0,
+    )  # fmt: skip
+    assert done["startTime"] == T1  # Running was seen: its time is kept
+
+
 def test_last_transition_time_moves_only_with_status() -> None:
     first = step({}, Derived("Pending", "WaitingForPods", "0/2"), T0)
     second = step(first, Derived("Pending", "Unschedulable", "no GPUs"), T1)

@@ -162,8 +162,14 @@ def _next_status(
 ) -> dict[str, Any]:
     stamp = timeutil.fmt(now)
     generation = seen.sftjob.generation
+    job = seen.children.job
     status = next_status(
-        seen.status, step.derived, now=stamp, generation=generation, attempt=step.attempt
+        seen.status,
+        step.derived,
+        now=stamp,
+        generation=generation,
+        attempt=step.attempt,
+        job_started=job.start_time if job else None,
     )
     status["restarts"] = step.restarts
     if generation is not None:  # a final phase keeps its status, but sees every generation

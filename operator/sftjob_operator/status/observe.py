@@ -27,6 +27,7 @@ class JobView:
     completion_time: str | None = None
     created: str | None = None
     failed_at: str | None = None  # when its Failed (or FailureTarget) condition became True
+    start_time: str | None = None  # the Job controller's status.startTime
 
     def condition(self, type_: str) -> tuple[str, str] | None:
         """(reason, message) of a condition that is True, else None."""
@@ -98,6 +99,7 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         completion_time=status.get("completionTime"),
         created=meta.get("creationTimestamp"),
         failed_at=failed_at,
+        start_time=status.get("startTime"),
     )
 
 

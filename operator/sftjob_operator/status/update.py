@@ -44,8 +44,12 @@ def next_status(
     now: str,
     generation: int | None,
     attempt: int,
+    job_started: str | None = None,
 ) -> dict[str, Any]:
-    """The status to write; equal to `current` when nothing changed. Never leaves a final phase."""
+    """The status to write; equal to `current` when nothing changed. Never leaves a final phase.
+
+    startTime is when Running was first seen; a job first seen past Running (it ran while
+    the operator was down, or quicker than a reconcile) takes its Job's startTime."""
     if current.get("phase") in FINAL_PHASES:
         return dict(current)
     phase = derived.phase
@@ -66,6 +70,8 @@ def next_status(
         status["observedGeneration"] = generation
     if phase == RUNNING and not current.get("startTime"):
         status["startTime"] = now
+    elif phase in (*FINAL_PHASES, RESTARTING) and job_started and not current.get("startTime"):
+        status["startTime"] = job_started
     if phase in FINAL_PHASES:
         status["completionTime"] = derived.completion_time or now
     return status
