@@ -206,6 +206,7 @@ def main() -> int:
     from sftjob_trainer.tinymodel import build
     from smoke import write_dataset
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="sftjob-startup-") as tmp:
         work = Path(tmp)
         assets = build(work / "tiny")
@@ -254,7 +255,8 @@ def main() -> int:
         "runs_each": args.runs,
         "rows": args.rows,
         "config": trl_config(Path("tiny/model"), Path("data"), Path("out")),
-        "machine": machine(),
+        # A shared machine: the 1-minute load average before and after, against its CPUs.
+        "machine": {**machine(), "loadavg_1m": [load_before[0], os.getloadavg()[0]]},
         "time_to_first_step_s_median": medians,
         "ratios_over_trl_sft": {k: round(v / trl, 3) for k, v in medians.items() if k != "trl sft"},
         "restart_over_first_start": round(

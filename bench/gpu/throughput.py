@@ -98,7 +98,7 @@ class Sizes:
 
 
 GPU_SIZES = Sizes(max_length=2048, batch=4, steps=14, skip=4, rows=12000, timeout_s=240)
-CPU_SIZES = Sizes(max_length=128, batch=2, steps=12, skip=2, rows=300, timeout_s=180)
+CPU_SIZES = Sizes(max_length=128, batch=2, steps=12, skip=2, rows=300, timeout_s=300)
 
 
 @dataclass(frozen=True)
