@@ -22,7 +22,9 @@ The SFTJob is what a user writes for one GPU: bf16, packing, max_length 2048, a 
 tokens/s and the time to the first step, both from Trainer's per-step log lines as they
 arrive (steplog.py), MFU = 6 x parameters x steady tokens/s / the GPU's dense bf16 peak
 (attention flops left out, the same for all), and peak memory (nvidia-smi's memory.used,
-polled; ru_maxrss on CPU). Writes gpu_throughput.json to --out ($OUT, else bench/results);
+polled; ru_maxrss on CPU). Then, while the budget allows, the best fast scenario runs a few
+steps under torch.profiler: profile_<shape>.txt, the operators and kernels by device time,
+says where the time goes. Writes gpu_throughput.json to --out ($OUT, else bench/results);
 --cpu-check writes throughput_cpu_check.json (default under --work), never a GPU result.
 """
 
@@ -346,6 +348,66 @@ def smaller(scenario: Scenario, sizes: Sizes) -> Scenario | None:
     return None
 
 
+# --- where the time goes ----------------------------------------------------------------
+
+PROFILE_WAIT, PROFILE_ACTIVE = 3, 3  # steps before the profiled ones, steps profiled
+
+
+def profile_in_process(config: str, out: Path) -> None:
+    """The trainer of `config` (sftjob_trainer.train's own build_trainer) for a few steps
+    under torch.profiler; the operators and kernels by device time (CPU time on CPU)."""
+    import torch
+    from sftjob_trainer.mixture import read_settings
+    from sftjob_trainer.train import build_trainer, parse
+    from transformers import TrainerCallback
+
+    script_args, training_args, model_args, dataset_args = parse(config, [])
+    training_args.max_steps = PROFILE_WAIT + 1 + PROFILE_ACTIVE
+    trainer = build_trainer(
+        script_args, training_args, model_args, dataset_args, read_settings(config)
+    )
+    gpu = torch.cuda.is_available()
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if gpu:
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    prof = torch.profiler.profile(
+        activities=activities,
+        schedule=torch.profiler.schedule(wait=PROFILE_WAIT, warmup=1, active=PROFILE_ACTIVE),
+    )
+
+    class Steps(TrainerCallback):  # type: ignore[misc]
+        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+            prof.start()
+
+        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+            prof.step()
+
+        def on_train_end(self, *args: Any, **kwargs: Any) -> None:
+            prof.stop()
+
+    trainer.add_callback(Steps())
+    trainer.train()
+    sort = "cuda_time_total" if gpu else "cpu_time_total"
+    table = prof.key_averages().table(sort_by=sort, row_limit=45, max_name_column_width=70)
+    out.write_text(f"{PROFILE_ACTIVE} steps of {config}, sorted by {sort}\n{table}\n")
+
+
+def profile(best: str, result: Mapping[str, Any], ctx: ShapeRun, out: Path) -> dict[str, Any]:
+    """Profile the best fast scenario's settings in a process of its own."""
+    settings = result["settings"]
+    scenario = Scenario(best, "sftjob", settings["sftConfig"], settings["modelConfig"])
+    sdir = ctx.work / f"profile-{best}"
+    prepared = prepare(sftjob(ctx.sizes, scenario, ctx.gpu), "sftjob", sdir, ctx.assets, ctx.gpu)
+    cmd = [sys.executable, __file__, "--profile-config", str(sdir / "config" / "trl.yaml"),
+           "--profile-out", str(out)]  # fmt: skip
+    timeout = min(ctx.sizes.timeout_s, ctx.budget.left())
+    run = run_stamped(cmd, prepared.env, sdir, timeout)
+    if run.exit_code != 0 or not out.exists():
+        tail = (sdir / "stderr.log").read_text(errors="replace")[-1500:]
+        return {"status": "failed", "exit_code": run.exit_code, "stderr_tail": tail}
+    return {"status": "ok", "scenario": best, "file": out.name, "wall_s": run.wall_s}
+
+
 # --- one shape ------------------------------------------------------------------------
 
 
@@ -358,20 +420,27 @@ class Budget:
         return self.seconds - (time.perf_counter() - self.started)
 
 
+@dataclass(frozen=True)
+class ShapeRun:
+    sizes: Sizes
+    work: Path  # this shape's scenario directories
+    assets: Path  # model/ and data/
+    gpu: bool
+    budget: Budget
+
+
 def run_shape(
     name: str,
     shape: Mapping[str, Any],
-    sizes: Sizes,
-    work: Path,
-    gpu: bool,
-    budget: Budget,
+    ctx: ShapeRun,
     only: set[str] | None,
+    profile_out: Path | None,
 ) -> dict[str, Any]:
     import torch
 
-    assets = work / name
-    info = build_model(assets / "model", dict(shape), "cuda" if gpu else "cpu")
-    write_dataset(assets / "data", rows=sizes.rows)
+    sizes, gpu = ctx.sizes, ctx.gpu
+    info = build_model(ctx.assets / "model", dict(shape), "cuda" if gpu else "cpu")
+    write_dataset(ctx.assets / "data", rows=sizes.rows)
     memory = torch.cuda.get_device_properties(0).total_memory if gpu else 0
     _, peak = peak_flops() if gpu else ("cpu", None)
     results: dict[str, Any] = {}
@@ -390,31 +459,34 @@ def run_shape(
                 tokens_to_fill(shape, info["parameters"], memory) if gpu else 4 * sizes.max_length
             )
             scenario = filled(scenario, sizes, tokens)
-        results[scenario.name] = run_scenario(scenario, sizes, work / name, assets, gpu, budget)
+        results[scenario.name] = run_scenario(scenario, ctx)
         results[scenario.name]["mfu"] = mfu(
             info["parameters"], results[scenario.name].get("tokens_per_s"), peak
         )
         print(f"{name} {scenario.name}: {json.dumps(results[scenario.name])[:600]}", flush=True)
-    return {
+    report = {
         "parameters": info["parameters"],
         "config": dict(shape),
         "scenarios": results,
         **summary(results),
     }
+    best = report["fast"]
+    if profile_out and best and ctx.budget.left() > 90:
+        report["profile"] = profile(best, results[best], ctx, profile_out)
+    return report
 
 
-def run_scenario(
-    scenario: Scenario, sizes: Sizes, work: Path, assets: Path, gpu: bool, budget: Budget
-) -> dict[str, Any]:
+def run_scenario(scenario: Scenario, ctx: ShapeRun) -> dict[str, Any]:
     """Run it; after an out-of-memory, again with fewer tokens per step (fast path only)."""
+    sizes, gpu, budget = ctx.sizes, ctx.gpu, ctx.budget
     tries: list[dict[str, Any]] = []
     current: Scenario | None = scenario
     while current is not None:
         if budget.left() < 30:
             return {"status": "skipped", "reason": "time budget spent", "tries": tries}
-        sdir = work / f"{scenario.name}-{len(tries)}"
+        sdir = ctx.work / f"{scenario.name}-{len(tries)}"
         body = sftjob(sizes, current, gpu)
-        prepared = prepare(body, current.tool, sdir, assets, gpu)
+        prepared = prepare(body, current.tool, sdir, ctx.assets, gpu)
         result = measure(prepared, sdir, sizes, gpu, min(sizes.timeout_s, budget.left()))
         result["settings"] = {"sftConfig": dict(current.sft), "modelConfig": dict(current.model)}
         result["trl_yaml"] = {k: v for k, v in prepared.trl.items() if k != "output_dir"}
@@ -501,7 +573,13 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=500.0)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/sftjob-gpu-throughput"))
+    parser.add_argument("--no-profile", action="store_true", help="skip the fast path's profile")
+    parser.add_argument("--profile-config", help=argparse.SUPPRESS)  # the profile's own process
+    parser.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile_config:
+        profile_in_process(args.profile_config, args.profile_out)
+        return 0
 
     import torch
 
@@ -517,6 +595,7 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     default_out = Path(os.environ["OUT"]) if os.environ.get("OUT") else ROOT / "bench" / "results"
     out = args.out or (default_out if gpu else args.work)
+    out.mkdir(parents=True, exist_ok=True)
     name = "gpu_throughput.json" if gpu else "throughput_cpu_check.json"
 
     ran, pinned = versions(), pins()
@@ -532,8 +611,10 @@ def main() -> int:
         "shapes": {},
     }
     for shape_name, shape in shapes.items():
+        ctx = ShapeRun(sizes, args.work / shape_name, args.work / shape_name, gpu, budget)
+        profile_out = None if args.no_profile else out / f"profile_{shape_name}.txt"
         report["shapes"][shape_name] = run_shape(
-            shape_name, shape, sizes, args.work, gpu, budget, set(args.only or ()) or None
+            shape_name, shape, ctx, set(args.only or ()) or None, profile_out
         )
         report["mfu"] = {
             n: {k: v.get("mfu") for k, v in s["scenarios"].items()}
@@ -542,7 +623,6 @@ def main() -> int:
         report["sftjob_over_trl"] = {n: s["sftjob_over_trl"] for n, s in report["shapes"].items()}
         report["acceptance"] = acceptance(report["shapes"])
         report["total_wall_s"] = round(time.perf_counter() - started, 1)
-        out.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(json.dumps(report, indent=2) + "\n")  # after every shape
     print(
         json.dumps({k: report.get(k) for k in ("device", "sftjob_over_trl", "mfu", "acceptance")})

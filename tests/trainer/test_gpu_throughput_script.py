@@ -40,3 +40,6 @@ def test_the_throughput_benchmark_runs_on_cpu_with_a_tiny_model(tmp_path: Path) 
     assert fast["gradient_checkpointing"] is False and fast["packing_strategy"] == "wrapped"
     assert 0 < tiny["sftjob_over_trl"] == report["sftjob_over_trl"]["tiny"]
     assert tiny["fast"] in ("fast_sdpa", "fast_sdpa_wrapped")
+    # Where the fast path's time goes: torch.profiler's table of its steps.
+    assert tiny["profile"]["status"] == "ok", tiny["profile"]
+    assert "Self CPU" in (tmp_path / "out" / "profile_tiny.txt").read_text()
