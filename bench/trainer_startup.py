@@ -230,7 +230,7 @@ def main() -> int:
                 for label in runs:  # the pods' path twice: the second finds the cache
                     cmd = commands(config, accel)[name]
                     run = run_stamped(
-                        cmd, env_for(base_env, storage), storage / label.split()[-1], 300
+                        cmd, env_for(base_env, storage), storage / label.split()[-1], 600
                     )
                     if run.exit_code != 0:
                         err = (storage / label.split()[-1] / "stderr.log").read_text()[-3000:]
