@@ -13,6 +13,15 @@ bitsandbytes (~43 MB) do not fit together, so there are two parts for one warm m
     --part 1   pyarrow, pandas and their dependencies  -> smoke.sh --install-only
     --part 2   everything else, bitsandbytes included   -> smoke.sh
     --part all everything except bitsandbytes (~66 MiB: only where the machine has pandas)
+
+    --part throughput   what bench/gpu/throughput.sh needs, in one carry (~47 MiB): the
+                        pinned trl, datasets, transformers, peft, tokenizers and liger-kernel
+                        (pyproject's pin; not needed in .venv), datasets' own dependencies,
+                        and pyarrow 24 (datasets 5.2 needs >= 24; the machine's may be older)
+                        as an xz tarball of the unpacked wheel (27 MiB instead of 47)
+
+torch cannot travel: its wheel and CUDA libraries are over 1 GiB, so the GPU runs use the
+machine's torch (and triton); every report records the versions that ran.
 """
 
 from __future__ import annotations
@@ -24,6 +33,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +51,41 @@ PRESENT = {
 REPLACED = {"transformers"}
 PINS = {"pyarrow": "24.0.0"}  # the smallest wheel that datasets accepts
 PART1_ROOTS = ["pyarrow", "pandas"]
+# The throughput run: the training stack at our pins (the machine's transformers, peft and
+# tokenizers are older) and liger-kernel; pyarrow travels compressed (see --part throughput).
+THROUGHPUT_ROOTS = ["trl", "datasets"]
+THROUGHPUT_PINNED = {"transformers", "peft", "tokenizers", "liger-kernel"}
+COMPRESSED = {"pyarrow"}
+
+
+def trainer_pins() -> dict[str, str]:
+    """pyproject.toml's [trainer] extra: name -> version."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for req in project["optional-dependencies"]["trainer"]:
+        name, sep, version = req.partition("==")
+        if sep:
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def version(name: str) -> str:
+    """The pin we carry: PINS, else pyproject's [trainer] pin, else the version in .venv."""
+    return PINS.get(name) or trainer_pins().get(name) or md.version(name)
+
+
+def compress_wheels(out: Path, names: set[str]) -> None:
+    """Replace each named wheel by an xz tarball of its contents (what pip would unpack
+    into site-packages); throughput.sh unpacks it beside the installed wheels."""
+    for wheel in sorted(out.glob("*.whl")):
+        if _name(wheel.name.split("-")[0]) not in names:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            zipfile.ZipFile(wheel).extractall(tmp)
+            target = out / (wheel.name.removesuffix(".whl") + ".tar.xz")
+            with tarfile.open(target, "w:xz", preset=9) as tar:
+                tar.add(tmp, arcname=".")
+        wheel.unlink()
 
 
 def _name(req: str) -> str:
@@ -61,7 +109,7 @@ def closure(roots: list[str], exclude: set[str]) -> set[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["all", "1", "2"], default="all")
+    parser.add_argument("--part", choices=["all", "1", "2", "throughput"], default="all")
     parser.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}")
     parser.add_argument("--skip", default="", help="comma-separated packages the machine has")
     parser.add_argument("--out", type=Path, default=ROOT / ".whl")
@@ -69,7 +117,9 @@ def main() -> int:
 
     exclude = PRESENT | {s.strip() for s in args.skip.split(",") if s.strip()}
     part1 = closure(PART1_ROOTS, exclude)
-    if args.part == "1":
+    if args.part == "throughput":
+        names = closure(THROUGHPUT_ROOTS, exclude | {"pandas"}) | THROUGHPUT_PINNED
+    elif args.part == "1":
         names = part1
     elif args.part == "2":
         names = closure(["trl", "datasets", "deepspeed", "bitsandbytes"], exclude) - part1
@@ -80,7 +130,7 @@ def main() -> int:
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     pip = [sys.executable, "-m", "pip"]
-    binary = sorted(f"{n}=={PINS.get(n) or md.version(n)}" for n in names - {"deepspeed"})
+    binary = sorted(f"{n}=={version(n)}" for n in names - {"deepspeed"})
     if binary:
         platforms = ["manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_24_x86_64",
                      "manylinux_2_28_x86_64"]  # fmt: skip
@@ -95,8 +145,11 @@ def main() -> int:
         cmd = [*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(args.out)]
         subprocess.run([*cmd, f"deepspeed=={md.version('deepspeed')}"], check=True, env=env)
 
+    if args.part == "throughput":
+        compress_wheels(args.out, COMPRESSED)
+
     total = 0
-    for wheel in sorted(args.out.glob("*.whl")):
+    for wheel in sorted([*args.out.glob("*.whl"), *args.out.glob("*.tar.xz")]):
         total += wheel.stat().st_size
         print(f"{wheel.stat().st_size / 2**20:7.1f} MiB  {wheel.name}")
     print(f"{total / 2**20:7.1f} MiB  total in {args.out}")

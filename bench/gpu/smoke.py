@@ -18,7 +18,6 @@ that could run failed. Sized for < 5 minutes on an H100.
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import json
 import os
@@ -34,23 +33,41 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from steplog import steady_tokens_per_s
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 150
 
 # bf16 dense peak (no sparsity), by device name.
 PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
 
-QWEN2_05B = dict(
-    hidden_size=896,
-    intermediate_size=4864,
-    num_hidden_layers=24,
-    num_attention_heads=14,
-    num_key_value_heads=2,
-    vocab_size=151936,
-    max_position_embeddings=32768,
-    rope_theta=1000000.0,
-    tie_word_embeddings=True,
-)
+# The model shapes of the GPU benchmarks (random weights), by Qwen2 size: the one table.
+QWEN2_SHAPES: dict[str, dict[str, Any]] = {
+    "0.5b": dict(
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        tie_word_embeddings=True,
+    ),
+    "1.5b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        tie_word_embeddings=True,
+    ),
+}
+QWEN2_05B = QWEN2_SHAPES["0.5b"]
 
 
 @dataclass
@@ -96,27 +113,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_model(model_dir: Path) -> dict[str, Any]:
+def build_model(
+    model_dir: Path, shape: dict[str, Any] = QWEN2_05B, device: str = "cuda"
+) -> dict[str, Any]:
+    """A Qwen2 of `shape` with random weights in bf16 and the tiny offline tokenizer."""
     import torch
     from sftjob_trainer.tinymodel import build_tokenizer
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = build_tokenizer()
     config = Qwen2Config(
-        **QWEN2_05B,
+        **shape,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         dtype="bfloat16",
     )
     torch.manual_seed(0)
-    with torch.device("cuda"):
+    with torch.device(device):
         model = Qwen2ForCausalLM(config).to(torch.bfloat16)
     params = sum(p.numel() for p in model.parameters())
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     del model
-    torch.cuda.empty_cache()
-    return {"parameters": params, "config": QWEN2_05B}
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return {"parameters": params, "config": shape}
 
 
 def write_dataset(data_dir: Path, rows: int = 3000) -> None:
@@ -240,24 +261,6 @@ def run_scenario(scenario: Scenario, work: Path, model: Path, data: Path) -> dic
         tokens_per_s_steady=steady_tokens_per_s(stamped),
     )
     return result
-
-
-def steady_tokens_per_s(stamped: list[tuple[float, str]], skip: int = 2) -> float | None:
-    """tokens/s from Trainer's per-step log lines (`{'loss': ..., 'num_tokens': ...}`) by
-    the time each reached us, leaving out loading and the first `skip` steps."""
-    points: list[tuple[float, float]] = []
-    for arrived, line in stamped:
-        if not line.startswith("{'loss'"):
-            continue
-        try:
-            logs = ast.literal_eval(line.strip())
-            points.append((arrived, float(logs["num_tokens"])))
-        except (ValueError, SyntaxError, KeyError, TypeError):
-            continue
-    if len(points) <= skip + 1:
-        return None
-    (t0, n0), (t1, n1) = points[skip], points[-1]
-    return round((n1 - n0) / (t1 - t0), 1) if t1 > t0 else None
 
 
 def write_report(

@@ -16,27 +16,7 @@ PYTHON="${PYTHON:-python3}"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export PYTHONPATH="$PWD/trainer_image:$PWD/operator${PYTHONPATH:+:$PYTHONPATH}"
 
-if [ -d .whl ]; then
-    mapfile -t wheels < <("$PYTHON" - <<'PY'
-import importlib.metadata as md, pathlib
-for w in sorted(pathlib.Path(".whl").glob("*.whl")):
-    name, version = w.name.split("-")[:2]
-    try:
-        if md.version(name) == version:
-            continue
-    except md.PackageNotFoundError:
-        pass
-    print(w)
-PY
-)
-    if [ "${#wheels[@]}" -gt 0 ]; then
-        echo "smoke: installing ${wheels[*]}"
-        # Into a folder of our own: the image's environment may be read-only.
-        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-            --upgrade --target /tmp/sftjob-site "${wheels[@]}"
-    fi
-    export PYTHONPATH="$PYTHONPATH:/tmp/sftjob-site"
-fi
+source bench/gpu/install_wheels.sh
 if [ "${1:-}" = "--install-only" ]; then
     exit 0
 fi

@@ -22,6 +22,10 @@ CHAT_TEMPLATE_FILE: Final = "chat_template.jinja"
 # The trainer's own settings (recipe extensions such as mixture weights), beside trl.yaml.
 TRAINER_SETTINGS_FILE: Final = "sftjob.yaml"
 CHAT_TEMPLATE_PATH: Final = f"{CONFIG_DIR}/{CHAT_TEMPLATE_FILE}"
+# The datasets library's cache (downloads, Arrow files, the tokenized and packed dataset) on
+# the storage, so a restarted attempt loads the prepared dataset instead of preparing it
+# again. Under `.cache/huggingface`, which push_to_hub's upload of output_dir leaves out.
+DATASETS_CACHE: Final = f"{STORAGE_MOUNT}/.cache/huggingface/datasets"
 
 OUTPUT_DIR_FIELD: Final = "spec.sftConfig.output_dir"
 OUTPUT_DIR_ADVICE: Final = (

@@ -7,6 +7,7 @@ from typing import Any
 
 from sftjob_operator.api.secret_env import HUB_TOKEN_ENV
 from sftjob_operator.render import launch, names
+from sftjob_operator.render.caches import cache_env
 from sftjob_operator.render.configmap import OUTPUT_DIR, config_files
 from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner, labels, object_meta
@@ -108,6 +109,8 @@ def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
         )
     # Trackers write on the job's storage unless the user's own entry says otherwise.
     out.extend(tracker_env(plan.env))
+    # The prepared dataset too, so a restart does not tokenize it again.
+    out.extend(cache_env(plan.env))
     out.extend(dict(var) for var in plan.env)
     return out
 

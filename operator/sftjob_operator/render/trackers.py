@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sftjob_operator.render.configmap import OUTPUT_DIR
+from sftjob_operator.render.env_defaults import unset_defaults
 
 TRACKER_ENV: tuple[tuple[str, str], ...] = (
     ("WANDB_DIR", OUTPUT_DIR),
@@ -35,5 +36,4 @@ TRACKER_ENV: tuple[tuple[str, str], ...] = (
 
 def tracker_env(user_env: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The tracker defaults, less those the user's spec.env sets itself."""
-    taken = {str(var.get("name", "")) for var in user_env}
-    return [{"name": name, "value": value} for name, value in TRACKER_ENV if name not in taken]
+    return unset_defaults(TRACKER_ENV, user_env)
