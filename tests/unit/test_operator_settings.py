@@ -6,6 +6,7 @@ import kopf
 from kopf._cogs.structs.references import Resource
 from sftjob_operator.settings import (
     IDLE_WORKER_SECONDS,
+    POSTING_IDLE_SECONDS,
     POSTING_WORKERS,
     Options,
     configure,
@@ -47,6 +48,8 @@ def test_a_burst_neither_opens_a_connection_per_event_nor_keeps_every_body() -> 
     configure(settings, Options())
     assert defaults.posting.worker_limit is None  # kopf: one poster per object
     assert settings.posting.worker_limit == POSTING_WORKERS
+    # A poster that idles holds its slot: it must let go at once, or Events trail a burst.
+    assert settings.posting.idle_timeout == POSTING_IDLE_SECONDS < defaults.posting.idle_timeout
     assert settings.queueing.idle_timeout == IDLE_WORKER_SECONDS < defaults.queueing.idle_timeout
 
 def test_watches_time_out_so_a_silent_stream_is_replaced() -> None:
