@@ -10,6 +10,7 @@ kube-controller-manager, kube-scheduler) plus kwok simulating GPU nodes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import args as component_args
 from . import procs
 from .apiclient import ApiClient, ApiError
@@ -34,6 +37,7 @@ from .paths import cluster_state_dir
 from .stages import render_kwok_config
 
 LOCAL_NODE_COMPONENT = "nodeagent"
+KUEUE_COMPONENT = "kueue"
 CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
@@ -67,6 +71,9 @@ class ClusterConfig:
     startup_timeout: float = 180.0
     # Also run the local node agent (node `local-cpu`), which executes pods as processes.
     local_node: bool = False
+    # Also run Kueue (built on first use), with its CRDs, webhooks and batch/v1 Job
+    # integration.
+    kueue: bool = False
 
     def __post_init__(self) -> None:
         if not CLUSTER_NAME.fullmatch(self.name):
@@ -282,7 +289,68 @@ class DevCluster:
                 self._start_all(bin_dir)
             if self.config.local_node:
                 self.start_local_node()
+            if self.config.kueue:
+                self.start_kueue()
         return self
+
+    def start_kueue(self) -> None:
+        """Run Kueue unless it already runs: CRDs, then the manager, then its webhooks."""
+        from . import kueue
+        from .certs import write_serving_cert
+        from .kueue_build import METRICS_CERT_DIR_ENV, build_kueue, module_dir
+
+        current = self.status().get(KUEUE_COMPONENT)
+        if current is not None and current.state == "running":
+            return
+        binary = build_kueue()
+        module = module_dir()
+        api = self.api()
+        for crd in kueue.crd_manifests(module):
+            api.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        deadline = time.monotonic() + self.config.startup_timeout
+        self._wait(KUEUE_COMPONENT, deadline, lambda: self._crds_established(kueue.KUEUE_API_GROUP))
+        api.create(
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": kueue.KUEUE_NAMESPACE}},
+        )
+        work = self.state_dir / KUEUE_COMPONENT
+        certs = write_serving_cert(self.layout.pki, "kueue-webhook", work / "certs")
+        webhook_port, health_port = free_port(), free_port()
+        config = work / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(kueue.configuration(webhook_port, health_port, certs), sort_keys=False)
+        )
+        argv = [str(binary), f"--config={config}", f"--kubeconfig={self.kubeconfig}"]
+        self.start_component(
+            KUEUE_COMPONENT,
+            argv,
+            env={**os.environ, METRICS_CERT_DIR_ENV: str(certs)},
+            ready=lambda: _http_ok(f"http://127.0.0.1:{health_port}/readyz"),
+            timeout=self.config.startup_timeout,
+        )
+        manifests = (module / kueue.WEBHOOK_MANIFESTS).read_text()
+        hooks = kueue.webhook_configurations(
+            manifests, f"https://127.0.0.1:{webhook_port}", self.ca_file.read_bytes()
+        )
+        for hook in hooks:
+            plural = hook["kind"].lower() + "s"
+            base = f"/apis/admissionregistration.k8s.io/v1/{plural}"
+            api.request("DELETE", f"{base}/{hook['metadata']['name']}")
+            api.create(base, hook)
+
+    def _crds_established(self, group: str) -> bool:
+        try:
+            crds = self.api().get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        except (ApiError, OSError):
+            return False
+        ours = [c for c in crds["items"] if c["spec"]["group"] == group]
+        return bool(ours) and all(
+            any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in crd.get("status", {}).get("conditions", [])
+            )
+            for crd in ours
+        )
 
     @property
     def local_node_state_dir(self) -> Path:

@@ -15,11 +15,14 @@ ETCD = "v3.6.8"
 KWOK = "v0.8.0"
 # helm is built separately (sftjob_devcluster.helm) with its own cache key.
 HELM = "v3.22.0"
+# Kueue is built separately (sftjob_devcluster.kueue_build), only for `up --kueue`.
+KUEUE = "v0.17.0"
 
 # Bumped whenever the wrapper modules or the build recipe change, so that the
 # binary cache key changes with them.
 RECIPE = "1"
 HELM_RECIPE = "1"
+KUEUE_RECIPE = "1"
 
 
 @dataclass(frozen=True)

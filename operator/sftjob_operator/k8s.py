@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -29,6 +30,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("v1", "Pod"): "pods",
     ("batch/v1", "Job"): "jobs",
+    ("kueue.x-k8s.io/v1beta2", "Workload"): "workloads",
     ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (f"{GROUP}/{VERSION}", "SFTJob"): PLURAL,
@@ -187,6 +189,21 @@ class Api:
             if exc.status == 404:
                 return None
             raise _error(f"get {kind} {name}", exc) from exc
+
+    async def list_labelled(
+        self, api_version: str, kind: str, namespace: str, label_selector: str
+    ) -> list[Any]:
+        """The objects matching a label selector; [] when the kind is not served (404)."""
+        path = (
+            f"{collection_path(api_version, kind, namespace)}?labelSelector={quote(label_selector)}"
+        )
+        try:
+            body = await self._call("GET", path)
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise _error(f"list {kind}", exc) from exc
+        return list(body.get("items") or [])
 
     async def patch(
         self,

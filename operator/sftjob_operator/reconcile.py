@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 import kopf
@@ -25,25 +26,35 @@ from sftjob_operator.decide import (
     Decision,
     Observation,
     Setup,
+    SetWorkloadActive,
     StopJob,
     decide,
 )
 from sftjob_operator.decide import setup as attempt_setup
 from sftjob_operator.decide.attempt import children_of, current_attempt, older_jobs
 from sftjob_operator.decide.storage import StorageCheck, needs_claim, storage_check
-from sftjob_operator.decide.suspend import mirrored
+from sftjob_operator.decide.suspend import job_finished, mirrored
 from sftjob_operator.memory import JobMemory, Memories, last_written
 from sftjob_operator.metrics import JobSample, OperatorCounters
 from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
 from sftjob_operator.progress_sink import ProgressSink
 from sftjob_operator.render import names
 from sftjob_operator.status import progress, timeutil
-from sftjob_operator.status.observe import JobView, job_view
+from sftjob_operator.status.observe import (
+    DEACTIVATED_BY_ANNOTATION,
+    JobView,
+    WorkloadView,
+    job_view,
+    workload_view,
+)
 from sftjob_operator.status.phase import FINAL_PHASES, Policy
 from sftjob_operator.trainer_identity import TrainerIdentities
 from sftjob_operator.views import Indexes, Key, SftView, sft_view
 
 logger = logging.getLogger(__name__)
+
+WORKLOAD = ("kueue.x-k8s.io/v1beta2", "Workload")
+KUEUE_JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"  # Kueue labels a Job's Workload with its uid
 
 CREATE_RETRY_SECONDS = 30
 # Child events arrive in bursts (every pod of a job changes at once); one status
@@ -275,8 +286,26 @@ class Reconciler:
         if view.deleting:
             return
         observed = self._observe(view, memory, assumed_job, record)
+        if (workload := await self._workload(view, observed.children.job)) is not None:
+            observed = replace(observed, workload=workload)
         decision = decide(observed, timeutil.now(), self.policy, setup)
         await self._apply(view, memory, decision)
+
+    async def _workload(self, view: SftView, job: JobView | None) -> WorkloadView | None:
+        """Kueue's Workload of the Job, read only while Kueue may hold the Job or
+        spec.suspend asks to deactivate it (decide/queue.py)."""
+        if view.queue is None or job is None or not job.uid or job_finished(job):
+            return None
+        if not (job.suspended or view.spec.suspend):
+            return None
+        try:
+            found = await self.api.list_labelled(
+                *WORKLOAD, view.namespace, f"{KUEUE_JOB_UID_LABEL}={job.uid}"
+            )
+        except k8s.ApiError as exc:
+            logger.warning("reading the Kueue Workload of %s/%s failed: %s", *view.key, exc)
+            return None
+        return workload_view(found[0]) if found else None
 
     def _observe(
         self,
@@ -351,6 +380,16 @@ class Reconciler:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, SetWorkloadActive):
+            logger.info(
+                "spec.suspend of %s/%s: setting Kueue Workload %s active=%s",
+                *view.key,
+                action.workload,
+                action.active,
+            )
+            annotations = {DEACTIVATED_BY_ANNOTATION: None if action.active else "spec.suspend"}
+            patch = {"metadata": {"annotations": annotations}, "spec": {"active": action.active}}
+            await self.api.patch(*WORKLOAD, view.namespace, action.workload, patch)
         else:
             logger.info("ttlSecondsAfterFinished elapsed; deleting SFTJob %s/%s", *view.key)
             await self.api.delete(API_VERSION, KIND, view.namespace, view.name, uid=view.uid)

@@ -1,7 +1,8 @@
 """The pure decision: an observed SFTJob and its children -> status, actions, events.
 
 decision.py composes the policies; each policy is its own module with its own table test:
-attempt, restart, deadline, ttl, progress, setup (refusals), storage, suspend. The phase
+attempt, restart, deadline, ttl, progress, setup (refusals), storage, suspend, queue
+(Kueue). The phase
 of an attempt comes from status/phase.py.
 """
 
@@ -15,6 +16,7 @@ from sftjob_operator.decide.model import (
     DeleteSftJob,
     Observation,
     Setup,
+    SetWorkloadActive,
     StopJob,
 )
 
@@ -27,6 +29,7 @@ __all__ = [
     "Decision",
     "DeleteSftJob",
     "Observation",
+    "SetWorkloadActive",
     "Setup",
     "StopJob",
     "decide",

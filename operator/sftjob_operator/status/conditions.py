@@ -14,6 +14,7 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 RESTARTING = "Restarting"
 CHECKPOINT_STORAGE = "CheckpointStorage"
+ADMITTED = "Admitted"  # Kueue admitted the current attempt (decide/queue.py)
 
 
 def get(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:
