@@ -338,6 +338,21 @@ class DevCluster:
             api.request("DELETE", f"{base}/{hook['metadata']['name']}")
             api.create(base, hook)
 
+    def stop_kueue(self) -> bool:
+        """Stop Kueue and remove its webhook registrations (its CRDs and objects stay).
+        True if it had been running."""
+        from . import kueue
+
+        tracked = procs.read_pid_file(KUEUE_COMPONENT, self.layout.pid_file(KUEUE_COMPONENT))
+        api = self.api()
+        for kind in ("mutating", "validating"):
+            base = f"/apis/admissionregistration.k8s.io/v1/{kind}webhookconfigurations"
+            api.request("DELETE", f"{base}/{kueue.WEBHOOK_CONFIG_PREFIX}{kind}")
+        self._procs.pop(KUEUE_COMPONENT, None)
+        stopped = tracked is not None and procs.stop(tracked)
+        self.layout.pid_file(KUEUE_COMPONENT).unlink(missing_ok=True)
+        return stopped
+
     def _crds_established(self, group: str) -> bool:
         try:
             crds = self.api().get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")

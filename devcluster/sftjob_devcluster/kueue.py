@@ -101,3 +101,49 @@ def crd_manifests(module_dir: Path) -> list[dict[str, Any]]:
     if not crds:
         raise FileNotFoundError(f"no CustomResourceDefinitions under {module_dir / CRD_DIR}")
     return crds
+
+
+def gpu_queue_manifests(
+    name: str,
+    namespace: str,
+    gpus: int,
+    node_labels: Mapping[str, str],
+    tolerations: Iterable[Mapping[str, str]] = (),
+) -> list[dict[str, Any]]:
+    """A ResourceFlavor for the kwok GPU nodes, a ClusterQueue `name` with a quota of `gpus`
+    GPUs on it (CPU and memory generous), and LocalQueue `name` in `namespace` feeding it."""
+    api = f"{KUEUE_API_GROUP}/v1beta2"
+    flavor: dict[str, Any] = {"nodeLabels": dict(node_labels)}
+    if tolerations := [dict(t) for t in tolerations]:
+        flavor["tolerations"] = tolerations
+    quota = {"cpu": "10k", "memory": "100Ti", "nvidia.com/gpu": str(gpus)}
+    return [
+        {"apiVersion": api, "kind": "ResourceFlavor", "metadata": {"name": name}, "spec": flavor},
+        {
+            "apiVersion": api,
+            "kind": "ClusterQueue",
+            "metadata": {"name": name},
+            "spec": {
+                "namespaceSelector": {},
+                "resourceGroups": [
+                    {
+                        "coveredResources": list(quota),
+                        "flavors": [
+                            {
+                                "name": name,
+                                "resources": [
+                                    {"name": r, "nominalQuota": q} for r, q in quota.items()
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "LocalQueue",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"clusterQueue": name},
+        },
+    ]
