@@ -320,11 +320,15 @@ class DevCluster:
         config.write_text(
             yaml.safe_dump(kueue.configuration(webhook_port, health_port, certs), sort_keys=False)
         )
-        argv = [str(binary), f"--config={config}", f"--kubeconfig={self.kubeconfig}"]
+        argv = [str(binary), f"--config={config}"]
         self.start_component(
             KUEUE_COMPONENT,
             argv,
-            env={**os.environ, METRICS_CERT_DIR_ENV: str(certs)},
+            env={
+                **os.environ,
+                METRICS_CERT_DIR_ENV: str(certs),
+                "KUBECONFIG": str(self.kubeconfig),
+            },
             ready=lambda: _http_ok(f"http://127.0.0.1:{health_port}/readyz"),
             timeout=self.config.startup_timeout,
         )

@@ -155,8 +155,15 @@ def test_queued_state_in_printer_columns(
 ) -> None:
     queue = gpu_queue(8)
     apply(kueue, sftjob("big", namespace, nodes=1, gpusPerNode=16, labels={QUEUE_LABEL: queue}))
-    st = wait_for("Queued", lambda: phase_is(kueue, namespace, "big", "Queued"))
-    assert "insufficient" in st["message"].lower() or "quota" in st["message"].lower(), st
+
+    def with_kueues_reason() -> dict[str, Any] | None:
+        st = phase_is(kueue, namespace, "big", "Queued")
+        return (
+            st if st and condition(st, "Admitted").get("reason") != "WaitingForWorkload" else None
+        )
+
+    st = wait_for("Queued with Kueue's reason", with_kueues_reason)
+    assert f"LocalQueue {queue}" in st["message"] and "nvidia.com/gpu" in st["message"], st
     row = printer_row(kueue, namespace, "big")
     assert (row["PHASE"], row["QUEUE"]) == ("Queued", queue)
 

@@ -32,8 +32,11 @@ EVICTED = "Evicted"
 PREEMPTED_CONDITION = "Preempted"
 REQUEUED = "Requeued"
 BY_PREEMPTION = "Preempted"
-# How often a queued job's Workload is read again, for Kueue's current reason.
+# How often a queued job's Workload is read again, for Kueue's current reason (no event
+# says that it changed: the operator watches no Workloads), and soon after its Job was
+# created, when Kueue has not yet made the Workload.
 RECHECK_SECONDS = 30.0
+NO_WORKLOAD_RECHECK_SECONDS = 2.0
 
 
 def holds(queue: str | None, job: JobView | None, user_suspended: bool) -> bool:
@@ -69,7 +72,7 @@ def derive(
             QUEUED,
             "WaitingForWorkload",
             f"queued in {where}; waiting for Kueue to create the Workload",
-            recheck_after=RECHECK_SECONDS,
+            recheck_after=NO_WORKLOAD_RECHECK_SECONDS,
         )
     if workload.condition(ADMITTED):
         target = f"ClusterQueue {workload.cluster_queue}" if workload.cluster_queue else where
