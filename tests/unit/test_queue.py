@@ -215,3 +215,17 @@ def test_views_read_kueues_objects() -> None:
     assert view.false_condition("QuotaReserved") == ("Pending", "")
     assert workload_view({"metadata": {"name": "w"}}).active
     assert job_view({"metadata": {"name": "j", "uid": "u9"}}).uid == "u9"
+
+
+def test_a_missing_workload_is_looked_for_soon_then_seldom() -> None:
+    from datetime import UTC, datetime
+
+    from sftjob_operator.decide.queue import NO_WORKLOAD_RECHECK_SECONDS, RECHECK_SECONDS
+
+    young = JobView(name="j-a1", attempt=1, suspended=True, created="2025-01-01T11:59:50Z")
+    old = JobView(name="j-a1", attempt=1, suspended=True, created="2025-01-01T11:00:00Z")
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    soon = derive(Q, young, None, False, now)
+    later = derive(Q, old, None, False, now)
+    assert soon is not None and soon.recheck_after == NO_WORKLOAD_RECHECK_SECONDS
+    assert later is not None and later.recheck_after == RECHECK_SECONDS

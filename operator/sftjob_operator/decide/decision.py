@@ -59,7 +59,7 @@ def decide(
         seen.progress, seen.record, children.attempt, seen.attempt_started
     )
     refusal = setup.refusal if setup else None
-    derived = refusal or _queue_phase(seen) or phase.derive(_phase_inputs(seen), now, policy)
+    derived = refusal or _queue_phase(seen, now) or phase.derive(_phase_inputs(seen), now, policy)
     step = restart.Step(derived, children.attempt, int(current.get("restarts") or 0))
     took_pending = False
     if refusal is None and current.get("phase") not in FINAL_PHASES:
@@ -86,11 +86,11 @@ def decide(
     )
 
 
-def _queue_phase(seen: Observation) -> Derived | None:
+def _queue_phase(seen: Observation, now: datetime) -> Derived | None:
     if seen.create_error:
         return None
     return queue.derive(
-        seen.sftjob.queue, seen.children.job, seen.workload, seen.sftjob.spec.suspend
+        seen.sftjob.queue, seen.children.job, seen.workload, seen.sftjob.spec.suspend, now
     )
 
 

@@ -19,9 +19,12 @@ holds it, the Admitted condition, and the Workload's spec.active. Pure.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sftjob_operator.decide.model import Condition
 from sftjob_operator.decide.suspend import job_finished
 from sftjob_operator.status import conditions as cond
+from sftjob_operator.status import timeutil
 from sftjob_operator.status.observe import JobView, WorkloadView
 from sftjob_operator.status.phase import PREEMPTED, QUEUED, Derived
 
@@ -34,7 +37,8 @@ REQUEUED = "Requeued"
 BY_PREEMPTION = "Preempted"
 # How often a queued job's Workload is read again, for Kueue's current reason (no event
 # says that it changed: the operator watches no Workloads), and soon after its Job was
-# created, when Kueue has not yet made the Workload.
+# created, when Kueue has not yet made the Workload (later, e.g. without Kueue installed,
+# as seldom as the reason).
 RECHECK_SECONDS = 30.0
 NO_WORKLOAD_RECHECK_SECONDS = 2.0
 
@@ -61,18 +65,24 @@ def _preemption(workload: WorkloadView) -> str | None:
 
 
 def derive(
-    queue: str | None, job: JobView | None, workload: WorkloadView | None, user_suspended: bool
+    queue: str | None,
+    job: JobView | None,
+    workload: WorkloadView | None,
+    user_suspended: bool,
+    now: datetime | None = None,
 ) -> Derived | None:
     """The phase while Kueue holds the job; None when it does not (another rule decides)."""
     if not holds(queue, job, user_suspended):
         return None
     where = f"LocalQueue {queue}"
     if workload is None:
+        created = timeutil.parse(job.created) if job and job.created else None
+        young = now is None or created is None or (now - created).total_seconds() < RECHECK_SECONDS
         return Derived(
             QUEUED,
             "WaitingForWorkload",
             f"queued in {where}; waiting for Kueue to create the Workload",
-            recheck_after=NO_WORKLOAD_RECHECK_SECONDS,
+            recheck_after=NO_WORKLOAD_RECHECK_SECONDS if young else RECHECK_SECONDS,
         )
     if workload.condition(ADMITTED):
         target = f"ClusterQueue {workload.cluster_queue}" if workload.cluster_queue else where
