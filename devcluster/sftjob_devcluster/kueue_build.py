@@ -4,12 +4,15 @@ Like helm, Kueue's command (sigs.k8s.io/kueue/cmd/kueue) is a `main` package, so
 generated wrapper module requires sigs.k8s.io/kueue and declares the command as a Go
 `tool`; the dependency graph is Kueue's own (its go.mod has no replace directives).
 
-One source line is changed at build time, through `go build -overlay` (the module
-cache stays untouched): with internal certificate management off, Kueue v0.17 reads
-its metrics serving certificate from the fixed path /etc/kueue/metrics/certs (a
-Secret mount in its Deployment). A devcluster runs Kueue as a process, so that path
-becomes the environment variable METRICS_CERT_DIR_ENV. The build fails if the line
-is not found, so a version bump cannot silently drop the change.
+One source line is changed at build time: with internal certificate management off,
+Kueue v0.17 reads its metrics serving certificate from the fixed path
+/etc/kueue/metrics/certs (a Secret mount in its Deployment). A devcluster runs Kueue as
+a process, so that path becomes the environment variable METRICS_CERT_DIR_ENV. `go build
+-overlay` may not replace files in the module cache, so the build copies the downloaded
+module into its work directory, changes that line there, and points the wrapper's
+`replace sigs.k8s.io/kueue => ./kueue` at the copy (the module cache stays untouched,
+every dependency still comes from the proxy at Kueue's own versions). The build fails
+if the line is not found, so a version bump cannot silently drop the change.
 
 The binary lands in <cache>/kueue-<version>-<key>/bin/kueue; it is built only when
 a cluster asks for Kueue (`sftjob-devcluster up --kueue`, `sftjob-devcluster build
@@ -60,10 +63,26 @@ def kueue_cache_key(version: str, go: str, recipe: str = KUEUE_RECIPE) -> str:
     return f"kueue-{version}-{digest}"
 
 
+PATCHED_DIR = "kueue"  # the patched copy of the module, inside the wrapper's directory
+
+
 def wrapper_gomod(version: str, go: str) -> str:
-    """go.mod of the wrapper module: require Kueue, declare its manager command as a tool."""
-    text = gomod.render_gomod(f"{WRAPPER_MODULE}/kueue", go, {KUEUE_MODULE: version})
+    """go.mod of the wrapper module: require Kueue (its patched copy), declare its manager
+    command as a tool."""
+    text = gomod.render_gomod(
+        f"{WRAPPER_MODULE}/kueue",
+        go,
+        {KUEUE_MODULE: version},
+        [f"{KUEUE_MODULE} => ./{PATCHED_DIR}"],
+    )
     return text + f"\ntool {KUEUE_COMMAND}\n"
+
+
+def copy_module(source: Path, target: Path) -> None:
+    """A writable copy of a module from the (read-only) module cache."""
+    shutil.copytree(source, target, copy_function=shutil.copyfile)
+    for directory in [target, *(p for p in target.rglob("*") if p.is_dir())]:
+        directory.chmod(0o755)
 
 
 def check_no_replace(gomod_text: str) -> None:
@@ -132,13 +151,12 @@ def build_kueue(version: str = KUEUE, force: bool = False) -> Path:
         upstream = Path(info["GoMod"]).read_text()
         check_no_replace(upstream)
         (work / "go.mod").write_text(wrapper_gomod(version, gomod.go_directive(upstream)))
-        main_go = Path(info["Dir"]) / MAIN_GO
-        (work / "main.go.overlay").write_text(patched_main(main_go.read_text()))
-        overlay = {"Replace": {str(main_go): str(work / "main.go.overlay")}}
-        (work / "overlay.json").write_text(json.dumps(overlay, indent=2))
+        copy_module(Path(info["Dir"]), work / PATCHED_DIR)
+        main_go = work / PATCHED_DIR / MAIN_GO
+        main_go.write_text(patched_main(main_go.read_text()))
         _run(["go", "mod", "tidy"], work, log, "kueue: resolving modules")
         date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        args = ["go", "build", "-v", "-trimpath", f"-overlay={work / 'overlay.json'}"]
+        args = ["go", "build", "-v", "-trimpath"]
         args += [f"-ldflags={ldflags(version, date)}", "-o", str(staging_bin / "kueue")]
         _run([*args, KUEUE_COMMAND], work, log, "kueue: compiling", progress=True)
 

@@ -22,7 +22,7 @@ KUEUE = "v0.17.0"
 # binary cache key changes with them.
 RECIPE = "1"
 HELM_RECIPE = "1"
-KUEUE_RECIPE = "1"
+KUEUE_RECIPE = "2"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,6 +13,7 @@ from sftjob_devcluster.kueue_build import (
     KUEUE_COMMAND,
     METRICS_CERT_DIR_ENV,
     check_no_replace,
+    copy_module,
     kueue_cache_key,
     patched_main,
     wrapper_gomod,
@@ -68,6 +70,7 @@ def test_replace_directives_in_kueues_gomod_stop_the_build() -> None:
 def test_the_wrapper_module_declares_kueue_as_a_tool_and_the_key_follows_the_inputs() -> None:
     text = wrapper_gomod("v0.17.0", "1.25.0")
     assert "\tsigs.k8s.io/kueue v0.17.0\n" in text and f"tool {KUEUE_COMMAND}" in text
+    assert "sigs.k8s.io/kueue => ./kueue" in text
     key = kueue_cache_key("v0.17.0", "go1.26.8")
     assert key.startswith("kueue-v0.17.0-")
     assert key != kueue_cache_key("v0.17.0", "go1.26.9") != kueue_cache_key("v0.18.0", "go1.26.8")
@@ -89,8 +92,6 @@ def test_only_kueue_and_job_webhooks_are_registered_by_url_with_the_ca() -> None
 
 
 def test_the_configuration_runs_kueue_on_loopback_without_its_own_certificates() -> None:
-    from pathlib import Path
-
     config = kueue.configuration(9443, 8081, Path("/certs"))
     text = yaml.safe_load(yaml.safe_dump(config))
     assert text["webhook"] == {"host": "127.0.0.1", "port": 9443, "certDir": "/certs"}
@@ -98,3 +99,18 @@ def test_the_configuration_runs_kueue_on_loopback_without_its_own_certificates()
     assert text["integrations"]["frameworks"] == ["batch/job"]
     assert text["leaderElection"] == {"leaderElect": False}
     assert text["health"]["healthProbeBindAddress"] == "127.0.0.1:8081"
+
+
+def test_the_module_copy_is_writable_where_the_module_cache_is_not(tmp_path: Path) -> None:
+    source = tmp_path / "cache" / "kueue@v0.17.0"
+    (source / "cmd" / "kueue").mkdir(parents=True)
+    main = source / "cmd" / "kueue" / "main.go"
+    main.write_text(MAIN)
+    main.chmod(0o444)
+    (source / "cmd" / "kueue").chmod(0o555)
+    copy = tmp_path / "work" / "kueue"
+    copy_module(source, copy)
+    (copy / "cmd" / "kueue" / "main.go").write_text(patched_main(MAIN))
+    (copy / "cmd" / "kueue" / "new").write_text("x")
+    assert main.read_text() == MAIN
+    (source / "cmd" / "kueue").chmod(0o755)
