@@ -366,7 +366,7 @@ class DevCluster:
         return bool(ours) and all(
             any(
                 c["type"] == "Established" and c["status"] == "True"
-                for c in crd.get("status", {}).get("conditions", [])
+                for c in (crd.get("status") or {}).get("conditions") or ()
             )
             for crd in ours
         )
