@@ -32,6 +32,7 @@ from sftjob_operator.decide import (
 )
 from sftjob_operator.decide import setup as attempt_setup
 from sftjob_operator.decide.attempt import children_of, current_attempt, older_jobs
+from sftjob_operator.decide.queue import suspend_changed
 from sftjob_operator.decide.storage import StorageCheck, needs_claim, storage_check
 from sftjob_operator.decide.suspend import job_finished, mirrored
 from sftjob_operator.memory import JobMemory, Memories, last_written
@@ -99,7 +100,9 @@ class Reconciler:
             if memory.ensured < attempt:
                 async with memory.lock:
                     await self._ensure(view, body, memory)
-            elif await self.mirror_suspend(view.key):
+            elif await self.mirror_suspend(view.key) or suspend_changed(
+                view.queue, view.spec.suspend, memory.status(view)
+            ):
                 await self.refresh(view.key, seen=view)
         except Exception:
             # kopf does not retry event handlers; a lost connection must not strand the job.

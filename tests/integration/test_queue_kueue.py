@@ -267,7 +267,8 @@ def test_suspend_releases_the_quota_and_resume_queues_again(
         ),
     )
     wait_for("Running", lambda: phase_is(kueue, namespace, "sus", "Running"))
-    assert gpus_reserved(kueue, queue) == 8
+    # Kueue reports the reservation in the ClusterQueue's status a moment later.
+    wait_for("the quota reserved", lambda: gpus_reserved(kueue, queue) == 8)
     patch = '{"spec":{"suspend":%s}}'
     kueue.kubectl("patch", "sft", "sus", "-n", namespace, "--type=merge", "-p", patch % "true")
     st = wait_for("Suspended", lambda: phase_is(kueue, namespace, "sus", "Suspended"))
@@ -280,7 +281,21 @@ def test_suspend_releases_the_quota_and_resume_queues_again(
     assert job.spec.suspend is True and status(kueue, namespace, "sus")["phase"] == "Suspended"
 
     kueue.kubectl("patch", "sft", "sus", "-n", namespace, "--type=merge", "-p", patch % "false")
-    st = wait_for("Running again", lambda: phase_is(kueue, namespace, "sus", "Running"), 60)
+    st = wait_for(
+        "Running again",
+        lambda: phase_is(kueue, namespace, "sus", "Running"),
+        60,
+        explain=lambda: json.dumps(
+            {
+                "sftjob": status(kueue, namespace, "sus"),
+                "workloads": [
+                    {k: w.get(k) for k in ("metadata", "spec", "status")}
+                    for w in kueue_get(kueue, "workload", namespace=namespace)["items"]
+                ],
+            },
+            indent=1,
+        )[-6000:],
+    )
     assert condition(st, "Admitted")["status"] == "True" and st["restarts"] == 0
 
 

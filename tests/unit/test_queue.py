@@ -229,3 +229,14 @@ def test_a_missing_workload_is_looked_for_soon_then_seldom() -> None:
     later = derive(Q, old, None, False, now)
     assert soon is not None and soon.recheck_after == NO_WORKLOAD_RECHECK_SECONDS
     assert later is not None and later.recheck_after == RECHECK_SECONDS
+
+
+def test_a_changed_spec_suspend_of_a_queued_job_asks_for_a_reconcile() -> None:
+    from sftjob_operator.decide.queue import suspend_changed
+
+    suspended = {"conditions": [{"type": "Suspended", "status": "True"}]}
+    assert suspend_changed(Q, True, {})
+    assert not suspend_changed(Q, True, suspended)
+    assert suspend_changed(Q, False, suspended)
+    assert not suspend_changed(Q, False, {})
+    assert not suspend_changed(None, True, {})  # not queued: mirroring the Job does it

@@ -19,7 +19,9 @@ holds it, the Admitted condition, and the Workload's spec.active. Pure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sftjob_operator.decide.model import Condition
 from sftjob_operator.decide.suspend import job_finished
@@ -124,6 +126,13 @@ def admitted_condition(
     if user_suspended:
         return Condition(cond.ADMITTED, False, "Suspended", "spec.suspend is true")
     return Condition(cond.ADMITTED, True, "Admitted", f"admitted by Kueue from LocalQueue {queue}")
+
+
+def suspend_changed(queue: str | None, user_suspended: bool, status: Mapping[str, Any]) -> bool:
+    """spec.suspend of a queued SFTJob says otherwise than its status: its Workload must be
+    (de)activated, which no change of its Job announces (the Job's suspend is Kueue's)."""
+    shown = cond.is_true(status.get("conditions") or (), cond.SUSPENDED)
+    return queue is not None and user_suspended != shown
 
 
 def workload_active(user_suspended: bool, workload: WorkloadView | None) -> bool | None:
