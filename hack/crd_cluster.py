@@ -270,7 +270,17 @@ def cluster_spec_properties() -> dict[str, Schema]:
     }
 
 
-PHASES = ["Pending", "Suspended", "Running", "Restarting", "Succeeded", "Failed"]
+# Queued and Preempted: Kueue holds the Job (operator/sftjob_operator/decide/queue.py).
+PHASES = [
+    "Pending",
+    "Queued",
+    "Preempted",
+    "Suspended",
+    "Running",
+    "Restarting",
+    "Succeeded",
+    "Failed",
+]
 
 
 def status_schema() -> Schema:
@@ -346,5 +356,11 @@ def printer_columns() -> list[Schema]:
         {"name": "Loss", "type": "number", "jsonPath": ".status.progress.loss"},
         {"name": "Nodes", "type": "integer", "jsonPath": ".spec.nodes"},
         {"name": "GPUs/Node", "type": "integer", "jsonPath": ".spec.gpusPerNode"},
+        {
+            "name": "Queue",
+            "type": "string",
+            "description": "The Kueue LocalQueue (label kueue.x-k8s.io/queue-name).",
+            "jsonPath": ".metadata.labels.kueue\\.x-k8s\\.io/queue-name",
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

@@ -28,6 +28,7 @@ from sftjob_operator.api.paths import CONFIG_DIR, STORAGE_MOUNT
 from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.render.job import COMPLETION_INDEX_ANNOTATION, CONTAINER
 from sftjob_operator.render.job import command as trainer_command
+from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
 from sftjob_operator.render.names import pvc as pvc_name
 from sftjob_operator.status.conditions import CONFIG_NORMALIZED
 from sftjob_operator.status.phase import FAILED, FINAL_PHASES, RESTARTING, RUNNING, SUCCEEDED
@@ -62,6 +63,7 @@ __all__ = [
     "FINAL_PHASES",
     "GROUP",
     "KIND",
+    "KUEUE_QUEUE_LABEL",
     "LABEL_ATTEMPT",
     "LABEL_JOB_NAME",
     "RESTARTING",

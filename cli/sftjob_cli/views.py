@@ -15,10 +15,12 @@ from typing import Any
 
 from sftjob_cli import operator_api
 
-# `kubectl get sft` (the CRD's printer columns, hack/crd_cluster.py), then what -o wide adds.
+# `kubectl get sft` (the CRD's printer columns, hack/crd_cluster.py, but its Queue column
+# only when a job has one), then what -o wide adds. A job Kueue holds shows PHASE Queued
+# or Preempted, and its LocalQueue in QUEUE; MESSAGE says what Kueue said.
 COLUMNS = ("NAME", "PHASE", "PROGRESS", "LOSS", "NODES", "GPUS/NODE", "AGE")
 WIDE = ("STEP", "TOKENS/S", "ETA", "ATTEMPT", "RESTARTS", "QUEUE", "MESSAGE")
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+QUEUE_LABEL = operator_api.KUEUE_QUEUE_LABEL
 SPARKS = "▁▂▃▄▅▆▇█"
 RESUMED_FROM = re.compile(r"resuming from checkpoint-(\d+)")
 

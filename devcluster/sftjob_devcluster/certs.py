@@ -175,6 +175,17 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
         path.chmod(0o600)
 
 
+def write_serving_cert(pki: Pki, name: str, directory: Path, ip: str = "127.0.0.1") -> Path:
+    """tls.crt and tls.key in `directory` for a server on `ip`, signed by the cluster's CA
+    (the layout controller-runtime expects of a webhook server's certDir)."""
+    ca = KeyPair(pki.ca_cert.read_bytes(), pki.ca_key.read_bytes())
+    pair = issue(ca, name, ip_addresses=(ip,), server=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory / "tls.crt", pair.cert_pem)
+    _write(directory / "tls.key", pair.key_pem, private=True)
+    return directory
+
+
 def write_pki(directory: Path, service_ip: str = "10.0.0.1") -> Pki:
     """Generate the whole PKI into `directory` and return its paths."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .build import BuildError
 from .cluster import ClusterConfig, DevCluster, DevClusterError
+from .kueue_build import build_kueue
 from .nodes import NodeShape
 from .prebuild import build_all
 
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         "build", help="build (or reuse) the cached binaries (control plane, kwok, helm)"
     )
     b.add_argument("--force", action="store_true", help="rebuild even if cached")
+    b.add_argument("--kueue", action="store_true", help="also build Kueue")
 
     for name, help_text in (
         ("up", "start a cluster (reuses a healthy one)"),
@@ -52,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="also run the local node agent (node local-cpu runs pods as processes)",
             )
+            p.add_argument(
+                "--kueue",
+                action="store_true",
+                help="also run Kueue (built on first use) with its CRDs, webhooks and the "
+                "batch/v1 Job integration",
+            )
     return parser
 
 
@@ -70,6 +78,7 @@ def _config(ns: argparse.Namespace) -> ClusterConfig:
         pod_complete_after=ns.pod_complete_after,
         apiserver_port=ns.apiserver_port,
         local_node=ns.local_node,
+        kueue=ns.kueue,
     )
 
 
@@ -79,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         if ns.command == "build":
             for path in build_all(force=ns.force):
                 print(path)
+            if ns.kueue:
+                print(build_kueue(force=ns.force))
             return 0
         cluster = DevCluster(_config(ns))
         if ns.command == "up":

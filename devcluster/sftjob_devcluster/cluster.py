@@ -10,6 +10,7 @@ kube-controller-manager, kube-scheduler) plus kwok simulating GPU nodes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import args as component_args
 from . import procs
 from .apiclient import ApiClient, ApiError
@@ -35,6 +38,7 @@ from .paths import cluster_state_dir
 from .stages import render_kwok_config
 
 LOCAL_NODE_COMPONENT = "nodeagent"
+KUEUE_COMPONENT = "kueue"
 CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
@@ -68,6 +72,9 @@ class ClusterConfig:
     startup_timeout: float = 180.0
     # Also run the local node agent (node `local-cpu`), which executes pods as processes.
     local_node: bool = False
+    # Also run Kueue (built on first use), with its CRDs, webhooks and batch/v1 Job
+    # integration.
+    kueue: bool = False
 
     def __post_init__(self) -> None:
         if not CLUSTER_NAME.fullmatch(self.name):
@@ -283,7 +290,87 @@ class DevCluster:
                 self._start_all(bin_dir)
             if self.config.local_node:
                 self.start_local_node()
+            if self.config.kueue:
+                self.start_kueue()
         return self
+
+    def start_kueue(self) -> None:
+        """Run Kueue unless it already runs: CRDs, then the manager, then its webhooks."""
+        from . import kueue
+        from .certs import write_serving_cert
+        from .kueue_build import METRICS_CERT_DIR_ENV, build_kueue, module_dir
+
+        current = self.status().get(KUEUE_COMPONENT)
+        if current is not None and current.state == "running":
+            return
+        binary = build_kueue()
+        module = module_dir()
+        api = self.api()
+        for crd in kueue.crd_manifests(module):
+            api.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        deadline = time.monotonic() + self.config.startup_timeout
+        self._wait(KUEUE_COMPONENT, deadline, lambda: self._crds_established(kueue.KUEUE_API_GROUP))
+        api.create(
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": kueue.KUEUE_NAMESPACE}},
+        )
+        work = self.state_dir / KUEUE_COMPONENT
+        certs = write_serving_cert(self.layout.pki, "kueue-webhook", work / "certs")
+        webhook_port, health_port = free_port(), free_port()
+        config = work / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(kueue.configuration(webhook_port, health_port, certs), sort_keys=False)
+        )
+        argv = [str(binary), f"--config={config}"]
+        self.start_component(
+            KUEUE_COMPONENT,
+            argv,
+            env={
+                **os.environ,
+                METRICS_CERT_DIR_ENV: str(certs),
+                "KUBECONFIG": str(self.kubeconfig),
+            },
+            ready=lambda: _http_ok(f"http://127.0.0.1:{health_port}/readyz"),
+            timeout=self.config.startup_timeout,
+        )
+        manifests = (module / kueue.WEBHOOK_MANIFESTS).read_text()
+        hooks = kueue.webhook_configurations(
+            manifests, f"https://127.0.0.1:{webhook_port}", self.ca_file.read_bytes()
+        )
+        for hook in hooks:
+            plural = hook["kind"].lower() + "s"
+            base = f"/apis/admissionregistration.k8s.io/v1/{plural}"
+            api.request("DELETE", f"{base}/{hook['metadata']['name']}")
+            api.create(base, hook)
+
+    def stop_kueue(self) -> bool:
+        """Stop Kueue and remove its webhook registrations (its CRDs and objects stay).
+        True if it had been running."""
+        from . import kueue
+
+        tracked = procs.read_pid_file(KUEUE_COMPONENT, self.layout.pid_file(KUEUE_COMPONENT))
+        api = self.api()
+        for kind in ("mutating", "validating"):
+            base = f"/apis/admissionregistration.k8s.io/v1/{kind}webhookconfigurations"
+            api.request("DELETE", f"{base}/{kueue.WEBHOOK_CONFIG_PREFIX}{kind}")
+        self._procs.pop(KUEUE_COMPONENT, None)
+        stopped = tracked is not None and procs.stop(tracked)
+        self.layout.pid_file(KUEUE_COMPONENT).unlink(missing_ok=True)
+        return stopped
+
+    def _crds_established(self, group: str) -> bool:
+        try:
+            crds = self.api().get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        except (ApiError, OSError):
+            return False
+        ours = [c for c in crds["items"] if c["spec"]["group"] == group]
+        return bool(ours) and all(
+            any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in (crd.get("status") or {}).get("conditions") or ()
+            )
+            for crd in ours
+        )
 
     @property
     def local_node_state_dir(self) -> Path:

@@ -5,6 +5,9 @@ Fixtures
                          session. Use .kubeconfig, .server, .kubectl(...),
                          .api(), .ca_file, .client_cert, .client_key.
   namespace   (function) a fresh namespace name, deleted after the test.
+  kueue       (module)   Kueue running in the devcluster (built on first use) for the
+                         tests of one module, stopped after them so that other modules
+                         see no Kueue webhooks.
 
 The cluster starts only if a collected test asks for one of these fixtures;
 such tests get the `integration` marker automatically. By default each test
@@ -27,7 +30,7 @@ from .cluster import ClusterConfig, DevCluster
 from .paths import cache_root
 
 SESSION_PREFIX = "pytest-"
-_FIXTURES = {"devcluster", "namespace"}
+_FIXTURES = {"devcluster", "namespace", "kueue"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,3 +106,12 @@ def namespace(devcluster: DevCluster, request: pytest.FixtureRequest) -> Iterato
         yield name
     finally:
         devcluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def kueue(devcluster: DevCluster) -> Iterator[DevCluster]:
+    devcluster.start_kueue()
+    try:
+        yield devcluster
+    finally:
+        devcluster.stop_kueue()

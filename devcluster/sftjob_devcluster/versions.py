@@ -15,6 +15,8 @@ ETCD = "v3.6.8"
 KWOK = "v0.8.0"
 # helm is built separately (sftjob_devcluster.helm) with its own cache key.
 HELM = "v3.22.0"
+# Kueue is built separately (sftjob_devcluster.kueue_build), only for `up --kueue`.
+KUEUE = "v0.17.0"
 
 # The Go tools the tests build (sftjob_devcluster.gotools): kstatus, as Flux computes an
 # object's status, and the Lua interpreter Argo CD runs health scripts in, at the versions
@@ -29,6 +31,7 @@ GOPHER_JSON = "v0.0.0-20190114024228-97fed8db8427"
 RECIPE = "1"
 HELM_RECIPE = "1"
 GOTOOLS_RECIPE = "1"
+KUEUE_RECIPE = "2"
 
 
 @dataclass(frozen=True)

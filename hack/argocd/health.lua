@@ -4,7 +4,8 @@
 -- library), so it needs no useOpenLibs.
 --
 -- Pending, Running, Restarting -> Progressing; Succeeded -> Healthy; Failed -> Degraded;
--- Suspended (spec.suspend, or queued in Kueue) -> Suspended; a job whose Stalled condition
+-- Suspended (spec.suspend), Queued and Preempted (waiting for Kueue to admit it) ->
+-- Suspended; a job whose Stalled condition
 -- is True (it cannot progress, e.g. unschedulable past its grace) -> Degraded.
 local HEALTH = {
   Pending = "Progressing",
@@ -14,6 +15,7 @@ local HEALTH = {
   Failed = "Degraded",
   Suspended = "Suspended",
   Queued = "Suspended",
+  Preempted = "Suspended",
 }
 
 local hs = {}

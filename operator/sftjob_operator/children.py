@@ -1,4 +1,5 @@
-"""Creating and deleting an SFTJob's children: idempotent API calls, no decisions.
+"""Preparing, creating and deleting an SFTJob's children: idempotent API calls; the
+decisions are decide/setup.py's and decide/storage.py's.
 
 A create of an object that exists is success (k8s.Api.create), except for a Job that some
 other owner made: that is refused rather than adopted.
@@ -12,11 +13,27 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from sftjob_operator import k8s
+from sftjob_operator.decide import Setup
+from sftjob_operator.decide import setup as attempt_setup
+from sftjob_operator.decide.storage import StorageCheck, needs_claim, storage_check
+from sftjob_operator.status import timeutil
 from sftjob_operator.status.observe import JobView
 from sftjob_operator.trainer_identity import TrainerIdentities
 from sftjob_operator.views import SftView
 
 logger = logging.getLogger(__name__)
+
+
+async def prepare(
+    api: k8s.Api, view: SftView, body: Mapping[str, Any], attempt: int, started: str | None
+) -> tuple[attempt_setup.Rendered, StorageCheck] | Setup:
+    """The attempt's children and its storage check, or why the SFTJob is refused."""
+    rendered = attempt_setup.render_attempt(body, view, attempt, started, timeutil.now())
+    if isinstance(rendered, Setup):
+        return rendered
+    found = await claim(api, view) if needs_claim(view.spec) else None
+    storage = storage_check(view.spec, found)
+    return attempt_setup.storage_refused(storage) or (rendered, storage)
 
 
 async def create_all(

@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from kubernetes_asyncio import client, config
@@ -38,6 +39,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("v1", "Pod"): "pods",
     ("batch/v1", "Job"): "jobs",
     ("coordination.k8s.io/v1", "Lease"): "leases",
+    ("kueue.x-k8s.io/v1beta2", "Workload"): "workloads",
     ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (f"{GROUP}/{VERSION}", "SFTJob"): PLURAL,
@@ -66,6 +68,18 @@ class Unreachable(Exception):
     def __init__(self, method: str, path: str, cause: BaseException) -> None:
         detail = str(cause) or type(cause).__name__
         super().__init__(f"{method} {path}: the apiserver did not answer ({detail})")
+
+
+# What a retry cures: the apiserver answered with an error, or did not answer at all.
+TRANSIENT_ERRORS = (ApiError, Unreachable)
+
+
+def log_retry(doing: str, key: tuple[str, str], exc: Exception) -> None:
+    """One line per retry for an API error or an outage; a traceback only for a bug."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        logger.warning("%s %s/%s failed (%s); retrying", doing, *key, exc)
+    else:
+        logger.exception("%s %s/%s failed; retrying", doing, *key)
 
 
 def collection_path(api_version: str, kind: str, namespace: str) -> str:
@@ -227,6 +241,21 @@ class Api:
             if exc.status == 404:
                 return None
             raise _error(f"get {kind} {name}", exc) from exc
+
+    async def list_labelled(
+        self, api_version: str, kind: str, namespace: str, label_selector: str
+    ) -> list[Any]:
+        """The objects matching a label selector; [] when the kind is not served (404)."""
+        path = (
+            f"{collection_path(api_version, kind, namespace)}?labelSelector={quote(label_selector)}"
+        )
+        try:
+            body = await self._call("GET", path)
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise _error(f"list {kind}", exc) from exc
+        return list(body.get("items") or [])
 
     async def patch(
         self,

@@ -10,12 +10,13 @@ fresh one, and forgetting a job cancels its timers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sftjob_operator.decide import progress as progress_policy
+from sftjob_operator.metrics import JobSample
 from sftjob_operator.views import Key, SftView
 
 
@@ -94,6 +95,23 @@ def last_written(view: SftView, memory: JobMemory | None) -> tuple[dict[str, Any
     if memory is not None and memory.uid == view.uid:
         return memory.status(view), memory.held_progress(view)
     return dict(view.status), progress_policy.from_status(view.status)
+
+
+def job_samples(views: Iterable[SftView], memories: Mapping[Key, JobMemory]) -> list[JobSample]:
+    """Every SFTJob as this operator last wrote its status (for the metrics)."""
+    samples = []
+    for view in views:
+        status, held = last_written(view, memories.get(view.key))
+        samples.append(
+            JobSample(
+                namespace=view.namespace,
+                name=view.name,
+                phase=str(status.get("phase") or ""),
+                restarts=int(status.get("restarts") or 0),
+                progress=held.get("progress") or {},
+            )
+        )
+    return samples
 
 
 class Memories(Mapping[Key, JobMemory]):

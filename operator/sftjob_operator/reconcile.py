@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 import kopf
@@ -25,27 +26,33 @@ from sftjob_operator.decide import (
     Decision,
     Observation,
     Setup,
+    SetWorkloadActive,
     StopJob,
     decide,
     health,
 )
 from sftjob_operator.decide import setup as attempt_setup
 from sftjob_operator.decide.attempt import children_of, current_attempt, older_jobs
-from sftjob_operator.decide.storage import StorageCheck, needs_claim, storage_check
+from sftjob_operator.decide.queue import suspend_changed
 from sftjob_operator.decide.suspend import mirrored
-from sftjob_operator.memory import JobMemory, Memories, last_written
+from sftjob_operator.memory import JobMemory, Memories, job_samples
 from sftjob_operator.metrics import JobSample, OperatorCounters
 from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
 from sftjob_operator.progress_sink import ProgressSink
 from sftjob_operator.render import names
 from sftjob_operator.render.child_fields import in_sftjob_fields
 from sftjob_operator.status import progress, timeutil
-from sftjob_operator.status.observe import JobView, job_view
+from sftjob_operator.status.observe import (
+    JobView,
+    job_view,
+)
 from sftjob_operator.status.phase import FINAL_PHASES, Policy
 from sftjob_operator.trainer_identity import TrainerIdentities
 from sftjob_operator.views import Indexes, Key, SftView, sft_view
+from sftjob_operator.workloads import read_workload, set_workload_active
 
 logger = logging.getLogger(__name__)
+
 
 CREATE_RETRY_SECONDS = 30
 # Child events arrive in bursts (every pod of a job changes at once); one status
@@ -54,18 +61,6 @@ DEBOUNCE_SECONDS = 0.5
 RETRY_SECONDS = 5.0
 # Timers fire this much after a rule's time, so the rule holds when it is checked.
 TIMER_SLACK_SECONDS = 0.5
-
-
-# What a retry cures: the apiserver answered with an error, or did not answer at all.
-TRANSIENT_ERRORS = (k8s.ApiError, k8s.Unreachable)
-
-
-def log_retry(doing: str, key: Key, exc: Exception) -> None:
-    """One line per retry for an API error or an outage; a traceback only for a bug."""
-    if isinstance(exc, TRANSIENT_ERRORS):
-        logger.warning("%s %s/%s failed (%s); retrying", doing, *key, exc)
-    else:
-        logger.exception("%s %s/%s failed; retrying", doing, *key)
 
 
 class Reconciler:
@@ -102,13 +97,15 @@ class Reconciler:
             if memory.ensured < attempt:
                 async with memory.lock:
                     await self._ensure(view, body, memory)
-            elif await self.mirror_suspend(view.key) or health.unobserved(
-                memory.status(view), view.generation
+            elif (
+                await self.mirror_suspend(view.key)
+                or health.unobserved(memory.status(view), view.generation)
+                or suspend_changed(view.queue, view.spec.suspend, memory.status(view))
             ):
                 await self.refresh(view.key, seen=view)
         except Exception as exc:
             # kopf does not retry event handlers; a lost connection must not strand the job.
-            log_retry("reconciling", view.key, exc)
+            k8s.log_retry("reconciling", view.key, exc)
             self._retry_ensure(view.key, RETRY_SECONDS)
 
     async def refresh(
@@ -160,20 +157,7 @@ class Reconciler:
         self.memories.forget(key)
 
     def job_samples(self) -> list[JobSample]:
-        """Every SFTJob as this operator last wrote its status (for the metrics)."""
-        samples = []
-        for view in self.indexes.all_sftjobs():
-            status, held = last_written(view, self.memories.get(view.key))
-            samples.append(
-                JobSample(
-                    namespace=view.namespace,
-                    name=view.name,
-                    phase=str(status.get("phase") or ""),
-                    restarts=int(status.get("restarts") or 0),
-                    progress=held.get("progress") or {},
-                )
-            )
-        return samples
+        return job_samples(self.indexes.all_sftjobs(), self.memories)
 
     def counters(self) -> OperatorCounters:
         return OperatorCounters(
@@ -197,7 +181,7 @@ class Reconciler:
             memory.mark_ensured(attempt)
             await self._refresh(view.key, memory, seen=view)
             return
-        prepared = await self._prepare(view, body, attempt, current.get("startTime"))
+        prepared = await children.prepare(self.api, view, body, attempt, current.get("startTime"))
         if isinstance(prepared, Setup):
             memory.mark_ensured(attempt)
             await self._refresh(view.key, memory, seen=view, setup=prepared)
@@ -222,17 +206,6 @@ class Reconciler:
             # The watch may not have delivered the Job yet; we know it exists.
             assumed_job=job_view(rendered.children[-1]),
         )
-
-    async def _prepare(
-        self, view: SftView, body: Mapping[str, Any], attempt: int, started: str | None
-    ) -> tuple[attempt_setup.Rendered, StorageCheck] | Setup:
-        """The attempt's children and its storage check, or why the SFTJob is refused."""
-        rendered = attempt_setup.render_attempt(body, view, attempt, started, timeutil.now())
-        if isinstance(rendered, Setup):
-            return rendered
-        claim = await children.claim(self.api, view) if needs_claim(view.spec) else None
-        storage = storage_check(view.spec, claim)
-        return attempt_setup.storage_refused(storage) or (rendered, storage)
 
     async def _create_failed(
         self, view: SftView, memory: JobMemory, exc: k8s.ApiError, job: Mapping[str, Any]
@@ -293,6 +266,8 @@ class Reconciler:
         if view.deleting:
             return
         observed = self._observe(view, memory, assumed_job, record)
+        if (workload := await read_workload(self.api, view, observed.children.job)) is not None:
+            observed = replace(observed, workload=workload)
         decision = decide(observed, timeutil.now(), self.policy, setup)
         await self._apply(view, memory, decision)
 
@@ -369,6 +344,8 @@ class Reconciler:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, SetWorkloadActive):
+            await set_workload_active(self.api, view, action.workload, action.active)
         else:
             logger.info("ttlSecondsAfterFinished elapsed; deleting SFTJob %s/%s", *view.key)
             await self.api.delete(API_VERSION, KIND, view.namespace, view.name, uid=view.uid)
@@ -380,7 +357,7 @@ class Reconciler:
         retries a failed one)."""
         try:
             await self.refresh(key, record=record)
-        except TRANSIENT_ERRORS as exc:
+        except k8s.TRANSIENT_ERRORS as exc:
             logger.warning("writing the progress of %s/%s failed (%s)", *key, exc)
 
     async def _debounced(self, key: Key, memory: JobMemory, delay: float) -> None:
@@ -392,7 +369,7 @@ class Reconciler:
         try:
             await self.refresh(key)
         except Exception as exc:
-            log_retry("refreshing the status of", key, exc)
+            k8s.log_retry("refreshing the status of", key, exc)
             self.request_refresh(key, RETRY_SECONDS)
 
     def _schedule(self, key: Key, memory: JobMemory, delay: float | None) -> None:

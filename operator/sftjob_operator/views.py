@@ -25,6 +25,7 @@ class SftView:
     queued: bool  # the SFTJob carries a Kueue queue label
     status: Mapping[str, Any] = field(default_factory=dict)
     deleting: bool = False
+    queue: str | None = None  # the Kueue LocalQueue it names
 
     @property
     def key(self) -> tuple[str, str]:
@@ -52,6 +53,7 @@ def sft_view(body: Mapping[str, Any]) -> SftView:
         queued=KUEUE_QUEUE_LABEL in (meta.get("labels") or {}),
         status={k: v for k, v in status.items() if k != "kopf"},
         deleting=bool(meta.get("deletionTimestamp")),
+        queue=(meta.get("labels") or {}).get(KUEUE_QUEUE_LABEL),
     )
 
 

@@ -114,8 +114,11 @@ def test_kueue_label_creates_a_suspended_job_that_runs_once_admitted(
 ) -> None:
     queue = {"kueue.x-k8s.io/queue-name": "gpu-queue"}
     apply(devcluster, sftjob("q", namespace, nodes=2, labels=queue, annotations=LONG, **CPU))
-    st = wait_for("queued", lambda: phase_is(devcluster, namespace, "q", "Suspended"))
-    assert condition(st, "Suspended")["reason"] == "WaitingForAdmission"
+    # No Kueue runs here (tests/integration/test_queue_kueue.py runs the real one): no
+    # Workload is ever made, and the job says so.
+    st = wait_for("queued", lambda: phase_is(devcluster, namespace, "q", "Queued"))
+    assert condition(st, "Admitted")["reason"] == "WaitingForWorkload"
+    assert "LocalQueue gpu-queue" in st["message"]
     (job,) = children(kube, namespace, "q", "Job")
     assert job.spec.suspend is True
     assert job.metadata.labels["kueue.x-k8s.io/queue-name"] == "gpu-queue"
@@ -130,7 +133,8 @@ def test_kueue_label_creates_a_suspended_job_that_runs_once_admitted(
         "-p",
         '{"spec":{"suspend":false}}',
     )
-    wait_for("Running once admitted", lambda: phase_is(devcluster, namespace, "q", "Running"))
+    st = wait_for("Running once admitted", lambda: phase_is(devcluster, namespace, "q", "Running"))
+    assert condition(st, "Admitted")["status"] == "True"
     assert printer_row(devcluster, namespace, "q")["PHASE"] == "Running"
 
 

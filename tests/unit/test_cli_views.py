@@ -55,11 +55,12 @@ def test_the_table_has_kubectls_columns_and_a_bar_per_running_job() -> None:
 
 def test_restarts_and_queue_columns_appear_when_a_job_has_them() -> None:
     restarted = job(restarts=1)
-    queued = job("q", "Pending")
+    queued = job("q", "Queued")
     queued["metadata"]["labels"] = {views.QUEUE_LABEL: "team-a"}
     header, rows = views.table([restarted, queued], NOW, all_namespaces=True)
     assert header[0] == "NAMESPACE" and header[-2:] == ["RESTARTS", "QUEUE"]
     assert rows[0][-2:] == ["1", ""] and rows[1][-2:] == ["0", "team-a"]
+    assert rows[1][2] == "Queued"
     assert views.columns([job()]) == list(views.COLUMNS)
 
 

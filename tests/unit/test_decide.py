@@ -15,10 +15,11 @@ from sftjob_operator.decide import (
     DeleteSftJob,
     Observation,
     Setup,
+    SetWorkloadActive,
     StopJob,
     decide,
 )
-from sftjob_operator.status.observe import JobView, PodView
+from sftjob_operator.status.observe import JobView, PodView, WorkloadView
 from sftjob_operator.status.phase import FAILED, Derived, Policy
 from sftjob_operator.status.progress import Record
 from sftjob_operator.views import sft_view
@@ -283,3 +284,66 @@ def test_a_final_phase_still_observes_a_new_generation() -> None:
     decision = decide(dataclasses.replace(seen, sftjob=sft_view(body)), NOW)
     assert decision.status["phase"] == "Succeeded"
     assert decision.patch["observedGeneration"] == 2
+
+
+def queued_observation(status: dict[str, Any], workload: Any, suspend: bool = False) -> Observation:
+    body = {
+        "metadata": {
+            "name": "j",
+            "namespace": "ns",
+            "uid": "u",
+            "generation": 1,
+            "labels": {"kueue.x-k8s.io/queue-name": "team-a"},
+        },
+        "spec": {"suspend": suspend},
+    }
+    held = dataclasses.replace(JOB, suspended=True, active=0, uid="ju")
+    return Observation(
+        sftjob=sft_view(body),
+        status=status,
+        children=Children(1, held),
+        progress={},
+        workload=workload,
+    )
+
+
+def test_a_job_kueue_holds_is_queued_admitted_false_and_looked_at_again() -> None:
+    pending = WorkloadView(
+        "wl", "team-a", conditions={"QuotaReserved": ("False", "Pending", "insufficient quota")}
+    )
+    decision = decide(queued_observation({}, pending), NOW)
+    assert decision.patch["phase"] == "Queued"
+    assert "team-a" in decision.patch["message"] and "insufficient" in decision.patch["message"]
+    admitted = next(c for c in decision.patch["conditions"] if c["type"] == "Admitted")
+    assert (admitted["status"], admitted["reason"]) == ("False", "Pending")
+    assert decision.actions == () and decision.recheck_after
+    # Nothing new from Kueue: nothing to write.
+    again = decide(queued_observation(decision.status, pending), NOW)
+    assert again.patch == {}
+
+
+def test_a_preempted_job_is_neither_failed_nor_restarted() -> None:
+    status = running_status()
+    preempted = WorkloadView(
+        "wl",
+        "team-a",
+        conditions={
+            "QuotaReserved": ("False", "Pending", "Preempted"),
+            "Evicted": ("True", "Preempted", "Preempted to accommodate a workload"),
+        },
+    )
+    decision = decide(queued_observation(status, preempted), NOW)
+    assert decision.patch["phase"] == "Preempted"
+    assert decision.patch["restarts"] == 0 and decision.patch["attempt"] == 1
+    assert not any(isinstance(a, BeginAttempt) for a in decision.actions)
+
+
+def test_suspending_a_queued_job_deactivates_its_workload_and_resuming_activates_it() -> None:
+    active = WorkloadView("wl", "team-a")
+    decision = decide(queued_observation({}, active, suspend=True), NOW)
+    assert decision.patch["phase"] == "Suspended"
+    assert decision.actions == (SetWorkloadActive("wl", False),)
+    ours = WorkloadView("wl", "team-a", active=False, deactivated_by_suspend=True)
+    resumed = decide(queued_observation(decision.status, ours), NOW)
+    assert resumed.actions == (SetWorkloadActive("wl", True),)
+    assert resumed.patch["phase"] == "Queued"

@@ -68,7 +68,7 @@ def test_identity_versions_and_names(crd: dict[str, Any]) -> None:
     assert version["name"] == identity.VERSION
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Progress", "Loss", "Nodes", "GPUs/Node", "Age"]
+    assert columns == ["Phase", "Progress", "Loss", "Nodes", "GPUs/Node", "Queue", "Age"]
 
 
 def test_size_fits_the_last_applied_annotation(generated: dict[Path, str]) -> None:

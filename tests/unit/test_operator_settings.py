@@ -52,6 +52,7 @@ def test_a_burst_neither_opens_a_connection_per_event_nor_keeps_every_body() -> 
     assert settings.posting.idle_timeout == POSTING_IDLE_SECONDS < defaults.posting.idle_timeout
     assert settings.queueing.idle_timeout == IDLE_WORKER_SECONDS < defaults.queueing.idle_timeout
 
+
 def test_watches_time_out_so_a_silent_stream_is_replaced() -> None:
     """kopf #847, #1120: a watch connection that stops delivering is never noticed unless
     every bound is set; the server ends a watch before the client gives up on it, and a

@@ -187,6 +187,16 @@ def test_kueue_label_creates_suspended_labelled_job() -> None:
     assert the_job({"suspend": True})["spec"]["suspend"] is True
 
 
+def test_kueue_priority_passes_through_to_the_job_and_its_pods() -> None:
+    labels = {"kueue.x-k8s.io/queue-name": "q", "kueue.x-k8s.io/priority-class": "urgent"}
+    job = the_job({"podTemplate": {"priorityClassName": "training"}}, labels=labels)
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "urgent"
+    assert job["spec"]["template"]["spec"]["priorityClassName"] == "training"
+    # Without a queue Kueue ignores the Job: the priority label is not copied either.
+    alone = the_job({}, labels={"kueue.x-k8s.io/priority-class": "urgent"})
+    assert "kueue.x-k8s.io/priority-class" not in alone["metadata"]["labels"]
+
+
 def test_restricted_pod_security() -> None:
     pod = the_job({})["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True

@@ -74,18 +74,6 @@ ROWS: list[tuple[str, Observed, str, str]] = [
         "Suspended",
     ),
     (
-        "kueue queued",
-        Observed(2, job(suspended=True), queued=True),
-        "Suspended",
-        "WaitingForAdmission",
-    ),
-    (
-        "kueue queued and user suspended",
-        Observed(2, job(suspended=True), queued=True, user_suspended=True),
-        "Suspended",
-        "Suspended",
-    ),
-    (
         "complete",
         Observed(
             2,

@@ -29,7 +29,8 @@ def job(suspended: bool = False, active: int = 1, **conds: str) -> JobView:
         (RUNNING, job(suspended=True), False, False, False),  # and resumes
         (RUNNING, job(suspended=True), True, False, None),  # already so
         (RUNNING, job(suspended=True), False, True, None),  # Kueue admits it, not us
-        (RUNNING, job(), True, True, True),  # a user may suspend a queued job
+        # Kueue would unsuspend it: spec.suspend deactivates the Workload (decide/queue.py)
+        (RUNNING, job(), True, True, None),
         (DONE, job(), True, False, None),  # finished: left alone
         (RUNNING, job(Complete="x"), True, False, None),
     ],

@@ -75,6 +75,11 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+# Kueue: read the Workload of a queued job's Job (Kueue's reason, preemption), and set its
+# spec.active when the SFTJob's spec.suspend changes. Harmless without Kueue installed.
+- apiGroups: ["kueue.x-k8s.io"]
+  resources: ["workloads"]
+  verbs: ["list", "patch"]
 {{- end -}}
 
 {{/* Cluster-scoped and read-only: kopf observes CRDs (to notice re-installs); the

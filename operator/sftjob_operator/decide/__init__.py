@@ -2,7 +2,7 @@
 
 decision.py composes the policies; each policy is its own module with its own table test:
 attempt, restart, backoff, deadline, ttl, progress, watchdog, setup (refusals), storage,
-suspend. The phase
+suspend, queue (Kueue), health (kstatus). The phase
 of an attempt comes from status/phase.py.
 """
 
@@ -16,6 +16,7 @@ from sftjob_operator.decide.model import (
     DeleteSftJob,
     Observation,
     Setup,
+    SetWorkloadActive,
     StopJob,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "Decision",
     "DeleteSftJob",
     "Observation",
+    "SetWorkloadActive",
     "Setup",
     "StopJob",
     "decide",

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sftjob_operator.decide import backoff, health, restart, suspend, ttl, watchdog
+from sftjob_operator.decide import backoff, health, queue, restart, suspend, ttl, watchdog
 from sftjob_operator.decide import progress as progress_policy
 from sftjob_operator.decide.model import (
     Action,
@@ -28,6 +28,7 @@ from sftjob_operator.decide.model import (
     DeleteSftJob,
     Observation,
     Setup,
+    SetWorkloadActive,
     StopJob,
 )
 from sftjob_operator.status import conditions as cond
@@ -68,7 +69,7 @@ def decide(
         seen.progress, seen.record, children.attempt, seen.attempt_started
     )
     refusal = setup.refusal if setup else None
-    derived = refusal or phase.derive(_phase_inputs(seen), now, policy)
+    derived = refusal or _queue_phase(seen, now) or phase.derive(_phase_inputs(seen), now, policy)
     step = restart.Step(derived, children.attempt, int(current.get("restarts") or 0))
     took_pending = False
     if refusal is None and current.get("phase") not in FINAL_PHASES:
@@ -104,12 +105,19 @@ def decide(
     )
 
 
+def _queue_phase(seen: Observation, now: datetime) -> Derived | None:
+    if seen.create_error:
+        return None
+    return queue.derive(
+        seen.sftjob.queue, seen.children.job, seen.workload, seen.sftjob.spec.suspend, now
+    )
+
+
 def _phase_inputs(seen: Observation) -> phase.Observed:
     return phase.Observed(
         nodes=seen.sftjob.spec.nodes,
         job=seen.children.job,
         pods=seen.children.pods,
-        queued=seen.sftjob.queued,
         user_suspended=seen.sftjob.spec.suspend,
         create_error=seen.create_error,
     )
@@ -177,6 +185,19 @@ def _next_status(
     status = _with_conditions(status, setup.conditions if setup else (), now, generation)
     if setup and setup.output_dir is not None:
         status["outputDir"] = setup.output_dir
+    admitted = queue.admitted_condition(
+        seen.sftjob.queue, seen.children.job, step.derived, seen.sftjob.spec.suspend
+    )
+    if admitted and status.get("phase") not in FINAL_PHASES:
+        status = with_condition(
+            status,
+            admitted.type,
+            admitted.ok,
+            admitted.reason,
+            admitted.message,
+            now=stamp,
+            generation=generation,
+        )
     return status
 
 
@@ -251,6 +272,9 @@ def _actions(
         actions.append(BeginAttempt(step.attempt, job.name if job else None))
     if ttl.seconds_left(status, seen.sftjob.spec.ttl_seconds_after_finished, now) == 0:
         actions.append(DeleteSftJob())
+    active = queue.workload_active(seen.sftjob.spec.suspend, seen.workload)
+    if seen.workload is not None and active is not None and not step.restarted:
+        actions.append(SetWorkloadActive(seen.workload.name, active))
     return tuple(actions)
 
 

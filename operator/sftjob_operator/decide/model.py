@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sftjob_operator.status.observe import JobView, PodView
+from sftjob_operator.status.observe import JobView, PodView, WorkloadView
 from sftjob_operator.status.phase import Derived
 from sftjob_operator.status.progress import Record
 from sftjob_operator.status.update import Event
@@ -56,6 +56,8 @@ class Observation:
     create_error: str | None = None
     record: Record | None = None  # a progress record to write now
     pending: Record | None = None  # the newest record not yet written
+    # Kueue's Workload of the current attempt's Job, read while Kueue may hold it.
+    workload: WorkloadView | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,15 @@ class DeleteSftJob:
     """Its ttlSecondsAfterFinished has passed."""
 
 
-Action = StopJob | BeginAttempt | DeleteSftJob
+@dataclass(frozen=True)
+class SetWorkloadActive:
+    """Set the Kueue Workload's spec.active (spec.suspend of a queued SFTJob)."""
+
+    workload: str
+    active: bool
+
+
+Action = StopJob | BeginAttempt | DeleteSftJob | SetWorkloadActive
 
 
 @dataclass(frozen=True)

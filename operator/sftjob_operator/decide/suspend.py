@@ -2,8 +2,10 @@
 keeps no running pods.
 
 - spec.suspend true suspends the Job (its pods stop; a resume continues from the newest
-  checkpoint). false unsuspends it, except for a job queued in Kueue (the
-  kueue.x-k8s.io/queue-name label): Kueue unsuspends it on admission.
+  checkpoint), false unsuspends it. A job queued in Kueue (the kueue.x-k8s.io/queue-name
+  label) leaves its Job's suspend to Kueue: Kueue unsuspends it on admission, and would
+  unsuspend an admitted one the operator suspended; spec.suspend deactivates its Workload
+  instead (decide/queue.py).
 - Once the SFTJob has finished (a hang guard gave up on straggling ranks, an image cannot
   be pulled, the backoff limit is reached), the Job is suspended if pods are still active.
 """
@@ -27,7 +29,7 @@ def mirrored(status: Mapping[str, Any], job: JobView, suspend: bool, queued: boo
     """The Job's spec.suspend as the SFTJob asks for it; None: leave it as it is."""
     if status.get("phase") in FINAL_PHASES or job_finished(job):
         return None
-    desired = True if suspend else (None if queued else False)
+    desired = None if queued else suspend
     return None if desired == job.suspended else desired
 
 

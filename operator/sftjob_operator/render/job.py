@@ -245,10 +245,9 @@ def job(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
             f"pod hostname {hostname!r} would exceed {names.DNS_LABEL_MAX} characters; "
             f"use an SFTJob name of at most {len(owner.name) - (len(hostname) - names.DNS_LABEL_MAX)} characters",
         )
-    extra = {}
-    if owner.queue_name:
-        # Kueue's batch/v1 Job integration admits the Job by unsuspending it.
-        extra = {"kueue.x-k8s.io/queue-name": owner.queue_name}
+    # Kueue's batch/v1 Job integration admits a Job with a queue label by unsuspending it,
+    # at the priority of its WorkloadPriorityClass label (or its pods' priorityClassName).
+    extra = owner.kueue_labels if owner.queue_name else {}
     template = plan.pod_template
     pod_labels = {**(template.get("labels") or {}), **labels(owner, "trainer", attempt)}
     pod_meta: dict[str, Any] = {"labels": pod_labels}

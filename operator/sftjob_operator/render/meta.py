@@ -15,6 +15,10 @@ from sftjob_operator.api.identity import (
 )
 
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+# Kueue's WorkloadPriorityClass of a Job's Workload.
+KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+# The SFTJob labels its Job carries for Kueue.
+KUEUE_LABELS = (KUEUE_QUEUE_LABEL, KUEUE_PRIORITY_LABEL)
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "sftjob-operator"
 
@@ -41,6 +45,11 @@ class Owner:
     @property
     def queue_name(self) -> str | None:
         return self.labels.get(KUEUE_QUEUE_LABEL)
+
+    @property
+    def kueue_labels(self) -> dict[str, str]:
+        """The SFTJob's Kueue labels (queue, WorkloadPriorityClass), for its Job."""
+        return {k: self.labels[k] for k in KUEUE_LABELS if k in self.labels}
 
 
 def owner_reference(owner: Owner) -> dict[str, Any]:

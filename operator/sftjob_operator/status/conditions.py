@@ -19,6 +19,7 @@ CHECKPOINT_STORAGE = "CheckpointStorage"
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
+ADMITTED = "Admitted"  # Kueue admitted the current attempt (decide/queue.py)
 
 
 def get(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:

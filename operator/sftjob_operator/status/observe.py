@@ -12,6 +12,8 @@ from typing import Any
 from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
 
 COMPLETION_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+# On a Kueue Workload the operator deactivated because its SFTJob's spec.suspend is true.
+DEACTIVATED_BY_ANNOTATION = "sftjob.dev/deactivated-by"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class JobView:
     created: str | None = None
     failed_at: str | None = None  # when its Failed (or FailureTarget) condition became True
     start_time: str | None = None  # the Job controller's status.startTime
+    uid: str = ""  # Kueue labels the Job's Workload with it
 
     def condition(self, type_: str) -> tuple[str, str] | None:
         """(reason, message) of a condition that is True, else None."""
@@ -100,6 +103,7 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         created=meta.get("creationTimestamp"),
         failed_at=failed_at,
         start_time=status.get("startTime"),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -150,4 +154,52 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
         last_transition=max(transitions) if transitions else None,
         terminated_message=str(terminated_message)[-1024:] if terminated_message else None,
         deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    """Kueue's Workload of one Job: its queue, whether it is active, its conditions."""
+
+    name: str
+    queue: str = ""
+    active: bool = True
+    # type -> (status, reason, message)
+    conditions: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    cluster_queue: str = ""  # status.admission.clusterQueue, once quota is reserved
+    deactivated_by_suspend: bool = False  # the operator set spec.active false (spec.suspend)
+
+    def condition(self, type_: str) -> tuple[str, str] | None:
+        """(reason, message) of a condition that is True, else None."""
+        cond = self.conditions.get(type_)
+        if cond and cond[0] == "True":
+            return cond[1], cond[2]
+        return None
+
+    def false_condition(self, type_: str) -> tuple[str, str] | None:
+        """(reason, message) of a condition that is False, else None."""
+        cond = self.conditions.get(type_)
+        if cond and cond[0] == "False":
+            return cond[1], cond[2]
+        return None
+
+
+def workload_view(body: Mapping[str, Any]) -> WorkloadView:
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    return WorkloadView(
+        name=meta.get("name", ""),
+        queue=str(spec.get("queueName") or ""),
+        active=spec.get("active", True) is not False,
+        conditions={
+            str(c.get("type")): (
+                str(c.get("status")),
+                str(c.get("reason") or ""),
+                str(c.get("message") or ""),
+            )
+            for c in status.get("conditions") or ()
+        },
+        cluster_queue=str((status.get("admission") or {}).get("clusterQueue") or ""),
+        deactivated_by_suspend=DEACTIVATED_BY_ANNOTATION in (meta.get("annotations") or {}),
     )

@@ -17,6 +17,8 @@ PENDING = "Pending"
 SUSPENDED = "Suspended"
 RUNNING = "Running"
 RESTARTING = "Restarting"
+QUEUED = "Queued"  # Kueue holds the Job (decide/queue.py)
+PREEMPTED = "Preempted"  # Kueue evicted it for a higher-priority workload; requeued
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 FINAL_PHASES = frozenset({SUCCEEDED, FAILED})
@@ -46,7 +48,6 @@ class Observed:
     nodes: int
     job: JobView | None
     pods: Sequence[PodView] = ()
-    queued: bool = False  # the SFTJob carries a Kueue queue label
     user_suspended: bool = False  # spec.suspend
     create_error: str | None = None
 
@@ -79,10 +80,7 @@ def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Deri
     if terminal := _terminal(job, observed.pods):
         return terminal
     if job.suspended:
-        if observed.queued and not observed.user_suspended:
-            return Derived(
-                SUSPENDED, "WaitingForAdmission", "queued in Kueue; waiting for admission"
-            )
+        # A Job that Kueue holds is Queued or Preempted (decide/queue.py), decided before.
         return Derived(SUSPENDED, "Suspended", "spec.suspend is true; pods are stopped")
     pods = [p for p in observed.pods if p.phase != "Failed"]
     if hang := _straggler_rule(observed.nodes, pods, now, policy):
