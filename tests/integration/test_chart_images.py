@@ -102,7 +102,7 @@ def test_the_chart_runs_what_the_operator_image_contains(
         f":{values.get('image', {}).get('tag') or chart['appVersion']}"
     )
     assert tuple(container["command"]) == image.entrypoint
-    assert console_scripts()[image.entrypoint[0]] == "sftjob_operator.cli:main"
+    assert console_scripts()[image.entrypoint[0]] == "sftjob_operator.entry:main"
     # The Dockerfile installs the operator extra, whose console script this is.
     assert re.search(r'"sftjob-operator\[operator\]"', (ROOT / image.dockerfile).read_text())
     env = {e["name"]: f"<{e['name']}>" for e in container.get("env") or []}
