@@ -188,5 +188,7 @@ def test_status_fields_survive_a_status_update(cluster: Any, namespace: str) -> 
     assert get(cluster, namespace, name)["status"] == status
     table = cluster.kubectl("get", identity.SHORT_NAMES[0], name, "-n", namespace).stdout
     header, row = table.splitlines()[:2]
-    assert header.split() == ["NAME", "PHASE", "PROGRESS", "LOSS", "NODES", "GPUS/NODE", "AGE"]
+    assert header.split() == [
+        "NAME", "PHASE", "PROGRESS", "LOSS", "NODES", "GPUS/NODE", "QUEUE", "AGE"
+    ]  # fmt: skip
     assert row.split()[1:6] == ["Running", "50", "1.25", "1", "0"]
