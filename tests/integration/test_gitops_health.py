@@ -176,7 +176,7 @@ def test_kstatus_and_argocd_read_every_phase(
 
     wait_for("Suspended", lambda: phase_is(devcluster, namespace, "paused", "Suspended"))
     seen["suspended"] = live(devcluster, namespace, "paused")
-    wait_for("queued", lambda: phase_is(devcluster, namespace, "queued", "Suspended"))
+    wait_for("queued", lambda: phase_is(devcluster, namespace, "queued", "Queued"))
     seen["queued"] = live(devcluster, namespace, "queued")
 
     for name, obj in seen.items():
@@ -210,7 +210,8 @@ def test_kstatus_and_argocd_read_every_phase(
     assert healths["unschedulable-stalled"]["message"].startswith(
         "Pending (Unschedulable), stalled: "
     )
-    assert healths["queued"]["message"].startswith("Suspended (WaitingForAdmission): ")
+    # No Kueue runs here: the Job waits for a Workload that never comes.
+    assert healths["queued"]["message"].startswith("Queued (WaitingForWorkload): ")
     # kstatus names the reason of a failure: the Stalled condition's message.
     assert "disk on fire" in verdicts["backoff-limit-exceeded"]["message"]
 
