@@ -146,8 +146,25 @@ def test_explain_prints_trl_help(cluster: Any) -> None:
 
 def test_status_fields_survive_a_status_update(cluster: Any, namespace: str) -> None:
     doc = yaml.safe_load((ROOT / "examples" / "tiny-cpu.yaml").read_text())
+    # An operator started by an earlier test may be running; it leaves a deleting SFTJob
+    # alone, and a finalizer keeps this one deleting (not gone) while its status is written.
+    doc["metadata"]["finalizers"] = [HOLD]
     assert apply(cluster, namespace, yaml.safe_dump(doc)).returncode == 0
     name = doc["metadata"]["name"]
+    cluster.kubectl("delete", identity.PLURAL, name, "-n", namespace, "--wait=false")
+    try:
+        check_status_survives(cluster, namespace, name)
+    finally:
+        cluster.kubectl(
+            "patch", identity.PLURAL, name, "-n", namespace, "--type=merge",
+            "-p", json.dumps({"metadata": {"finalizers": None}}),
+        )  # fmt: skip
+
+
+HOLD = "tests.sftjob.dev/hold"
+
+
+def check_status_survives(cluster: Any, namespace: str, name: str) -> None:
     status = {
         "phase": "Running",
         "message": "training",
