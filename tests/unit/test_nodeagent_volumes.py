@@ -16,8 +16,10 @@ from sftjob_devcluster.nodeagent.volumes import (
     pv_host_path,
     pvc_volume_name,
     safe_relative,
+    shadows,
     termination_message_path,
     token_request_body,
+    visible_mounts,
 )
 
 POD: dict[str, Any] = {
@@ -171,3 +173,12 @@ def test_mount_of_an_unknown_volume() -> None:
 def test_termination_message_path_default() -> None:
     assert termination_message_path({}) == "/dev/termination-log"
     assert termination_message_path({"terminationMessagePath": "/tmp/t"}) == "/tmp/t"
+
+
+def test_a_volume_that_would_hide_the_project_is_left_out() -> None:
+    tmp = BindMount("/state/pods/p/volumes/tmp", "/tmp", False)
+    data = BindMount("/state/pods/p/volumes/data", "/data", False)
+    made, left = visible_mounts([tmp, data], ["/tmp/checkout/.venv", "/tmp/checkout"])
+    assert (made, left) == ([data], [tmp])
+    assert visible_mounts([tmp], ["/work/checkout"]) == ([tmp], [])
+    assert not shadows("/tm", ["/tmp/checkout"]) and shadows("/tmp/", ["/tmp"])

@@ -8,6 +8,7 @@ import copy
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +33,13 @@ from .podstatus import (
 )
 from .probes import Probe, ProbeState, after, check, first_due, liveness_probe
 from .runner import ApiRelaySpec, ContainerProcess, ExecSpec, stop_all
-from .volumes import BindMount, container_mounts, plan_volumes, termination_message_path
+from .volumes import (
+    BindMount,
+    container_mounts,
+    plan_volumes,
+    termination_message_path,
+    visible_mounts,
+)
 
 log = logging.getLogger(__name__)
 TERMINAL = ("Succeeded", "Failed")
@@ -298,7 +305,14 @@ class PodWorker:
                     pod, container, field, lookups, self._base_env(), self.ctx.allocatable
                 )
                 argv = expand_command(container, env, field)
-                mounts = container_mounts(container, field, paths, env)
+                mounts, left_out = visible_mounts(
+                    container_mounts(container, field, paths, env), self._host_paths()
+                )
+                for mount in left_out:
+                    log.warning(
+                        "%s: volume at %s left out: it would hide %s on this local node",
+                        field, mount.target, ", ".join(self._host_paths()),
+                    )  # fmt: skip
                 term = self.dir / "termination" / container["name"]
                 term.parent.mkdir(parents=True, exist_ok=True)
                 term.write_text("")
@@ -320,6 +334,13 @@ class PodWorker:
                     start_error_file=str(self.dir / "start-error" / container["name"]),
                 )
         return specs
+
+    def _host_paths(self) -> list[str]:
+        """What a local process of this agent needs to see: the project's environment (its
+        interpreter's prefix, its source checkout) and the agent's state."""
+        checkout = Path(__file__).resolve().parents[3]
+        extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        return [sys.prefix, str(checkout), str(self.ctx.config.state_dir), *extra]
 
     def _start(
         self, container: Mapping[str, Any], spec: ExecSpec, run: ContainerRun

@@ -6,7 +6,7 @@ The I/O that fetches and writes the contents lives in materialize.py.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,3 +202,29 @@ def container_mounts(
 
 def termination_message_path(container: Mapping[str, Any]) -> str:
     return str(container.get("terminationMessagePath") or DEFAULT_TERMINATION_MESSAGE_PATH)
+
+
+def shadows(target: str, kept: Iterable[str]) -> bool:
+    """Mounting at `target` would hide one of the host paths the local process needs."""
+    base = posixpath.normpath(target)
+    return any(
+        posixpath.normpath(path) == base
+        or posixpath.normpath(path).startswith(base.rstrip("/") + "/")
+        for path in kept
+    )
+
+
+def visible_mounts(
+    mounts: Iterable[BindMount], kept: Iterable[str]
+) -> tuple[list[BindMount], list[BindMount]]:
+    """(the mounts to make, those left out). Pods on the local node are processes of this
+    machine: a volume mounted over a directory that holds the project's environment or the
+    agent's state (an emptyDir at /tmp, when the checkout lives under /tmp) would hide the
+    very program the pod runs. Such a volume is left out; the process sees the host's
+    directory there instead."""
+    paths = list(kept)
+    made: list[BindMount] = []
+    left: list[BindMount] = []
+    for mount in mounts:
+        (left if shadows(mount.target, paths) else made).append(mount)
+    return made, left
