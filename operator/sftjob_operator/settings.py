@@ -28,8 +28,6 @@ PROGRESS_LABELS: dict[str, str | None] = {
     LABEL_COMPONENT: CONFIG_COMPONENT,
     LABEL_PROGRESS: PROGRESS_REPORTED,
 }
-# Events in flight at once (kopf's default: one worker and connection per object).
-POSTING_WORKERS = 8
 POSTING_IDLE_SECONDS = 0.05
 # How long kopf keeps an idle per-object worker (and the body it last handled).
 IDLE_WORKER_SECONDS = 1.0
@@ -100,11 +98,7 @@ def configure(settings: kopf.OperatorSettings, options: Options) -> None:
     settings.batching.batch_window = 0.02
     # kopf's own log lines become Events only from WARNING up; ours are posted explicitly.
     settings.posting.level = logging.WARNING
-    # kopf posts each object's Events from its own worker, and by default runs as many
-    # workers as objects, each on a new connection: a burst of a thousand SFTJobs opened
-    # ~150 TLS connections (128 KiB of buffers each) for one Event apiece.
-    settings.posting.worker_limit = POSTING_WORKERS
-    # A poster keeps its slot while it idles: with kopf's 1 s, 8 slots posted 8 Events/s.
+    # A poster idling holds its connection and its object's queue: let go at once.
     settings.posting.idle_timeout = POSTING_IDLE_SECONDS
     settings.execution.max_workers = 4
     # A per-object worker keeps the last raw body it handled until it exits: kopf's default

@@ -7,7 +7,6 @@ from kopf._cogs.structs.references import Resource
 from sftjob_operator.settings import (
     IDLE_WORKER_SECONDS,
     POSTING_IDLE_SECONDS,
-    POSTING_WORKERS,
     Options,
     configure,
     label_selector,
@@ -46,9 +45,9 @@ def test_a_burst_neither_opens_a_connection_per_event_nor_keeps_every_body() -> 
     settings = kopf.OperatorSettings()
     defaults = kopf.OperatorSettings()
     configure(settings, Options())
-    assert defaults.posting.worker_limit is None  # kopf: one poster per object
-    assert settings.posting.worker_limit == POSTING_WORKERS
-    # A poster that idles holds its slot: it must let go at once, or Events trail a burst.
+    # A bounded number of posters stalled every Event behind posts to namespaces being
+    # deleted: kopf's default (one poster per object) stays, each letting go at once.
+    assert settings.posting.worker_limit is None
     assert settings.posting.idle_timeout == POSTING_IDLE_SECONDS < defaults.posting.idle_timeout
     assert settings.queueing.idle_timeout == IDLE_WORKER_SECONDS < defaults.queueing.idle_timeout
 
