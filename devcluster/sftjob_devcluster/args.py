@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import audit
 from .layout import Layout
 
 SERVICE_CIDR = "10.0.0.0/24"
@@ -79,6 +80,7 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         # not-ready taint this plugin puts on every new node.
         "--disable-admission-plugins=TaintNodesByCondition",
         "--profiling=false",
+        *audit.apiserver_flags(layout.audit_policy, layout.audit_log),
         "--v=1",
     ]
 

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from . import args as component_args
-from . import procs
+from . import audit, procs
 from .apiclient import ApiClient, ApiError
 from .build import build, locked
 from .kubeconfig import render_kubeconfig, render_token_kubeconfig, write_kubeconfig
@@ -474,6 +474,7 @@ class DevCluster:
         it is ready."""
         state = self._state()
         ports = component_args.Ports(**state["ports"])
+        self._write_audit_policy()  # a cluster made before the audit log began lacks it
         argv = component_args.apiserver_args(Path(state["bin_dir"]), self.layout, ports)
         self._start("kube-apiserver", [*argv, *extra_args])
         deadline = time.monotonic() + self.config.startup_timeout
@@ -507,6 +508,15 @@ class DevCluster:
             return []
         return sorted(p.stem for p in pid_dir.glob("*.pid"))
 
+    def _write_audit_policy(self) -> None:
+        self.layout.audit_policy.write_text(audit.POLICY)
+        self.layout.audit_log.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def audit_log(self) -> Path:
+        """The apiserver's log of writes (audit.writes reads it)."""
+        return self.layout.audit_log
+
     def _prepare(self, ports: component_args.Ports) -> None:
         from .certs import write_pki  # needs `cryptography`, only when starting a cluster
 
@@ -524,6 +534,7 @@ class DevCluster:
                 render_kubeconfig(server, pki.ca_cert, pki.cert(component), pki.key(component)),
             )
         lay.kwok_config.write_text(render_kwok_config(self.config.pod_complete_after))
+        self._write_audit_policy()
         for component in COMPONENTS:
             lay.work_dir(component).mkdir(parents=True, exist_ok=True)
         lay.state_file.write_text(

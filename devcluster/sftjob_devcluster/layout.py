@@ -38,6 +38,15 @@ class Layout:
     def state_file(self) -> Path:
         return self.root / "cluster.json"
 
+    @property
+    def audit_policy(self) -> Path:
+        return self.root / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        """The apiserver's audit log: one JSON line per write (see audit.py)."""
+        return self.root / "logs" / "audit.log"
+
     def log(self, component: str) -> Path:
         return self.root / "logs" / f"{component}.log"
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 def trainer_environ(devcluster: Any, local_node: Path, namespace: str, job: str) -> dict[str, str]:
     """The environment of the running trainer container's process ({} until it runs)."""
     from sftjob_devcluster.nodeagent import container_pid
+    from sftjob_devcluster.nodeagent.runner import SHIM
 
     pods = json.loads(
         devcluster.kubectl(
@@ -36,9 +37,12 @@ def trainer_environ(devcluster: Any, local_node: Path, namespace: str, job: str)
         if pid is None:
             continue
         try:
+            cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes()
             raw = (Path("/proc") / str(pid) / "environ").read_bytes()
         except OSError:
             continue
+        if SHIM.name.encode() in cmdline or cmdline.startswith(b"unshare"):
+            continue  # not yet exec'd into the container's command: the agent's environment
         return dict(e.split("=", 1) for e in raw.decode().split("\0") if "=" in e)
     return {}
 

@@ -9,12 +9,12 @@ import time
 from typing import Any
 
 import pytest
+from sftjob_devcluster import audit
 
 from tests.operator_fixtures import OperatorProcess, apply, wait_for
 from tests.reliability.faults import (
     Expected,
-    apiserver_writes,
-    new_writes,
+    operator_writes,
     problems,
     settled,
 )
@@ -76,7 +76,7 @@ def test_jobs_survive_operator_kills(
 
     # A restart over settled jobs reads everything and writes nothing.
     operator.stop()
-    before = apiserver_writes(devcluster)
+    before = audit.end_offset(devcluster.audit_log)
     operator.start()
     wait_for(
         "the restarted operator to have listed every SFTJob",
@@ -91,7 +91,7 @@ def test_jobs_survive_operator_kills(
         timeout=60,
     )
     time.sleep(pick(ci=3, full=15))  # what it would write, it writes right after listing
-    assert new_writes(before, apiserver_writes(devcluster)) == {}
+    assert operator_writes(devcluster, namespace, before) == {}
     writes = {k: v for k, v in operator.scrape().items() if "api_writes_total" in k}
     assert writes == {}
     print(

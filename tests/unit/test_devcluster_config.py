@@ -192,3 +192,9 @@ def test_cluster_names_accepted(name: str) -> None:
 def test_cluster_names_that_are_not_directory_safe_are_refused(name: str) -> None:
     with pytest.raises(DevClusterError, match="lowercase letters"):
         ClusterConfig(name=name)
+
+
+def test_the_apiserver_logs_writes_to_the_cluster_state() -> None:
+    argv = args.apiserver_args(Path("/b"), Layout(Path("/s")), PORTS)
+    assert "--audit-policy-file=/s/audit-policy.yaml" in argv
+    assert "--audit-log-path=/s/logs/audit.log" in argv
