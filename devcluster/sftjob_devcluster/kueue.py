@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from .nodes import GPU_RESOURCE
+
 KUEUE_NAMESPACE = "kueue-system"
 KUEUE_API_GROUP = "kueue.x-k8s.io"
 # The integrations the devcluster enables, and the API groups whose webhooks they serve.
@@ -112,11 +114,23 @@ def gpu_queue_manifests(
 ) -> list[dict[str, Any]]:
     """A ResourceFlavor for the kwok GPU nodes, a ClusterQueue `name` with a quota of `gpus`
     GPUs on it (CPU and memory generous), and LocalQueue `name` in `namespace` feeding it."""
+    quota = {"cpu": "10k", "memory": "100Ti", GPU_RESOURCE: str(gpus)}
+    return queue_manifests(name, namespace, quota, node_labels, tolerations)
+
+
+def queue_manifests(
+    name: str,
+    namespace: str,
+    quota: Mapping[str, str],
+    node_labels: Mapping[str, str],
+    tolerations: Iterable[Mapping[str, str]] = (),
+) -> list[dict[str, Any]]:
+    """A ResourceFlavor `name` for the nodes with `node_labels`, a ClusterQueue `name` with
+    `quota` (resource -> nominal quota) on it, and LocalQueue `name` in `namespace`."""
     api = f"{KUEUE_API_GROUP}/v1beta2"
     flavor: dict[str, Any] = {"nodeLabels": dict(node_labels)}
     if tolerations := [dict(t) for t in tolerations]:
         flavor["tolerations"] = tolerations
-    quota = {"cpu": "10k", "memory": "100Ti", "nvidia.com/gpu": str(gpus)}
     return [
         {"apiVersion": api, "kind": "ResourceFlavor", "metadata": {"name": name}, "spec": flavor},
         {

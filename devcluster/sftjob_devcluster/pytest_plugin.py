@@ -8,6 +8,8 @@ Fixtures
   kueue       (module)   Kueue running in the devcluster (built on first use) for the
                          tests of one module, stopped after them so that other modules
                          see no Kueue webhooks.
+  local_node  (function) the devcluster's local node agent running (node `local-cpu`,
+                         real processes); yields its state directory (logs, pids).
 
 The cluster starts only if a collected test asks for one of these fixtures;
 such tests get the `integration` marker automatically. By default each test
@@ -30,7 +32,7 @@ from .cluster import ClusterConfig, DevCluster
 from .paths import cache_root
 
 SESSION_PREFIX = "pytest-"
-_FIXTURES = {"devcluster", "namespace", "kueue"}
+_FIXTURES = {"devcluster", "namespace", "kueue", "local_node"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -115,3 +117,9 @@ def kueue(devcluster: DevCluster) -> Iterator[DevCluster]:
         yield devcluster
     finally:
         devcluster.stop_kueue()
+
+
+@pytest.fixture
+def local_node(devcluster: DevCluster) -> Path:
+    devcluster.start_local_node()
+    return Path(devcluster.local_node_state_dir)

@@ -18,12 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
-def local_node(devcluster: Any) -> Path:
-    devcluster.start_local_node()
-    return Path(devcluster.local_node_state_dir)
-
-
-@pytest.fixture(scope="session")
 def tiny_assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assets = tmp_path_factory.mktemp("tiny-assets")
     demo.build_tiny_assets(assets)

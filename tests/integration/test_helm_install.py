@@ -36,12 +36,6 @@ VALUES_LOCAL = ROOT / "devcluster" / "values-local.yaml"
 POLICIES = ("sftjob-trainer-progress", "sftjob-spec-rules")
 
 
-@pytest.fixture
-def local_node(devcluster: Any) -> Path:
-    devcluster.start_local_node()
-    return Path(devcluster.local_node_state_dir)
-
-
 @dataclass
 class Release:
     helm: Path
