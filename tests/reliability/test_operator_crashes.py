@@ -91,9 +91,10 @@ def test_jobs_survive_operator_kills(
         timeout=60,
     )
     time.sleep(pick(ci=3, full=15))  # what it would write, it writes right after listing
+    # Only this namespace's: the restarted operator lists every namespace's SFTJobs (its
+    # own sftjob_operator_api_writes_total counts them all), and an earlier test's, in a
+    # namespace still terminating, may get its children created again (refused: 403).
     assert operator_writes(devcluster, namespace, before) == {}
-    writes = {k: v for k, v in operator.scrape().items() if "api_writes_total" in k}
-    assert writes == {}
     print(
         f"\nFIGURES operator-crashes: jobs={len(expected)} kills={killed} "
         f"restarts={sum(e.attempt - 1 for e in expected)} duplicates=0 lost=0 orphans=0 "
