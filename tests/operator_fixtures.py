@@ -201,6 +201,11 @@ def kube(devcluster: Any) -> Any:
 # -- helpers for the tests: SFTJob manifests and what a user would look up --------
 
 
+# A failed attempt's next one starts 1 s later, not after the default 10 s (doubling): for
+# tests about something else than that wait (tests/reliability/test_crash_loop.py tests it).
+QUICK_RESTART: dict[str, Any] = {"restartBackoff": {"initialSeconds": 1}}
+
+
 def sftjob(
     name: str,
     namespace: str,

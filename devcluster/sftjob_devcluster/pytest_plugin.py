@@ -72,7 +72,9 @@ def _pod_complete_after() -> float:
 def devcluster() -> Iterator[DevCluster]:
     keep_name = os.environ.get("SFTJOB_DEVCLUSTER_NAME")
     if keep_name:
-        name = keep_name
+        # One cluster per pytest-xdist worker: each runs its own session operator.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        name = f"{keep_name}-{worker}" if worker else keep_name
     else:
         _cleanup_abandoned_sessions()
         name = f"{SESSION_PREFIX}{os.getpid()}"

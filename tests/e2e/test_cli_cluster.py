@@ -26,7 +26,7 @@ from tests.e2e.test_tiny_cpu import (
     phase_in,
     tiny_job,
 )
-from tests.operator_fixtures import apply, get_sft, status, wait_for
+from tests.operator_fixtures import QUICK_RESTART, apply, get_sft, status, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,9 @@ def test_follow_describe_logs_and_plot_one_job(
     devcluster: Any, operator: Any, namespace: str, demo_claims: Path, local_node: Path,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    job = tiny_job(namespace, "cli-one", sftConfig={"max_steps": 400, "save_steps": 50})
+    job = tiny_job(
+        namespace, "cli-one", sftConfig={"max_steps": 400, "save_steps": 50}, **QUICK_RESTART
+    )
     submit = Lines("submit", write_job(tmp_path, job), "--wait", "--interval", "1")
     wait_for("submit to apply the job", lambda: get_sft(devcluster, namespace, "cli-one"))
     agent_logs = {**os.environ, "SFTJOB_NODE_AGENT_STATE_DIR": str(local_node)}

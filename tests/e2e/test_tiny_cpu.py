@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.operator_fixtures import apply, condition, status, wait_for
+from tests.operator_fixtures import QUICK_RESTART, apply, condition, status, wait_for
 from tests.trainer_tokens import bound_token, configmap_path, pending_pod, request
 
 pytestmark = pytest.mark.e2e
@@ -146,7 +146,7 @@ def test_killed_trainer_restarts_and_resumes(
         "output_dir": "data/tiny-sft-full",
         "report_to": ["tensorboard"],
     }
-    apply(devcluster, tiny_job(namespace, "resume", sftConfig=recipe))
+    apply(devcluster, tiny_job(namespace, "resume", sftConfig=recipe, **QUICK_RESTART))
     output = demo_claims / "data" / "tiny-sft-full"
     kill_worker_after_first_checkpoint(devcluster, local_node, output, namespace, "resume")
     wait_for(

@@ -11,6 +11,7 @@ from sftjob_trainer.progress_k8s import PROGRESS_KEY, PROGRESS_LABEL, PROGRESS_L
 
 from tests.operator_fixtures import (
     COMPLETE_DELAY,
+    QUICK_RESTART,
     OperatorProcess,
     apply,
     children,
@@ -113,7 +114,12 @@ def test_a_failed_attempt_restarts_until_the_backoff_limit(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:
     pods = {FAIL: "disk on fire", COMPLETE_DELAY: "1s"}
-    apply(devcluster, sftjob("flaky", namespace, nodes=2, backoffLimit=1, annotations=pods, **CPU))
+    apply(
+        devcluster,
+        sftjob(
+            "flaky", namespace, nodes=2, backoffLimit=1, annotations=pods, **QUICK_RESTART, **CPU
+        ),
+    )
     st = wait_for("Failed", lambda: phase_is(devcluster, namespace, "flaky", "Failed"), 120)
     assert (st["attempt"], st["restarts"]) == (2, 1)
     failed = condition(st, "Failed")
@@ -163,7 +169,10 @@ def test_restarts_survive_an_operator_restart_without_double_counting(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:
     pods = {FAIL: "flaky disk", COMPLETE_DELAY: "4s"}
-    apply(devcluster, sftjob("steady", namespace, backoffLimit=3, annotations=pods, **CPU))
+    apply(
+        devcluster,
+        sftjob("steady", namespace, backoffLimit=3, annotations=pods, **QUICK_RESTART, **CPU),
+    )
 
     def first_restart_reported() -> bool:
         # Its Event is posted after the status write: a kill in between would lose it,
@@ -203,7 +212,10 @@ def test_an_attempt_that_failed_while_the_operator_was_down_is_restarted(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:
     pods = {FAIL: "failed unwatched", COMPLETE_DELAY: "3s"}
-    apply(devcluster, sftjob("unwatched", namespace, backoffLimit=1, annotations=pods, **CPU))
+    apply(
+        devcluster,
+        sftjob("unwatched", namespace, backoffLimit=1, annotations=pods, **QUICK_RESTART, **CPU),
+    )
     wait_for("the first attempt", lambda: children(kube, namespace, "unwatched", "Job"))
     operator.kill()
     try:

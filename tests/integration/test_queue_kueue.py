@@ -15,6 +15,7 @@ from sftjob_devcluster.stages import FAIL_ANNOTATION
 
 from tests.operator_fixtures import (
     COMPLETE_DELAY,
+    QUICK_RESTART,
     OperatorProcess,
     apply,
     children,
@@ -219,6 +220,7 @@ def test_kueues_admission_changes_stay_and_a_restart_is_queued_again(
             backoffLimit=1,
             labels={QUEUE_LABEL: queue},
             annotations={FAIL_ANNOTATION: "flaky disk", COMPLETE_DELAY: "4s"},
+            **QUICK_RESTART,
         ),
     )
 

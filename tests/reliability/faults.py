@@ -21,7 +21,7 @@ from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
 from sftjob_operator.k8s import USER_AGENT
 from sftjob_operator.render import names
 
-from tests.operator_fixtures import OperatorProcess, sftjob, status
+from tests.operator_fixtures import QUICK_RESTART, OperatorProcess, sftjob, status
 
 CPU = {"gpusPerNode": 0}
 # kopf's requests and the operator's own client's (k8s.USER_AGENT).
@@ -49,7 +49,12 @@ class Expected:
 
     def manifest(self, namespace: str, complete_after: str) -> dict[str, Any]:
         annotations = {COMPLETE_DELAY_ANNOTATION: complete_after}
-        spec: dict[str, Any] = {**CPU, "nodes": self.nodes, "backoffLimit": self.backoff_limit}
+        spec: dict[str, Any] = {
+            **CPU,
+            **QUICK_RESTART,
+            "nodes": self.nodes,
+            "backoffLimit": self.backoff_limit,
+        }
         if self.fails:
             annotations[FAIL_ANNOTATION] = f"{self.name} fails on purpose"
         return sftjob(self.name, namespace, annotations=annotations, **spec)
