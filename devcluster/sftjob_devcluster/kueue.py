@@ -161,3 +161,16 @@ def queue_manifests(
             "spec": {"clusterQueue": name},
         },
     ]
+
+
+def priority_classes(prefix: str, values: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Kueue WorkloadPriorityClasses `<prefix>-<level>` (cluster-scoped) with these values."""
+    return [
+        {
+            "apiVersion": f"{KUEUE_API_GROUP}/v1beta2",
+            "kind": "WorkloadPriorityClass",
+            "metadata": {"name": f"{prefix}-{level}"},
+            "value": value,
+        }
+        for level, value in values.items()
+    ]

@@ -17,17 +17,16 @@ from typing import Any
 
 import pytest
 import sftjob_trainer
-from sftjob_devcluster.kueue import queue_manifests
+from sftjob_devcluster.kueue import priority_classes, queue_manifests
 from sftjob_devcluster.nodeagent.config import LOCAL_NODE_LABEL, container_log_path
 from sftjob_operator.api.paths import STORAGE_MOUNT
+from sftjob_operator.render.meta import KUEUE_PRIORITY_LABEL as PRIORITY_LABEL
+from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL as QUEUE_LABEL
 
 from tests.e2e.test_tiny_cpu import TRAINING_TIMEOUT, tiny_job
 from tests.operator_fixtures import apply, children, condition, phase_is, status, wait_for
 
 pytestmark = pytest.mark.e2e
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
-KUEUE = "kueue.x-k8s.io/v1beta2"
 GRACE_S = 60
 # The tiny model trains ~100 steps/s on an idle core: enough steps that the low job is
 # still training when the preemption lands, few enough that its resumed run ends soon.
@@ -44,15 +43,7 @@ def one_job_queue(kueue: Any, namespace: str) -> Iterator[str]:
     objects = queue_manifests(name, namespace, {"cpu": "3", "memory": "100Ti"},
                               {LOCAL_NODE_LABEL: "true"})  # fmt: skip
     objects[1]["spec"]["preemption"] = {"withinClusterQueue": "LowerPriority"}
-    objects += [
-        {
-            "apiVersion": KUEUE,
-            "kind": "WorkloadPriorityClass",
-            "metadata": {"name": f"{namespace}-{level}"},
-            "value": value,
-        }
-        for level, value in (("low", 100), ("high", 1000))
-    ]
+    objects += priority_classes(namespace, {"low": 100, "high": 1000})
     apply(kueue, *objects)
     try:
         yield name

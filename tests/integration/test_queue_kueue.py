@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sftjob_devcluster.kueue import gpu_queue_manifests
+from sftjob_devcluster.kueue import gpu_queue_manifests, priority_classes
 from sftjob_devcluster.nodes import GPU_RESOURCE, KWOK_NODE_LABEL, KWOK_NODE_LABEL_VALUE
 from sftjob_devcluster.stages import FAIL_ANNOTATION
+from sftjob_operator.render.meta import KUEUE_PRIORITY_LABEL as PRIORITY_LABEL
+from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL as QUEUE_LABEL
 
 from tests.operator_fixtures import (
     COMPLETE_DELAY,
@@ -28,9 +30,6 @@ from tests.operator_fixtures import (
 )
 
 pytestmark = pytest.mark.integration
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
-KUEUE = "kueue.x-k8s.io/v1beta2"
 # Kueue adds these to the pod template at admission (the flavor's nodeLabels, tolerations).
 FLAVOR_LABELS = {KWOK_NODE_LABEL: KWOK_NODE_LABEL_VALUE}
 FLAVOR_TOLERATION = {"key": "sftjob.dev/reserved", "operator": "Exists", "effect": "NoSchedule"}
@@ -304,15 +303,7 @@ def test_suspend_releases_the_quota_and_resume_queues_again(
 def test_a_preempted_job_shows_preempted_is_not_failed_and_runs_again(
     kueue: Any, operator: OperatorProcess, kube: Any, namespace: str, gpu_queue: Any
 ) -> None:
-    priorities = [
-        {
-            "apiVersion": KUEUE,
-            "kind": "WorkloadPriorityClass",
-            "metadata": {"name": f"{namespace}-{name}"},
-            "value": value,
-        }
-        for name, value in (("low", 100), ("high", 1000))
-    ]
+    priorities = priority_classes(namespace, {"low": 100, "high": 1000})
     apply(kueue, *priorities)
     queue = gpu_queue(8, preemption={"withinClusterQueue": "LowerPriority"})
     low = {QUEUE_LABEL: queue, PRIORITY_LABEL: f"{namespace}-low"}
