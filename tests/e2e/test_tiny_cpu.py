@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -51,7 +52,8 @@ def children(pid: int) -> list[int]:
 
 
 def training_worker(root_pid: int) -> int | None:
-    """The first `sftjob_trainer.train` process below root_pid (a rank's trainer)."""
+    """The first `python -m sftjob_trainer.train` process below root_pid (a rank's
+    trainer; not `accelerate launch ... --module sftjob_trainer.train` above it)."""
     stack = [root_pid]
     while stack:
         pid = stack.pop()
@@ -59,7 +61,7 @@ def training_worker(root_pid: int) -> int | None:
             cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"sftjob_trainer.train" in cmdline:
+        if any(a == b"-m" and b == b"sftjob_trainer.train" for a, b in itertools.pairwise(cmdline)):
             return pid
         stack.extend(children(pid))
     return None

@@ -60,3 +60,27 @@ def test_sigterm_reaches_the_trainer_and_the_entrypoint_waits_for_its_checkpoint
     code = entry.wait(timeout=30)
     assert done.read_text() == "checkpoint"  # the trainer finished its checkpoint first
     assert code == EXIT_TERMINATED
+
+
+def test_a_dead_launchers_trainer_is_stopped_not_left_training(tmp_path: Path) -> None:
+    """The launcher is SIGKILLed (as by the OOM killer): its trainer is told to stop (and
+    checkpoints), and the entrypoint exits with the launcher's status instead of waiting
+    for a trainer that nothing supervises."""
+    done = tmp_path / "checkpoint"
+    argv = [sys.executable, "-c", LAUNCHER, TRAINER, str(done)]
+    entry = subprocess.Popen([sys.executable, "-c", ENTRYPOINT, *argv], env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while not Path(str(done) + ".ready").exists():
+        assert entry.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    launcher = next(
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit()
+        and (p / "stat").exists()
+        and int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == entry.pid
+    )
+    os.kill(launcher, signal.SIGKILL)
+    code = entry.wait(timeout=30)
+    assert done.read_text() == "checkpoint"
+    assert code == 128 + signal.SIGKILL

@@ -193,3 +193,30 @@ def test_an_own_network_reaches_the_api_server_only_through_the_relay(tmp_path: 
     finally:
         relay.stop()
         server.close()
+
+
+def test_a_process_that_left_the_group_dies_with_its_container(tmp_path: Path) -> None:
+    """As `accelerate launch` under sftjob-train: a child in a session of its own. A real
+    runtime kills it with the container; so does the agent, by the marker it inherited."""
+    pid_file = tmp_path / "child.pid"
+    script = f"""
+import subprocess, sys, pathlib
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                         start_new_session=True)
+pathlib.Path({str(pid_file)!r}).write_text(str(child.pid))
+"""
+    proc = start(tmp_path, script, [])
+    assert wait(proc) == 0
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break  # killed, waiting for its parent (init) to reap it
+        except OSError:
+            break
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child}/stat").exists() and (
+        Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    )
+    assert not alive, f"the container's child {child} outlived it"

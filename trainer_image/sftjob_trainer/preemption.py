@@ -24,6 +24,8 @@ from types import FrameType
 from typing import Any
 
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a SIGTERM'd process
+# How long training processes left behind by a dead launcher get to checkpoint and stop.
+ORPHAN_GRACE_SECONDS = 30.0
 
 
 class Terminated(Exception):
@@ -75,14 +77,31 @@ def run_forwarding_signals(argv: Sequence[str], env: Mapping[str, str]) -> int:
     a container, dying at once while its training process is still checkpointing). Here
     every training process gets the signal and its grace period."""
     proc = subprocess.Popen(list(argv), env=dict(env), start_new_session=True)
+    forwarded: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        forwarded.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     code = proc.wait()
+    if code != 0 and not forwarded:
+        # The launcher died on its own (killed, OOM): nothing supervises its training
+        # processes any more, and they would train on alone.
+        _stop_group(proc.pid, ORPHAN_GRACE_SECONDS)
     while _group_alive(proc.pid):
         time.sleep(0.2)
     return 128 - code if code < 0 else code  # killed by a signal: as a shell reports it
+
+
+def _stop_group(pgid: int, grace: float) -> None:
+    """SIGTERM the group (a checkpoint on the way out), SIGKILL what is left after grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)

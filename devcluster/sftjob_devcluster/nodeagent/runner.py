@@ -1,5 +1,9 @@
 """Container processes: started in a private mount+UTS namespace through execshim,
-one process group each, stdout/stderr to a log file, killed by group."""
+one process group each, stdout/stderr to a log file, killed by group.
+
+A container's processes die with it, as in a real runtime's PID namespace: each carries
+CONTAINER_MARKER in its environment, so a process that left the group (a new session,
+like the trainer's `accelerate launch`) is killed too."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .podstatus import exit_code_of
@@ -21,6 +25,7 @@ from .volumes import BindMount
 log = logging.getLogger(__name__)
 SHIM = Path(__file__).with_name("execshim.py")
 UNSHARE = ("unshare", "--mount", "--uts", "--propagation", "private")
+CONTAINER_MARKER = "SFTJOB_NODE_AGENT_CONTAINER"
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,30 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def marked_processes(marker: str) -> list[int]:
+    """The pids whose environment holds CONTAINER_MARKER=marker."""
+    wanted = f"{CONTAINER_MARKER}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if wanted in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_container(pgid: int, marker: str) -> None:
+    """SIGKILL the container's process group and every process that carries its marker."""
+    _killpg(pgid, signal.SIGKILL)
+    for pid in marked_processes(marker):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
 class ContainerProcess:
     def __init__(self, popen: subprocess.Popen[bytes], pid_file: Path, spec: ExecSpec) -> None:
         self.popen = popen
@@ -98,10 +127,15 @@ class ContainerProcess:
     def pid(self) -> int:
         return self.popen.pid
 
+    @property
+    def marker(self) -> str:
+        return self.pid_file.stem
+
     @classmethod
     def start(
         cls, spec: ExecSpec, spec_path: Path, log_path: Path, pid_file: Path
     ) -> ContainerProcess:
+        spec = replace(spec, env={**spec.env, CONTAINER_MARKER: pid_file.stem})
         spec_path.parent.mkdir(parents=True, exist_ok=True)
         # It holds the resolved env, secrets included: readable by root only.
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -131,7 +165,7 @@ class ContainerProcess:
         return self._exit
 
     def _finish(self, returncode: int) -> None:
-        _killpg(self.popen.pid, signal.SIGKILL)
+        kill_container(self.popen.pid, self.marker)
         self._exit = exit_code_of(returncode)
         self.pid_file.unlink(missing_ok=True)
 
@@ -144,7 +178,10 @@ class ContainerProcess:
 
     def signal(self, sig: signal.Signals) -> None:
         if self.poll() is None:
-            _killpg(self.popen.pid, sig)
+            if sig == signal.SIGKILL:
+                kill_container(self.popen.pid, self.marker)
+            else:
+                _killpg(self.popen.pid, sig)
 
 
 def stop_all(processes: Sequence[ContainerProcess], grace: float) -> None:
@@ -172,7 +209,7 @@ def kill_orphans(run_dir: Path) -> list[int]:
             pid_file.unlink(missing_ok=True)
             continue
         if started is not None and proc_start_time(pid) == started:
-            _killpg(pid, signal.SIGKILL)
+            kill_container(pid, pid_file.stem)
             killed.append(pid)
             deadline = time.monotonic() + 5
             while _alive(pid, started) and time.monotonic() < deadline:
