@@ -36,14 +36,16 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Kueue is built only for tests/integration/test_queue_kueue.py (its `kueue` fixture
+# Two pytest-xdist workers, each with its own devcluster; tests/conftest.py keeps a test
+# file on one worker and every test with real training or local-node processes on the
+# same one. Kueue is built only for tests/integration/test_queue_kueue.py (its `kueue` fixture
 # waits for the build's lock): build it meanwhile, at low priority, so that the tests run
 # before it absorb most of its cold build.
 test:
 	$(MAKE) -j2 venv devcluster-build
 	$(MAKE) lint
 	nice -n 19 $(VENV)/bin/sftjob-devcluster build --kueue > $(VENV)/kueue-build.log 2>&1 & \
-	$(VENV)/bin/pytest -n 2 --dist loadgroup tests; status=$$?; wait; exit $$status
+	$(VENV)/bin/pytest -n 2 tests; status=$$?; wait; exit $$status
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit

@@ -3,30 +3,36 @@ the suite between workers (`make test` runs two, each with its own devcluster)."
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytest_plugins = ["sftjob_devcluster.pytest_plugin", "tests.operator_fixtures"]
 
-TESTS = Path(__file__).resolve().parent
 # Tests that run real training or real processes on the local node: all on one worker, one
 # at a time. Two trainings at once would share the host's two cores (and its network: the
-# local node's pods run in the host's, where two rendezvous could pick the same port).
-ONE_AT_A_TIME = ("e2e", "trainer", "integration/test_nodeagent.py",
-                 "integration/test_helm_install.py", "reliability/test_preemption.py")  # fmt: skip
-ONE_AT_A_TIME_GROUP = "local-processes"
+# local node's pods run in the host's, where two rendezvous would take the same port).
+ONE_AT_A_TIME = ("tests/e2e/", "tests/trainer/", "tests/integration/test_nodeagent.py",
+                 "tests/integration/test_helm_install.py",
+                 "tests/reliability/test_preemption.py")  # fmt: skip
+ONE_AT_A_TIME_SCOPE = "local-processes"
 
 
-def xdist_group(path: Path) -> str:
-    """The group a test file's tests run in: a whole file on one worker (its module
-    fixtures, e.g. Kueue, start once), and the ONE_AT_A_TIME files all on the same one."""
-    relative = path.resolve().relative_to(TESTS).as_posix()
-    if any(relative == p or relative.startswith(f"{p}/") for p in ONE_AT_A_TIME):
-        return ONE_AT_A_TIME_GROUP
-    return relative
+def worker_scope(nodeid: str) -> str:
+    """What one worker runs as a unit: a test file (its module fixtures, e.g. Kueue, start
+    once), and the ONE_AT_A_TIME files all together."""
+    path = nodeid.split("::", 1)[0]
+    return ONE_AT_A_TIME_SCOPE if path.startswith(ONE_AT_A_TIME) else path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(Path(str(item.path)))))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # xdist's own `loadgroup` marks do not work with pytest 9 (it rewrites a node id field
+    # pytest no longer reads): schedule by scope instead.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    return ByWorkerScope(config, log)
