@@ -37,8 +37,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # Two pytest-xdist workers, each with its own devcluster; tests/conftest.py keeps a test
-# file on one worker and every test with real training or local-node processes on the
-# same one. Kueue is built only for tests/integration/test_queue_kueue.py (its `kueue` fixture
+# file on one worker and every test with local-node processes on the same one. Kueue is built only for tests/integration/test_queue_kueue.py (its `kueue` fixture
 # waits for the build's lock): build it meanwhile, at low priority, so that the tests run
 # before it absorb most of its cold build.
 test:

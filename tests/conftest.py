@@ -9,10 +9,10 @@ import pytest
 
 pytest_plugins = ["sftjob_devcluster.pytest_plugin", "tests.operator_fixtures"]
 
-# Tests that run real training or real processes on the local node: all on one worker, one
-# at a time. Two trainings at once would share the host's two cores (and its network: the
-# local node's pods run in the host's, where two rendezvous would take the same port).
-ONE_AT_A_TIME = ("tests/e2e/", "tests/trainer/", "tests/integration/test_nodeagent.py",
+# Tests that run processes on the local node: all on one worker, one at a time. Its pods
+# share the host's network, where two trainings' rendezvous would take the same port. (The
+# trainer tests train on the host too, but each rendezvous on a free port of its own.)
+ONE_AT_A_TIME = ("tests/e2e/", "tests/integration/test_nodeagent.py",
                  "tests/integration/test_helm_install.py",
                  "tests/reliability/test_preemption.py")  # fmt: skip
 ONE_AT_A_TIME_SCOPE = "local-processes"

@@ -1,5 +1,5 @@
-"""Fixtures of the fault suite; it uses the e2e fixtures too (the local node, the tiny assets
-and claims)."""
+"""Fixtures of the fault suite; it uses the e2e fixtures too (the tiny assets and claims;
+the local node is the devcluster plugin's)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sftjob_devcluster.cluster import DevClusterError
 
-from tests.e2e.conftest import demo_claims, local_node, tiny_assets
+from tests.e2e.conftest import demo_claims, tiny_assets
 
-__all__ = ["apiserver_restored", "demo_claims", "local_node", "tiny_assets"]
+__all__ = ["apiserver_restored", "demo_claims", "tiny_assets"]
 
 
 @pytest.fixture
