@@ -46,16 +46,22 @@ ENTRYPOINT = textwrap.dedent(
 )
 
 
-def test_sigterm_reaches_the_trainer_and_the_entrypoint_waits_for_its_checkpoint(
-    tmp_path: Path,
-) -> None:
-    done = tmp_path / "checkpoint"
+def start_training(done: Path) -> subprocess.Popen[bytes]:
+    """The entrypoint over LAUNCHER over TRAINER, once the trainer is ready for a signal."""
     argv = [sys.executable, "-c", LAUNCHER, TRAINER, str(done)]
     entry = subprocess.Popen([sys.executable, "-c", ENTRYPOINT, *argv], env=os.environ.copy())
     deadline = time.monotonic() + 60
     while not Path(str(done) + ".ready").exists():
         assert entry.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
+    return entry
+
+
+def test_sigterm_reaches_the_trainer_and_the_entrypoint_waits_for_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    done = tmp_path / "checkpoint"
+    entry = start_training(done)
     entry.send_signal(signal.SIGTERM)  # the first process only, as the kubelet does
     code = entry.wait(timeout=30)
     assert done.read_text() == "checkpoint"  # the trainer finished its checkpoint first
@@ -67,12 +73,7 @@ def test_a_dead_launchers_trainer_is_stopped_not_left_training(tmp_path: Path) -
     checkpoints), and the entrypoint exits with the launcher's status instead of waiting
     for a trainer that nothing supervises."""
     done = tmp_path / "checkpoint"
-    argv = [sys.executable, "-c", LAUNCHER, TRAINER, str(done)]
-    entry = subprocess.Popen([sys.executable, "-c", ENTRYPOINT, *argv], env=os.environ.copy())
-    deadline = time.monotonic() + 60
-    while not Path(str(done) + ".ready").exists():
-        assert entry.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    entry = start_training(done)
     launcher = next(
         int(p.name)
         for p in Path("/proc").iterdir()

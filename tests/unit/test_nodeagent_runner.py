@@ -209,14 +209,15 @@ pathlib.Path({str(pid_file)!r}).write_text(str(child.pid))
     assert wait(proc) == 0
     child = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                break  # killed, waiting for its parent (init) to reap it
-        except OSError:
-            break
+    while running(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    alive = Path(f"/proc/{child}/stat").exists() and (
-        Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    )
-    assert not alive, f"the container's child {child} outlived it"
+    assert not running(child), f"the container's child {child} outlived it"
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (killed, waiting for init to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
