@@ -20,8 +20,10 @@ from sftjob_trainer.checkpoints import is_complete_checkpoint, newest_complete_c
 from sftjob_trainer.preemption import EXIT_TERMINATED
 from trainer_helpers import (
     RUN_TIMEOUT_S,
+    accelerate_config,
     base_config,
     finish,
+    free_port,
     kill_group,
     pod_env,
     run_trainer,
@@ -95,6 +97,56 @@ def test_sigterm_writes_a_checkpoint_within_the_grace_period_and_the_next_run_re
     assert started["event"] == "started" and started["step"] == step and started["resumed"]
     assert second.finished_steps() == {0: step + 3}
     assert (out / "model.safetensors").exists()
+
+
+def test_sigterm_to_one_node_stops_every_rank_at_one_checkpoint(tiny: Any, tmp_path: Path) -> None:
+    """Only one node's pod gets SIGTERM (its node is drained, or its kubelet is first): every
+    rank stops at the same step and saves one checkpoint together, within the grace period.
+    A rank that stopped alone would leave the others waiting in a collective until SIGKILL."""
+    out = tmp_path / "out"
+    config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, out, max_steps=MAX_STEPS))
+    accel = write_yaml(tmp_path / "accelerate.yaml", accelerate_config(2, 2))
+    port = str(free_port())
+    pods = []
+    for index in (0, 1):
+        pod_dir = tmp_path / f"pod-{index}"
+        env = pod_env(
+            pod_dir,
+            JOB_COMPLETION_INDEX=str(index),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+            SFTJOB_NUM_NODES="2",
+            SFTJOB_GPUS_PER_NODE="0",
+        )
+        pods.append((start(train_command(config, accel), env, pod_dir, "trainer"), pod_dir, env))
+    progress = Path(pods[0][2]["SFTJOB_PROGRESS_FILE"])  # rank 0 reports for the job
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while _progress_step(progress) < 3:
+        assert all(proc.poll() is None for proc, _, _ in pods), "a pod exited before step 3"
+        assert time.monotonic() < deadline, "training never reached step 3"
+        time.sleep(0.05)
+    pods[1][0].send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    for proc, _, _ in pods:
+        try:
+            proc.wait(timeout=max(1.0, GRACE_S - (time.monotonic() - sent)))
+        except subprocess.TimeoutExpired:
+            for other, _, _ in pods:
+                kill_group(other)
+            pytest.fail(f"the pods did not all exit within the {GRACE_S}s grace period")
+    runs = [finish(proc, pod_dir, "trainer", env) for proc, pod_dir, env in pods]
+
+    saved = newest_complete_checkpoint(out)
+    assert saved is not None, sorted(out.iterdir()) if out.exists() else "no output"
+    assert [p.name for p in out.iterdir() if p.name.startswith("checkpoint-")] == [saved.name]
+    for run, (_, pod_dir, _) in zip(runs, pods, strict=True):
+        # `accelerate launch` (torch's elastic agent) exits 1 for a child that exited 143:
+        # the termination message says why.
+        assert run.returncode != 0, run.stderr[-3000:]
+        reason = (pod_dir / "termination-log").read_text()
+        assert f"stopped by SIGTERM; {saved.name} saved" in reason
+    assert runs[0].progress()[-1]["last_checkpoint"] == saved.name
+    assert not (out / "model.safetensors").exists()
 
 
 def test_a_run_that_turns_the_checkpoint_off_keeps_sigterms_default(

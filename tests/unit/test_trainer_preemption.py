@@ -1,5 +1,6 @@
-"""SIGTERM handling around transformers' checkpoint-on-SIGTERM (the signal part; the
-checkpoint itself is tested with real training in tests/trainer/test_train_sigterm.py)."""
+"""The trainer's stop on SIGTERM: the signal, the ranks' vote and what the Trainer is told
+(the checkpoint itself is tested with real training, one and two nodes, in
+tests/trainer/test_train_sigterm.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sftjob_trainer.preemption import SigtermNote
+from sftjob_trainer.stop_on_sigterm import StopOnSigterm, vote_of_all_ranks
+from transformers import TrainerControl
 
 
 @pytest.fixture
@@ -20,31 +22,56 @@ def restore_sigterm() -> Iterator[None]:
     signal.signal(signal.SIGTERM, before)
 
 
-def test_the_note_records_the_signal_and_the_checkpoint_handler_still_runs(
-    restore_sigterm: None,
-) -> None:
+def _state(step: int, max_steps: int = 10) -> Any:
+    return SimpleNamespace(global_step=step, max_steps=max_steps)
+
+
+def test_the_signal_is_noted_in_place_of_the_previous_handler(restore_sigterm: None) -> None:
     seen: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
-    note = SigtermNote()
-    note.install()
-    assert not note.received
+    stop = StopOnSigterm(vote=lambda flag: flag)
+    stop.install()
+    assert not stop.received
     os.kill(os.getpid(), signal.SIGTERM)
-    assert note.received and seen == [signal.SIGTERM]
+    assert stop.received and seen == []
 
 
-def test_without_a_checkpoint_handler_sigterm_keeps_its_default(restore_sigterm: None) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    SigtermNote().install()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+def test_each_step_end_votes_with_this_ranks_flag() -> None:
+    votes: list[bool] = []
+
+    def no_rank_stops(flag: bool) -> bool:
+        votes.append(flag)
+        return False
+
+    stop = StopOnSigterm(vote=no_rank_stops)
+    control = stop.on_step_end(None, _state(3), TrainerControl())
+    stop.received = True
+    stop.on_step_end(None, _state(4), control)
+    assert votes == [False, True]
+    assert not (control.should_save or control.should_training_stop or stop.stopped)
 
 
-@pytest.mark.parametrize(
-    ("received", "step", "max_steps", "cut"),
-    [(False, 5, 10, False), (True, 5, 10, True), (True, 10, 10, False)],
-)
-def test_cut_short(received: bool, step: int, max_steps: int, cut: bool) -> None:
-    state = SimpleNamespace(global_step=step, max_steps=max_steps)
-    assert SigtermNote(received=received).cut_short(state) is cut
+def test_a_vote_to_stop_saves_at_this_step_and_stops_without_evaluating() -> None:
+    stop = StopOnSigterm(vote=lambda flag: True)  # another rank got the signal
+    control = TrainerControl(should_evaluate=True)
+    stop.on_step_end(None, _state(4), control)
+    assert control.should_save and control.should_training_stop and not control.should_evaluate
+    assert stop.stopped and stop.cut_short(_state(4))
+    control.should_save = True  # an epoch-end save strategy asks again
+    stop.on_epoch_end(None, _state(4), control)
+    assert not control.should_save
+
+
+def test_a_vote_to_stop_at_the_last_step_is_a_normal_end() -> None:
+    stop = StopOnSigterm(vote=lambda flag: True)
+    control = stop.on_step_end(None, _state(10), TrainerControl())
+    assert not (control.should_save or control.should_training_stop)
+    assert not stop.cut_short(_state(10))
+
+
+def test_one_process_votes_alone() -> None:
+    vote = vote_of_all_ranks(SimpleNamespace(num_processes=1))
+    assert vote(True) is True and vote(False) is False
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,10 @@
-"""SIGTERM -> a checkpoint, then an exit that says the attempt was stopped.
+"""SIGTERM in the pod: the entrypoint passes it to every training process and waits for
+them, and a stopped run exits with EXIT_TERMINATED.
 
 Kubernetes stops a pod (preemption, eviction, a suspended Job, a drained node) with
 SIGTERM, then SIGKILL after the pod's terminationGracePeriodSeconds (spec.
-terminationGracePeriodSeconds of the SFTJob). transformers' own just-in-time checkpoint
-(`enable_jit_checkpoint`, trainer_jit_checkpoint.py) saves a checkpoint at the next step
-boundary and stops training; it is on unless trl.yaml turns it off. What it does not do
-is tell the program after `trainer.train()` that training was cut short: without that,
-the trainer would save the half-trained model as the final one and exit 0, and the Job
-would count the rank as done. `SigtermNote` records the signal, so `train` exits with
-EXIT_TERMINATED instead and the next attempt resumes from the checkpoint.
+terminationGracePeriodSeconds of the SFTJob). What a training process does with it (a
+checkpoint that all ranks save at one step) is `stop_on_sigterm`'s.
 """
 
 from __future__ import annotations
@@ -19,9 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a SIGTERM'd process
 # How long training processes left behind by a dead launcher get to checkpoint and stop.
@@ -30,28 +24,6 @@ ORPHAN_GRACE_SECONDS = 30.0
 
 class Terminated(Exception):
     """Training was stopped by SIGTERM; its checkpoint is saved."""
-
-
-@dataclass
-class SigtermNote:
-    """Set when SIGTERM arrived; the handler it wraps (transformers') still runs."""
-
-    received: bool = False
-
-    def install(self) -> None:
-        previous = signal.getsignal(signal.SIGTERM)
-        if not callable(previous):
-            return  # no checkpoint handler to wrap: SIGTERM keeps its default meaning
-
-        def noted(signum: int, frame: FrameType | None) -> None:
-            self.received = True
-            previous(signum, frame)
-
-        signal.signal(signal.SIGTERM, noted)
-
-    def cut_short(self, state: Any) -> bool:
-        """Training stopped because of the signal, before max_steps."""
-        return self.received and state.global_step < state.max_steps
 
 
 def _group_alive(pgid: int) -> bool:

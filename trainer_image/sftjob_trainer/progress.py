@@ -232,13 +232,6 @@ class ProgressCallback(TrainerCallback):
             self._last_checkpoint = f"checkpoint-{state.global_step}"
             self._emit(state, final=False)
 
-    def report_checkpoint(self, state: Any, checkpoint: str) -> None:
-        """A checkpoint saved outside the Trainer's save path (transformers' checkpoint on
-        SIGTERM calls no on_save): reported at once, since the next attempt resumes there."""
-        if state.is_world_process_zero:
-            self._last_checkpoint = checkpoint
-            self._emit(state, final=False)
-
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
             self._emit(state, final=True)

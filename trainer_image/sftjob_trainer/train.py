@@ -21,7 +21,7 @@ from .checkpoints import checkpoint_step, incomplete_checkpoints, newest_complet
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
-from .preemption import EXIT_TERMINATED, SigtermNote, Terminated
+from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
 from .vision import is_vision_row, vision_problems
 
@@ -30,7 +30,7 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 # TrainingArguments that differ from transformers' defaults on a cluster, unless trl.yaml
-# sets them: a checkpoint on SIGTERM (preemption.py), and NaN/inf step losses reach the
+# sets them: a checkpoint on SIGTERM (stop_on_sigterm.py), and NaN/inf step losses reach the
 # logged loss (transformers otherwise logs the finite ones' average, and the operator's
 # watchdog could never report LossNotFinite).
 CLUSTER_DEFAULTS = {"enable_jit_checkpoint": True, "logging_nan_inf_filter": False}
@@ -179,16 +179,16 @@ def train(
     settings: Mapping[str, Any] | None = None,
 ) -> None:
     from .resume import train_or_finish
+    from .stop_on_sigterm import stop_on_sigterm
 
     trainer = build_trainer(script_args, training_args, model_args, dataset_args, settings)
-    sigterm = SigtermNote()
-    sigterm.install()  # after the Trainer registered its checkpoint-on-SIGTERM handler
+    sigterm = stop_on_sigterm(trainer)
     checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
     trained = train_or_finish(trainer, checkpoint)
-    if sigterm.cut_short(trainer.state):
-        raise _terminated(trainer, training_args.output_dir)
+    if sigterm is not None and sigterm.cut_short(trainer.state):
+        raise _terminated(trainer.state, training_args.output_dir)
     if not trained:
         trainer.accelerator.print(
             f"sftjob-train: {checkpoint} is at max_steps ({trainer.state.max_steps}); "
@@ -216,19 +216,14 @@ def train(
     trainer.end()
 
 
-def _terminated(trainer: Any, output_dir: str) -> Terminated:
-    """Training stopped on SIGTERM: report the checkpoint it saved, and say so."""
-    from .progress import ProgressCallback
-
+def _terminated(state: Any, output_dir: str) -> Terminated:
+    """Training stopped on SIGTERM (its checkpoint saved and reported by the save path)."""
     saved = newest_complete_checkpoint(output_dir)
     if saved is None:
         return Terminated("stopped by SIGTERM before a checkpoint could be saved")
-    for callback in trainer.callback_handler.callbacks:
-        if isinstance(callback, ProgressCallback):
-            callback.report_checkpoint(trainer.state, saved.name)
     return Terminated(
         f"stopped by SIGTERM; {saved.name} saved (step {checkpoint_step(saved)} of "
-        f"{trainer.state.max_steps}); the next attempt resumes from it"
+        f"{state.max_steps}); the next attempt resumes from it"
     )
 
 
