@@ -23,6 +23,15 @@ LAUNCHER = textwrap.dedent(
     subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]]).wait()
     """
 )
+# Like torch's elastic agent: on SIGTERM it waits for its trainer and exits 1.
+ELASTIC_LAUNCHER = textwrap.dedent(
+    """
+    import signal, subprocess, sys
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    trainer = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+    sys.exit(1 if trainer.wait() else 0)
+    """
+)
 # The trainer: on SIGTERM it takes a while to checkpoint, then exits 143.
 TRAINER = textwrap.dedent(
     """
@@ -46,9 +55,9 @@ ENTRYPOINT = textwrap.dedent(
 )
 
 
-def start_training(done: Path) -> subprocess.Popen[bytes]:
-    """The entrypoint over LAUNCHER over TRAINER, once the trainer is ready for a signal."""
-    argv = [sys.executable, "-c", LAUNCHER, TRAINER, str(done)]
+def start_training(done: Path, launcher: str = LAUNCHER) -> subprocess.Popen[bytes]:
+    """The entrypoint over a launcher over TRAINER, once the trainer is ready for a signal."""
+    argv = [sys.executable, "-c", launcher, TRAINER, str(done)]
     entry = subprocess.Popen([sys.executable, "-c", ENTRYPOINT, *argv], env=os.environ.copy())
     deadline = time.monotonic() + 60
     while not Path(str(done) + ".ready").exists():
@@ -66,6 +75,16 @@ def test_sigterm_reaches_the_trainer_and_the_entrypoint_waits_for_its_checkpoint
     code = entry.wait(timeout=30)
     assert done.read_text() == "checkpoint"  # the trainer finished its checkpoint first
     assert code == EXIT_TERMINATED
+
+
+def test_a_launcher_that_reports_its_stopped_trainer_as_failed_still_exits_as_stopped(
+    tmp_path: Path,
+) -> None:
+    done = tmp_path / "checkpoint"
+    entry = start_training(done, ELASTIC_LAUNCHER)
+    entry.send_signal(signal.SIGTERM)
+    assert entry.wait(timeout=30) == EXIT_TERMINATED
+    assert done.read_text() == "checkpoint"
 
 
 def test_a_dead_launchers_trainer_is_stopped_not_left_training(tmp_path: Path) -> None:

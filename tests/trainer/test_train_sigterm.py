@@ -140,11 +140,12 @@ def test_sigterm_to_one_node_stops_every_rank_at_one_checkpoint(tiny: Any, tmp_p
     assert saved is not None, sorted(out.iterdir()) if out.exists() else "no output"
     assert [p.name for p in out.iterdir() if p.name.startswith("checkpoint-")] == [saved.name]
     for run, (_, pod_dir, _) in zip(runs, pods, strict=True):
-        # `accelerate launch` (torch's elastic agent) exits 1 for a child that exited 143:
-        # the termination message says why.
-        assert run.returncode != 0, run.stderr[-3000:]
         reason = (pod_dir / "termination-log").read_text()
-        assert f"stopped by SIGTERM; {saved.name} saved" in reason
+        assert f"stopped by SIGTERM; {saved.name} saved" in reason, run.stderr[-3000:]
+    # The signalled pod exits as a stopped process; the other one's `accelerate launch`
+    # (torch's elastic agent) reports its stopped trainer as a failure: its message says why.
+    assert runs[1].returncode == EXIT_TERMINATED
+    assert runs[0].returncode == 1
     assert runs[0].progress()[-1]["last_checkpoint"] == saved.name
     assert not (out / "model.safetensors").exists()
 

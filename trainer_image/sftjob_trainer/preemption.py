@@ -65,6 +65,10 @@ def run_forwarding_signals(argv: Sequence[str], env: Mapping[str, str]) -> int:
         _stop_group(proc.pid, ORPHAN_GRACE_SECONDS)
     while _group_alive(proc.pid):
         time.sleep(0.2)
+    if forwarded and code != 0:
+        # Stopped by the signal: torch's elastic agent reports its stopped children as a
+        # failure (exit 1); the pod exits as a process stopped by that signal does.
+        return 128 + forwarded[0]
     return 128 - code if code < 0 else code  # killed by a signal: as a shell reports it
 
 
