@@ -44,7 +44,7 @@ test:
 	$(MAKE) -j2 venv devcluster-build
 	$(MAKE) lint
 	nice -n 19 $(VENV)/bin/sftjob-devcluster build --kueue > $(VENV)/kueue-build.log 2>&1 & \
-	$(VENV)/bin/pytest -n 2 tests; status=$$?; wait; exit $$status
+	$(VENV)/bin/pytest -n 2 --durations=30 tests; status=$$?; wait; exit $$status
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit
