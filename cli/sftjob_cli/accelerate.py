@@ -8,9 +8,10 @@ Pure: an accelerate config file is read by the caller and passed in as a mapping
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from sftjob_cli.accelerate_file import OPERATOR_DECIDES, Carried, carried_settings
 from sftjob_cli.errors import ConvertError
 
 # accelerate launch arguments that decide the cluster shape, with their value kinds.
@@ -26,27 +27,51 @@ LAUNCH_KINDS: Mapping[str, str] = {
     "use_cpu": "bool",
 }
 # accelerate launch arguments the operator decides itself: dropped with this reason.
-IGNORED_LAUNCH_ARGS: Mapping[str, str] = {
-    "main_process_ip": "the operator sets the rendezvous address",
-    "main_process_port": "the operator sets the rendezvous port",
-    "machine_rank": "each pod's rank comes from its Job completion index",
-    "rdzv_backend": "the operator sets the rendezvous backend",
-    "same_network": "the operator sets the rendezvous",
-    "mixed_precision": "the operator takes mixed precision from sftConfig.bf16 / fp16",
-    "gpu_ids": "each pod sees only its own GPUs (spec.gpusPerNode)",
-}
+IGNORED_LAUNCH_ARGS = OPERATOR_DECIDES
 
-# The configs TRL ships (trl/accelerate_configs/*.yaml): all for one node of 8 GPUs.
-_TRL_NODE_GPUS = 8
-NAMED_CONFIGS: Mapping[str, tuple[str | None, int]] = {
-    "zero1": ("deepspeed-zero1", _TRL_NODE_GPUS),
-    "zero2": ("deepspeed-zero2", _TRL_NODE_GPUS),
-    "zero3": ("deepspeed-zero3", _TRL_NODE_GPUS),
-    "fsdp": ("fsdp", _TRL_NODE_GPUS),
-    "fsdp1": ("fsdp", _TRL_NODE_GPUS),
-    "fsdp2": ("fsdp", _TRL_NODE_GPUS),
-    "multi_gpu": ("ddp", _TRL_NODE_GPUS),
-    "single_gpu": (None, 1),
+# The configs TRL ships (trl/accelerate_configs/<name>.yaml, all for one node of 8 GPUs),
+# by what in them makes the SFTJob (a unit test compares them with TRL's files). "fsdp"
+# is ours: FSDP2, the operator's default.
+_ONE_NODE_OF_8 = {"num_machines": 1, "num_processes": 8}
+_FSDP2 = {
+    "fsdp_activation_checkpointing": False,
+    "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+    "fsdp_cpu_ram_efficient_loading": True,
+    "fsdp_offload_params": False,
+    "fsdp_reshard_after_forward": True,
+    "fsdp_state_dict_type": "FULL_STATE_DICT",
+    "fsdp_version": 2,
+}
+NAMED_CONFIGS: Mapping[str, Mapping[str, Any]] = {
+    **{
+        f"zero{stage}": {
+            "distributed_type": "DEEPSPEED",
+            "deepspeed_config": {"zero_stage": stage, **extra},
+            **_ONE_NODE_OF_8,
+        }
+        for stage, extra in ((1, {}), (2, {}), (3, {"zero3_save_16bit_model": True}))
+    },
+    "fsdp1": {
+        "distributed_type": "FSDP",
+        "fsdp_config": {
+            "fsdp_activation_checkpointing": False,
+            "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+            "fsdp_backward_prefetch": "BACKWARD_PRE",
+            "fsdp_cpu_ram_efficient_loading": True,
+            "fsdp_forward_prefetch": True,
+            "fsdp_offload_params": False,
+            "fsdp_reshard_after_forward": "FULL_SHARD",
+            "fsdp_state_dict_type": "FULL_STATE_DICT",
+            "fsdp_sync_module_states": True,
+            "fsdp_use_orig_params": True,
+            "fsdp_version": 1,
+        },
+        **_ONE_NODE_OF_8,
+    },
+    "fsdp2": {"distributed_type": "FSDP", "fsdp_config": _FSDP2, **_ONE_NODE_OF_8},
+    "fsdp": {"distributed_type": "FSDP", "fsdp_config": _FSDP2, **_ONE_NODE_OF_8},
+    "multi_gpu": {"distributed_type": "MULTI_GPU", **_ONE_NODE_OF_8},
+    "single_gpu": {"distributed_type": "NO", **_ONE_NODE_OF_8},
 }
 
 
@@ -57,6 +82,9 @@ class Shape:
     nodes: int | None = None
     gpus_per_node: int | None = None
     distributed: str | None = None  # a spec.distributed value; None: auto
+    # An accelerate config file's DeepSpeed/FSDP settings (inline, for spec.sftConfig),
+    # and a note for each of its keys left behind.
+    carried: Carried = field(default_factory=Carried)
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,7 @@ class _Processes:
     machines: int | None = None
     distributed: str | None = None
     cpu: bool = False
+    carried: Carried = field(default_factory=Carried)
 
 
 def _deepspeed_mode(stage: Any, where: str) -> str:
@@ -76,32 +105,39 @@ def _deepspeed_mode(stage: Any, where: str) -> str:
     return f"deepspeed-zero{stage}"
 
 
-def _from_file(config: Mapping[str, Any], where: str) -> _Processes:
+def _from_file(config: Mapping[str, Any], where: str, read: Callable[[str], Any]) -> _Processes:
     kind = str(config.get("distributed_type", "NO")).upper()
+    carried = carried_settings(config, where, read)
     distributed: str | None
     if kind == "DEEPSPEED":
         ds = config.get("deepspeed_config") or {}
-        distributed = _deepspeed_mode(
-            ds.get("zero_stage") if isinstance(ds, Mapping) else None, where
-        )
+        stage = ds.get("zero_stage") if isinstance(ds, Mapping) else None
+        inline = carried.sft_config.get("deepspeed") or {}
+        stage = (inline.get("zero_optimization") or {}).get("stage", stage)
+        distributed = _deepspeed_mode(stage, where)
     elif kind in ("NO", "MULTI_CPU", "MULTI_GPU", "FSDP"):
         distributed = {"MULTI_GPU": "ddp", "FSDP": "fsdp"}.get(kind)
     else:
         raise ConvertError(f"{where}: distributed_type {kind} is not supported by an SFTJob")
     cpu = bool(config.get("use_cpu")) or kind == "MULTI_CPU"
     total, machines = config.get("num_processes"), config.get("num_machines")
-    return _Processes(total if kind != "NO" else 1, machines, distributed, cpu)
+    return _Processes(total if kind != "NO" else 1, machines, distributed, cpu, carried)
 
 
 def resolve_config(value: str, read: Callable[[str], Any]) -> _Processes:
     """`--accelerate_config` / `--config_file`: a TRL config name, else a file `read(value)`."""
     if value in NAMED_CONFIGS:
-        distributed, total = NAMED_CONFIGS[value]
-        return _Processes(total, 1, distributed)
+        return _from_file(NAMED_CONFIGS[value], f"accelerate config {value}", read)
+    if "/" not in value and "." not in value:
+        names = ", ".join(NAMED_CONFIGS)
+        raise ConvertError(
+            f"accelerate config {value}: not one of TRL's config names ({names}); "
+            "write one of them, or the path of an accelerate config file"
+        )
     config = read(value)
     if not isinstance(config, Mapping):
         raise ConvertError(f"accelerate config {value}: not a YAML mapping")
-    return _from_file(config, f"accelerate config {value}")
+    return _from_file(config, f"accelerate config {value}", read)
 
 
 def _flags(launch: Mapping[str, Any], base: _Processes) -> _Processes:
@@ -118,7 +154,18 @@ def _flags(launch: Mapping[str, Any], base: _Processes) -> _Processes:
         launch.get("num_machines", base.machines),
         distributed,
         bool(launch.get("use_cpu", base.cpu)),
+        base.carried if distributed == base.distributed else _overridden(base.carried, distributed),
     )
+
+
+def _overridden(carried: Carried, distributed: str | None) -> Carried:
+    """The file's settings belong to its own strategy: not carried into another one."""
+    dropped = tuple(
+        f"dropped: the accelerate config's {key} is not carried: the launch flags choose "
+        f"{distributed or 'no distributed strategy'}"
+        for key in carried.sft_config
+    )
+    return Carried({}, (*carried.notes, *dropped))
 
 
 def shape_from_launch(launch: Mapping[str, Any], read: Callable[[str], Any]) -> Shape:
@@ -141,4 +188,4 @@ def shape_from_launch(launch: Mapping[str, Any], read: Callable[[str], Any]) -> 
             )
         gpus = procs.total // machines
     nodes = procs.machines
-    return Shape(nodes, gpus, procs.distributed)
+    return Shape(nodes, gpus, procs.distributed, procs.carried)

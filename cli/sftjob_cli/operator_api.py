@@ -24,6 +24,7 @@ from sftjob_operator.api.identity import (
     VERSION,
 )
 from sftjob_operator.api.normalize import SpecError, normalize
+from sftjob_operator.api.parallelism import FSDP_KEYS, deep_merge
 from sftjob_operator.api.paths import CONFIG_DIR, STORAGE_MOUNT
 from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.render.job import COMPLETION_INDEX_ANNOTATION, CONTAINER
@@ -61,6 +62,7 @@ __all__ = [
     "CONTAINER",
     "FAILED",
     "FINAL_PHASES",
+    "FSDP_KEYS",
     "GROUP",
     "KIND",
     "KUEUE_QUEUE_LABEL",
@@ -72,6 +74,7 @@ __all__ = [
     "SUCCEEDED",
     "RenderError",
     "SpecError",
+    "deep_merge",
     "normalize",
     "pvc_name",
     "render_children",

@@ -11,10 +11,11 @@ from sftjob_operator.api.blocks import SFT_CONFIG
 from sftjob_operator.api.identity import API_VERSION, KIND
 
 from sftjob_cli import naming
-from sftjob_cli.accelerate import shape_from_launch
+from sftjob_cli.accelerate import Shape, shape_from_launch
 from sftjob_cli.catalog import FieldCatalog
 from sftjob_cli.cluster import Options, cluster_fields, hub_token
 from sftjob_cli.errors import ConvertError
+from sftjob_cli.operator_api import deep_merge
 from sftjob_cli.recipe import BLOCK_ORDER, dropped_notes, place, unknown_message
 from sftjob_cli.translate import translate
 
@@ -33,6 +34,31 @@ def _spec(
     return spec
 
 
+def with_carried(
+    blocks: Mapping[str, Mapping[str, Any]], shape: Shape, options: Options
+) -> tuple[dict[str, Mapping[str, Any]], tuple[str, ...]]:
+    """The blocks with the accelerate file's DeepSpeed/FSDP settings in sftConfig (the
+    recipe's own inline keys win), and the notes about them."""
+    carried = shape.carried
+    if not carried.sft_config:
+        return dict(blocks), carried.notes
+    if options.distributed and options.distributed != shape.distributed:
+        dropped = tuple(
+            f"dropped: the accelerate config's {key} is not carried: --distributed "
+            f"{options.distributed} chooses another strategy"
+            for key in carried.sft_config
+        )
+        return dict(blocks), (*carried.notes, *dropped)
+    sft = blocks.get(SFT_CONFIG) or {}
+    merged = deep_merge(carried.sft_config, sft)
+    notes = [
+        f"translated: the accelerate config's {key} -> spec.sftConfig.{key}"
+        + (" (the recipe's own keys win)" if key in sft else "")
+        for key in carried.sft_config
+    ]
+    return {**blocks, SFT_CONFIG: merged}, (*carried.notes, *notes)
+
+
 def convert_recipe(
     config: Mapping[str, Any],
     source: str | None,
@@ -47,9 +73,11 @@ def convert_recipe(
             raise ConvertError(unknown_message(placement.unknown, catalog))
         notes.extend(dropped_notes(placement.unknown, catalog))
     shape = shape_from_launch(placement.launch, read_accelerate)
-    cluster, cluster_notes = cluster_fields(options, shape, placement.blocks)
+    blocks, carried_notes = with_carried(placement.blocks, shape, options)
+    notes.extend(carried_notes)
+    cluster, cluster_notes = cluster_fields(options, shape, blocks)
     extra: dict[str, Any] = {"env": placement.env} if placement.env else {}
-    translated = translate(_spec(cluster, extra, placement.blocks))
+    translated = translate(_spec(cluster, extra, blocks))
     token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), placement.env)
     if token is not None:
         extra = {"hubTokenSecretRef": token, **extra}

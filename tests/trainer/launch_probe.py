@@ -21,6 +21,7 @@ def plugin_view() -> dict[str, Any]:
         view["fsdp"] = {
             "fsdp_version": plugin.fsdp_version,
             "reshard_after_forward": plugin.reshard_after_forward,
+            "sharding_strategy": str(plugin.sharding_strategy),
             "cpu_offload": type(plugin.cpu_offload).__name__,
             "transformer_cls_names_to_wrap": plugin.transformer_cls_names_to_wrap,
             "activation_checkpointing": plugin.activation_checkpointing,

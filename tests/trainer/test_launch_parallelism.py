@@ -93,8 +93,19 @@ def test_inline_fsdp_reaches_accelerate_and_trainingargs_defers(tmp_path: Path) 
     assert seen["fsdp"] == {
         "fsdp_version": 2,
         "reshard_after_forward": True,
+        "sharding_strategy": "None",
         "cpu_offload": "CPUOffloadPolicy",  # "offload" from the recipe's fsdp words
         "transformer_cls_names_to_wrap": ["Qwen2DecoderLayer"],
         "activation_checkpointing": False,
     }
     assert "deepspeed" not in seen
+
+
+def test_inline_fsdp1_reaches_accelerate_as_a_sharding_strategy(tmp_path: Path) -> None:
+    """FSDP1 shards by a sharding strategy, where FSDP2 takes reshard_after_forward."""
+    # (sync_module_states would ask for a GPU here)
+    config = {"version": 1, "sync_module_states": False, "cpu_ram_efficient_loading": False}
+    sft = {"fsdp": "shard_grad_op auto_wrap", "fsdp_config": config}
+    seen = launch(tmp_path, sft)
+    assert seen["fsdp"]["fsdp_version"] == 1
+    assert seen["fsdp"]["sharding_strategy"] == "ShardingStrategy.SHARD_GRAD_OP"

@@ -31,6 +31,12 @@ FILES: dict[str, Any] = {
         "num_processes": 2,
         "use_cpu": True,
     },
+    "x.json": {"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": "auto"},
+    "ds_no_stage.yaml": {
+        "distributed_type": "DEEPSPEED",
+        "deepspeed_config": {"deepspeed_config_file": "no_stage.json"},
+    },
+    "no_stage.json": {"train_micro_batch_size_per_gpu": "auto"},
     "tpu.yaml": {"distributed_type": "XLA"},
     "list.yaml": ["not", "a", "mapping"],
 }
@@ -59,6 +65,7 @@ def read(name: str) -> Any:
         ({"accelerate_config": "ddp.yaml"}, Shape(1, 4, "ddp")),
         ({"accelerate_config": "single.yaml"}, Shape(None, 1, None)),
         ({"accelerate_config": "cpu.yaml"}, Shape(2, 0, None)),
+        ({"accelerate_config": "ds_file.yaml"}, Shape(None, None, "deepspeed-zero2")),
         # launch flags win over the file, as in accelerate launch
         (
             {"accelerate_config": "fsdp_2x8.yaml", "num_processes": 32, "num_machines": 4},
@@ -73,7 +80,12 @@ def read(name: str) -> Any:
     ],
 )
 def test_shape_from_launch(launch: dict[str, Any], expected: Shape) -> None:
-    assert shape_from_launch(launch, read) == expected
+    shape = shape_from_launch(launch, read)  # its carried settings: test_convert_accelerate_file
+    assert (shape.nodes, shape.gpus_per_node, shape.distributed) == (
+        expected.nodes,
+        expected.gpus_per_node,
+        expected.distributed,
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,7 +97,11 @@ def test_shape_from_launch(launch: dict[str, Any], expected: Shape) -> None:
         ),
         ({"num_processes": 0}, "num_processes: expected an integer >= 1"),
         ({"accelerate_config": "tpu.yaml"}, "distributed_type XLA is not supported"),
-        ({"accelerate_config": "ds_file.yaml"}, "ZeRO stage None has no spec.distributed mode"),
+        ({"accelerate_config": "ds_no_stage.yaml"}, "ZeRO stage None has no spec.distributed mode"),
+        (
+            {"accelerate_config": "deepspeed_zero2"},
+            "accelerate config deepspeed_zero2: not one of TRL's config names \\(zero1, zero2",
+        ),
         ({"accelerate_config": "list.yaml"}, "accelerate config list.yaml: not a YAML mapping"),
     ],
 )

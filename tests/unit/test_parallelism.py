@@ -82,6 +82,24 @@ def test_inline_fsdp_decides_auto_and_reaches_accelerate() -> None:
     assert not {"fsdp", "fsdp_config"} & set(trl)
 
 
+@pytest.mark.parametrize(
+    ("sft", "strategy"),
+    [
+        ({"fsdp": True}, "FULL_SHARD"),
+        ({"fsdp": "shard_grad_op auto_wrap"}, "SHARD_GRAD_OP"),
+        ({"fsdp": True, "fsdp_config": {"reshard_after_forward": "hybrid_shard"}}, "HYBRID_SHARD"),
+    ],
+)
+def test_fsdp1_gets_a_sharding_strategy_in_place_of_reshard_after_forward(
+    sft: dict[str, Any], strategy: str
+) -> None:
+    sft = {**sft, "fsdp_config": {**sft.get("fsdp_config", {}), "version": 1}}
+    fsdp = yaml.safe_load(rendered(job_spec(sft))["accelerate.yaml"])["fsdp_config"]
+    assert fsdp["fsdp_version"] == 1
+    assert fsdp["fsdp_sharding_strategy"] == strategy
+    assert "fsdp_reshard_after_forward" not in fsdp
+
+
 def test_without_inline_configs_auto_keeps_its_rules() -> None:
     accelerate = yaml.safe_load(rendered(job_spec({}))["accelerate.yaml"])
     assert accelerate["distributed_type"] == "MULTI_GPU"

@@ -171,7 +171,17 @@ def test_job_wiring() -> None:
 def test_the_termination_grace_period_is_the_specs() -> None:
     pod = the_job({"terminationGracePeriodSeconds": 90})["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] == 90
-    assert "terminationGracePeriodSeconds" not in the_job({})["spec"]["template"]["spec"]
+    # accelerate launch's elastic agent gives the training processes as long.
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"] == "90"
+    default = the_job({})["spec"]["template"]["spec"]
+    assert "terminationGracePeriodSeconds" not in default  # Kubernetes' 30 s, torch's 30 s
+    assert "TORCH_ELASTIC_SHUTDOWN_TIMEOUT" not in {
+        e["name"] for e in default["containers"][0]["env"]
+    }
+    mine = {"name": "TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "value": "10"}
+    pod = the_job({"terminationGracePeriodSeconds": 90, "env": [mine]})["spec"]["template"]["spec"]
+    assert [e for e in pod["containers"][0]["env"] if e["name"] == mine["name"]] == [mine]
 
 
 def test_cpu_job_has_no_gpu_resources_or_toleration() -> None:

@@ -53,6 +53,9 @@ FSDP_DEFAULTS: Mapping[str, Any] = {
     "reshard_after_forward": True,
     "state_dict_type": "FULL_STATE_DICT",
 }
+# FSDP1's sharding strategy (accelerate's key) for FSDP2's reshard_after_forward.
+FSDP1_SHARDING_STRATEGY = "fsdp_sharding_strategy"
+FSDP1_STRATEGY = {True: "FULL_SHARD", False: "SHARD_GRAD_OP"}
 # transformers' `fsdp` option words -> fsdp_config entries (FSDP2, the default version).
 FSDP_OPTIONS: Mapping[str, tuple[str, Any] | None] = {
     "full_shard": ("reshard_after_forward", True),
@@ -192,7 +195,16 @@ def merged_fsdp(trl_config: Mapping[str, Any]) -> dict[str, Any]:
     layers = config.get("transformer_layer_cls_to_wrap")
     if isinstance(layers, list):
         config["transformer_layer_cls_to_wrap"] = ",".join(str(x) for x in layers)
-    return {FSDP_KEYS[k]: v for k, v in sorted(config.items())}
+    strategy = None
+    if config.get("version") == 1:
+        # FSDP1 shards by accelerate's fsdp_sharding_strategy (FULL_SHARD unless set) and
+        # ignores reshard_after_forward, FSDP2's boolean.
+        reshard = config.pop("reshard_after_forward", True)
+        strategy = (
+            FSDP1_STRATEGY.get(reshard) if isinstance(reshard, bool) else str(reshard).upper()
+        )
+    merged = {FSDP_KEYS[k]: v for k, v in sorted(config.items())}
+    return merged if strategy is None else {**merged, FSDP1_SHARDING_STRATEGY: strategy}
 
 
 def check_spec(spec: JobSpec, trl_config: Mapping[str, Any]) -> None:

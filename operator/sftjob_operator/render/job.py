@@ -9,6 +9,7 @@ from sftjob_operator.api.secret_env import HUB_TOKEN_ENV
 from sftjob_operator.render import launch, names
 from sftjob_operator.render.caches import cache_env
 from sftjob_operator.render.configmap import OUTPUT_DIR, config_files
+from sftjob_operator.render.env_defaults import unset_defaults
 from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner, labels, object_meta
 from sftjob_operator.render.plan import Plan
@@ -111,8 +112,20 @@ def env(owner: Owner, plan: Plan, attempt: int) -> list[dict[str, Any]]:
     out.extend(tracker_env(plan.env))
     # The prepared dataset too, so a restart does not tokenize it again.
     out.extend(cache_env(plan.env))
+    out.extend(unset_defaults(shutdown_env(plan), plan.env))
     out.extend(dict(var) for var in plan.env)
     return out
+
+
+# torch's elastic agent (under `accelerate launch`) gives its training processes this long
+# after SIGTERM, then SIGKILLs them: 30 s unless set, whatever the pod's grace period.
+SHUTDOWN_TIMEOUT_ENV = "TORCH_ELASTIC_SHUTDOWN_TIMEOUT"
+
+
+def shutdown_env(plan: Plan) -> list[tuple[str, str]]:
+    """The pod's grace period for the checkpoint on SIGTERM, where the spec sets one."""
+    grace = plan.termination_grace_period_seconds
+    return [] if grace is None else [(SHUTDOWN_TIMEOUT_ENV, str(grace))]
 
 
 def resources(plan: Plan) -> dict[str, Any]:
