@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from sftjob_trainer.checkpoints import (
     incomplete_checkpoints,
     is_complete_checkpoint,
     newest_complete_checkpoint,
 )
+from sftjob_trainer.train import resume_target
 
 
 def _checkpoint(root: Path, step: int, *, state: str | None = None, weights: bool = True) -> Path:
@@ -31,6 +34,14 @@ def test_complete(tmp_path: Path) -> None:
 def test_deepspeed_layout_is_complete(tmp_path: Path) -> None:
     path = _checkpoint(tmp_path, 5, weights=False)
     (path / "global_step5").mkdir()
+    assert is_complete_checkpoint(path)
+
+
+def test_fsdp_sharded_layout_is_complete(tmp_path: Path) -> None:
+    """accelerate's SHARDED_STATE_DICT checkpoint: a directory of shards, no weights file."""
+    path = _checkpoint(tmp_path, 5, weights=False)
+    (path / "pytorch_model_fsdp_0").mkdir()
+    (path / "optimizer_0").mkdir()
     assert is_complete_checkpoint(path)
 
 
@@ -74,3 +85,34 @@ def test_none_when_empty_or_missing(tmp_path: Path) -> None:
     assert newest_complete_checkpoint(tmp_path) is None
     assert newest_complete_checkpoint(tmp_path / "missing") is None
     assert incomplete_checkpoints(tmp_path / "missing") == []
+
+
+def _args(output_dir: Path, resume: object = None) -> Any:
+    return SimpleNamespace(output_dir=str(output_dir), resume_from_checkpoint=resume)
+
+
+def test_resume_from_the_newest_by_default_and_with_true(tmp_path: Path) -> None:
+    newest = _checkpoint(tmp_path, 10)
+    for resume in (None, True, "true", "True"):
+        assert resume_target(_args(tmp_path, resume)) == str(newest)
+    assert resume_target(_args(tmp_path / "empty", True)) is None
+
+
+def test_false_trains_from_the_start(tmp_path: Path) -> None:
+    _checkpoint(tmp_path, 10)
+    for resume in (False, "false"):
+        assert resume_target(_args(tmp_path, resume)) is None
+
+
+def test_an_explicit_checkpoint_starts_the_job_until_a_newer_one_is_saved(
+    tmp_path: Path,
+) -> None:
+    given = _checkpoint(tmp_path / "base", 500)
+    out = tmp_path / "out"
+    assert resume_target(_args(out, str(given))) == str(given)  # the first attempt
+    _checkpoint(out, 400)  # an older run's leftover is not newer than the given one
+    assert resume_target(_args(out, str(given))) == str(given)
+    newer = _checkpoint(out, 520)  # this job's own, after the first attempt trained on
+    assert resume_target(_args(out, str(given))) == str(newer)
+    # ... also once save_total_limit has rotated the given checkpoint away.
+    assert resume_target(_args(out, str(tmp_path / "base" / "gone"))) == str(newer)

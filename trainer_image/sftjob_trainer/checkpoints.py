@@ -5,8 +5,9 @@ scheduler and RNG states (`Trainer._save_checkpoint`). A checkpoint is complete 
 
 - its `trainer_state.json` loads as a JSON object whose `global_step` is an integer
   equal to the step in the directory name, and
-- it holds model weights: a `*.safetensors` / `*.bin` file that is not empty, or a
-  DeepSpeed `global_step*` directory.
+- it holds model weights: a `*.safetensors` / `*.bin` file that is not empty, a DeepSpeed
+  `global_step*` directory, or the `pytorch_model_fsdp_*` directory of FSDP's sharded
+  state dict.
 
 A pod killed while writing leaves a directory that fails one of these; it is skipped.
 """
@@ -18,6 +19,8 @@ import re
 from pathlib import Path
 
 TRAINER_STATE = "trainer_state.json"
+# DeepSpeed's (global_step<N>) and FSDP's sharded state dict (pytorch_model_fsdp_<i>).
+WEIGHT_DIRECTORIES = ("global_step", "pytorch_model_fsdp")
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -30,7 +33,7 @@ def _has_weights(path: Path) -> bool:
     for child in path.iterdir():
         if child.is_file() and child.suffix in (".safetensors", ".bin") and child.stat().st_size:
             return True
-        if child.is_dir() and child.name.startswith("global_step"):
+        if child.is_dir() and child.name.startswith(WEIGHT_DIRECTORIES):
             return True
     return False
 

@@ -5,7 +5,9 @@ transformers checks max_steps only after an optimizer step, so
 saves checkpoint-<max_steps + 1>. An attempt that finished training but failed afterwards
 (saving the model, pushing to the Hub) and is restarted by the operator resumes exactly
 there. `train_or_finish` stops before that step: the model holds the checkpoint's weights
-(loaded by `train` before its first step), so it is saved as the final model.
+(loaded by `train` before its first step), so it is saved as the final model, or the best
+checkpoint's weights where `load_best_model_at_end` asks for them (transformers loads them
+only at the end of its training loop, which this path skips).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def train_or_finish(trainer: Any, checkpoint: str | None) -> bool:
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except AlreadyTrained:
+        if trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint:
+            trainer._load_best_model()
         trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
         return False
     return True

@@ -8,6 +8,7 @@ Run once per process (directly, or by `accelerate launch`):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -17,7 +18,12 @@ from typing import Any, NoReturn
 
 import yaml
 
-from .checkpoints import checkpoint_step, incomplete_checkpoints, newest_complete_checkpoint
+from .checkpoints import (
+    TRAINER_STATE,
+    checkpoint_step,
+    incomplete_checkpoints,
+    newest_complete_checkpoint,
+)
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
 from .mixture import handbook_mixture, read_settings
@@ -74,15 +80,42 @@ def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     return script_args, training_args, model_args, dataset_args
 
 
+def _step_of(path: Path) -> int:
+    """A checkpoint's step, by its name or its trainer_state.json (-1: unknown)."""
+    step = checkpoint_step(path)
+    if step is not None:
+        return step
+    try:
+        state = json.loads((path / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return -1
+    return state.get("global_step", -1) if isinstance(state, dict) else -1
+
+
 def resume_target(training_args: Any) -> str | None:
-    """An explicit `resume_from_checkpoint` wins; else the newest complete checkpoint."""
+    """The newest complete checkpoint in output_dir. `resume_from_checkpoint: <path>` is where
+    the first attempt starts, until this job has saved a newer checkpoint (a restarted
+    attempt must not go back to it, and it may be rotated away); `true` is the default and
+    `false` trains from the start, as in transformers."""
     explicit = training_args.resume_from_checkpoint
-    if explicit:
-        return str(explicit)
+    if isinstance(explicit, str) and explicit.strip().lower() in ("true", "false"):
+        explicit = explicit.strip().lower() == "true"
+    if explicit is False:
+        return None
     for path in incomplete_checkpoints(training_args.output_dir):
         print(f"sftjob-train: skipping incomplete checkpoint {path}", file=sys.stderr)
     newest = newest_complete_checkpoint(training_args.output_dir)
-    return str(newest) if newest else None
+    if explicit in (None, True, ""):
+        return str(newest) if newest else None
+    given = Path(str(explicit))
+    if newest is not None and _step_of(newest) > _step_of(given):
+        print(
+            f"sftjob-train: {newest} is newer than resume_from_checkpoint {given}; "
+            "resuming from it",
+            file=sys.stderr,
+        )
+        return str(newest)
+    return str(given)
 
 
 def load_datasets(script_args: Any, dataset_args: Any, settings: Mapping[str, Any]) -> Any:
@@ -195,6 +228,7 @@ def train(
             "training is complete, saving it as the final model"
         )
 
+    gather_full_state_dict(trainer)
     trainer.save_model(training_args.output_dir)
     trainer.accelerator.print(f"sftjob-train: model saved to {training_args.output_dir}")
 
@@ -214,6 +248,21 @@ def train(
     )
     os.write(sys.stderr.fileno(), finished.encode())
     trainer.end()
+
+
+def gather_full_state_dict(trainer: Any) -> None:
+    """FSDP with sharded checkpoints: transformers' save_model writes weights only from a
+    full state dict, and would leave the output without a model. The final save gathers
+    the whole model, as transformers' FSDP guide says (the checkpoints stay sharded)."""
+    if not getattr(trainer, "is_fsdp_enabled", False):
+        return
+    plugin = trainer.accelerator.state.fsdp_plugin
+    if "FULL_STATE_DICT" in str(plugin.state_dict_type):
+        return
+    # The sharded configs would stay: set_state_dict_type fills only missing ones.
+    plugin.state_dict_config = None
+    plugin.optim_state_dict_config = None
+    plugin.set_state_dict_type("FULL_STATE_DICT")
 
 
 def _terminated(state: Any, output_dir: str) -> Terminated:

@@ -28,6 +28,7 @@ from typing import Any
 
 from sftjob_operator.admission import skeleton
 from sftjob_operator.api.identity import GROUP, PLURAL
+from sftjob_operator.api.parallelism import SAVE_ONLY_MODEL, SAVE_ONLY_MODEL_PROBLEM
 from sftjob_operator.api.secret_env import HUB_TOKEN_ENV, HUB_TOKEN_ENV_NAMES, SECRET_ENV_NAMES
 from sftjob_operator.api.trl_fields import load_trl_fields
 
@@ -184,6 +185,11 @@ def parallelism_validations() -> list[dict[str, Any]]:
         _validation(
             f"!{_FSDP_ON} || {_DIST} in ['auto', 'fsdp']",
             "spec.sftConfig.fsdp is set, so spec.distributed must be auto or fsdp",
+        ),
+        _validation(
+            f"!{_sft_true('save_only_model')} || !({_HAS_DS} || {_FSDP_ON} || "
+            f"{_DIST}.startsWith('deepspeed') || {_DIST} == 'fsdp')",
+            f"{SAVE_ONLY_MODEL} {SAVE_ONLY_MODEL_PROBLEM}",
         ),
         _validation(
             f"!{SPEC}.?sftConfig.?fsdp_config.hasValue() || "

@@ -29,6 +29,12 @@ FSDP = "spec.sftConfig.fsdp"
 FSDP_CONFIG = "spec.sftConfig.fsdp_config"
 INLINE_KEYS = ("deepspeed", "fsdp", "fsdp_config")
 
+SAVE_ONLY_MODEL = "spec.sftConfig.save_only_model"
+SAVE_ONLY_MODEL_PROBLEM = (
+    "is true with DeepSpeed or FSDP: their checkpoints would hold no optimizer or sharded "
+    "state, and a restarted attempt could not resume from them; remove save_only_model (or "
+    "set it false)"
+)
 # TrainingArguments' fsdp_config keys -> accelerate's fsdp_config keys.
 FSDP_KEYS = {
     "version": "fsdp_version",
@@ -233,6 +239,9 @@ def check_spec(spec: JobSpec, trl_config: Mapping[str, Any]) -> None:
         )
     if fsdp or distributed == "fsdp":
         merged_fsdp(trl_config)  # refuses unknown options and keys
+    sharded = deepspeed is not None or fsdp or distributed.startswith("deepspeed")
+    if trl_config.get("save_only_model") is True and (sharded or distributed == "fsdp"):
+        raise SpecError(SAVE_ONLY_MODEL, SAVE_ONLY_MODEL_PROBLEM)
 
 
 def without_inline(trl_config: Mapping[str, Any]) -> dict[str, Any]:
