@@ -24,7 +24,7 @@ from sftjob_operator.api.identity import (
     VERSION,
 )
 from sftjob_operator.api.normalize import SpecError, normalize
-from sftjob_operator.api.parallelism import FSDP_KEYS, deep_merge
+from sftjob_operator.api.parallelism import FSDP_KEYS, deep_merge, fsdp_option_entries
 from sftjob_operator.api.paths import CONFIG_DIR, STORAGE_MOUNT
 from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.render.job import COMPLETION_INDEX_ANNOTATION, CONTAINER
@@ -75,6 +75,7 @@ __all__ = [
     "RenderError",
     "SpecError",
     "deep_merge",
+    "fsdp_option_entries",
     "normalize",
     "pvc_name",
     "render_children",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sftjob_operator.api.blocks import SFT_CONFIG
+from sftjob_operator.api.blocks import DATASET_MIXTURE, SCRIPT_ARGS, SFT_CONFIG
 from sftjob_operator.api.identity import API_VERSION, KIND
 
 from sftjob_cli import naming
@@ -15,7 +15,7 @@ from sftjob_cli.accelerate import Shape, shape_from_launch
 from sftjob_cli.catalog import FieldCatalog
 from sftjob_cli.cluster import Options, cluster_fields, hub_token
 from sftjob_cli.errors import ConvertError
-from sftjob_cli.operator_api import deep_merge
+from sftjob_cli.operator_api import deep_merge, fsdp_option_entries
 from sftjob_cli.recipe import BLOCK_ORDER, dropped_notes, place, unknown_message
 from sftjob_cli.translate import translate
 
@@ -50,13 +50,31 @@ def with_carried(
         )
         return dict(blocks), (*carried.notes, *dropped)
     sft = blocks.get(SFT_CONFIG) or {}
-    merged = deep_merge(carried.sft_config, sft)
+    inline = dict(carried.sft_config)
+    if "fsdp_config" in inline:
+        # The recipe's `fsdp` words (offload, shard_grad_op, ...) win over the file too.
+        words = fsdp_option_entries(sft.get("fsdp"))
+        inline["fsdp_config"] = {k: v for k, v in inline["fsdp_config"].items() if k not in words}
+    merged = deep_merge(inline, sft)
     notes = [
         f"translated: the accelerate config's {key} -> spec.sftConfig.{key}"
         + (" (the recipe's own keys win)" if key in sft else "")
         for key in carried.sft_config
     ]
     return {**blocks, SFT_CONFIG: merged}, (*carried.notes, *notes)
+
+
+def drop_shadowed_dataset_name(blocks: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """TRL trains on the mixture and ignores dataset_name when a recipe has both (open-r1's
+    do); the SFTJob takes exactly one, so dataset_name goes, with a note (in place)."""
+    script = blocks.get(SCRIPT_ARGS) or {}
+    if "dataset_name" not in script or not (blocks.get(DATASET_MIXTURE) or {}).get("datasets"):
+        return ()
+    name = script.pop("dataset_name")
+    return (
+        f"dropped: spec.scriptArgs.dataset_name ({name}) was left out: the recipe has a dataset "
+        "mixture too, which TRL trains on instead",
+    )
 
 
 def convert_recipe(
@@ -78,6 +96,7 @@ def convert_recipe(
     cluster, cluster_notes = cluster_fields(options, shape, blocks)
     extra: dict[str, Any] = {"env": placement.env} if placement.env else {}
     translated = translate(_spec(cluster, extra, blocks))
+    notes.extend(drop_shadowed_dataset_name(translated.blocks))
     token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), placement.env)
     if token is not None:
         extra = {"hubTokenSecretRef": token, **extra}

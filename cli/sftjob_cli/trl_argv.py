@@ -1,4 +1,4 @@
-"""Parse a `trl sft ...` command line as TRL's TrlParser does. Pure.
+"""Parse a `trl sft ...` command line (or one of TRL's sft.py script) as TrlParser does. Pure.
 
 `--config FILE` names the YAML recipe; every other `--key value`, `--key=value` or bare
 boolean `--flag` overrides it (the command line wins). List fields take several values
@@ -35,10 +35,32 @@ def split_command(tokens: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     while rest and (match := _ASSIGNMENT.match(rest[0])):
         env[match.group(1)] = match.group(2)
         rest.pop(0)
-    if rest[:2] != ["trl", "sft"]:
+    if rest[:2] == ["trl", "sft"]:
+        return env, rest[2:]
+    script = _script_args(rest)
+    if script is None:
         shown = " ".join(rest[:2]) or "nothing"
-        raise ConvertError(f"expected a `trl sft ...` command line, got {shown!r}")
-    return env, rest[2:]
+        raise ConvertError(
+            f"expected a `trl sft ...` command line (or TRL's script: `python "
+            f"trl/scripts/sft.py ...`, `accelerate launch [flags] trl/scripts/sft.py ...`), "
+            f"got {shown!r}"
+        )
+    return env, script
+
+
+def _script_args(tokens: Sequence[str]) -> list[str] | None:
+    """The arguments of TRL's own sft.py as its docs run it (the same parser as `trl sft`):
+    after `python`/`python3`/`uv run`, or `accelerate launch`, whose flags before the script
+    are the launch side (as `trl sft` passes them on)."""
+    script = next((i for i, t in enumerate(tokens) if t.endswith("/sft.py") or t == "sft.py"), None)
+    if script is None:
+        return None
+    head, args = list(tokens[:script]), list(tokens[script + 1 :])
+    if head in (["python"], ["python3"], ["uv", "run"]):
+        return args
+    if head[:2] == ["accelerate", "launch"]:
+        return head[2:] + args
+    return None
 
 
 def _flag_values(args: Sequence[str], start: int) -> int:

@@ -152,7 +152,8 @@ could not be read."""
 def validate(files: Sequence[str], old_path: str | None, quiet: bool, **target: Any) -> None:
     """Check SFTJob manifests as the cluster would, with no cluster: the CRD's schema and
     rules, the admission policy's rules and the operator's normalization. Messages name the
-    fields in the apiserver's words."""
+    fields in the apiserver's words. `-` reads the manifests from standard input
+    (`sftjob convert recipe.yaml | sftjob validate -`)."""
     namespace = target["namespace"]
     cluster = None
     if target["ask"]:  # the options' names: ask, namespace, context, kubeconfig

@@ -131,7 +131,8 @@ def conform(key: str, kind: str | None, value: Any) -> tuple[Any, str | None]:
     argparse converts a string default with the field's type, so `learning_rate: 2e-5` (a
     string in YAML 1.1) is the number 2e-05, and `bf16: "true"` is true. A single string for
     a list field is a one-item list (TRL's ModelConfig unwraps one-item lists again), and a
-    number for a string field is its text (the CRD types the field as a string).
+    number for a string field is its text (the CRD types the field as a string). An enum
+    read as false was an unquoted `no`.
     """
     if isinstance(value, str) and kind in ("int", "number", "bool"):
         new = coerce(key, kind, [value])
@@ -140,6 +141,9 @@ def conform(key: str, kind: str | None, value: Any) -> tuple[Any, str | None]:
             new,
             f"{key}: {json.dumps(value)} (a string in YAML) was read as {what}, as TrlParser does",
         )
+    if kind == "enum" and value is False:
+        # YAML 1.1 reads an unquoted `no` (eval_strategy: no) as false; TRL would refuse it.
+        return "no", f'{key}: false (an unquoted no in YAML) was read as "no"; quote it'
     if isinstance(value, str) and kind == "string-list":
         return [value], None
     if kind == "string" and isinstance(value, int | float) and not isinstance(value, bool):

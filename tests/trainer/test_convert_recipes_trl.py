@@ -149,13 +149,14 @@ def check_mixture(
         splits = recipe.get("dataset_splits", ["train", "test"])
         train = [s for s in splits if "train" in s]
         test = [s for s in splits if "train" not in s]
-        want = [(name, None, split, None) for name in recipe[key] for split in train]
-        want += [(name, None, split, None) for name in recipe[key] for split in test]
+        configs = dict(zip(recipe[key], recipe.get("dataset_configs") or [], strict=False))
+        want = [(name, configs.get(name), split, None) for name in recipe[key] for split in train]
+        want += [(name, configs.get(name), split, None) for name in recipe[key] for split in test]
         weights = [fraction for fraction in recipe[key].values() for _ in train]
         weights += [None] * (len(want) - len(weights))
         seed = 0
     else:
-        return  # dataset_splits: translated with dataset_mixer
+        return  # dataset_splits and dataset_configs: translated with dataset_mixer
     assert got == want
     settings = yaml.safe_load(files[paths.TRAINER_SETTINGS_FILE])
     tests = [split is not None and "train" not in split for _, _, split, _ in want]

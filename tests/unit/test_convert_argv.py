@@ -94,7 +94,36 @@ def test_env_assignments_before_the_command() -> None:
 
 
 @pytest.mark.parametrize(
-    "tokens", [["accelerate", "launch", "sft.py"], ["trl", "dpo", "--beta", "0.1"], []]
+    ("tokens", "overrides"),
+    [
+        (["python", "trl/scripts/sft.py", "--seed", "1"], {"seed": 1}),
+        (["uv", "run", "examples/scripts/sft.py", "--seed", "1"], {"seed": 1}),
+        (
+            [
+                "accelerate",
+                "launch",
+                "--config_file",
+                "zero3.yaml",
+                "trl/scripts/sft.py",
+                "--seed",
+                "1",
+            ],
+            {"config_file": "zero3.yaml", "seed": 1},
+        ),
+    ],
+)
+def test_trls_own_script_as_its_docs_run_it(tokens: list[str], overrides: dict[str, Any]) -> None:
+    assert parse_command(tokens, KIND_OF).overrides == overrides
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        ["accelerate", "launch", "train.py"],
+        ["torchrun", "sft.py"],
+        ["trl", "dpo", "--beta", "0.1"],
+        [],
+    ],
 )
 def test_only_trl_sft_commands(tokens: list[str]) -> None:
     with pytest.raises(ConvertError, match=re.escape("expected a `trl sft ...` command line")):

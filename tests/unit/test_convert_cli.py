@@ -116,7 +116,30 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "report_to": "wandb",
             "run_name": "llama-70b-no-robots-2x8",
             "max_length": 3072,
+            # The accelerate file's FSDP1 settings, under the recipe's own (which win:
+            # backward_prefetch, use_orig_params; its `offload` word over cpu_offload).
+            "fsdp_config": {
+                "version": 1,
+                "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                "backward_prefetch": "backward_pre",
+                "cpu_ram_efficient_loading": True,
+                "state_dict_type": "SHARDED_STATE_DICT",
+                "sync_module_states": True,
+                "use_orig_params": False,
+                "forward_prefetch": False,
+                "activation_checkpointing": True,
+                "transformer_layer_cls_to_wrap": ["LlamaDecoderLayer"],
+            },
         },
+    },
+    "handbook-smollm2-sft-2025.yaml": {
+        "datasetMixture": {
+            "datasets": [
+                {"path": "HuggingFaceTB/smoltalk", "name": "all", "split": "train", "weight": 1.0},
+                {"path": "HuggingFaceTB/smoltalk", "name": "all", "split": "test", "test": True},
+            ]
+        },
+        "sftConfig": {"chat_template_path": "HuggingFaceTB/SmolLM2-1.7B-Instruct"},
     },
     "deepspeed-zero3-llama-3.1-8b.yaml": {
         "cluster": {"nodes": 2, "gpusPerNode": 8, "distributed": "deepspeed-zero3"},

@@ -93,6 +93,33 @@ def test_older_dataset_mixer_with_splits() -> None:
     assert "test_sft kept whole as evaluation data" in mixer.message
 
 
+def test_older_dataset_mixer_with_config_names() -> None:
+    out = normalize(
+        spec(
+            {
+                "dataset_mixer": {"HuggingFaceTB/smoltalk": 1.0, "a/b": 0.5},
+                "dataset_configs": ["all", "default"],
+                "dataset_splits": ["train", "test"],
+            }
+        )
+    )
+    assert out.trl_config["datasets"] == [
+        {"path": "HuggingFaceTB/smoltalk", "name": "all", "split": "train"},
+        {"path": "a/b", "name": "default", "split": "train"},
+        {"path": "HuggingFaceTB/smoltalk", "name": "all", "split": "test"},
+        {"path": "a/b", "name": "default", "split": "test"},
+    ]
+    reported = {t.field: t.action for t in out.translations}
+    assert reported["spec.scriptArgs.dataset_configs"] == "restructured"
+
+
+def test_the_older_handbook_tokenizer_gives_the_chat_template() -> None:
+    model = {**MODEL, "tokenizer_name_or_path": "org/tokenizer-chatml"}
+    out = normalize(spec({"dataset_name": "d"}, modelConfig=model))
+    assert out.trl_config["chat_template_path"] == "org/tokenizer-chatml"
+    assert "tokenizer_name_or_path" not in out.trl_config
+
+
 def test_test_datasets_and_test_split_size_conflict() -> None:
     mixture = {"datasets": [{"path": "a"}, {"path": "b", "test": True}], "test_split_size": 0.1}
     with pytest.raises(SpecError) as err:
@@ -114,6 +141,12 @@ def test_only_test_datasets_leave_nothing_to_train() -> None:
             {"dataset_mixer": {"a": 1.0}, "dataset_splits": ["test"]},
             "spec.scriptArgs.dataset_splits",
             "no training split",
+        ),
+        ({"dataset_configs": ["all"]}, "spec.scriptArgs.dataset_configs", "dataset_mixer"),
+        (
+            {"dataset_mixer": {"a": 1.0, "b": 1.0}, "dataset_configs": ["all"]},
+            "spec.scriptArgs.dataset_configs",
+            "one config name per dataset of dataset_mixer (2)",
         ),
         (
             {"dataset_mixture": {"datasets": [{"id": "a", "revision": "x"}]}},

@@ -152,6 +152,15 @@ _OTHER_BLOCKS: Final[tuple[LegacyField, ...]] = (
     ),
     LegacyField(
         SCRIPT_ARGS,
+        "dataset_configs",
+        "restructured",
+        "the config names of the older alignment-handbook dataset_mixer, one per dataset; "
+        "each becomes datasetMixture.datasets[].name",
+        target=to(DATASET_MIXTURE, "datasets"),
+        schema={"type": "array", "maxItems": 256, "items": STR},
+    ),
+    LegacyField(
+        SCRIPT_ARGS,
         "preprocessing_num_workers",
         "moved",
         "the alignment-handbook name; TRL's is sftConfig.dataset_num_proc",
@@ -159,6 +168,16 @@ _OTHER_BLOCKS: Final[tuple[LegacyField, ...]] = (
         schema=INT,
     ),
     # ---- ModelConfig -----------------------------------------------------------------
+    LegacyField(
+        MODEL_CONFIG,
+        "tokenizer_name_or_path",
+        "moved",
+        "the older alignment-handbook's tokenizer repo, used for its chat template and special "
+        "tokens; TRL takes them from sftConfig.chat_template_path (a tokenizer directory or "
+        "Hub id: its template is copied, its special tokens added and the embeddings resized)",
+        target=to(SFT_CONFIG, "chat_template_path"),
+        schema=STR,
+    ),
     LegacyField(
         MODEL_CONFIG,
         "torch_dtype",

@@ -176,7 +176,7 @@ def _fsdp_user_config(trl_config: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _fsdp_option_entries(value: Any) -> dict[str, Any]:
+def fsdp_option_entries(value: Any) -> dict[str, Any]:
     words = value.split() if isinstance(value, str) else []
     out: dict[str, Any] = {}
     for word in words:
@@ -195,7 +195,7 @@ def merged_fsdp(trl_config: Mapping[str, Any]) -> dict[str, Any]:
     """accelerate's fsdp_config: defaults, then the `fsdp` words, then fsdp_config."""
     config = {
         **FSDP_DEFAULTS,
-        **_fsdp_option_entries(trl_config.get("fsdp")),
+        **fsdp_option_entries(trl_config.get("fsdp")),
         **_fsdp_user_config(trl_config),
     }
     layers = config.get("transformer_layer_cls_to_wrap")

@@ -9,7 +9,7 @@ TRL form into `current` (the translated blocks) and returns what it did, to be r
 - `dataset_mixer: {<id>: <fraction>}` with `dataset_splits: [train_sft, test_sft]` (the older
   handbook) becomes one datasetMixture entry per dataset and training split, the fraction as
   its weight, and one entry per dataset and test split marked `test: true` (kept whole, as
-  the handbook kept its test splits).
+  the handbook kept its test splits); `dataset_configs`, one per dataset, gives their names.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ Restructure = Callable[[Any, Mapping[str, Any], Blocks], list[Translation]]
 _MIXTURE = "spec.scriptArgs.dataset_mixture"
 _MIXER = "spec.scriptArgs.dataset_mixer"
 _SPLITS = "spec.scriptArgs.dataset_splits"
+_CONFIGS = "spec.scriptArgs.dataset_configs"
 # handbook DatasetConfig key -> TRL DatasetConfig key
 _DATASET_KEYS = {"id": "path", "config": "name", "split": "split", "columns": "columns"}
 _DEFAULT_SPLITS = ("train", "test")
@@ -88,6 +89,20 @@ def _splits(raw: Mapping[str, Any]) -> list[str]:
     return splits
 
 
+def _configs(raw: Mapping[str, Any], datasets: int) -> list[str | None]:
+    """The handbook's dataset_configs: one config name per dataset of the mixer, in order."""
+    configs = raw.get("dataset_configs")
+    if configs is None:
+        return [None] * datasets
+    if not isinstance(configs, list) or len(configs) != datasets:
+        raise SpecError(
+            _CONFIGS,
+            f"must list one config name per dataset of dataset_mixer ({datasets}), not "
+            f"{show(configs)}",
+        )
+    return [str(c) for c in configs]
+
+
 def dataset_mixer(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
     if not isinstance(value, Mapping) or not value:
         raise SpecError(_MIXER, f"must map each dataset to a fraction, not {show(value)}")
@@ -96,12 +111,17 @@ def dataset_mixer(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[T
     test = [s for s in splits if "train" not in s]
     if not train:
         raise SpecError(_SPLITS, f"{show(splits)} has no training split (a name with 'train')")
+    configs = _configs(raw, len(value))
     mixture = _mixture_block(current, _MIXER)
+    named = [
+        ({"path": path, "name": config} if config is not None else {"path": path}, fraction)
+        for (path, fraction), config in zip(value.items(), configs, strict=True)
+    ]
     mixture["datasets"] = [
-        {"path": name, "split": split, "weight": fraction}
-        for name, fraction in value.items()
+        {**dataset, "split": split, "weight": fraction}
+        for dataset, fraction in named
         for split in train
-    ] + [{"path": name, "split": split, "test": True} for name in value for split in test]
+    ] + [{**dataset, "split": split, "test": True} for dataset, _ in named for split in test]
     tested = f"; test split(s) {', '.join(test)} kept whole as evaluation data" if test else ""
     return [
         Translation(
@@ -132,8 +152,26 @@ def dataset_splits(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[
     )
 
 
+def dataset_configs(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
+    if "dataset_mixer" in raw:  # the mixer's translation named the datasets
+        return [
+            Translation(
+                _CONFIGS,
+                "restructured",
+                f"{_CONFIGS} was translated with spec.scriptArgs.dataset_mixer: each config "
+                "name is its dataset's spec.datasetMixture.datasets[].name",
+            )
+        ]
+    raise SpecError(
+        _CONFIGS,
+        "applies only with spec.scriptArgs.dataset_mixer: with dataset_name write "
+        "dataset_config, with datasetMixture each dataset's name",
+    )
+
+
 RESTRUCTURE: Mapping[str, Restructure] = {
     "dataset_mixture": dataset_mixture,
     "dataset_mixer": dataset_mixer,
     "dataset_splits": dataset_splits,
+    "dataset_configs": dataset_configs,
 }
