@@ -16,10 +16,8 @@ from trainer_helpers import (
     base_config,
     finish,
     free_port,
-    pod_env,
     run_trainer,
-    start,
-    train_command,
+    start_node_pods,
     write_yaml,
 )
 
@@ -87,20 +85,7 @@ def test_two_nodes_over_localhost_rendezvous(tiny: Any, tmp_path: Path) -> None:
     out = tmp_path / "out"
     config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, out, max_steps=MAX_STEPS))
     accel = write_yaml(tmp_path / "accelerate.yaml", accelerate_config(2, 2))
-    port = str(free_port())
-    pods = []
-    for index in (0, 1):
-        pod_dir = tmp_path / f"pod-{index}"
-        env = pod_env(
-            pod_dir,
-            JOB_COMPLETION_INDEX=str(index),
-            MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=port,
-            SFTJOB_NUM_NODES="2",
-            SFTJOB_GPUS_PER_NODE="0",
-        )
-        proc = start(train_command(config, accel), env, pod_dir, "trainer")
-        pods.append((proc, pod_dir, env))
+    pods = start_node_pods(config, accel, tmp_path)
     runs = [finish(proc, pod_dir, "trainer", env) for proc, pod_dir, env in pods]
 
     for run in runs:

@@ -23,11 +23,11 @@ from trainer_helpers import (
     accelerate_config,
     base_config,
     finish,
-    free_port,
     kill_group,
     pod_env,
     run_trainer,
     start,
+    start_node_pods,
     train_command,
     write_yaml,
 )
@@ -106,19 +106,7 @@ def test_sigterm_to_one_node_stops_every_rank_at_one_checkpoint(tiny: Any, tmp_p
     out = tmp_path / "out"
     config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, out, max_steps=MAX_STEPS))
     accel = write_yaml(tmp_path / "accelerate.yaml", accelerate_config(2, 2))
-    port = str(free_port())
-    pods = []
-    for index in (0, 1):
-        pod_dir = tmp_path / f"pod-{index}"
-        env = pod_env(
-            pod_dir,
-            JOB_COMPLETION_INDEX=str(index),
-            MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=port,
-            SFTJOB_NUM_NODES="2",
-            SFTJOB_GPUS_PER_NODE="0",
-        )
-        pods.append((start(train_command(config, accel), env, pod_dir, "trainer"), pod_dir, env))
+    pods = start_node_pods(config, accel, tmp_path)
     progress = Path(pods[0][2]["SFTJOB_PROGRESS_FILE"])  # rank 0 reports for the job
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while _progress_step(progress) < 3:

@@ -157,6 +157,30 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
+Pod = tuple[subprocess.Popen[str], Path, dict[str, str]]
+
+
+def start_node_pods(config: Path, accelerate: Path, workdir: Path, nodes: int = 2) -> list[Pod]:
+    """One "pod" per node (CPU, gloo), all rendezvousing on a free localhost port:
+    (process, its directory, its environment)."""
+    port = str(free_port())
+    pods = []
+    for index in range(nodes):
+        pod_dir = workdir / f"pod-{index}"
+        env = pod_env(
+            pod_dir,
+            JOB_COMPLETION_INDEX=str(index),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+            SFTJOB_NUM_NODES=str(nodes),
+            SFTJOB_GPUS_PER_NODE="0",
+        )
+        pods.append(
+            (start(train_command(config, accelerate), env, pod_dir, "trainer"), pod_dir, env)
+        )
+    return pods
+
+
 def run_trainer(config: Path, workdir: Path, accelerate: Path | None = None, **env: str) -> Run:
     full_env = pod_env(workdir, **env)
     proc = start(train_command(config, accelerate), full_env, workdir / "logs", "trainer")
