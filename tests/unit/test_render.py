@@ -365,3 +365,27 @@ def test_a_later_attempt_gets_what_is_left_of_the_deadline() -> None:
     assert later["metadata"]["name"] == "j-a2"
     (none,) = by_kind(render_children(body("j", {}), BASE_TRL, 2, 120), "Job")
     assert "activeDeadlineSeconds" not in none["spec"]
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "words"),
+    [
+        ("llama.v2", {"nodes": 1}, "must not contain dots"),
+        ("7b-sft", {"nodes": 2}, "must start with a letter"),
+        # 58 characters and "-a4-0" (attempt 4: backoffLimit 3, the default) fill a label ...
+        ("a" * 59, {"nodes": 1}, "would exceed 63 characters; use an SFTJob name of at most 58"),
+        # ... "-a10-0", the last attempt backoffLimit 9 allows, does not fit 58.
+        ("a" * 58, {"nodes": 1, "backoffLimit": 9}, "(attempt 10, the last that backoffLimit"),
+    ],
+)
+def test_a_name_its_children_cannot_take_is_refused_before_any_attempt(
+    name: str, spec: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(RenderError) as err:
+        render_children(body(name, {"gpusPerNode": 1, **spec}), BASE_TRL)
+    assert err.value.field == "metadata.name" and words in err.value.message
+
+
+def test_names_that_fit_every_attempt_render() -> None:
+    for name, spec in (("7b-sft", {"nodes": 1}), ("a" * 57, {"nodes": 2, "backoffLimit": 3})):
+        render_children(body(name, {"gpusPerNode": 1, **spec}), BASE_TRL)

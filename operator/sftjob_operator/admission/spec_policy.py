@@ -31,6 +31,7 @@ from sftjob_operator.api.identity import GROUP, PLURAL
 from sftjob_operator.api.parallelism import SAVE_ONLY_MODEL, SAVE_ONLY_MODEL_PROBLEM
 from sftjob_operator.api.secret_env import HUB_TOKEN_ENV, HUB_TOKEN_ENV_NAMES, SECRET_ENV_NAMES
 from sftjob_operator.api.trl_fields import load_trl_fields
+from sftjob_operator.render.names import NAME_DOTS, NAME_LETTER_FIRST
 
 POLICY_NAME = "sftjob-spec-rules"
 
@@ -310,12 +311,25 @@ def hardware_validations() -> list[dict[str, Any]]:
     ]
 
 
+def name_validations() -> list[dict[str, Any]]:
+    """What the children's names need of the SFTJob's name (render/names.py says why)."""
+    name = "object.metadata.name"
+    return [
+        _validation(f"!{name}.contains('.')", f"metadata.name {NAME_DOTS}"),
+        _validation(
+            f"{SPEC}.?nodes.orValue(1) <= 1 || {name}.matches('^[a-z]')",
+            f"metadata.name {NAME_LETTER_FIRST}",
+        ),
+    ]
+
+
 def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Rules across fields, on create and update.
 
     `report_to`: transformers' integration names; by default those in trl_fields.json.
     """
     return [
+        *name_validations(),
         *dataset_validations(),
         # Before the Hub rules: an inline token is refused as such, not as a missing one.
         secret_env_validation(),

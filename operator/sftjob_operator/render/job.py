@@ -249,15 +249,9 @@ def pod_spec(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
 
 
 def job(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
-    if (
-        len(hostname := names.longest_hostname(owner.name, attempt, plan.nodes))
-        > names.DNS_LABEL_MAX
-    ):
-        raise RenderError(
-            "metadata.name",
-            f"pod hostname {hostname!r} would exceed {names.DNS_LABEL_MAX} characters; "
-            f"use an SFTJob name of at most {len(owner.name) - (len(hostname) - names.DNS_LABEL_MAX)} characters",
-        )
+    last_attempt = max(attempt, plan.backoff_limit + 1)
+    if problem := names.name_problem(owner.name, plan.nodes, last_attempt):
+        raise RenderError("metadata.name", problem)
     # Kueue's batch/v1 Job integration admits a Job with a queue label by unsuspending it,
     # at the priority of its WorkloadPriorityClass label (or its pods' priorityClassName).
     extra = owner.kueue_labels if owner.queue_name else {}

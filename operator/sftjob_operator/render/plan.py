@@ -53,6 +53,7 @@ class Plan:
     active_deadline_seconds: int | None = None
     pod_template: Mapping[str, Any] = field(default_factory=dict)
     termination_grace_period_seconds: int | None = None
+    backoff_limit: int = 0  # restarts after the first attempt: attempts 1 .. backoff_limit + 1
     # Files beyond the launcher's that the job's config holds (chat_template.jinja, ...).
     extra_config_files: tuple[str, ...] = ()
 
@@ -116,4 +117,5 @@ def plan_from(spec: JobSpec, trl_config: Mapping[str, Any]) -> Plan:
         active_deadline_seconds=spec.active_deadline_seconds,
         pod_template=spec.pod_template,
         termination_grace_period_seconds=spec.termination_grace_period_seconds,
+        backoff_limit=spec.backoff_limit,
     )
