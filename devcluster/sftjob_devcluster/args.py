@@ -79,6 +79,9 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         # Without the node-lifecycle controller nothing would ever remove the
         # not-ready taint this plugin puts on every new node.
         "--disable-admission-plugins=TaintNodesByCondition",
+        # As OpenShift runs it: setting blockOwnerDeletion on a child needs update on the
+        # owner's finalizers, which the chart's RBAC must then grant the operator.
+        "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
         "--profiling=false",
         *audit.apiserver_flags(layout.audit_policy, layout.audit_log),
         "--v=1",

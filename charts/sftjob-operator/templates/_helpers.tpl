@@ -45,6 +45,12 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
 - apiGroups: ["sftjob.dev"]
   resources: ["sftjobs/status"]
   verbs: ["patch"]
+# Every child's ownerReference sets blockOwnerDeletion; where the apiserver runs the
+# OwnerReferencesPermissionEnforcement admission plugin (OpenShift does), that needs
+# update on the owner's finalizers. The operator sets no finalizer.
+- apiGroups: ["sftjob.dev"]
+  resources: ["sftjobs/finalizers"]
+  verbs: ["update"]
 # Training Jobs: create each attempt, check ownership on 409, mirror suspend,
 # stop stragglers (patch), delete a failed attempt.
 - apiGroups: ["batch"]
