@@ -169,5 +169,5 @@ def describe(name: str, **target: Any) -> None:
     translated settings, conditions and Events."""
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
     job = k8s.get_job(kube, name)
-    events = k8s.job_events(kube, name, job["metadata"]["namespace"])
+    events = k8s.job_events_if_readable(kube, name, job["metadata"]["namespace"])
     show(console(), job, events)

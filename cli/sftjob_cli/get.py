@@ -7,7 +7,6 @@ place (rich Live); piped, each changed row is printed again, as `kubectl get -w`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -160,7 +159,13 @@ EPILOG = """Examples:
 @click.option("-w", "--watch", "follow", is_flag=True, help="Keep watching (Ctrl-C to stop).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List the jobs of every namespace.")
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), help="wide, yaml or json.")
-@click.option("--interval", type=float, default=2.0, show_default=True, help="-w: seconds.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5),
+    default=2.0,
+    show_default=True,
+    help="-w: seconds.",
+)
 @k8s.cluster_options
 def get(
     name: str | None, follow: bool, all_namespaces: bool, output: str | None, interval: float,
@@ -176,5 +181,7 @@ def get(
         return
     if output in ("yaml", "json"):
         raise click.UsageError("-w shows the table; use -o wide or no -o with it")
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         watch(fetch, wide=output == "wide", all_namespaces=all_namespaces, interval=interval)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None  # as a shell reports an interrupted command

@@ -8,12 +8,14 @@ and follows the current kubeconfig context (and its namespace) by default.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
+import yaml
 
 from sftjob_cli import operator_api
 
@@ -60,13 +62,33 @@ def cluster_options(func: F) -> F:
     return click.option("-n", "--namespace", help="Namespace (default: the context's).")(func)
 
 
+def _unusable(kubeconfig: str | None, err: BaseException) -> str:
+    where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    detail = " ".join(str(err).split()) or type(err).__name__
+    return (
+        f"no usable kubeconfig in {where}: {detail}; pass --kubeconfig FILE or set KUBECONFIG "
+        "to a kubeconfig of the cluster"
+    )
+
+
+def manifest_namespace(manifest: str | None, flag: str | None, default: str) -> str:
+    """The namespace of an object read from a file, as kubectl decides it: the manifest's,
+    else -n, else the context's. A manifest's namespace that -n contradicts is refused."""
+    if manifest and flag and manifest != flag:
+        raise KubeError(
+            f'the namespace of the manifest ("{manifest}") does not match -n "{flag}": '
+            f"pass -n {manifest}, or change the manifest's metadata.namespace"
+        )
+    return manifest or flag or default
+
+
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
     from kubernetes import config
 
     try:
         contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, OSError, TypeError) as err:
-        raise KubeError(f"no usable kubeconfig: {err}") from None
+    except (config.ConfigException, OSError, TypeError, yaml.YAMLError) as err:
+        raise KubeError(_unusable(kubeconfig, err)) from None
     chosen = active
     if context:
         chosen = next((c for c in contexts or () if c["name"] == context), None)
@@ -75,8 +97,8 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
             raise KubeError(f'context "{context}" is not in the kubeconfig (it has: {names})')
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except (config.ConfigException, OSError, TypeError, ValueError) as err:
-        raise KubeError(f"no usable kubeconfig: {err}") from None
+    except (config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as err:
+        raise KubeError(_unusable(kubeconfig, err)) from None
     default_ns = (chosen or {}).get("context", {}).get("namespace") or "default"
     return Kube(api_client, namespace or default_ns, (chosen or {}).get("name", ""))
 
@@ -152,6 +174,18 @@ def job_events(kube: Kube, name: str, namespace: str) -> list[dict[str, Any]]:
         listed = kube.core.list_namespaced_event(namespace, field_selector=selector)
     events = [kube.api_client.sanitize_for_serialization(e) for e in listed.items]
     return sorted(events, key=event_time)
+
+
+def job_events_if_readable(kube: Kube, name: str, namespace: str) -> list[dict[str, Any]]:
+    """job_events, or none (with a note on stderr) where this user may not list Events:
+    what the SFTJob itself says is still worth showing."""
+    try:
+        return job_events(kube, name, namespace)
+    except KubeError as err:
+        if "forbidden" not in str(err).lower():
+            raise
+        click.echo(f"note: {err}; shown without Events", err=True)
+        return []
 
 
 def event_time(event: dict[str, Any]) -> str:

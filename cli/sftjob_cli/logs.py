@@ -14,7 +14,6 @@ from those files.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import threading
@@ -245,7 +244,7 @@ def logs(
     def pick(pods: list[Pod]) -> list[Pod]:
         return select(pods, rank, all_ranks)
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         if follow and attempt is None:
             follow_attempts(source, job, chosen, pick)
             return
@@ -254,3 +253,5 @@ def logs(
             which = "any rank" if all_ranks else f"rank {rank or 0}"
             raise k8s.KubeError(f'sftjob "{name}" has no pod of {which} in attempt {chosen}')
         stream_pods(source, pods, follow)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None  # as a shell reports an interrupted command

@@ -77,7 +77,7 @@ def write_png(job: Mapping[str, Any], marks: Sequence[int], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path)
+        fig.savefig(path, format="png")
     finally:
         plt.close(fig)
 
@@ -98,10 +98,12 @@ def plot(name: str, output: Path | None, **target: Any) -> None:
     """Plot an SFTJob's loss curve, with its restarts marked."""
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
     job = k8s.get_job(kube, name)
-    marks = restart_marks(k8s.job_events(kube, name, job["metadata"]["namespace"]))
+    marks = restart_marks(k8s.job_events_if_readable(kube, name, job["metadata"]["namespace"]))
     points = views.loss_history(job)
     if not points:
         raise k8s.KubeError(f'sftjob "{name}" has reported no loss yet')
+    if output is not None and output.suffix.lower() != ".png":
+        raise click.BadParameter(f"{output}: write a .png file name", param_hint="-o/--output")
     if output is None:
         click.echo(title(job))
         click.echo("\n".join(text_chart(points, marks)))

@@ -31,16 +31,14 @@ class Cluster:
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Cluster:
-    from kubernetes import client, config
+    """The cluster commands' own connection (kube.connect), as a ServerError when unusable."""
+    from sftjob_cli import kube as k8s
 
     try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, OSError, TypeError) as err:
-        raise ServerError(f"no usable kubeconfig: {err}") from None
-    chosen = next((c for c in contexts if c["name"] == context), active) if context else active
-    default_ns = (chosen or {}).get("context", {}).get("namespace") or "default"
-    return Cluster(client.CustomObjectsApi(api_client), namespace or default_ns)
+        kube = k8s.connect(kubeconfig, context, namespace)
+    except k8s.KubeError as err:
+        raise ServerError(err.message) from None
+    return Cluster(kube.custom, kube.namespace)
 
 
 def _message(err: Any) -> str:

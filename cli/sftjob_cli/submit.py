@@ -20,19 +20,23 @@ from sftjob_cli.kubeyaml import read_documents
 FIELD_MANAGER = "sftjob"
 
 
-def read_jobs(path: str, namespace: str) -> list[dict[str, Any]]:
-    """The SFTJobs of the file, each with a namespace (the manifest's, else `namespace`)."""
+def read_jobs(path: str, flag: str | None, default: str) -> list[dict[str, Any]]:
+    """The SFTJobs of the file, each with its namespace (k8s.manifest_namespace). A
+    document of another kind is refused: submit applies SFTJobs only (kubectl the rest)."""
     try:
         jobs = []
-        for doc in read_documents(path):
+        for i, doc in enumerate(read_documents(path)):
             try:
                 job = require_sftjob(doc, load_crd())
-            except OtherKind:
-                continue
+            except OtherKind as err:
+                raise ManifestError(
+                    f"{path}: document {i + 1}: {err}; submit applies SFTJobs only: apply it "
+                    "with kubectl, or take it out of the file"
+                ) from None
             meta = dict(job.get("metadata") or {})
             if not meta.get("name"):
                 raise ManifestError(f"{path}: an SFTJob without metadata.name")
-            meta["namespace"] = meta.get("namespace") or namespace
+            meta["namespace"] = k8s.manifest_namespace(meta.get("namespace"), flag, default)
             jobs.append({**job, "metadata": meta})
     except ManifestError as err:
         raise click.ClickException(str(err)) from None
@@ -41,7 +45,7 @@ def read_jobs(path: str, namespace: str) -> list[dict[str, Any]]:
     return jobs
 
 
-def apply(kube: k8s.Kube, job: Mapping[str, Any]) -> None:
+def apply(kube: k8s.Kube, job: Mapping[str, Any], *, dry_run: bool = False) -> None:
     meta = job["metadata"]
     with k8s.user_errors(f"apply sftjob {meta['name']} in namespace {meta['namespace']}"):
         kube.custom.patch_namespaced_custom_object(
@@ -52,8 +56,10 @@ def apply(kube: k8s.Kube, job: Mapping[str, Any]) -> None:
             field_manager=FIELD_MANAGER,
             field_validation="Strict",
             _content_type="application/apply-patch+yaml",
+            **({"dry_run": "All"} if dry_run else {}),
         )
-    click.echo(f"sftjob.{operator_api.GROUP}/{meta['name']} serverside-applied")
+    if not dry_run:
+        click.echo(f"sftjob.{operator_api.GROUP}/{meta['name']} serverside-applied")
 
 
 def exit_status(jobs: list[dict[str, Any]]) -> int:
@@ -67,12 +73,21 @@ def exit_status(jobs: list[dict[str, Any]]) -> int:
 )
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--wait", is_flag=True, help="Follow the jobs until they finish.")
-@click.option("--interval", type=float, default=2.0, show_default=True, help="--wait: seconds.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5),
+    default=2.0,
+    show_default=True,
+    help="--wait: seconds.",
+)
 @k8s.cluster_options
 def submit(file: str, wait: bool, interval: float, **target: Any) -> None:
     """Apply the SFTJobs in FILE (server-side apply) and, with --wait, follow them."""
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
-    jobs = read_jobs(file, target["namespace"] or kube.namespace)
+    jobs = read_jobs(file, target["namespace"], kube.namespace)
+    # Every job through the apiserver's checks first: one refused leaves none applied.
+    for job in jobs:
+        apply(kube, job, dry_run=True)
     for job in jobs:
         apply(kube, job)
     if not wait:

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from sftjob_cli import kube as k8s
 from sftjob_cli import server
 from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
 from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, check, require_sftjob
@@ -78,7 +79,13 @@ def check_document(where: str, doc: Any, options: Options) -> bool:
         click.echo(f"{where}: invalid: {err}")
         return False
     cluster = options.cluster
-    namespace = options.namespace or _meta(doc).get("namespace") or (cluster and cluster.namespace)
+    try:
+        namespace = k8s.manifest_namespace(
+            _meta(doc).get("namespace"), options.namespace, (cluster and cluster.namespace) or ""
+        )
+    except k8s.KubeError as err:
+        click.echo(f"{where}: invalid: {err.message}")
+        return False
     old = options.old.get(str(_meta(doc).get("name")))
     try:
         verdict = check(doc, old=old, namespace=namespace or None)

@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 from kubernetes.client.exceptions import ApiException
 from sftjob_cli import delete, kube, logs, submit
+from sftjob_cli.kube import KubeError, manifest_namespace
 from sftjob_cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +57,8 @@ def test_no_kubeconfig_is_one_line(command: str, tmp_path: Path) -> None:
     result = invoke(*command.split(), "--kubeconfig", str(tmp_path / "none"))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert (
-        result.output.startswith("error: no usable kubeconfig:") and result.output.count("\n") == 1
+        result.output.startswith(f"error: no usable kubeconfig in {tmp_path / 'none'}:")
+        and result.output.count("\n") == 1
     )
 
 
@@ -115,12 +117,24 @@ def test_log_files_are_read_whole_lines(tmp_path: Path) -> None:
 
 
 def test_submit_reads_the_sftjobs_with_a_namespace(tmp_path: Path) -> None:
-    jobs = submit.read_jobs(str(EXAMPLE), "team")
+    jobs = submit.read_jobs(str(EXAMPLE), "team", "ctx")
     assert [j["metadata"] for j in jobs] == [{"name": "tiny-cpu", "namespace": "team"}]
+    jobs = submit.read_jobs(str(EXAMPLE), None, "ctx")
+    assert [j["metadata"] for j in jobs] == [{"name": "tiny-cpu", "namespace": "ctx"}]
     other = tmp_path / "cm.yaml"
     other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    with pytest.raises(Exception, match="no SFTJob in it"):
-        submit.read_jobs(str(other), "team")
+    with pytest.raises(Exception, match="document 1: ConfigMap is not an SFTJob; submit applies"):
+        submit.read_jobs(str(other), "team", "ctx")
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text(EXAMPLE.read_text() + "\n---\n" + other.read_text())
+    with pytest.raises(Exception, match="document 2: ConfigMap is not an SFTJob"):
+        submit.read_jobs(str(mixed), None, "ctx")
+    elsewhere = tmp_path / "ns.yaml"
+    elsewhere.write_text(
+        EXAMPLE.read_text().replace("name: tiny-cpu", "name: tiny-cpu\n  namespace: other", 1)
+    )
+    with pytest.raises(Exception, match='"other"\\) does not match -n "team"'):
+        submit.read_jobs(str(elsewhere), "team", "ctx")
 
 
 def test_submit_exit_status_follows_the_final_phase() -> None:
@@ -158,3 +172,35 @@ def test_keep_storage_takes_only_the_jobs_owner_reference_off_the_claim() -> Non
     assert delete.keep_claim(fake, job) == "persistentvolumeclaim/tiny-output kept"
     assert patched == [("tiny-output", "ns", {"metadata": {"ownerReferences": [
         {"apiVersion": "v1", "kind": "Other", "name": "o", "uid": "u2"}]}})]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["get", "describe x"])
+def test_a_kubeconfig_that_is_not_yaml_is_one_line_naming_it(command: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.kubeconfig"
+    broken.write_text("garbage: [\n")
+    result = invoke(*command.split(), "--kubeconfig", str(broken))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"error: no usable kubeconfig in {broken}: ")
+    assert "pass --kubeconfig FILE or set KUBECONFIG" in result.output
+    assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("manifest", "flag", "expected"),
+    [("team-a", None, "team-a"), (None, "team-b", "team-b"), (None, None, "ctx"), ("a", "a", "a")],
+)
+def test_a_manifests_namespace_as_kubectl_decides_it(
+    manifest: str | None, flag: str | None, expected: str
+) -> None:
+    assert manifest_namespace(manifest, flag, "ctx") == expected
+
+
+def test_a_namespace_that_contradicts_the_manifest_is_refused() -> None:
+    with pytest.raises(KubeError, match='manifest \\("other"\\) does not match -n "default"'):
+        manifest_namespace("other", "default", "ctx")
+
+
+@pytest.mark.parametrize("command", ["get -w --interval -1", "get -w --interval 0"])
+def test_an_interval_below_half_a_second_is_a_usage_error(command: str) -> None:
+    result = invoke(*command.split())
+    assert result.exit_code == 2 and "--interval" in result.output

@@ -116,5 +116,5 @@ def test_no_kubeconfig_is_one_line_and_exit_2(tmp_path: Path) -> None:
         main, ["validate", "--server", "--kubeconfig", str(tmp_path / "none"), str(EXAMPLE)]
     )
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: no usable kubeconfig:")
+    assert result.stderr.startswith(f"Error: no usable kubeconfig in {tmp_path / 'none'}:")
     assert len(result.stderr.strip().splitlines()) == 1
