@@ -1,8 +1,11 @@
 """Preparing, creating and deleting an SFTJob's children: idempotent API calls; the
 decisions are decide/setup.py's and decide/storage.py's.
 
-A create of an object that exists is success (k8s.Api.create), except for a Job that some
-other owner made: that is refused rather than adopted.
+A create of an object that exists is success (k8s.Api.create) when this SFTJob owns it (a
+create repeated after a restart or a lost answer). One that another owner made, or that an
+earlier SFTJob of the same name left behind and the garbage collector is deleting, is
+refused (and retried) rather than adopted; an unowned claim is one that spec.storage.retain
+kept, and is used.
 """
 
 from __future__ import annotations
@@ -53,20 +56,41 @@ async def create_all(
 
 async def create(api: k8s.Api, view: SftView, child: Mapping[str, Any]) -> None:
     created = await api.create(child)
-    if created or child["kind"] != "Job":
+    if created:
         return
-    # The Job already existed: adopt it only if it is ours (same SFTJob uid).
-    name = child["metadata"]["name"]
-    existing = await api.get("batch/v1", "Job", view.namespace, name)
-    owners = ((existing or {}).get("metadata") or {}).get("ownerReferences") or ()
-    if existing is not None and not any(o.get("uid") == view.uid for o in owners):
-        raise k8s.ApiError(
-            f"create Job {name}",
-            409,
-            "AlreadyExists",
-            "a Job with this name exists and is not owned by this SFTJob; "
-            "delete it or rename the SFTJob",
+    kind, name = child["kind"], child["metadata"]["name"]
+    existing = await api.get(child["apiVersion"], kind, view.namespace, name)
+    if problem := adoption_problem(kind, existing, view.uid):
+        raise k8s.ApiError(f"create {kind} {name}", 409, *problem)
+
+
+# The reason of a child that is about to go away (an earlier SFTJob of the same name left
+# it): retried soon, unlike a conflict a user has to resolve.
+BEING_REPLACED = "BeingReplaced"
+
+
+def adoption_problem(
+    kind: str, existing: Mapping[str, Any] | None, uid: str
+) -> tuple[str, str] | None:
+    """(reason, message) when an object of a child's name that already exists is not this
+    SFTJob's child; None when it is (a create repeated after a restart or a lost answer)."""
+    if existing is None:
+        return BEING_REPLACED, f"the {kind} of this name was just deleted; creating it again"
+    meta = existing.get("metadata") or {}
+    owners = meta.get("ownerReferences") or ()
+    if any(o.get("uid") == uid for o in owners):
+        return None
+    if meta.get("deletionTimestamp") or any(o.get("kind") == "SFTJob" for o in owners):
+        return BEING_REPLACED, (
+            f"a {kind} of this name is left from an earlier SFTJob of this name and is being "
+            "deleted; the operator creates this one's once it is gone"
         )
+    if kind == "PersistentVolumeClaim" and not owners:
+        return None  # a claim kept by spec.storage.retain: the job resumes from its outputs
+    return "AlreadyExists", (
+        f"a {kind} with this name exists and is not owned by this SFTJob; delete it or "
+        "rename the SFTJob"
+    )
 
 
 async def delete_jobs(api: k8s.Api, namespace: str, jobs: Iterable[JobView]) -> None:

@@ -216,7 +216,8 @@ class Reconciler:
         memory.create_error = error
         self.create_failures += 1
         self.identities.forget(view.namespace)
-        self._retry_ensure(view.key)
+        replacing = exc.reason == children.BEING_REPLACED
+        self._retry_ensure(view.key, RETRY_SECONDS if replacing else CREATE_RETRY_SECONDS)
         await self._refresh(view.key, memory, seen=view, setup=attempt_setup.create_failed(error))
 
     async def _begin_attempt(self, key: Key, attempt: int, failed: str | None) -> None:

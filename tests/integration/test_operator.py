@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -291,3 +292,35 @@ def test_child_creation_failure_is_visible_and_recovers(
             == "True"
         ),
     )
+
+
+def test_a_child_left_by_an_earlier_sftjob_of_the_name_is_not_taken(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """`kubectl delete` then `apply` of the same name (a GitOps replace) while the earlier
+    job's ConfigMap is still being deleted (held here by a finalizer, as a slow garbage
+    collection would): the new job waits for it to go and then creates its own, instead of
+    taking one that is about to disappear."""
+    left = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "again-config", "namespace": namespace, "finalizers": ["test/hold"]},
+    }
+    apply(devcluster, left)
+    devcluster.kubectl("delete", "configmap", "again-config", "-n", namespace, "--wait=false")
+    apply(devcluster, sftjob("again", namespace, annotations=LONG, **CPU))
+    wait_for(
+        "the refusal in status",
+        lambda: "is being deleted" in status(devcluster, namespace, "again").get("message", ""),
+        explain=lambda: str(status(devcluster, namespace, "again")),
+    )
+    patch = json.dumps({"metadata": {"finalizers": None}})
+    devcluster.kubectl("patch", "configmap", "again-config", "-n", namespace, "-p", patch)
+    uid = get_sft(devcluster, namespace, "again")["metadata"]["uid"]
+
+    def owned() -> bool:
+        found = children(kube, namespace, "again", "ConfigMap")
+        return bool(found) and found[0].metadata.owner_references[0].uid == uid
+
+    wait_for("the new job's own ConfigMap", owned, timeout=60)
+    wait_for("its Job", lambda: children(kube, namespace, "again", "Job"))
