@@ -199,6 +199,34 @@ def test_failure_names_the_failing_rank_and_exit_code() -> None:
     assert "rank 1" in message and "137" in message and "OOMKilled" in message
 
 
+EVICTED_POD = {
+    "metadata": {"name": "j-a1-0-x", "labels": {"batch.kubernetes.io/job-completion-index": "0"}},
+    "status": {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, "
+        "available: 2Gi. Container trainer was using 40Gi, request is 0.",
+        "containerStatuses": [
+            {"state": {"terminated": {"exitCode": 137, "reason": "Error"}}, "name": "trainer"}
+        ],
+    },
+}
+
+
+def test_a_kubelet_eviction_says_why_in_the_failure() -> None:
+    """The kubelet's reason is on the pod, not the container (exit 137, "Error")."""
+    evicted = pod_view(EVICTED_POD)
+    assert evicted.kubelet_says().startswith("; Evicted: The node was low on resource: ")
+    failed = job(conditions={"Failed": ("True", "PodFailurePolicy", "Container trainer failed")})
+    message = derive(Observed(1, failed, [evicted]), NOW, POLICY).message
+    assert (
+        "rank 0 (pod j-a1-0-x) exited with code 137 (Error); Evicted: The node was low" in message
+    )
+    from sftjob_operator.decide.restart import pod_failure
+
+    assert pod_failure(evicted).endswith("Container trainer was using 40Gi, request is 0.")
+
+
 def test_hang_guard_stops_the_job_and_says_why() -> None:
     derived = row("rank 0 done, others hang")
     assert derived.action == STOP_JOB

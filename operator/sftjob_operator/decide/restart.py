@@ -100,7 +100,7 @@ def pod_failure(pod: PodView) -> str:
         if len(message) > MAX_TERMINATION_MESSAGE:
             message = "..." + message[-MAX_TERMINATION_MESSAGE:]
         text += f": {message}"
-    return text
+    return text + pod.kubelet_says()
 
 
 def decide(attempt: Attempt, hold: Hold | None = None) -> Decision | None:

@@ -40,6 +40,9 @@ class JobView:
         return None
 
 
+MAX_POD_MESSAGE = 300
+
+
 @dataclass(frozen=True)
 class PodView:
     name: str
@@ -57,6 +60,17 @@ class PodView:
     last_transition: str | None = None
     terminated_message: str | None = None
     deleting: bool = False  # deleted by someone (e.g. the Job controller), not failed alone
+    # The kubelet's word on the whole pod (status.reason/message), e.g. Evicted: "The node
+    # was low on resource: ephemeral-storage. ..."; a container's exit code does not say it.
+    pod_reason: str | None = None
+    pod_message: str | None = None
+
+    def kubelet_says(self) -> str:
+        """'; Evicted: <message>' where the kubelet gave the pod a reason, else ''."""
+        if not self.pod_reason:
+            return ""
+        message = " ".join((self.pod_message or "").split())[:MAX_POD_MESSAGE]
+        return f"; {self.pod_reason}: {message}" if message else f"; {self.pod_reason}"
 
 
 def _attempt(labels: Mapping[str, str]) -> int:
@@ -154,6 +168,8 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
         last_transition=max(transitions) if transitions else None,
         terminated_message=str(terminated_message)[-1024:] if terminated_message else None,
         deleting=bool(meta.get("deletionTimestamp")),
+        pod_reason=status.get("reason"),
+        pod_message=status.get("message"),
     )
 
 

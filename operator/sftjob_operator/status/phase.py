@@ -111,9 +111,10 @@ def _terminal(job: JobView, pods: Sequence[PodView]) -> Derived | None:
 
 def _with_pod_failure(message: str, pods: Sequence[PodView]) -> str:
     for pod in sorted(pods, key=lambda p: p.index):
-        if pod.phase == "Failed" and pod.exit_code not in (None, 0):
+        if pod.phase == "Failed" and (pod.exit_code not in (None, 0) or pod.pod_reason):
+            what = f"exited with code {pod.exit_code}" if pod.exit_code else "failed"
             why = f" ({pod.terminated_reason})" if pod.terminated_reason else ""
-            return f"{message}; rank {pod.index} (pod {pod.name}) exited with code {pod.exit_code}{why}"
+            return f"{message}; rank {pod.index} (pod {pod.name}) {what}{why}{pod.kubelet_says()}"
     return message
 
 
