@@ -49,7 +49,7 @@ from sftjob_operator.status.observe import (
 from sftjob_operator.status.phase import FINAL_PHASES, Policy
 from sftjob_operator.trainer_identity import TrainerIdentities
 from sftjob_operator.views import Indexes, Key, SftView, sft_view
-from sftjob_operator.workloads import read_workload, set_workload_active
+from sftjob_operator.workloads import read_workload, set_workload_active, stop_by_workload
 
 logger = logging.getLogger(__name__)
 
@@ -335,6 +335,10 @@ class Reconciler:
     async def _act(self, view: SftView, action: Action) -> None:
         if isinstance(action, StopJob):
             logger.info("stopping the remaining pods of Job %s/%s", view.namespace, action.job)
+            job = next((j for j in self.indexes.jobs(view.key) if j.name == action.job), None)
+            queued = view.queue is not None and job is not None
+            if queued and job is not None and await stop_by_workload(self.api, view, job):
+                return  # Kueue would unsuspend the Job of an admitted Workload
             await self.api.patch(
                 "batch/v1", "Job", view.namespace, action.job, {"spec": {"suspend": True}}
             )

@@ -5,6 +5,7 @@ says what it means."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sftjob_operator import k8s
 from sftjob_operator.decide.suspend import job_finished
@@ -43,12 +44,30 @@ async def read_workload(api: k8s.Api, view: SftView, job: JobView | None) -> Wor
     return workload_view(found[0]) if found else None
 
 
-async def set_workload_active(api: k8s.Api, view: SftView, workload: str, active: bool) -> None:
+async def set_workload_active(
+    api: k8s.Api, view: SftView, workload: str, active: bool, by_suspend: bool = True
+) -> None:
     """spec.suspend deactivates the Workload (Kueue would unsuspend a held Job); marked, so
-    that resuming re-activates only what the operator deactivated."""
+    that resuming re-activates only what the operator deactivated. A finished job's
+    Workload is deactivated unmarked: nothing activates it again."""
+    why = "spec.suspend" if by_suspend else "the SFTJob has finished"
     logger.info(
-        "spec.suspend of %s/%s: setting Kueue Workload %s active=%s", *view.key, workload, active
+        "%s of %s/%s: setting Kueue Workload %s active=%s", why, *view.key, workload, active
     )
-    annotations = {DEACTIVATED_BY_ANNOTATION: None if active else "spec.suspend"}
-    patch = {"metadata": {"annotations": annotations}, "spec": {"active": active}}
+    patch: dict[str, Any] = {"spec": {"active": active}}
+    if by_suspend:
+        patch["metadata"] = {"annotations": {DEACTIVATED_BY_ANNOTATION: None if active else why}}
     await api.patch(*WORKLOAD, view.namespace, workload, patch)
+
+
+async def stop_by_workload(api: k8s.Api, view: SftView, job: JobView) -> bool:
+    """Stop a finished queued job's remaining pods through its Workload: Kueue unsuspends a
+    suspended Job whose Workload is admitted, so the Workload is deactivated instead (Kueue
+    then evicts it and suspends the Job). False where the Job has no Workload."""
+    found = await api.list_labelled(*WORKLOAD, view.namespace, f"{KUEUE_JOB_UID_LABEL}={job.uid}")
+    if not found:
+        return False
+    workload = workload_view(found[0])
+    if workload.active:
+        await set_workload_active(api, view, workload.name, False, by_suspend=False)
+    return True

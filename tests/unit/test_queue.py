@@ -240,3 +240,49 @@ def test_a_changed_spec_suspend_of_a_queued_job_asks_for_a_reconcile() -> None:
     assert suspend_changed(Q, False, suspended)
     assert not suspend_changed(Q, False, {})
     assert not suspend_changed(None, True, {})  # not queued: mirroring the Job does it
+
+
+class RecordingApi:
+    """k8s.Api's list_labelled and patch, answering with the given Workloads."""
+
+    def __init__(self, workloads: list[dict[str, Any]]) -> None:
+        self.workloads = workloads
+        self.listed: list[str] = []
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+
+    async def list_labelled(self, version: str, kind: str, ns: str, selector: str) -> Any:
+        self.listed.append(selector)
+        return self.workloads
+
+    async def patch(self, version: str, kind: str, ns: str, name: str, body: Any) -> None:
+        self.patches.append((name, body))
+
+
+def _workload(active: bool) -> dict[str, Any]:
+    return {"metadata": {"name": "job-j-a1-x", "namespace": "ns"}, "spec": {"active": active}}
+
+
+QUEUED = {"metadata": {"name": "j", "namespace": "ns", "uid": "u"}, "spec": {}}
+
+
+@pytest.mark.parametrize(("workloads", "handled", "patched"), [
+    ([_workload(True)], True, [("job-j-a1-x", {"spec": {"active": False}})]),
+    ([_workload(False)], True, []),  # already given up: nothing more to write
+    ([], False, []),  # no Workload: the caller suspends the Job itself
+])  # fmt: skip
+def test_a_finished_queued_job_stops_through_its_workload_unmarked(
+    workloads: list[dict[str, Any]], handled: bool, patched: list[Any]
+) -> None:
+    """Kueue unsuspends the suspended Job of an admitted Workload, so the pods of a finished
+    queued job stop by deactivating its Workload, without the spec.suspend mark (so a later
+    look at the job never activates it again)."""
+    import asyncio
+
+    from sftjob_operator.views import sft_view
+    from sftjob_operator.workloads import stop_by_workload
+
+    api = RecordingApi(workloads)
+    admitted = job(suspended=False)
+    done = asyncio.run(stop_by_workload(api, sft_view(QUEUED), admitted))  # type: ignore[arg-type]
+    assert done is handled and api.patches == patched
+    assert api.listed == [f"kueue.x-k8s.io/job-uid={admitted.uid}"]
