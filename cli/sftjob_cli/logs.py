@@ -135,12 +135,20 @@ class Source:
     def __init__(self, kube: k8s.Kube, agent_dir: str | None) -> None:
         self.kube = kube
         self.agent_dir = Path(agent_dir) if agent_dir else None
+        self.closed = False
 
     def lines(self, pod: Pod, follow: bool) -> Iterator[str]:
         if self.agent_dir is None:
             return api_lines(self.kube, pod, follow)
         path = self.agent_dir / "logs" / pod.namespace / pod.name / f"{operator_api.CONTAINER}.log"
-        return file_lines(path, follow, lambda: self.pod_finished(pod))
+        return file_lines(path, follow, lambda: self.closed or self.pod_finished(pod))
+
+    def close(self) -> None:
+        """End the streams still open: their connections are closed under them."""
+        self.closed = True
+        pool = getattr(getattr(self.kube.api_client, "rest_client", None), "pool_manager", None)
+        if pool is not None:
+            pool.clear()
 
     def pod_finished(self, pod: Pod) -> bool:
         from kubernetes.client.exceptions import ApiException
@@ -152,27 +160,45 @@ class Source:
         return (body.status.phase or "") in ("Succeeded", "Failed")
 
 
+# How long the other ranks' streams get to end once one has failed.
+STOP_WAIT_S = 5.0
+
+
 def stream_pods(source: Source, pods: Sequence[Pod], follow: bool) -> None:
-    """Print the pods' lines, prefixed, as they come (one reader thread per pod)."""
+    """Print the pods' lines, prefixed, as they come (one reader thread per pod). When one
+    stream fails, the others are closed and ended before the error is raised: a thread
+    left inside a network read when the interpreter exits can abort it."""
     lines: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
 
     def read(pod: Pod) -> None:
         try:
             for line in source.lines(pod, follow):
+                if stop.is_set():
+                    return
                 lines.put(pod.prefix + line)
         except click.ClickException as err:
             lines.put(err)
+        except Exception:  # a stream closed under it once another failed
+            if not stop.is_set():
+                raise
         finally:
             lines.put(DONE)
 
-    for pod in pods:
-        threading.Thread(target=read, args=(pod,), daemon=True).start()
+    readers = [threading.Thread(target=read, args=(pod,), daemon=True) for pod in pods]
+    for reader in readers:
+        reader.start()
     open_streams = len(pods)
     while open_streams:
         item = lines.get()
         if item is DONE:
             open_streams -= 1
         elif isinstance(item, click.ClickException):
+            stop.set()
+            source.close()
+            deadline = time.monotonic() + STOP_WAIT_S
+            for reader in readers:
+                reader.join(max(0.0, deadline - time.monotonic()))
             raise item
         else:
             click.echo(item)

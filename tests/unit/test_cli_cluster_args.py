@@ -204,3 +204,35 @@ def test_a_namespace_that_contradicts_the_manifest_is_refused() -> None:
 def test_an_interval_below_half_a_second_is_a_usage_error(command: str) -> None:
     result = invoke(*command.split())
     assert result.exit_code == 2 and "--interval" in result.output
+
+
+class StalledAndFailingSource:
+    """Rank 0 follows a log that never ends (until closed); rank 1's stream fails."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.closed = threading.Event()
+        self.ended = threading.Event()
+
+    def lines(self, pod: logs.Pod, follow: bool) -> Any:
+        if pod.rank == 1:
+            raise kube.KubeError("logs of pod p-1: the node's kubelet cannot be reached")
+        try:
+            yield "step 1"
+            if not self.closed.wait(30):
+                yield "never closed"
+            raise ConnectionResetError("closed under the read")
+        finally:
+            self.ended.set()
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_one_failed_stream_closes_the_others_before_the_error() -> None:
+    pods = [logs.Pod(f"p-{r}", "ns", r, f"node-{r}", "Running") for r in (0, 1)]
+    source = StalledAndFailingSource()
+    with pytest.raises(kube.KubeError, match="kubelet cannot be reached"):
+        logs.stream_pods(source, pods, follow=True)  # type: ignore[arg-type]
+    assert source.closed.is_set() and source.ended.is_set()  # rank 0's reader is over
