@@ -48,3 +48,16 @@ def test_refusal_names_the_field_and_what_to_write() -> None:
 
 def test_emptydir_warns_that_restarts_start_over() -> None:
     assert "step 0" in storage_check(read_spec({"nodes": 2}), None).message
+
+
+@pytest.mark.parametrize(
+    ("storage", "warned"),
+    [({"size": "1Gi"}, True), ({"size": "1Gi", "retain": True}, False)],
+)
+def test_a_ttl_that_would_delete_the_trained_model_is_said(
+    storage: dict[str, Any], warned: bool
+) -> None:
+    spec = read_spec({"storage": storage, "ttlSecondsAfterFinished": 3600})
+    message = storage_check(spec, None).message
+    assert ("deletes the SFTJob and this claim with it" in message) is warned
+    assert "deletes" not in storage_check(read_spec({"storage": storage}), None).message

@@ -4,6 +4,8 @@
 - storage.claimName with nodes > 1: the claim must allow ReadWriteMany; otherwise the
   SFTJob is refused (no Job is created), since ranks on other nodes could not mount it or
   would each write their own checkpoints and a restart could not resume.
+- storage.size with ttlSecondsAfterFinished and no retain: the TTL deletes the claim with
+  the SFTJob, the trained model included; the condition says so.
 - no storage: an emptyDir per pod. It disappears with the pod, so training works but a
   restart starts again from step 0; the condition says so (a warning, not a refusal:
   short or throw-away jobs need no storage).
@@ -51,7 +53,13 @@ def storage_check(spec: JobSpec, claim: Mapping[str, Any] | None) -> StorageChec
             )
         return StorageCheck(True, "Claim", f"checkpoints are kept on claim {name}")
     if storage.get("size"):
-        return StorageCheck(True, "Claim", "checkpoints are kept on the claim the operator made")
+        message = "checkpoints are kept on the claim the operator made"
+        if spec.ttl_seconds_after_finished is not None and not storage.get("retain"):
+            message += (
+                "; ttlSecondsAfterFinished deletes the SFTJob and this claim with it, the "
+                "trained model included: set storage.retain: true (or push_to_hub) to keep it"
+            )
+        return StorageCheck(True, "Claim", message)
     return StorageCheck(
         False,
         "EmptyDir",
