@@ -336,9 +336,9 @@ class Reconciler:
         if isinstance(action, StopJob):
             logger.info("stopping the remaining pods of Job %s/%s", view.namespace, action.job)
             job = next((j for j in self.indexes.jobs(view.key) if j.name == action.job), None)
-            queued = view.queue is not None and job is not None
-            if queued and job is not None and await stop_by_workload(self.api, view, job):
-                return  # Kueue would unsuspend the Job of an admitted Workload
+            # A queued job's Job: Kueue would unsuspend it while its Workload is admitted.
+            if view.queue and job and await stop_by_workload(self.api, view, job):
+                return
             await self.api.patch(
                 "batch/v1", "Job", view.namespace, action.job, {"spec": {"suspend": True}}
             )
