@@ -143,7 +143,7 @@ def test_killed_trainer_restarts_and_resumes(
 ) -> None:
     """As a recipe writes it: a relative output_dir and TensorBoard. Both land on storage."""
     recipe = {
-        "max_steps": 3000,
+        "max_steps": 1500,  # the kill comes at checkpoint-100; the rest shows the resume
         "save_steps": 100,
         "output_dir": "data/tiny-sft-full",
         "report_to": ["tensorboard"],
