@@ -25,21 +25,11 @@ def worker_scope(nodeid: str) -> str:
     return ONE_AT_A_TIME_SCOPE if path.startswith(ONE_AT_A_TIME) else path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that use Kueue last: `make test` builds Kueue beside the first tests, and a
-    test that waits for the build holds its worker meanwhile."""
-    items.sort(key=lambda item: "kueue" in getattr(item, "fixturenames", ()))
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     # xdist's own `loadgroup` marks do not work with pytest 9 (it rewrites a node id field
-    # pytest no longer reads): schedule by scope instead. Scopes go in collection order
-    # (xdist would sort them by test count): the local-processes scope, the longest to
-    # run, is first, so that the other worker's many short files fill the end.
+    # pytest no longer reads): schedule by scope instead.
     from xdist.scheduler import LoadScopeScheduling
-
-    config.option.loadscopereorder = False
 
     class ByWorkerScope(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
