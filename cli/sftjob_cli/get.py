@@ -159,13 +159,7 @@ EPILOG = """Examples:
 @click.option("-w", "--watch", "follow", is_flag=True, help="Keep watching (Ctrl-C to stop).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List the jobs of every namespace.")
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), help="wide, yaml or json.")
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.5),
-    default=2.0,
-    show_default=True,
-    help="-w: seconds.",
-)
+@k8s.interval_option("-w")
 @k8s.cluster_options
 def get(
     name: str | None, follow: bool, all_namespaces: bool, output: str | None, interval: float,

@@ -53,6 +53,17 @@ class Kube:
         return client.CoreV1Api(self.api_client)
 
 
+def interval_option(used_with: str) -> Callable[[F], F]:
+    """--interval SECONDS of a command that polls the API (at least 0.5 s)."""
+    return click.option(
+        "--interval",
+        type=click.FloatRange(min=0.5),
+        default=2.0,
+        show_default=True,
+        help=f"{used_with}: seconds.",
+    )
+
+
 def cluster_options(func: F) -> F:
     """-n/--namespace, --context and --kubeconfig, as kubectl has them."""
     func = click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file.")(

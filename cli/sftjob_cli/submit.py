@@ -73,13 +73,7 @@ def exit_status(jobs: list[dict[str, Any]]) -> int:
 )
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--wait", is_flag=True, help="Follow the jobs until they finish.")
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.5),
-    default=2.0,
-    show_default=True,
-    help="--wait: seconds.",
-)
+@k8s.interval_option("--wait")
 @k8s.cluster_options
 def submit(file: str, wait: bool, interval: float, **target: Any) -> None:
     """Apply the SFTJobs in FILE (server-side apply) and, with --wait, follow them."""

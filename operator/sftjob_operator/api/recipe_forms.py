@@ -134,39 +134,30 @@ def dataset_mixer(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[T
     ]
 
 
-def dataset_splits(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
-    if "dataset_mixer" in raw:  # the mixer's translation placed the splits
-        return [
-            Translation(
-                _SPLITS,
-                "restructured",
-                f"{_SPLITS} was translated with spec.scriptArgs.dataset_mixer: each split is a "
-                "spec.datasetMixture.datasets[].split; splits without 'train' in their name "
-                "are marked test: true (evaluation data)",
-            )
-        ]
-    raise SpecError(
-        _SPLITS,
-        "applies only with spec.scriptArgs.dataset_mixer: with dataset_name write "
-        "dataset_train_split, with datasetMixture each dataset's split",
-    )
+def _with_mixer(field: str, done: str, instead: str) -> Restructure:
+    """A key the older handbook writes beside dataset_mixer, placed by its translation:
+    reported as done there, refused without a mixer (`instead` says what to write)."""
+
+    def restructure(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
+        if "dataset_mixer" not in raw:
+            raise SpecError(field, f"applies only with spec.scriptArgs.dataset_mixer: {instead}")
+        message = f"{field} was translated with spec.scriptArgs.dataset_mixer: {done}"
+        return [Translation(field, "restructured", message)]
+
+    return restructure
 
 
-def dataset_configs(value: Any, raw: Mapping[str, Any], current: Blocks) -> list[Translation]:
-    if "dataset_mixer" in raw:  # the mixer's translation named the datasets
-        return [
-            Translation(
-                _CONFIGS,
-                "restructured",
-                f"{_CONFIGS} was translated with spec.scriptArgs.dataset_mixer: each config "
-                "name is its dataset's spec.datasetMixture.datasets[].name",
-            )
-        ]
-    raise SpecError(
-        _CONFIGS,
-        "applies only with spec.scriptArgs.dataset_mixer: with dataset_name write "
-        "dataset_config, with datasetMixture each dataset's name",
-    )
+dataset_splits = _with_mixer(
+    _SPLITS,
+    "each split is a spec.datasetMixture.datasets[].split; splits without 'train' in their "
+    "name are marked test: true (evaluation data)",
+    "with dataset_name write dataset_train_split, with datasetMixture each dataset's split",
+)
+dataset_configs = _with_mixer(
+    _CONFIGS,
+    "each config name is its dataset's spec.datasetMixture.datasets[].name",
+    "with dataset_name write dataset_config, with datasetMixture each dataset's name",
+)
 
 
 RESTRUCTURE: Mapping[str, Restructure] = {
