@@ -37,6 +37,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("v1", "ServiceAccount"): "serviceaccounts",
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("v1", "Pod"): "pods",
+    ("v1", "Event"): "events",
     ("batch/v1", "Job"): "jobs",
     ("coordination.k8s.io/v1", "Lease"): "leases",
     ("kueue.x-k8s.io/v1beta2", "Workload"): "workloads",
@@ -246,9 +247,18 @@ class Api:
         self, api_version: str, kind: str, namespace: str, label_selector: str
     ) -> list[Any]:
         """The objects matching a label selector; [] when the kind is not served (404)."""
-        path = (
-            f"{collection_path(api_version, kind, namespace)}?labelSelector={quote(label_selector)}"
-        )
+        return await self._list(api_version, kind, namespace, "labelSelector", label_selector)
+
+    async def list_by_fields(
+        self, api_version: str, kind: str, namespace: str, field_selector: str
+    ) -> list[Any]:
+        """The objects matching a field selector (the Events of one object)."""
+        return await self._list(api_version, kind, namespace, "fieldSelector", field_selector)
+
+    async def _list(
+        self, api_version: str, kind: str, namespace: str, selector: str, value: str
+    ) -> list[Any]:
+        path = f"{collection_path(api_version, kind, namespace)}?{selector}={quote(value)}"
         try:
             body = await self._call("GET", path)
         except ApiException as exc:

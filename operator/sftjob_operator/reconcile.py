@@ -39,6 +39,7 @@ from sftjob_operator.memory import JobMemory, Memories, job_samples
 from sftjob_operator.metrics import JobSample, OperatorCounters
 from sftjob_operator.progress_sink import DEFAULT_INTERVAL_SECONDS as DEFAULT_PROGRESS_INTERVAL
 from sftjob_operator.progress_sink import ProgressSink
+from sftjob_operator.refused_pods import read_refused_pod
 from sftjob_operator.render import names
 from sftjob_operator.render.child_fields import in_sftjob_fields
 from sftjob_operator.status import progress, timeutil
@@ -269,6 +270,15 @@ class Reconciler:
         observed = self._observe(view, memory, assumed_job, record)
         if (workload := await read_workload(self.api, view, observed.children.job)) is not None:
             observed = replace(observed, workload=workload)
+        refused = await read_refused_pod(
+            self.api,
+            view.namespace,
+            observed.children.job,
+            observed.children.pods,
+            view.spec.nodes,
+        )
+        if refused is not None:
+            observed = replace(observed, refused=refused)
         decision = decide(observed, timeutil.now(), self.policy, setup)
         await self._apply(view, memory, decision)
 

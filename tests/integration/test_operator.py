@@ -294,6 +294,52 @@ def test_child_creation_failure_is_visible_and_recovers(
     )
 
 
+def test_pods_refused_by_a_quota_say_why_and_start_once_it_is_lifted(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """The Job is created but the apiserver refuses its pods: the Job controller says so
+    only in an Event on the Job, and the SFTJob's status must carry it."""
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-pods", "namespace": namespace},
+        "spec": {"hard": {"pods": "0"}},
+    }
+    apply(devcluster, quota)
+    wait_for(
+        "the quota to be enforced",
+        lambda: (
+            devcluster.kubectl(
+                "get", "resourcequota", "no-pods", "-n", namespace, "-o", "jsonpath={.status.hard}"
+            ).stdout
+        ),
+    )
+    apply(devcluster, sftjob("refused", namespace, annotations=LONG, **CPU))
+
+    def refused() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "refused")
+        return st if condition(st, "Running").get("reason") == "PodCreateFailed" else None
+
+    st = wait_for("the PodCreateFailed reason", refused, timeout=90)
+    assert st["phase"] == "Pending" and children(kube, namespace, "refused", "Job")
+    assert "exceeded quota: no-pods" in st["message"], st["message"]
+    assert "0/1 pods created" in st["message"]
+    assert condition(st, "Stalled")["status"] == "False"  # within --unschedulable-grace
+    warnings = devcluster.kubectl(
+        "get", "events", "-n", namespace, "--field-selector",
+        "involvedObject.name=refused,type=Warning", "-o", "jsonpath={.items[*].reason}",
+    ).stdout  # fmt: skip
+    assert "PodCreateFailed" in warnings.split()
+
+    devcluster.kubectl("delete", "resourcequota", "no-pods", "-n", namespace)
+    final = wait_for(
+        "Running once the quota is gone",
+        lambda: phase_is(devcluster, namespace, "refused", "Running"),
+        timeout=120,
+    )
+    assert "exceeded quota" not in final["message"]
+
+
 def test_a_child_left_by_an_earlier_sftjob_of_the_name_is_not_taken(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:

@@ -20,7 +20,7 @@ from sftjob_operator.decide import (
     decide,
 )
 from sftjob_operator.status.observe import JobView, PodView, WorkloadView
-from sftjob_operator.status.phase import FAILED, Derived, Policy
+from sftjob_operator.status.phase import FAILED, MISSING_PODS_RECHECK_SECONDS, Derived, Policy
 from sftjob_operator.status.progress import Record
 from sftjob_operator.views import sft_view
 
@@ -75,7 +75,8 @@ def test_a_new_job_is_written_once_with_its_children_conditions_and_events() -> 
         "Stalled",
     ]
     assert [e.reason for e in decision.events] == ["ConfigTranslated", "WaitingForPods"]
-    assert decision.actions == () and decision.recheck_after is None
+    # Pods are missing: look again soon for the Job controller's refusal (an Event).
+    assert decision.actions == () and decision.recheck_after == MISSING_PODS_RECHECK_SECONDS
 
 
 def test_nothing_changed_writes_nothing() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sftjob_operator.status.observe import JobView, PodView, job_view, pod_view
+from sftjob_operator.status.observe import JobView, PodView, RefusedPod, job_view, pod_view
 from sftjob_operator.status.phase import STOP_JOB, Derived, Observed, Policy, derive
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -22,11 +22,17 @@ def pod(index: int, phase: str = "Running", **kw: Any) -> PodView:
 
 
 SCHED_MSG = "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."
+QUOTA_MSG = (
+    'pods "j-a1-1-x" is forbidden: exceeded quota: gpus, requested: requests.nvidia.com/gpu=8, '
+    "used: requests.nvidia.com/gpu=8, limited: requests.nvidia.com/gpu=8"
+)
+REFUSED = RefusedPod(QUOTA_MSG, since="2025-01-01T11:59:00Z")
 
 ROWS: list[tuple[str, Observed, str, str]] = [
     ("no job yet", Observed(2, None), "Pending", "Creating"),
     ("create failed", Observed(2, None, create_error="quota exceeded"), "Pending", "CreateFailed"),
     ("no pods yet", Observed(2, job()), "Pending", "WaitingForPods"),
+    ("pods refused", Observed(2, job(), [pod(0)], refused=REFUSED), "Pending", "PodCreateFailed"),
     ("one of two running", Observed(2, job(), [pod(0), pod(1, "Pending")]), "Pending", "Starting"),
     (
         "unschedulable",
@@ -290,3 +296,19 @@ def test_views_from_real_shaped_bodies() -> None:
         SCHED_MSG,
         "2025-01-01T00:00:01Z",
     )
+
+
+def test_refused_pods_carry_the_apiservers_words_and_since_when() -> None:
+    derived = row("pods refused")
+    assert "1/2 pods created" in derived.message and QUOTA_MSG in derived.message
+    assert derived.since == REFUSED.since and derived.recheck_after
+
+
+def test_missing_pods_are_looked_at_again_soon() -> None:
+    # The Job controller's refusal is an Event no watch sees: only a recheck finds it.
+    assert row("no pods yet").recheck_after
+
+
+def test_a_refusal_is_history_once_every_pod_exists() -> None:
+    observed = Observed(1, job(active=1), [pod(0, "Pending")], refused=REFUSED)
+    assert derive(observed, NOW, POLICY).reason == "Starting"

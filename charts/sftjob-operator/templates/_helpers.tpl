@@ -77,10 +77,11 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "create"]
-# Events on SFTJobs (kopf posts core/v1 Events; it never updates them).
+# Events on SFTJobs (kopf posts core/v1 Events; it never updates them). list: a Job's
+# FailedCreate Events, read while its pods are missing (a quota or a webhook refused them).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "list"]
 # Kueue: read the Workload of a queued job's Job (Kueue's reason, preemption), and set its
 # spec.active when the SFTJob's spec.suspend changes. Harmless without Kueue installed.
 - apiGroups: ["kueue.x-k8s.io"]

@@ -120,6 +120,7 @@ def _phase_inputs(seen: Observation) -> phase.Observed:
         pods=seen.children.pods,
         user_suspended=seen.sftjob.spec.suspend,
         create_error=seen.create_error,
+        refused=seen.refused,
     )
 
 

@@ -31,7 +31,15 @@ from typing import Any
 from sftjob_operator.decide.model import Condition
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import timeutil
-from sftjob_operator.status.phase import FAILED, PENDING, RESTARTING, RUNNING, SUCCEEDED, Policy
+from sftjob_operator.status.phase import (
+    FAILED,
+    PENDING,
+    POD_CREATE_FAILED,
+    RESTARTING,
+    RUNNING,
+    SUCCEEDED,
+    Policy,
+)
 
 IN_FLIGHT_PHASES = frozenset({PENDING, RUNNING, RESTARTING})
 
@@ -51,6 +59,7 @@ def _unschedulable_grace(policy: Policy) -> float:
 # states (queued, suspended) never belong here.
 STALL_REASONS: Mapping[str, Callable[[Policy], float]] = {
     "Unschedulable": _unschedulable_grace,
+    POD_CREATE_FAILED: _unschedulable_grace,
 }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sftjob_operator.status.observe import JobView, PodView, WorkloadView
+from sftjob_operator.status.observe import JobView, PodView, RefusedPod, WorkloadView
 from sftjob_operator.status.phase import Derived
 from sftjob_operator.status.progress import Record
 from sftjob_operator.status.update import Event
@@ -58,6 +58,8 @@ class Observation:
     pending: Record | None = None  # the newest record not yet written
     # Kueue's Workload of the current attempt's Job, read while Kueue may hold it.
     workload: WorkloadView | None = None
+    # Why the Job controller cannot create the current Job's pods, read while pods are missing.
+    refused: RefusedPod | None = None
 
 
 @dataclass(frozen=True)

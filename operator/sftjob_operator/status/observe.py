@@ -5,11 +5,13 @@ The operator keeps these (not whole bodies) in memory, so they are small on purp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
+from sftjob_operator.status.timeutil import parse
 
 COMPLETION_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 # On a Kueue Workload the operator deactivated because its SFTJob's spec.suspend is true.
@@ -219,3 +221,48 @@ def workload_view(body: Mapping[str, Any]) -> WorkloadView:
         cluster_queue=str((status.get("admission") or {}).get("clusterQueue") or ""),
         deactivated_by_suspend=DEACTIVATED_BY_ANNOTATION in (meta.get("annotations") or {}),
     )
+
+
+# The reason of the Event the Job controller records when the apiserver refuses a pod it
+# creates (a ResourceQuota, a LimitRange, an admission webhook or policy).
+FAILED_CREATE = "FailedCreate"
+
+
+@dataclass(frozen=True)
+class RefusedPod:
+    """Why the Job controller cannot create the Job's pods: its newest FailedCreate Event."""
+
+    message: str
+    since: str | None = None  # when the first refusal of that Event was recorded
+
+
+def _event_times(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(first, last) time of an Event, from the core/v1 fields or the events.k8s.io ones."""
+    series = event.get("series") or {}
+    created = (event.get("metadata") or {}).get("creationTimestamp")
+    first = event.get("firstTimestamp") or event.get("eventTime") or created
+    last = (
+        series.get("lastObservedTime")
+        or event.get("lastTimestamp")
+        or event.get("eventTime")
+        or created
+    )
+    return first, last
+
+
+def refused_pod(events: Sequence[Mapping[str, Any]], pods: Sequence[PodView]) -> RefusedPod | None:
+    """The newest FailedCreate Event that is not older than the newest pod: an Event from
+    before a pod was created is history (the refusal was lifted since)."""
+    newest_pod = max((t for p in pods if (t := parse(p.created)) is not None), default=None)
+    best: tuple[datetime, RefusedPod] | None = None
+    for event in events:
+        if event.get("reason") != FAILED_CREATE:
+            continue
+        first, last = _event_times(event)
+        when = parse(last)
+        if when is None or (newest_pod is not None and when < newest_pod):
+            continue
+        if best is None or when > best[0]:
+            message = " ".join(str(event.get("message") or "").split())[:MAX_POD_MESSAGE]
+            best = (when, RefusedPod(message or FAILED_CREATE, first))
+    return best[1] if best else None

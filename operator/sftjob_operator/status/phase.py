@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sftjob_operator.status import timeutil
-from sftjob_operator.status.observe import JobView, PodView
+from sftjob_operator.status.observe import JobView, PodView, RefusedPod
 
 PENDING = "Pending"
 SUSPENDED = "Suspended"
@@ -27,6 +27,14 @@ FINAL_PHASES = frozenset({SUCCEEDED, FAILED})
 BACKOFF = "BackOff"
 
 STOP_JOB = "stop-job"  # action: suspend the Job so its remaining pods are terminated
+
+# The Job controller could not create a pod (the apiserver refused it): see refused_pods.py.
+POD_CREATE_FAILED = "PodCreateFailed"
+# While pods are missing, look again soon: the Job controller's refusal is only an Event,
+# which no watch of the operator's sees. Once refused, look again now and then for a new
+# reason (the refusal's end is a pod, which the pod watch sees).
+MISSING_PODS_RECHECK_SECONDS = 5.0
+REFUSED_PODS_RECHECK_SECONDS = 30.0
 
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})
 PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName"})
@@ -50,6 +58,7 @@ class Observed:
     pods: Sequence[PodView] = ()
     user_suspended: bool = False  # spec.suspend
     create_error: str | None = None
+    refused: RefusedPod | None = None  # the Job controller's latest FailedCreate Event
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Deri
     pods = [p for p in observed.pods if p.phase != "Failed"]
     if hang := _straggler_rule(observed.nodes, pods, now, policy):
         return hang
-    return _pods_rule(observed.nodes, pods, now, policy)
+    return _pods_rule(observed.nodes, pods, now, policy, observed.refused)
 
 
 def _terminal(job: JobView, pods: Sequence[PodView]) -> Derived | None:
@@ -146,7 +155,13 @@ def _straggler_rule(
     )
 
 
-def _pods_rule(nodes: int, pods: Sequence[PodView], now: datetime, policy: Policy) -> Derived:
+def _pods_rule(
+    nodes: int,
+    pods: Sequence[PodView],
+    now: datetime,
+    policy: Policy,
+    refused: RefusedPod | None = None,
+) -> Derived:
     running = sum(1 for p in pods if p.phase in ("Running", "Succeeded"))
     if pods and running >= nodes:
         return Derived(RUNNING, "Running", f"{running}/{nodes} ranks running")
@@ -191,5 +206,16 @@ def _pods_rule(nodes: int, pods: Sequence[PodView], now: datetime, policy: Polic
                 f"{counts}; rank {pod.index} (pod {pod.name}): {pod.waiting_message or pod.waiting_reason}",
             )
     if len(pods) < nodes:
-        return Derived(PENDING, "WaitingForPods", f"{counts}; {len(pods)}/{nodes} pods created")
+        created = f"{counts}; {len(pods)}/{nodes} pods created"
+        if refused is not None:
+            return Derived(
+                PENDING,
+                POD_CREATE_FAILED,
+                f"{created}; the Job controller cannot create the others: {refused.message}",
+                recheck_after=REFUSED_PODS_RECHECK_SECONDS,
+                since=refused.since,
+            )
+        return Derived(
+            PENDING, "WaitingForPods", created, recheck_after=MISSING_PODS_RECHECK_SECONDS
+        )
     return Derived(PENDING, "Starting", f"{counts}; pods are starting")

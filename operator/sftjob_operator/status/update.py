@@ -11,6 +11,7 @@ from sftjob_operator.status.phase import (
     BACKOFF,
     FAILED,
     FINAL_PHASES,
+    POD_CREATE_FAILED,
     RESTARTING,
     RUNNING,
     SUCCEEDED,
@@ -21,6 +22,7 @@ from sftjob_operator.status.phase import (
 WARNING_REASONS = frozenset(
     {
         "CreateFailed",
+        POD_CREATE_FAILED,
         "Unschedulable",
         "ImagePullBackOff",
         "CreateContainerConfigError",
