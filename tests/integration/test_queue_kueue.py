@@ -157,13 +157,16 @@ def test_queued_state_in_printer_columns(
     apply(kueue, sftjob("big", namespace, nodes=1, gpusPerNode=16, labels={QUEUE_LABEL: queue}))
 
     def with_kueues_reason() -> dict[str, Any] | None:
+        # Kueue's first word may be a transient one (waiting for admission) before it
+        # has weighed the quota: wait for the quota's.
         st = phase_is(kueue, namespace, "big", "Queued")
-        return (
-            st if st and condition(st, "Admitted").get("reason") != "WaitingForWorkload" else None
-        )
+        admitted = condition(st, "Admitted") if st else {}
+        if not st or admitted.get("reason") == "WaitingForWorkload":
+            return None
+        return st if "nvidia.com/gpu" in st["message"] else None
 
-    st = wait_for("Queued with Kueue's reason", with_kueues_reason)
-    assert f"LocalQueue {queue}" in st["message"] and "nvidia.com/gpu" in st["message"], st
+    st = wait_for("Queued with Kueue's quota reason", with_kueues_reason)
+    assert f"LocalQueue {queue}" in st["message"], st
     row = printer_row(kueue, namespace, "big")
     assert (row["PHASE"], row["QUEUE"]) == ("Queued", queue)
 
