@@ -165,7 +165,8 @@ def cluster_spec_properties() -> dict[str, Schema]:
         },
         "backoffLimit": {
             "description": "Whole-job restarts (each resumes from the last checkpoint) before the "
-            "SFTJob fails.",
+            "SFTJob fails. A restart after a disruption from outside the job (a preemption, an "
+            "eviction or drain, a lost node) does not count.",
             "type": "integer",
             "minimum": 0,
             "maximum": 1000,
@@ -335,6 +336,12 @@ def status_schema() -> Schema:
             "startTime": {"type": "string"},
             "completionTime": {"type": "string"},
             "restarts": {"type": "integer"},
+            "disruptions": {
+                "description": "Of the restarts, those after a disruption from outside the "
+                "job (a preemption, an eviction or drain, a lost node): they do not count "
+                "against spec.backoffLimit.",
+                "type": "integer",
+            },
             "attempt": {"type": "integer"},
             "lastCheckpoint": {"type": "string"},
             "outputDir": {

@@ -59,9 +59,9 @@ def summary(job: Mapping[str, Any], now: datetime) -> list[str]:
         field("Topology", f"{spec.get('nodes', 1)} node(s) x {spec.get('gpusPerNode', 0)} GPU(s)")
     )
     limit = spec.get("backoffLimit")
-    restarts = f"{st.get('restarts', 0)}" + (
-        f" (backoffLimit {limit})" if limit is not None else ""
-    )
+    notes = [f"{st['disruptions']} after disruptions, not counted"] if st.get("disruptions") else []
+    notes += [f"backoffLimit {limit}"] if limit is not None else []
+    restarts = f"{st.get('restarts', 0)}" + (f" ({'; '.join(notes)})" if notes else "")
     lines += [field("Attempt", st.get("attempt", "-")), field("Restarts", restarts)]
     for key, label in (("startTime", "Started"), ("completionTime", "Completed")):
         if st.get(key):

@@ -155,3 +155,9 @@ def test_the_terminal_table_draws_a_bar_for_running_jobs() -> None:
     )
     text = console.export_text()
     assert "━" in text and " 50.0%" in text and "Succeeded" in text and "ATTEMPT" in text
+
+
+def test_describe_says_which_restarts_were_disruptions() -> None:
+    console = Console(record=True, width=300)
+    describe.show(console, job(attempt=3, restarts=2, disruptions=1), [], NOW)
+    assert "Restarts:     2 (1 after disruptions, not counted" in console.export_text()

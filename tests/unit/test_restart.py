@@ -219,3 +219,86 @@ def test_the_job_view_keeps_when_it_failed() -> None:
     }
     assert job_view(body).failed_at == "2025-01-01T10:00:01Z"
     assert job_view({"metadata": {"name": "j-a1"}}).failed_at is None
+
+
+PREEMPTED = pod(
+    0, "Failed", exit_code=143, terminated_reason="Error", disruption="PreemptionByScheduler"
+)
+NODE_LOST = failed_job(
+    "PodFailurePolicy",
+    "Pod ns/j-a1-0-x has condition DisruptionTarget matching FailJob rule at index 0",
+)
+
+
+@pytest.mark.parametrize(
+    ("job", "pods", "restarts", "disruptions", "limit", "action", "disrupted"),
+    [
+        # Disrupted from outside: restarts even with no restarts left.
+        (RUNNING_JOB, [PREEMPTED, pod(1, "Running")], 3, 0, 3, restart.RESTART, True),
+        (NODE_LOST, [], 0, 0, 0, restart.RESTART, True),  # the pod is gone, the Job says so
+        (NODE_LOST, [pod(0, "Failed", deleting=True, disruption="DeletionByPodGC")],
+         1, 0, 1, restart.RESTART, True),
+        # A failure of the job's own: earlier disruptions did not use up the limit...
+        (RUNNING_JOB, [KILLED], 3, 1, 3, restart.RESTART, False),
+        # ...but its own restarts did.
+        (RUNNING_JOB, [KILLED], 4, 1, 3, restart.GIVE_UP, False),
+        # A Running pod with the condition is not a failure (yet).
+        (RUNNING_JOB, [pod(0, "Running", disruption="EvictionByEvictionAPI")],
+         0, 0, 0, None, False),
+    ],
+)  # fmt: skip
+def test_disruptions_do_not_count_against_the_backoff_limit(
+    job: JobView,
+    pods: list[PodView],
+    restarts: int,
+    disruptions: int,
+    limit: int,
+    action: str | None,
+    disrupted: bool,
+) -> None:
+    attempt = restart.Attempt(
+        1, job, pods, restarts=restarts, backoff_limit=limit, disruptions=disruptions
+    )
+    decision = restart.decide(attempt)
+    assert (decision.action if decision else None) == action
+    assert bool(decision and decision.disruption) == disrupted
+
+
+def test_a_disruption_restart_says_so_and_is_counted_apart() -> None:
+    attempt = restart.Attempt(1, RUNNING_JOB, [PREEMPTED], restarts=2, backoff_limit=2)
+    step = restart.step(attempt, Derived("Running", "Running", "observed"), "Running", None)
+    assert (step.attempt, step.restarts, step.disruptions, step.restarted) == (2, 3, 1, True)
+    message = step.derived.message
+    assert "PreemptionByScheduler" in message and "not counted against spec.backoffLimit" in message
+    assert "2 of 2 used" in message
+    # The next attempt keeps the count while it runs.
+    running = restart.Attempt(2, RUNNING_JOB, [pod(0, "Running")], restarts=3, disruptions=1)
+    kept = restart.step(running, Derived("Running", "Running", "observed"), "Restarting", None)
+    assert (kept.restarts, kept.disruptions) == (3, 1)
+
+
+def test_giving_up_says_how_many_restarts_were_disruptions() -> None:
+    attempt = restart.Attempt(1, RUNNING_JOB, [KILLED], restarts=4, backoff_limit=3, disruptions=1)
+    decision = restart.decide(attempt)
+    assert decision is not None and "(3 done, 1 more after disruptions)" in decision.message
+
+
+def test_the_pod_view_reads_the_disruption_reason() -> None:
+    body = {
+        "metadata": {"name": "j-a1-0-x"},
+        "status": {
+            "phase": "Failed",
+            "conditions": [
+                {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"}
+            ],
+        },
+    }
+    assert pod_view(body).disruption == "EvictionByEvictionAPI"
+    assert pod_view({"metadata": {"name": "p"}, "status": {}}).disruption is None
+
+
+def test_a_deleted_pods_disruption_reason_is_named() -> None:
+    gone = pod(0, "Failed", deleting=True, disruption="DeletionByPodGC")
+    assert restart.disruption(NODE_LOST, [gone]) == "DeletionByPodGC"
+    assert restart.disruption(NODE_LOST, []) == "DisruptionTarget"
+    assert restart.disruption(failed_job("PodFailurePolicy", "node lost"), []) is None

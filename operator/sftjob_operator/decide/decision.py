@@ -53,6 +53,7 @@ OWNED_STATUS_KEYS = (
     "completionTime",
     "attempt",
     "restarts",
+    "disruptions",
     "outputDir",
 )
 
@@ -70,7 +71,12 @@ def decide(
     )
     refusal = setup.refusal if setup else None
     derived = refusal or _queue_phase(seen, now) or phase.derive(_phase_inputs(seen), now, policy)
-    step = restart.Step(derived, children.attempt, int(current.get("restarts") or 0))
+    step = restart.Step(
+        derived,
+        children.attempt,
+        int(current.get("restarts") or 0),
+        disruptions=int(current.get("disruptions") or 0),
+    )
     took_pending = False
     if refusal is None and current.get("phase") not in FINAL_PHASES:
         if seen.pending and _attempt_ended(derived, children):
@@ -79,7 +85,7 @@ def decide(
                 held, seen.pending, children.attempt, seen.attempt_started
             )
             took_pending = True
-        attempt = _attempt(seen, step.restarts, held)
+        attempt = _attempt(seen, step.restarts, held, step.disruptions)
         hold = _backoff(seen, step.restarts, now)
         step = restart.step(attempt, derived, current.get("phase"), current.get("message"), hold)
         if step.restarted:
@@ -128,12 +134,15 @@ def _attempt_ended(derived: Derived, children: Children) -> bool:
     return derived.phase in FINAL_PHASES or bool(restart.failure(children.job, children.pods))
 
 
-def _attempt(seen: Observation, restarts: int, held: Mapping[str, Any]) -> restart.Attempt:
+def _attempt(
+    seen: Observation, restarts: int, held: Mapping[str, Any], disruptions: int
+) -> restart.Attempt:
     return restart.Attempt(
         number=seen.children.attempt,
         job=seen.children.job,
         pods=seen.children.pods,
         restarts=restarts,
+        disruptions=disruptions,
         backoff_limit=seen.sftjob.spec.backoff_limit,
         last_checkpoint=held.get("lastCheckpoint"),
     )
@@ -181,6 +190,8 @@ def _next_status(
         job_started=job.start_time if job else None,
     )
     status["restarts"] = step.restarts
+    if step.disruptions:
+        status["disruptions"] = step.disruptions
     if generation is not None:  # a final phase keeps its status, but sees every generation
         status["observedGeneration"] = generation
     status = _with_conditions(status, setup.conditions if setup else (), now, generation)

@@ -4,6 +4,13 @@ Pure. An attempt has failed when its Job says so (condition Failed or FailureTar
 e.g. a pod failed, or a node was lost and the pod failure policy failed the Job) or when
 one of its pods failed on its own (not deleted by someone). A deadline is not a failure a
 restart can fix: `activeDeadlineSeconds` ends the SFTJob as the Job reports it.
+
+A disruption from outside the job (a rank's pod got the DisruptionTarget condition: a
+preemption, a drain or eviction, a lost node, a spot reclaim) is not the job's fault: its
+restart is counted in `restarts` and `disruptions`, but not against spec.backoffLimit, as
+a Job's pod failure policy `Ignore` and JobSet's `RestartJobSetAndIgnoreMaxRestarts` do.
+The crash-loop backoff still grows with every restart, so a node that keeps evicting the
+job (its own memory or disk pressure) slows the loop down to the backoff's cap.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sftjob_operator.decide.backoff import Hold
+from sftjob_operator.render.meta import DISRUPTION_TARGET
 from sftjob_operator.status import timeutil
 from sftjob_operator.status.observe import JobView, PodView
 from sftjob_operator.status.phase import (
@@ -38,6 +46,7 @@ class Attempt:
     restarts: int = 0
     backoff_limit: int = 3
     last_checkpoint: str | None = None
+    disruptions: int = 0  # of `restarts`, those after a disruption (not counted)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Decision:
     message: str
     next_attempt: int | None = None
     recheck_after: float | None = None  # WAIT: seconds until the restart
+    disruption: str | None = None  # the DisruptionTarget reason behind the failure
 
 
 def failed_at(job: JobView | None, pods: Sequence[PodView]) -> str | None:
@@ -87,6 +97,21 @@ def failure(job: JobView | None, pods: Sequence[PodView]) -> str | None:
     return None
 
 
+def disruption(job: JobView | None, pods: Sequence[PodView]) -> str | None:
+    """Why a rank of the failed attempt was disrupted from outside, if one was: the
+    DisruptionTarget reason of a pod, or the Job's pod failure policy naming the condition
+    (the pod itself may be gone: a lost node's pods are deleted)."""
+    for pod in sorted(pods, key=lambda p: p.index):
+        if pod.disruption and (pod.phase == "Failed" or pod.deleting):
+            return pod.disruption
+    for type_ in ("Failed", "FailureTarget"):
+        if job is not None and (cond := job.condition(type_)):
+            reason, message = cond
+            if reason == "PodFailurePolicy" and DISRUPTION_TARGET in message:
+                return DISRUPTION_TARGET
+    return None
+
+
 def pod_failure(pod: PodView) -> str:
     text = f"rank {pod.index} (pod {pod.name})"
     if pod.exit_code is not None:
@@ -108,36 +133,49 @@ def decide(attempt: Attempt, hold: Hold | None = None) -> Decision | None:
     why = failure(attempt.job, attempt.pods)
     if why is None:
         return None
-    if attempt.restarts < attempt.backoff_limit:
+    disrupted = disruption(attempt.job, attempt.pods)
+    counted = attempt.restarts - attempt.disruptions
+    if disrupted or counted < attempt.backoff_limit:
         nxt = attempt.number + 1
         resume = (
             f"resuming from {attempt.last_checkpoint}"
             if attempt.last_checkpoint
             else "resuming from the newest complete checkpoint in the output directory, if any"
         )
+        which = _which_restart(attempt, counted, disrupted)
         if hold is not None and hold.waiting:
             return Decision(
                 WAIT,
                 BACKOFF,
                 f"attempt {attempt.number} failed: {why}; attempt {nxt} starts at "
                 f"{timeutil.fmt(hold.until)}, after a {hold.seconds}s backoff "
-                f"(spec.restartBackoff; restart {attempt.restarts + 1} of "
-                f"{attempt.backoff_limit}), {resume}",
+                f"(spec.restartBackoff; {which}), {resume}",
                 recheck_after=hold.left,
+                disruption=disrupted,
             )
         return Decision(
             RESTART,
             "Restarting",
-            f"attempt {attempt.number} failed: {why}; starting attempt {nxt} "
-            f"(restart {attempt.restarts + 1} of {attempt.backoff_limit}), {resume}",
+            f"attempt {attempt.number} failed: {why}; starting attempt {nxt} ({which}), {resume}",
             next_attempt=nxt,
+            disruption=disrupted,
         )
+    not_counted = f", {attempt.disruptions} more after disruptions" if attempt.disruptions else ""
     return Decision(
         GIVE_UP,
         "BackoffLimitExceeded",
         f"attempt {attempt.number} failed and spec.backoffLimit ({attempt.backoff_limit}) "
-        f"allows no more restarts ({attempt.restarts} done): {why}",
+        f"allows no more restarts ({counted} done{not_counted}): {why}",
     )
+
+
+def _which_restart(attempt: Attempt, counted: int, disrupted: str | None) -> str:
+    if disrupted:
+        return (
+            f"a disruption ({disrupted}), not counted against spec.backoffLimit: "
+            f"{counted} of {attempt.backoff_limit} used"
+        )
+    return f"restart {counted + 1} of {attempt.backoff_limit}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +186,7 @@ class Step:
     attempt: int  # the attempt the status names
     restarts: int
     restarted: bool = False  # attempt `attempt` must be started (its predecessor failed)
+    disruptions: int = 0  # of `restarts`, those after a disruption
 
 
 def step(
@@ -161,17 +200,25 @@ def step(
     reason BackOff, same attempt) or gives up (Failed); while the next attempt's pods start,
     the phase stays Restarting until they run."""
     outcome = decide(attempt, hold)
+    kept = attempt.disruptions
     if outcome and outcome.action == WAIT:
         waiting = Derived(
             RESTARTING, outcome.reason, outcome.message, recheck_after=outcome.recheck_after
         )
-        return Step(waiting, attempt.number, attempt.restarts)
+        return Step(waiting, attempt.number, attempt.restarts, disruptions=kept)
     if outcome and outcome.next_attempt:
         restarting = Derived(RESTARTING, outcome.reason, outcome.message)
-        return Step(restarting, outcome.next_attempt, attempt.restarts + 1, restarted=True)
+        disruptions = kept + 1 if outcome.disruption else kept
+        return Step(
+            restarting,
+            outcome.next_attempt,
+            attempt.restarts + 1,
+            restarted=True,
+            disruptions=disruptions,
+        )
     if outcome:
         failed = Derived(FAILED, outcome.reason, outcome.message, action=STOP_JOB, job_failed=True)
-        return Step(failed, attempt.number, attempt.restarts)
+        return Step(failed, attempt.number, attempt.restarts, disruptions=kept)
     if current_phase == RESTARTING and derived.phase == PENDING:
         derived = Derived(
             RESTARTING,
@@ -179,4 +226,4 @@ def step(
             str(current_message or derived.message),
             recheck_after=derived.recheck_after,
         )
-    return Step(derived, attempt.number, attempt.restarts)
+    return Step(derived, attempt.number, attempt.restarts, disruptions=kept)

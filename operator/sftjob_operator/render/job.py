@@ -11,7 +11,7 @@ from sftjob_operator.render.caches import cache_env
 from sftjob_operator.render.configmap import OUTPUT_DIR, config_files
 from sftjob_operator.render.env_defaults import unset_defaults
 from sftjob_operator.render.errors import RenderError
-from sftjob_operator.render.meta import Owner, labels, object_meta
+from sftjob_operator.render.meta import DISRUPTION_TARGET, Owner, labels, object_meta
 from sftjob_operator.render.plan import Plan
 from sftjob_operator.render.pvc import claim_name
 from sftjob_operator.render.trackers import tracker_env
@@ -272,7 +272,7 @@ def job(owner: Owner, plan: Plan, attempt: int) -> dict[str, Any]:
                     # A preempted or evicted rank fails the Job at once, with a reason
                     # that says so, instead of leaving the other ranks to time out.
                     "action": "FailJob",
-                    "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+                    "onPodConditions": [{"type": DISRUPTION_TARGET, "status": "True"}],
                 }
             ]
         },

@@ -21,6 +21,10 @@ KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 KUEUE_LABELS = (KUEUE_QUEUE_LABEL, KUEUE_PRIORITY_LABEL)
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "sftjob-operator"
+# The pod condition Kubernetes sets on a pod disrupted from outside (a preemption, an
+# eviction, a lost node): the Job's pod failure policy fails the attempt on it, and the
+# operator does not count such a restart against spec.backoffLimit (decide/restart.py).
+DISRUPTION_TARGET = "DisruptionTarget"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
+from sftjob_operator.render.meta import DISRUPTION_TARGET
 from sftjob_operator.status.timeutil import parse
 
 COMPLETION_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
@@ -66,6 +67,9 @@ class PodView:
     # was low on resource: ephemeral-storage. ..."; a container's exit code does not say it.
     pod_reason: str | None = None
     pod_message: str | None = None
+    # The reason of its DisruptionTarget condition: disrupted from outside the job (e.g.
+    # PreemptionByScheduler, EvictionByEvictionAPI, DeletionByPodGC, TerminationByKubelet).
+    disruption: str | None = None
 
     def kubelet_says(self) -> str:
         """'; Evicted: <message>' where the kubelet gave the pod a reason, else ''."""
@@ -129,7 +133,7 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
     index_text = (meta.get("labels") or {}).get(COMPLETION_INDEX_LABEL) or (
         meta.get("annotations") or {}
     ).get(COMPLETION_INDEX_LABEL, "0")
-    unschedulable = None
+    unschedulable = disruption = None
     transitions = [
         str(c["lastTransitionTime"])
         for c in status.get("conditions") or ()
@@ -142,6 +146,8 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
             "Unschedulable",
         ):
             unschedulable = str(cond.get("message") or "no node fits the pod")
+        if (cond.get("type"), cond.get("status")) == (DISRUPTION_TARGET, "True"):
+            disruption = str(cond.get("reason") or DISRUPTION_TARGET)
     waiting_reason = waiting_message = terminated_reason = finished_at = None
     terminated_message = None
     exit_code = None
@@ -172,6 +178,7 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
         deleting=bool(meta.get("deletionTimestamp")),
         pod_reason=status.get("reason"),
         pod_message=status.get("message"),
+        disruption=disruption,
     )
 
 
