@@ -109,6 +109,7 @@ def job_samples(views: Iterable[SftView], memories: Mapping[Key, JobMemory]) -> 
                 phase=str(status.get("phase") or ""),
                 restarts=int(status.get("restarts") or 0),
                 progress=held.get("progress") or {},
+                disruptions=int(status.get("disruptions") or 0),
             )
         )
     return samples

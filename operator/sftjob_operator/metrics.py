@@ -37,6 +37,7 @@ class JobSample:
     phase: str
     restarts: int = 0
     progress: Mapping[str, Any] = field(default_factory=dict)
+    disruptions: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,13 @@ def exposition(jobs: Iterable[JobSample], counters: OperatorCounters) -> str:
         "gauge",
         "Attempts restarted after a failure (status.restarts).",
         (({"namespace": j.namespace, "sftjob": j.name}, j.restarts) for j in ordered),
+    )
+    lines += _family(
+        "sftjob_disruptions",
+        "gauge",
+        "Of the restarts, those after a disruption (preemption, eviction, lost node), which "
+        "do not count against spec.backoffLimit (status.disruptions).",
+        (({"namespace": j.namespace, "sftjob": j.name}, j.disruptions) for j in ordered),
     )
     for key, (name, help_) in PROGRESS_GAUGES.items():
         samples = [

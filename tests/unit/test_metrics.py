@@ -30,6 +30,7 @@ def test_progress_becomes_per_job_gauges_labelled_sftjob_not_job() -> None:
         "llama",
         "Running",
         restarts=2,
+        disruptions=1,
         progress={
             "step": 50,
             "maxSteps": 200,
@@ -48,6 +49,7 @@ def test_progress_becomes_per_job_gauges_labelled_sftjob_not_job() -> None:
     assert samples[f"sftjob_loss{labels}"] == 1.25
     assert samples[f"sftjob_learning_rate{labels}"] == 2e-5
     assert samples[f"sftjob_restarts{labels}"] == 2
+    assert samples[f"sftjob_disruptions{labels}"] == 1
     assert not any("History" in s or "Checkpoint" in s for s in samples)
     # A job without progress has no progress series, only its phase and restarts.
     bare = scraped(exposition([JobSample("team", "new", "Pending")], OperatorCounters()))
