@@ -39,9 +39,9 @@ lint: venv
 # Lint runs beside the Go builds once the virtual environment is installed (alone, mypy
 # would leave a core idle). Then two pytest-xdist workers, each with its own devcluster:
 # tests/conftest.py keeps a test file on one worker, every test with local-node processes
-# on the same one, and the tests that need Kueue last. Kueue is built only for them (their
-# `kueue` fixture waits for the build's lock): build it meanwhile, at low priority, so
-# that the tests run before them absorb its cold build.
+# on the same one. Kueue is built only for the tests that need it (their `kueue` fixture
+# waits for the build's lock): build it meanwhile, at low priority, so that the tests run
+# before them absorb its cold build.
 test:
 	$(MAKE) -j2 lint devcluster-build
 	nice -n 19 $(VENV)/bin/sftjob-devcluster build --kueue > $(VENV)/kueue-build.log 2>&1 & \

@@ -16,18 +16,6 @@ ONE_AT_A_TIME = ("tests/e2e/", "tests/integration/test_nodeagent.py",
                  "tests/integration/test_helm_install.py",
                  "tests/reliability/test_preemption.py")  # fmt: skip
 ONE_AT_A_TIME_SCOPE = "local-processes"
-# Tests that need Kueue, whose `kueue` fixture waits for Kueue's build (`make test` builds
-# it beside the tests): run them last, in their scope and in the suite, so that a cold run
-# does not hold a worker waiting for the build.
-NEED_KUEUE = ("tests/integration/test_queue_kueue.py", "tests/e2e/test_queue_preemption.py")
-
-
-def needs_kueue(nodeid: str) -> bool:
-    return nodeid.startswith(NEED_KUEUE)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: needs_kueue(item.nodeid))  # stable: the rest keep their order
 
 
 def worker_scope(nodeid: str) -> str:
@@ -44,17 +32,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class ByWorkerScope(LoadScopeScheduling):
-        kueue_scopes_moved = False
-
         def _split_scope(self, nodeid: str) -> str:
             return worker_scope(nodeid)
-
-        def _assign_work_unit(self, node: Any) -> None:
-            # xdist orders scopes by their number of tests; the Kueue file's go last.
-            if not self.kueue_scopes_moved:
-                for scope in [s for s in self.workqueue if needs_kueue(s)]:
-                    self.workqueue.move_to_end(scope)
-                self.kueue_scopes_moved = True
-            super()._assign_work_unit(node)
 
     return ByWorkerScope(config, log)

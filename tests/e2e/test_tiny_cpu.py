@@ -108,7 +108,7 @@ def test_two_nodes_train_with_live_progress(
 ) -> None:
     apply(
         devcluster,
-        tiny_job(namespace, "two-nodes", nodes=2, sftConfig={"max_steps": 600, "save_steps": 200}),
+        tiny_job(namespace, "two-nodes", nodes=2, sftConfig={"max_steps": 300, "save_steps": 100}),
     )
     observations: list[tuple[float, float]] = []
 
@@ -143,7 +143,7 @@ def test_killed_trainer_restarts_and_resumes(
 ) -> None:
     """As a recipe writes it: a relative output_dir and TensorBoard. Both land on storage."""
     recipe = {
-        "max_steps": 1500,  # the kill comes at checkpoint-100; the rest shows the resume
+        "max_steps": 800,  # the kill comes at checkpoint-100; the rest shows the resume
         "save_steps": 100,
         "output_dir": "data/tiny-sft-full",
         "report_to": ["tensorboard"],

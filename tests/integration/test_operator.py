@@ -240,24 +240,29 @@ def test_deadline_fails_and_ttl_deletes(
     wait_for("deleted after its TTL", lambda: get_sft(devcluster, namespace, "short") is None, 90)
 
 
-def test_child_creation_failure_is_visible_and_recovers(
-    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
-) -> None:
+def enforced_quota(devcluster: Any, namespace: str, name: str, hard: dict[str, str]) -> None:
+    """A ResourceQuota, once its controller has counted usage (admission refuses until then)."""
     quota = {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": {"name": "no-jobs", "namespace": namespace},
-        "spec": {"hard": {"count/jobs.batch": "0"}},
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"hard": hard},
     }
     apply(devcluster, quota)
     wait_for(
         "the quota to be enforced",
         lambda: (
             devcluster.kubectl(
-                "get", "resourcequota", "no-jobs", "-n", namespace, "-o", "jsonpath={.status.hard}"
+                "get", "resourcequota", name, "-n", namespace, "-o", "jsonpath={.status.hard}"
             ).stdout
         ),
     )
+
+
+def test_child_creation_failure_is_visible_and_recovers(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    enforced_quota(devcluster, namespace, "no-jobs", {"count/jobs.batch": "0"})
     apply(devcluster, sftjob("blocked", namespace, **CPU))
 
     def create_failed() -> dict[str, Any] | None:
@@ -299,21 +304,7 @@ def test_pods_refused_by_a_quota_say_why_and_start_once_it_is_lifted(
 ) -> None:
     """The Job is created but the apiserver refuses its pods: the Job controller says so
     only in an Event on the Job, and the SFTJob's status must carry it."""
-    quota = {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": "no-pods", "namespace": namespace},
-        "spec": {"hard": {"pods": "0"}},
-    }
-    apply(devcluster, quota)
-    wait_for(
-        "the quota to be enforced",
-        lambda: (
-            devcluster.kubectl(
-                "get", "resourcequota", "no-pods", "-n", namespace, "-o", "jsonpath={.status.hard}"
-            ).stdout
-        ),
-    )
+    enforced_quota(devcluster, namespace, "no-pods", {"pods": "0"})
     apply(devcluster, sftjob("refused", namespace, annotations=LONG, **CPU))
 
     def refused() -> dict[str, Any] | None:

@@ -313,9 +313,11 @@ def test_a_preempted_job_shows_preempted_is_not_failed_and_runs_again(
     high = {QUEUE_LABEL: queue, PRIORITY_LABEL: f"{namespace}-high"}
     apply(
         kueue,
+        # Long enough that it cannot finish before the preemption, on a loaded machine too
+        # (the chain: high's SFTJob, its Job, Kueue's Workload, the preemption).
         sftjob(
             "low", namespace, nodes=1, gpusPerNode=8, labels=low,
-            annotations={COMPLETE_DELAY: "20s"},
+            annotations={COMPLETE_DELAY: "60s"},
         ),
     )  # fmt: skip
     wait_for("low Running", lambda: phase_is(kueue, namespace, "low", "Running"))
