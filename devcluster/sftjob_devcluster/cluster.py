@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -96,7 +97,36 @@ class ComponentState:
     log: Path
 
 
+# Components listen below the kernel's ephemeral range (Linux: 32768-60999): a port in it
+# can become the source port of any client connection while its component is down (an
+# apiserver restart), and the component would then fail to bind it again.
+LISTEN_PORT_FLOOR = 20000
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def listen_port_ceiling(ephemeral_range: str | None) -> int:
+    """The first port of the ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int((ephemeral_range or "").split()[0])
+    except (IndexError, ValueError):
+        return 32768
+
+
 def free_port() -> int:
+    try:
+        ceiling = listen_port_ceiling(EPHEMERAL_RANGE_FILE.read_text())
+    except OSError:
+        ceiling = listen_port_ceiling(None)
+    for _ in range(200):
+        if ceiling <= LISTEN_PORT_FLOOR:
+            break
+        port = random.randrange(LISTEN_PORT_FLOOR, ceiling)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

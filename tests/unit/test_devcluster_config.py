@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sftjob_devcluster import args
+from sftjob_devcluster import args, cluster
 from sftjob_devcluster.cluster import ClusterConfig, DevCluster, DevClusterError, pick_ports
 from sftjob_devcluster.kubeconfig import render_kubeconfig, render_token_kubeconfig
 from sftjob_devcluster.layout import Layout
@@ -198,3 +198,13 @@ def test_the_apiserver_logs_writes_to_the_cluster_state() -> None:
     argv = args.apiserver_args(Path("/b"), Layout(Path("/s")), PORTS)
     assert "--audit-policy-file=/s/audit-policy.yaml" in argv
     assert "--audit-log-path=/s/logs/audit.log" in argv
+
+
+def test_components_listen_below_the_kernels_ephemeral_ports() -> None:
+    # A port the kernel may hand out as a client's source port could be taken while a
+    # component restarts (the apiserver restart tests): listen below that range.
+    assert cluster.listen_port_ceiling("32768\t60999\n") == 32768
+    assert cluster.listen_port_ceiling("") == 32768
+    ceiling = cluster.listen_port_ceiling(cluster.EPHEMERAL_RANGE_FILE.read_text())
+    ports = {cluster.free_port() for _ in range(20)}
+    assert all(cluster.LISTEN_PORT_FLOOR <= p < ceiling for p in ports), ports
