@@ -11,21 +11,19 @@ changes with every version pin, the Go version and the wrapper sources.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import gomod
+from .cached import CachedBinaries, build_once
+from .cached import log as _log
 from .paths import GO_SOURCES, cache_root
 from .versions import Versions, major_minor
 
@@ -37,24 +35,6 @@ WRAPPER_MODULE = "sftjob.dev/devcluster"
 
 class BuildError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    versions: Versions
-    go_version: str
-    root: Path  # <cache>/<key>
-
-    @property
-    def bin_dir(self) -> Path:
-        return self.root / "bin"
-
-    @property
-    def stamp(self) -> Path:
-        return self.bin_dir / ".complete"
-
-    def is_built(self) -> bool:
-        return self.stamp.exists() and all((self.bin_dir / b).exists() for b in BINARIES)
 
 
 def k8s_ldflags(kubernetes: str, build_date: str) -> str:
@@ -100,28 +80,6 @@ def go_version() -> str:
         ["go", "env", "GOVERSION"], check=True, capture_output=True, text=True, env=go_env()
     )
     return out.stdout.strip()
-
-
-def plan(versions: Versions | None = None) -> BuildPlan:
-    versions = versions or Versions()
-    gv = go_version()
-    key = versions.cache_key(gv, sources_digest())
-    return BuildPlan(versions=versions, go_version=gv, root=cache_root() / key)
-
-
-def _log(msg: str) -> None:
-    print(f"[devcluster build] {msg}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _run(args: Sequence[str], cwd: Path, log: Path, what: str, progress: bool = False) -> None:
@@ -215,44 +173,19 @@ def _build_module(
 
 def build(versions: Versions | None = None, force: bool = False) -> Path:
     """Return the directory holding all binaries, building them first if needed."""
-    p = plan(versions)
-    if p.is_built() and not force:
-        return p.bin_dir
-    with locked(p.root.with_suffix(".lock")):
-        if p.is_built() and not force:
-            return p.bin_dir
-        started = time.monotonic()
-        _log(
-            f"building Kubernetes {p.versions.kubernetes}, etcd {p.versions.etcd}, "
-            f"kwok {p.versions.kwok} with {p.go_version} into {p.bin_dir}"
-        )
+    versions = versions or Versions()
+    gv = go_version()
+    target = CachedBinaries(cache_root() / versions.cache_key(gv, sources_digest()), BINARIES)
+
+    def recipe(src: Path, staging: Path, build_log: Path) -> dict[str, object]:
         _log("the first build takes many minutes; later runs reuse the binaries")
-        src = p.root / "src"
-        shutil.rmtree(src, ignore_errors=True)
-        shutil.copytree(GO_SOURCES, src)
-        staging_bin = p.root / "bin.partial"
-        shutil.rmtree(staging_bin, ignore_errors=True)
-        staging_bin.mkdir(parents=True)
-        log = p.root / "build.log"
-        log.write_text("")
-
-        prepare_k8s_module(p.versions, src / "k8s", log)
-        prepare_kwok_module(p.versions, src / "kwok", log)
+        prepare_k8s_module(versions, src / "k8s", build_log)
+        prepare_kwok_module(versions, src / "kwok", build_log)
         date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _build_module(
-            "k8s",
-            K8S_BINARIES,
-            k8s_ldflags(p.versions.kubernetes, date),
-            src / "k8s",
-            staging_bin,
-            log,
-        )
-        _build_module("kwok", KWOK_BINARIES, "-s -w", src / "kwok", staging_bin, log)
+        k8s_flags = k8s_ldflags(versions.kubernetes, date)
+        _build_module("k8s", K8S_BINARIES, k8s_flags, src / "k8s", staging, build_log)
+        _build_module("kwok", KWOK_BINARIES, "-s -w", src / "kwok", staging, build_log)
+        return {"versions": versions.__dict__, "go": gv}
 
-        (staging_bin / ".complete").write_text(
-            json.dumps({"versions": p.versions.__dict__, "go": p.go_version}) + "\n"
-        )
-        shutil.rmtree(p.bin_dir, ignore_errors=True)
-        staging_bin.rename(p.bin_dir)
-        _log(f"all binaries built in {time.monotonic() - started:.0f}s: {p.bin_dir}")
-    return p.bin_dir
+    what = f"Kubernetes {versions.kubernetes}, etcd {versions.etcd}, kwok {versions.kwok}"
+    return build_once(target, f"{what} with {gv}", recipe, sources=GO_SOURCES, force=force)

@@ -31,7 +31,8 @@ import yaml
 from . import args as component_args
 from . import audit, procs
 from .apiclient import ApiClient, ApiError
-from .build import build, locked
+from .build import build
+from .cached import locked
 from .kubeconfig import render_kubeconfig, render_token_kubeconfig, write_kubeconfig
 from .layout import COMPONENTS, Layout
 from .nodes import KWOK_NODE_LABEL, KWOK_NODE_LABEL_VALUE, NodeShape, node_manifests

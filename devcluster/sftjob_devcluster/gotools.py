@@ -13,25 +13,13 @@ sources, so they are built once, by the first test that needs them.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import gomod
-from .build import (
-    WRAPPER_MODULE,
-    BuildError,
-    _log,
-    _run,
-    go_env,
-    go_version,
-    locked,
-    sources_digest,
-)
+from .build import WRAPPER_MODULE, BuildError, _run, go_env, go_version, sources_digest
+from .cached import CachedBinaries, build_once, short_digest
 from .paths import cache_root
 from .versions import (
     ARGOCD,
@@ -60,25 +48,9 @@ ARGOCD_PINNED = ("github.com/yuin/gopher-lua", "layeh.com/gopher-json")
 GO_DIRECTIVE = "1.22"  # `go mod tidy` raises it to what the requirements need
 
 
-@dataclass(frozen=True)
-class ToolsPlan:
-    key: str
-    root: Path  # <cache>/gotools-<key>
-
-    @property
-    def bin_dir(self) -> Path:
-        return self.root / "bin"
-
-    def is_built(self) -> bool:
-        return (self.bin_dir / ".complete").exists() and all(
-            (self.bin_dir / t).exists() for t in TOOLS
-        )
-
-
 def tools_cache_key(go: str, sources: str) -> str:
     pins = "|".join(f"{m}@{v}" for m, v in sorted(REQUIRES.items()))
-    text = "|".join((pins, ARGOCD, GOTOOLS_RECIPE, go, sources))
-    return "gotools-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return "gotools-" + short_digest(pins, ARGOCD, GOTOOLS_RECIPE, go, sources)
 
 
 def wrapper_gomod() -> str:
@@ -93,11 +65,6 @@ def argocd_mismatches(argocd_gomod: str) -> list[str]:
         if wanted != REQUIRES[module]:
             out.append(f"{module}: pinned {REQUIRES[module]}, Argo CD {ARGOCD} requires {wanted}")
     return out
-
-
-def plan() -> ToolsPlan:
-    key = tools_cache_key(go_version(), sources_digest(GOTOOLS_SOURCES))
-    return ToolsPlan(key=key, root=cache_root() / key)
 
 
 def _argocd_gomod(work: Path, log: Path) -> str:
@@ -122,22 +89,10 @@ def _argocd_gomod(work: Path, log: Path) -> str:
 
 def build_tools(force: bool = False) -> Path:
     """Return the directory holding `kstatus` and `argolua`, building them first if needed."""
-    p = plan()
-    if p.is_built() and not force:
-        return p.bin_dir
-    with locked(p.root.with_suffix(".lock")):
-        if p.is_built() and not force:
-            return p.bin_dir
-        started = time.monotonic()
-        _log(f"building {', '.join(TOOLS)} into {p.bin_dir}")
-        src = p.root / "src"
-        shutil.rmtree(src, ignore_errors=True)
-        shutil.copytree(GOTOOLS_SOURCES, src)
-        staging = p.root / "bin.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        log = p.root / "build.log"
-        log.write_text("")
+    key = tools_cache_key(go_version(), sources_digest(GOTOOLS_SOURCES))
+    target = CachedBinaries(cache_root() / key, TOOLS)
+
+    def recipe(src: Path, staging: Path, log: Path) -> dict[str, object]:
         if mismatches := argocd_mismatches(_argocd_gomod(src, log)):
             raise BuildError(
                 "versions.py: set these pins to what Argo CD requires: " + "; ".join(mismatches)
@@ -146,11 +101,9 @@ def build_tools(force: bool = False) -> Path:
         _run(["go", "mod", "tidy"], src, log, "gotools: resolving modules")
         args = ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(staging) + "/"]
         _run(args + [f"./{t}" for t in TOOLS], src, log, "gotools: compiling")
-        (staging / ".complete").write_text(json.dumps({"requires": REQUIRES}) + "\n")
-        shutil.rmtree(p.bin_dir, ignore_errors=True)
-        staging.rename(p.bin_dir)
-        _log(f"gotools built in {time.monotonic() - started:.0f}s: {p.bin_dir}")
-    return p.bin_dir
+        return {"requires": REQUIRES}
+
+    return build_once(target, ", ".join(TOOLS), recipe, sources=GOTOOLS_SOURCES, force=force)
 
 
 def run_tool(tool: str, objects: list[dict[str, object]], *args: str) -> list[dict[str, str]]:

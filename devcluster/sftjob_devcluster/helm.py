@@ -13,25 +13,12 @@ version or this recipe changes.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import gomod
-from .build import (
-    WRAPPER_MODULE,
-    BuildError,
-    _download_json,
-    _log,
-    _run,
-    go_env,
-    go_version,
-    locked,
-)
+from .build import WRAPPER_MODULE, BuildError, _download_json, _run, go_env, go_version
+from .cached import CachedBinaries, build_once, short_digest
 from .paths import cache_root
 from .versions import HELM, HELM_RECIPE
 
@@ -39,27 +26,8 @@ HELM_MODULE = "helm.sh/helm/v3"
 HELM_COMMAND = f"{HELM_MODULE}/cmd/helm"
 
 
-@dataclass(frozen=True)
-class HelmPlan:
-    version: str
-    go_version: str
-    root: Path  # <cache>/helm-<version>-<key>
-
-    @property
-    def binary(self) -> Path:
-        return self.root / "bin" / "helm"
-
-    @property
-    def stamp(self) -> Path:
-        return self.root / "bin" / ".complete"
-
-    def is_built(self) -> bool:
-        return self.stamp.exists() and self.binary.exists()
-
-
 def helm_cache_key(version: str, go: str, recipe: str = HELM_RECIPE) -> str:
-    digest = hashlib.sha256("|".join((version, recipe, go)).encode()).hexdigest()[:12]
-    return f"helm-{version}-{digest}"
+    return f"helm-{version}-{short_digest(version, recipe, go)}"
 
 
 def k8s_major_minor_from_client_go(client_go: str) -> tuple[str, str]:
@@ -93,11 +61,6 @@ def wrapper_gomod(version: str, go: str) -> str:
     return text + f"\ntool {HELM_COMMAND}\n"
 
 
-def plan(version: str = HELM) -> HelmPlan:
-    gv = go_version()
-    return HelmPlan(version=version, go_version=gv, root=cache_root() / helm_cache_key(version, gv))
-
-
 def _check_version(binary: Path, version: str) -> None:
     out = subprocess.run(
         [str(binary), "version", "--template", "{{.Version}}"],
@@ -114,23 +77,10 @@ def _check_version(binary: Path, version: str) -> None:
 
 def build_helm(version: str = HELM, force: bool = False) -> Path:
     """Return the path of the helm binary, building it first if needed."""
-    p = plan(version)
-    if p.is_built() and not force:
-        return p.binary
-    with locked(p.root.with_suffix(".lock")):
-        if p.is_built() and not force:
-            return p.binary
-        started = time.monotonic()
-        _log(f"building helm {version} with {p.go_version} into {p.binary.parent}")
-        work = p.root / "src"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        staging_bin = p.root / "bin.partial"
-        shutil.rmtree(staging_bin, ignore_errors=True)
-        staging_bin.mkdir(parents=True)
-        log = p.root / "build.log"
-        log.write_text("")
+    gv = go_version()
+    target = CachedBinaries(cache_root() / helm_cache_key(version, gv), ("helm",))
 
+    def recipe(work: Path, staging: Path, log: Path) -> dict[str, object]:
         info = _download_json(f"{HELM_MODULE}@{version}", work, log)
         upstream = Path(info["GoMod"]).read_text()
         client_go = gomod.required_version(upstream, "k8s.io/client-go")
@@ -139,14 +89,9 @@ def build_helm(version: str = HELM, force: bool = False) -> Path:
         (work / "go.mod").write_text(wrapper_gomod(version, gomod.go_directive(upstream)))
         _run(["go", "mod", "tidy"], work, log, "helm: resolving modules")
         args = ["go", "build", "-v", "-trimpath", f"-ldflags={helm_ldflags(version, client_go)}"]
-        args += ["-o", str(staging_bin / "helm"), HELM_COMMAND]
+        args += ["-o", str(staging / "helm"), HELM_COMMAND]
         _run(args, work, log, "helm: compiling", progress=True)
-        _check_version(staging_bin / "helm", version)
+        _check_version(staging / "helm", version)
+        return {"helm": version, "go": gv, "client-go": client_go}
 
-        (staging_bin / ".complete").write_text(
-            json.dumps({"helm": version, "go": p.go_version, "client-go": client_go}) + "\n"
-        )
-        shutil.rmtree(p.binary.parent, ignore_errors=True)
-        staging_bin.rename(p.binary.parent)
-        _log(f"helm built in {time.monotonic() - started:.0f}s: {p.binary}")
-    return p.binary
+    return build_once(target, f"helm {version} with {gv}", recipe, force=force) / "helm"

@@ -21,15 +21,13 @@ a cluster asks for Kueue (`sftjob-devcluster up --kueue`, `sftjob-devcluster bui
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import gomod
-from .build import WRAPPER_MODULE, BuildError, _download_json, _log, _run, go_version, locked
+from .build import WRAPPER_MODULE, BuildError, _download_json, _run, go_version
+from .cached import CachedBinaries, build_once, short_digest
 from .paths import cache_root
 from .versions import KUEUE, KUEUE_RECIPE
 
@@ -40,27 +38,8 @@ METRICS_CERT_DIR_ENV = "KUEUE_METRICS_CERT_DIR"
 _FIXED_METRICS_CERT_PATH = 'metricsCertPath := "/etc/kueue/metrics/certs"'
 
 
-@dataclass(frozen=True)
-class KueuePlan:
-    version: str
-    go_version: str
-    root: Path  # <cache>/kueue-<version>-<key>
-
-    @property
-    def binary(self) -> Path:
-        return self.root / "bin" / "kueue"
-
-    @property
-    def stamp(self) -> Path:
-        return self.root / "bin" / ".complete"
-
-    def is_built(self) -> bool:
-        return self.stamp.exists() and self.binary.exists()
-
-
 def kueue_cache_key(version: str, go: str, recipe: str = KUEUE_RECIPE) -> str:
-    digest = hashlib.sha256("|".join((version, recipe, go)).encode()).hexdigest()[:12]
-    return f"kueue-{version}-{digest}"
+    return f"kueue-{version}-{short_digest(version, recipe, go)}"
 
 
 PATCHED_DIR = "kueue"  # the patched copy of the module, inside the wrapper's directory
@@ -113,13 +92,6 @@ def ldflags(version: str, build_date: str) -> str:
     return f"-s -w -X {pkg}.GitVersion={version} -X {pkg}.BuildDate={build_date}"
 
 
-def plan(version: str = KUEUE) -> KueuePlan:
-    gv = go_version()
-    return KueuePlan(
-        version=version, go_version=gv, root=cache_root() / kueue_cache_key(version, gv)
-    )
-
-
 def module_dir(version: str = KUEUE) -> Path:
     """Kueue's extracted module (its config/ holds the CRDs and webhook manifests)."""
     work = cache_root() / "kueue-module"
@@ -130,23 +102,10 @@ def module_dir(version: str = KUEUE) -> Path:
 
 def build_kueue(version: str = KUEUE, force: bool = False) -> Path:
     """Return the path of the kueue binary, building it first if needed."""
-    p = plan(version)
-    if p.is_built() and not force:
-        return p.binary
-    with locked(p.root.with_suffix(".lock")):
-        if p.is_built() and not force:
-            return p.binary
-        started = time.monotonic()
-        _log(f"building Kueue {version} with {p.go_version} into {p.binary.parent}")
-        work = p.root / "src"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        staging_bin = p.root / "bin.partial"
-        shutil.rmtree(staging_bin, ignore_errors=True)
-        staging_bin.mkdir(parents=True)
-        log = p.root / "build.log"
-        log.write_text("")
+    gv = go_version()
+    target = CachedBinaries(cache_root() / kueue_cache_key(version, gv), ("kueue",))
 
+    def recipe(work: Path, staging: Path, log: Path) -> dict[str, object]:
         info = _download_json(f"{KUEUE_MODULE}@{version}", work, log)
         upstream = Path(info["GoMod"]).read_text()
         check_no_replace(upstream)
@@ -157,13 +116,8 @@ def build_kueue(version: str = KUEUE, force: bool = False) -> Path:
         _run(["go", "mod", "tidy"], work, log, "kueue: resolving modules")
         date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         args = ["go", "build", "-v", "-trimpath"]
-        args += [f"-ldflags={ldflags(version, date)}", "-o", str(staging_bin / "kueue")]
+        args += [f"-ldflags={ldflags(version, date)}", "-o", str(staging / "kueue")]
         _run([*args, KUEUE_COMMAND], work, log, "kueue: compiling", progress=True)
+        return {"kueue": version, "go": gv}
 
-        (staging_bin / ".complete").write_text(
-            json.dumps({"kueue": version, "go": p.go_version}) + "\n"
-        )
-        shutil.rmtree(p.binary.parent, ignore_errors=True)
-        staging_bin.rename(p.binary.parent)
-        _log(f"kueue built in {time.monotonic() - started:.0f}s: {p.binary}")
-    return p.binary
+    return build_once(target, f"Kueue {version} with {gv}", recipe, force=force) / "kueue"

@@ -7,8 +7,9 @@ whose client libraries match the Kubernetes minor.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+
+from .cached import short_digest
 
 KUBERNETES = "v1.36.3"
 ETCD = "v3.6.8"
@@ -43,11 +44,8 @@ class Versions:
 
     def cache_key(self, go_version: str, sources_digest: str) -> str:
         """A short directory name that changes whenever any input of the build changes."""
-        text = "|".join(
-            (self.kubernetes, self.etcd, self.kwok, self.recipe, go_version, sources_digest)
-        )
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        return f"k8s-{self.kubernetes}-{digest}"
+        parts = (self.kubernetes, self.etcd, self.kwok, self.recipe, go_version, sources_digest)
+        return f"k8s-{self.kubernetes}-{short_digest(*parts)}"
 
 
 def staging_version(kubernetes: str) -> str:
