@@ -168,24 +168,36 @@ def _overridden(carried: Carried, distributed: str | None) -> Carried:
     return Carried({}, (*carried.notes, *dropped))
 
 
-def shape_from_launch(launch: Mapping[str, Any], read: Callable[[str], Any]) -> Shape:
-    """The cluster shape of the launch arguments. `read(path)` loads an accelerate YAML."""
+def shape_from_launch(
+    launch: Mapping[str, Any],
+    read: Callable[[str], Any],
+    nodes: int | None = None,
+    gpus_per_node: int | None = None,
+) -> Shape:
+    """The cluster shape of the launch arguments. `read(path)` loads an accelerate YAML.
+
+    `nodes` and `gpus_per_node` are what the user chose for the cluster (`--nodes`,
+    `--gpus-per-node`): they win over the launch side's, and accelerate's `num_processes`,
+    a total over all machines, is shared out over the chosen nodes.
+    """
     config = launch.get("accelerate_config") or launch.get("config_file")
     base = resolve_config(str(config), read) if config else _Processes()
     procs = _flags(launch, base)
     for name, value in (("num_processes", procs.total), ("num_machines", procs.machines)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConvertError(f"{name}: expected an integer >= 1, not {value!r}")
-    machines = procs.machines or 1
-    gpus: int | None = None
-    if procs.cpu:
+    machines = nodes or procs.machines or 1
+    gpus = gpus_per_node
+    if gpus is None and procs.cpu:
         gpus = 0
-    elif procs.total is not None:
+    elif gpus is None and procs.total is not None:
         if procs.total % machines:
+            over = f"--nodes {nodes}" if nodes else f"num_machines {machines}"
             raise ConvertError(
-                f"num_processes {procs.total} is not a multiple of num_machines {machines}: "
-                "every node of an SFTJob runs the same number of processes"
+                f"num_processes {procs.total} (accelerate's total over all machines) is not a "
+                f"multiple of {over}: every node of an SFTJob runs the same number of processes; "
+                "give a num_processes that is, or --gpus-per-node"
             )
         gpus = procs.total // machines
-    nodes = procs.machines
+    nodes = nodes or procs.machines
     return Shape(nodes, gpus, procs.distributed, procs.carried)

@@ -90,7 +90,9 @@ def convert_recipe(
         if not options.drop_unknown:
             raise ConvertError(unknown_message(placement.unknown, catalog))
         notes.extend(dropped_notes(placement.unknown, catalog))
-    shape = shape_from_launch(placement.launch, read_accelerate)
+    shape = shape_from_launch(
+        placement.launch, read_accelerate, options.nodes, options.gpus_per_node
+    )
     blocks, carried_notes = with_carried(placement.blocks, shape, options)
     notes.extend(carried_notes)
     cluster, cluster_notes = cluster_fields(options, shape, blocks)

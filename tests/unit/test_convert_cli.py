@@ -238,7 +238,10 @@ BASE = "model_name_or_path: m\ndataset_name: d\n"
             "spec.distributed|spec.sftConfig.fsdp",
         ),
         (BASE + "quant_target_bits: 3\n", "spec.modelConfig.quant_target_bits: 3 is not supported"),
-        (BASE + "num_processes: 3\nnum_machines: 2\n", "num_processes 3 is not a multiple"),
+        (
+            BASE + "num_processes: 3\nnum_machines: 2\n",
+            "num_processes 3 .* not a multiple of num_machines 2",
+        ),
         (BASE + "learning_rate: fast\n", "learning_rate: expected a number"),
     ],
 )

@@ -93,7 +93,8 @@ def test_shape_from_launch(launch: dict[str, Any], expected: Shape) -> None:
     [
         (
             {"num_processes": 12, "num_machines": 8},
-            "num_processes 12 is not a multiple of num_machines 8",
+            "num_processes 12 \\(accelerate's total over all machines\\) is not a multiple of "
+            "num_machines 8",
         ),
         ({"num_processes": 0}, "num_processes: expected an integer >= 1"),
         ({"accelerate_config": "tpu.yaml"}, "distributed_type XLA is not supported"),
@@ -108,6 +109,33 @@ def test_shape_from_launch(launch: dict[str, Any], expected: Shape) -> None:
 def test_shape_refusals(launch: dict[str, Any], message: str) -> None:
     with pytest.raises(ConvertError, match=message):
         shape_from_launch(launch, read)
+
+
+@pytest.mark.parametrize(
+    ("launch", "nodes", "gpus_per_node", "expected"),
+    [
+        # accelerate's num_processes is the total over all machines: --nodes shares it out
+        ({"num_processes": 16, "accelerate_config": "zero3"}, 2, None, (2, 8)),
+        ({"num_processes": 16}, 4, None, (4, 4)),
+        # --nodes wins over the launch side's machines, as the cluster options always do
+        ({"num_processes": 16, "num_machines": 2}, 4, None, (4, 4)),
+        ({"accelerate_config": "fsdp_2x8.yaml"}, 1, None, (1, 16)),
+        # --gpus-per-node is taken as given; the launch's total is not checked against it
+        ({"num_processes": 16}, 3, 8, (3, 8)),
+        ({"accelerate_config": "cpu.yaml"}, 4, None, (4, 0)),
+        ({}, 2, None, (2, None)),
+    ],
+)
+def test_the_cluster_options_share_out_the_launch_processes(
+    launch: dict[str, Any], nodes: int, gpus_per_node: int | None, expected: tuple[int, int]
+) -> None:
+    shape = shape_from_launch(launch, read, nodes, gpus_per_node)
+    assert (shape.nodes, shape.gpus_per_node) == expected
+
+
+def test_processes_that_do_not_share_out_over_the_nodes_are_refused() -> None:
+    with pytest.raises(ConvertError, match=r"num_processes 16 .* is not a multiple of --nodes 3"):
+        shape_from_launch({"num_processes": 16}, read, nodes=3)
 
 
 @pytest.mark.parametrize(
