@@ -92,12 +92,15 @@ def collection_path(api_version: str, kind: str, namespace: str) -> str:
 
 def write_key(method: str, path: str) -> str:
     """The kind of a write, without names: 'POST configmaps', 'PATCH sftjobs/status'."""
-    _, found, rest = path.partition("/namespaces/")
+    _, found, rest = path.partition("?")[0].partition("/namespaces/")
     if not found:
         return f"{method} {path}"
     _namespace, plural, *name_and_sub = rest.split("/")
     sub = name_and_sub[1] if len(name_and_sub) > 1 else ""
     return f"{method} {plural}/{sub}" if sub else f"{method} {plural}"
+
+
+STRICT = "?fieldValidation=Strict"
 
 
 def _error(what: str, exc: ApiException) -> ApiError:
@@ -222,11 +225,16 @@ class Api:
             return json.loads(await response.read())
 
     async def create(self, manifest: Mapping[str, Any]) -> bool:
-        """Create a namespaced object; True if created, False if it already existed."""
+        """Create a namespaced object; True if created, False if it already existed.
+
+        With strict field validation: the Job carries what the user wrote in podTemplate
+        and env, which the CRD schema passes through, and an unknown field there (a typo
+        such as `nodeAfinity`) is refused, not dropped with a warning nobody reads.
+        """
         meta = manifest["metadata"]
         path = collection_path(manifest["apiVersion"], manifest["kind"], meta["namespace"])
         try:
-            await self._call("POST", path, manifest, want_body=False)
+            await self._call("POST", path + STRICT, manifest, want_body=False)
         except ApiException as exc:
             if exc.status == 409:
                 return False

@@ -249,3 +249,50 @@ def test_a_refused_job_names_the_sftjobs_field_and_a_fix_creates_it(
         "patch", PLURAL, "vf", "-n", namespace, "--type=merge", "-p", json.dumps(fix)
     )
     wait_for("the Job once spec.env is fixed", lambda: children(kube, namespace, "vf", "Job"))
+
+
+def test_a_typo_in_the_pod_template_is_refused_not_dropped(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """The CRD passes podTemplate.affinity through as written; the apiserver's default for
+    an unknown field in a create is to drop it with a warning, so `nodeAfinity` would have
+    scheduled the pods anywhere. The operator creates with strict field validation."""
+    from tests.operator_fixtures import apply, children, condition, sftjob, status
+
+    preferred = {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "weight": 1,
+                "preference": {
+                    "matchExpressions": [{"key": "pool", "operator": "In", "values": ["a100"]}]
+                },
+            }
+        ]
+    }
+    typo = {"affinity": {"nodeAfinity": preferred}}
+    apply(devcluster, sftjob("aff", namespace, gpusPerNode=0, podTemplate=typo))
+
+    def create_failed() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "aff")
+        return st if condition(st, "ChildrenCreated").get("reason") == "CreateFailed" else None
+
+    st = wait_for("the CreateFailed condition", create_failed)
+    assert st["phase"] == "Pending"
+    assert 'unknown field "spec.podTemplate.affinity.nodeAfinity"' in st["message"], st["message"]
+    assert not children(kube, namespace, "aff", "Job")
+    fix = [
+        {
+            "op": "replace",
+            "path": "/spec/podTemplate/affinity",
+            "value": {"nodeAffinity": preferred},
+        }
+    ]
+    devcluster.kubectl(
+        "patch", PLURAL, "aff", "-n", namespace, "--type=json", "-p", json.dumps(fix)
+    )
+    (job,) = wait_for(
+        "the Job once the affinity is fixed", lambda: children(kube, namespace, "aff", "Job")
+    )
+    node_affinity = job.spec.template.spec.affinity.node_affinity
+    (term,) = node_affinity.preferred_during_scheduling_ignored_during_execution
+    assert term.preference.match_expressions[0].values == ["a100"]

@@ -80,6 +80,7 @@ def test_environment_lookups_are_kept_only_where_the_environment_asks(
     ("method", "path", "key"),
     [
         ("POST", "/api/v1/namespaces/ns/configmaps", "POST configmaps"),
+        ("POST", "/api/v1/namespaces/ns/configmaps?fieldValidation=Strict", "POST configmaps"),
         (
             "PATCH",
             "/apis/sftjob.dev/v1alpha1/namespaces/ns/sftjobs/j/status",

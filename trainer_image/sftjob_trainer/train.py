@@ -26,6 +26,7 @@ from .checkpoints import (
 )
 from .config_check import ConfigError, check_config, dataclass_field_names
 from .failure import one_line, report_failure
+from .kernels import check_kernels
 from .mixture import handbook_mixture, read_settings
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
@@ -162,8 +163,10 @@ def build_trainer(
 
     from .progress import ProgressCallback, interval_from_env, reporter_from_env
 
-    # Before any dataset or model loads: a missing tracker fails in Trainer.__init__.
+    # Before any dataset or model loads: a missing tracker fails in Trainer.__init__, a
+    # missing attention kernel when the model loads.
     check_trackers(training_args.report_to)
+    check_kernels(model_args.attn_implementation, bool(training_args.use_liger_kernel))
     model_init_kwargs = dict(
         revision=model_args.model_revision,
         trust_remote_code=training_args.trust_remote_code,

@@ -41,7 +41,8 @@ IMMUTABLE_SCALARS = ("nodes", "gpusPerNode", "distributed", "image")
 IMMUTABLE_FIELDS = IMMUTABLE_BLOCKS + IMMUTABLE_SCALARS
 IMMUTABLE_HINT = (
     "training settings cannot change after the SFTJob is created; create a new SFTJob "
-    "instead (suspend, resources, env and podTemplate stay mutable)"
+    "instead (every other field, such as suspend, resources, env, podTemplate or "
+    "backoffLimit, stays mutable)"
 )
 
 

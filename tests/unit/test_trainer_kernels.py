@@ -1,0 +1,53 @@
+"""The trainer refuses an attention or kernel setting whose package the image lacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sftjob_trainer.config_check import ConfigError
+from sftjob_trainer.kernels import check_kernels, kernel_problems, module_importable
+
+
+def importable_from(*modules: str) -> Callable[[str], bool]:
+    return lambda module: module in modules
+
+
+@pytest.mark.parametrize(
+    ("attn", "liger", "have", "expected"),
+    [
+        (None, False, (), []),
+        ("sdpa", False, (), []),
+        ("eager", True, ("liger_kernel",), []),
+        ("flash_attention_2", False, ("flash_attn",), []),
+        ("flash_attention_3", False, ("flash_attn_interface",), []),
+        ("flash_attention_2", False, (), ["`flash_attention_2` needs flash-attn"]),
+        ("flash_attention_3", False, ("flash_attn",), ["`flash_attention_3` needs flash-attn-3"]),
+        (None, True, (), ["use_liger_kernel is true but this trainer image does not have"]),
+        ("flash_attention_2", True, (), ["needs flash-attn", "use_liger_kernel is true"]),
+    ],
+)
+def test_kernel_problems(
+    attn: str | None, liger: bool, have: tuple[str, ...], expected: list[str]
+) -> None:
+    problems = kernel_problems(attn, liger, importable_from(*have))
+    assert len(problems) == len(expected)
+    for problem, fragment in zip(problems, expected, strict=True):
+        assert fragment in problem
+
+
+def test_a_missing_flash_attn_says_what_to_write_instead() -> None:
+    (problem,) = kernel_problems("flash_attention_2", False, importable_from())
+    assert problem.startswith("trl.yaml: attn_implementation `flash_attention_2`")
+    assert "write `attn_implementation: sdpa`" in problem
+    assert "-fast variant" in problem
+
+
+def test_check_kernels_on_this_environment() -> None:
+    # The test environment is the trainer image's Python stack: Liger is in it, flash-attn
+    # (a CUDA build) is not on this CPU machine.
+    assert module_importable("liger_kernel")
+    check_kernels("sdpa", True)
+    if not module_importable("flash_attn"):
+        with pytest.raises(ConfigError, match="flash_attention_2"):
+            check_kernels("flash_attention_2", False)

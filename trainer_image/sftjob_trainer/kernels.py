@@ -1,0 +1,58 @@
+"""Refuse an attention or kernel setting this image cannot run, before anything loads.
+
+Recipes from the field ask for `attn_implementation: flash_attention_2` (alignment-handbook's
+`use_flash_attention_2: true` becomes it) and `use_liger_kernel: true`. The default trainer
+image has no flash-attn (trainer_image/Dockerfile), and transformers finds that out only
+when it loads the model, after the dataset has been downloaded and prepared. This check
+runs first, names the key, and says what to write instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+from .config_check import ConfigError
+
+# attn_implementation -> the module transformers imports for it, and its PyPI package.
+ATTENTION_PACKAGES = {
+    "flash_attention_2": ("flash_attn", "flash-attn"),
+    "flash_attention_3": ("flash_attn_interface", "flash-attn-3 (FlashAttention-3's hopper build)"),
+}
+LIGER = ("liger_kernel", "liger-kernel")
+FALLBACK_ATTENTION = "sdpa"
+
+
+def kernel_problems(
+    attn_implementation: str | None,
+    use_liger_kernel: bool,
+    importable: Callable[[str], bool],
+) -> list[str]:
+    """Pure: one message per setting whose package `importable` says is missing."""
+    problems = []
+    if attn_implementation in ATTENTION_PACKAGES:
+        module, package = ATTENTION_PACKAGES[attn_implementation]
+        if not importable(module):
+            problems.append(
+                f"trl.yaml: attn_implementation `{attn_implementation}` needs {package}, which "
+                f"this trainer image does not have; write `attn_implementation: "
+                f"{FALLBACK_ATTENTION}` (PyTorch's fused attention), or use an image with "
+                f"{package} (the trainer image's -fast variant, trainer_image/Dockerfile)"
+            )
+    if use_liger_kernel and not importable(LIGER[0]):
+        problems.append(
+            f"trl.yaml: use_liger_kernel is true but this trainer image does not have "
+            f"{LIGER[1]}; write `use_liger_kernel: false`, or use an image with {LIGER[1]}"
+        )
+    return problems
+
+
+def module_importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def check_kernels(attn_implementation: str | None, use_liger_kernel: bool) -> None:
+    """Raise ConfigError naming every kernel setting that would fail when the model loads."""
+    problems = kernel_problems(attn_implementation, use_liger_kernel, module_importable)
+    if problems:
+        raise ConfigError("; ".join(problems))
