@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from sftjob_trainer.config_check import ConfigError, check_config, config_problems
-from sftjob_trainer.failure import one_line, process_label
+from sftjob_trainer.failure import not_utf8, one_line, process_label
 
 KNOWN = frozenset({"eval_strategy", "dtype", "max_length", "lora_r", "attn_implementation",
                    "hub_token", "output_dir"})  # fmt: skip
@@ -70,3 +73,34 @@ def test_one_line_reason() -> None:
 )  # fmt: skip
 def test_process_label(env: dict[str, str], label: str) -> None:
     assert process_label(env) == label
+
+
+@pytest.mark.parametrize("key", [1, 2.5, None, True])
+def test_a_key_that_is_not_a_name_is_refused(key: object) -> None:
+    config: dict[Any, Any] = {key: "x", "output_dir": "/o"}
+    [problem] = config_problems(config, KNOWN)
+    assert problem.startswith(f"trl.yaml: key {key!r} is not a name")
+
+
+def test_not_utf8_names_the_byte_and_the_fix() -> None:
+    with pytest.raises(UnicodeDecodeError) as err:
+        b"ok\xff".decode("utf-8")
+    assert not_utf8(err.value) == "not UTF-8 text (byte 0xff at offset 2); save the file as UTF-8"
+
+
+def test_a_config_file_that_is_not_utf8_or_has_a_bad_value_is_a_config_error(
+    tmp_path: Path,
+) -> None:
+    from sftjob_trainer.train import load_config, parse
+
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00model_name_or_path: m\n")
+    with pytest.raises(ConfigError, match=r"binary.yaml: not UTF-8 text \(byte 0xff at offset 0\)"):
+        load_config(binary)
+    typed = tmp_path / "trl.yaml"
+    typed.write_text("model_name_or_path: m\ndataset_name: d\nlearning_rate: fast\n")
+    with pytest.raises(ConfigError) as err:
+        parse(str(typed), [])
+    assert str(err.value) == (
+        "trl.yaml: `learning_rate`: invalid float value: 'fast'; write a value of the field's type"
+    )

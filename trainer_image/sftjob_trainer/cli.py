@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .failure import report_failure
+from .failure import not_utf8, report_failure
 from .launcher import LaunchError, plan_launch
 from .preemption import run_forwarding_signals
 
@@ -45,6 +45,8 @@ def _read_yaml(path: str, flag: str) -> Any:
         return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise LaunchError(f"{flag} {path}: cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise LaunchError(f"{flag} {path}: {not_utf8(exc)}") from None
     except yaml.YAMLError as exc:
         raise LaunchError(f"{flag} {path}: not valid YAML ({' '.join(str(exc).split())})") from None
 

@@ -56,7 +56,12 @@ def config_problems(config: Mapping[str, Any], known: frozenset[str]) -> list[st
     problems = []
     table = legacy_table()
     for key, value in config.items():
-        if key in table["names"]:
+        if not isinstance(key, str):
+            problems.append(
+                f"trl.yaml: key {key!r} is not a name; keys are TRL argument names such as "
+                "`learning_rate`"
+            )
+        elif key in table["names"]:
             problems.append(f"trl.yaml: `{key}` is a legacy name: {table['names'][key]}")
         elif key in table["forbidden"]:
             problems.append(f"trl.yaml: `{key}` is not allowed: {table['forbidden'][key]}")

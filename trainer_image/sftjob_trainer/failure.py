@@ -20,6 +20,12 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """Pure: why a config file could not be decoded, and what to do."""
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return f"not UTF-8 text (byte 0x{byte} at offset {exc.start}); save the file as UTF-8"
+
+
 def termination_log_path(env: dict[str, str] | None = None) -> Path | None:
     """The env override if set; else /dev/termination-log when Kubernetes created it."""
     env = dict(os.environ) if env is None else env

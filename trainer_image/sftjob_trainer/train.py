@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names
-from .failure import one_line, report_failure
+from .failure import not_utf8, one_line, report_failure
 from .kernels import check_kernels
 from .mixture import handbook_mixture, read_settings
 from .preemption import EXIT_TERMINATED, Terminated
@@ -55,6 +56,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--config {path}: cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--config {path}: {not_utf8(exc)}") from None
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -69,11 +72,19 @@ def apply_cluster_defaults(training_args: Any, explicit: set[str]) -> None:
             setattr(training_args, key, value)
 
 
+def _refuse_value(message: str) -> NoReturn:
+    """argparse's error (a value it cannot convert, e.g. `learning_rate: fast`) as one line
+    naming the key, instead of a usage dump and exit 2 with no termination message."""
+    named = re.sub(r"^argument --([\w.]+)(?:/--[\w.-]+)*: ", r"`\1`: ", message)
+    raise ConfigError(f"trl.yaml: {named}; write a value of the field's type")
+
+
 def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     from trl import TrlParser
 
     config = load_config(config_path)
     parser = TrlParser(_dataclass_types(), prog="sftjob-train")
+    parser.error = _refuse_value  # type: ignore[method-assign]
     script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
         ["--config", config_path, *extra_args], fail_with_unknown_args=False
     )
