@@ -18,7 +18,7 @@ from typing import Any, cast
 from sftjob_operator import k8s
 from sftjob_operator.decide import Setup
 from sftjob_operator.decide import setup as attempt_setup
-from sftjob_operator.decide.storage import StorageCheck, needs_claim, storage_check
+from sftjob_operator.decide.storage import StorageCheck, storage_check
 from sftjob_operator.status import timeutil
 from sftjob_operator.status.observe import JobView
 from sftjob_operator.trainer_identity import TrainerIdentities
@@ -34,8 +34,8 @@ async def prepare(
     rendered = attempt_setup.render_attempt(body, view, attempt, started, timeutil.now())
     if isinstance(rendered, Setup):
         return rendered
-    found = await claim(api, view) if needs_claim(view.spec) else None
-    storage = storage_check(view.spec, found)
+    found, missing = await claim(api, view)
+    storage = storage_check(view.spec, found, missing)
     return attempt_setup.storage_refused(storage) or (rendered, storage)
 
 
@@ -98,14 +98,15 @@ async def delete_jobs(api: k8s.Api, namespace: str, jobs: Iterable[JobView]) -> 
         await api.delete("batch/v1", "Job", namespace, job.name)
 
 
-async def claim(api: k8s.Api, view: SftView) -> Mapping[str, Any] | None:
-    """The PersistentVolumeClaim the user brings; None when it cannot be read."""
+async def claim(api: k8s.Api, view: SftView) -> tuple[Mapping[str, Any] | None, bool]:
+    """The PersistentVolumeClaim the user brings (None when there is none to read or it
+    cannot be read), and whether the apiserver said it does not exist."""
     name = view.spec.claim_name
     if name is None:
-        return None
+        return None, False
     try:
         found = await api.get("v1", "PersistentVolumeClaim", view.namespace, name)
     except k8s.ApiError as exc:
         logger.warning("cannot check the access modes of claim %s: %s", name, exc)
-        return None
-    return cast(Mapping[str, Any] | None, found)
+        return None, False
+    return cast(Mapping[str, Any] | None, found), found is None

@@ -140,6 +140,69 @@ def test_a_failed_attempt_restarts_until_the_backoff_limit(
     assert "BackoffLimitExceeded|" in events
 
 
+def test_a_missing_claim_is_said_and_the_job_starts_once_it_exists(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str, tmp_path: Any
+) -> None:
+    """GitOps may apply the claim after the SFTJob: the pods wait, as pods do, and the
+    CheckpointStorage condition says the claim is missing until they run on it."""
+    job = sftjob(
+        "later",
+        namespace,
+        storage={"claimName": "later"},
+        annotations={COMPLETE_DELAY: "600s"},
+        **CPU,
+    )
+    apply(devcluster, job)
+
+    def missing() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "later")
+        return st if condition(st, "CheckpointStorage").get("reason") == "ClaimNotFound" else None
+
+    st = wait_for("the ClaimNotFound condition", missing)
+    assert st["phase"] == "Pending"
+    message = condition(st, "CheckpointStorage")["message"]
+    assert message.startswith("spec.storage.claimName: there is no PersistentVolumeClaim later")
+    assert children(kube, namespace, "later", "Job")  # the pods wait for the claim
+
+    volume = f"{namespace}-later"
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "later", "namespace": namespace},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "",
+            "volumeName": volume,
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
+    pv = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": volume},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "",
+            "hostPath": {"path": str(tmp_path), "type": "Directory"},
+            "claimRef": {"namespace": namespace, "name": "later"},
+        },
+    }
+    try:
+        apply(devcluster, pv, claim)
+        st = wait_for("Running", lambda: phase_is(devcluster, namespace, "later", "Running"))
+
+        def found() -> dict[str, Any] | None:
+            found = condition(status(devcluster, namespace, "later"), "CheckpointStorage")
+            return found if found.get("reason") == "Claim" else None
+
+        storage = wait_for("CheckpointStorage: Claim", found)
+        assert storage["status"] == "True"
+        assert storage["message"] == "checkpoints are kept on claim later"
+    finally:
+        devcluster.kubectl("delete", "pv", volume, "--wait=false", check=False)
+
+
 def test_a_single_node_claim_is_refused_for_several_nodes(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:

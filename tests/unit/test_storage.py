@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from sftjob_operator.api.spec import read_spec
-from sftjob_operator.decide.storage import storage_check
+from sftjob_operator.decide.storage import claim_found, storage_check
 
 
 def claim(*modes: str, bound: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def claim(*modes: str, bound: tuple[str, ...] | None = None) -> dict[str, Any]:
         ({"nodes": 2, "storage": {"claimName": "c"}}, claim("ReadWriteOnce"), False, True, "ClaimNotShared"),
         ({"nodes": 2, "storage": {"claimName": "c"}}, claim("ReadWriteMany", bound=("ReadWriteOnce",)), False, True, "ClaimNotShared"),
         ({"nodes": 2, "storage": {"claimName": "c"}}, claim(), False, True, "ClaimNotShared"),
-        # Not looked up (missing, or no permission): the pods will say what is wrong.
+        # Not readable (no permission): the pods will say what is wrong.
         ({"nodes": 2, "storage": {"claimName": "c"}}, None, True, False, "Claim"),
         ({"nodes": 1, "storage": {"claimName": "c"}}, claim("ReadWriteOnce"), True, False, "Claim"),
         ({"nodes": 2, "storage": {"size": "1Gi"}}, None, True, False, "Claim"),
@@ -46,6 +46,20 @@ def test_refusal_names_the_field_and_what_to_write() -> None:
     assert "ReadWriteMany" in check.message and "storage.size" in check.message
 
 
+@pytest.mark.parametrize(("nodes", "rwx"), [(1, False), (2, True)])
+def test_a_claim_that_does_not_exist_is_said_and_the_pods_wait_for_it(
+    nodes: int, rwx: bool
+) -> None:
+    spec = read_spec({"nodes": nodes, "storage": {"claimName": "mine"}})
+    check = storage_check(spec, None, claim_missing=True)
+    assert (check.ok, check.refuse, check.reason) == (False, False, "ClaimNotFound")
+    assert check.message.startswith(
+        "spec.storage.claimName: there is no PersistentVolumeClaim mine in this namespace"
+    )
+    assert ("ReadWriteMany" in check.message) is rwx
+    assert "storage.size" in check.message
+
+
 def test_emptydir_warns_that_restarts_start_over() -> None:
     assert "step 0" in storage_check(read_spec({"nodes": 2}), None).message
 
@@ -61,3 +75,28 @@ def test_a_ttl_that_would_delete_the_trained_model_is_said(
     message = storage_check(spec, None).message
     assert ("deletes the SFTJob and this claim with it" in message) is warned
     assert "deletes" not in storage_check(read_spec({"storage": storage}), None).message
+
+
+def missing_claim_condition(reason: str = "ClaimNotFound") -> list[dict[str, Any]]:
+    return [{"type": "CheckpointStorage", "status": "False", "reason": reason, "message": "x"}]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "phase", "claim_name", "found"),
+    [
+        (missing_claim_condition(), "Running", "mine", True),
+        (missing_claim_condition(), "Pending", "mine", False),
+        (missing_claim_condition("EmptyDir"), "Running", "mine", False),
+        (missing_claim_condition(), "Running", None, False),
+        ([], "Running", "mine", False),
+    ],
+)
+def test_a_missing_claim_is_found_once_pods_run_on_it(
+    conditions: list[dict[str, Any]], phase: str, claim_name: str | None, found: bool
+) -> None:
+    updates = claim_found(conditions, phase, claim_name)
+    assert bool(updates) is found
+    if found:
+        (update,) = updates
+        assert (update.type, update.ok, update.reason) == ("CheckpointStorage", True, "Claim")
+        assert update.message == "checkpoints are kept on claim mine"

@@ -17,7 +17,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sftjob_operator.decide import backoff, health, queue, restart, suspend, ttl, watchdog
+from sftjob_operator.decide import (
+    backoff,
+    health,
+    queue,
+    restart,
+    storage,
+    suspend,
+    ttl,
+    watchdog,
+)
 from sftjob_operator.decide import progress as progress_policy
 from sftjob_operator.decide.model import (
     Action,
@@ -195,6 +204,10 @@ def _next_status(
     if generation is not None:  # a final phase keeps its status, but sees every generation
         status["observedGeneration"] = generation
     status = _with_conditions(status, setup.conditions if setup else (), now, generation)
+    found = storage.claim_found(
+        status.get("conditions") or (), str(status.get("phase")), seen.sftjob.spec.claim_name
+    )
+    status = _with_conditions(status, found, now, generation)
     if setup and setup.output_dir is not None:
         status["outputDir"] = setup.output_dir
     admitted = queue.admitted_condition(

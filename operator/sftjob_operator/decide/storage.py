@@ -6,6 +6,8 @@
   would each write their own checkpoints and a restart could not resume.
 - storage.size with ttlSecondsAfterFinished and no retain: the TTL deletes the claim with
   the SFTJob, the trained model included; the condition says so.
+- storage.claimName that names no claim: the pods wait for it (Kubernetes' own behaviour,
+  and a GitOps sync may apply the claim after the SFTJob); the condition says so.
 - no storage: an emptyDir per pod. It disappears with the pod, so training works but a
   restart starts again from step 0; the condition says so (a warning, not a refusal:
   short or throw-away jobs need no storage).
@@ -13,11 +15,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sftjob_operator.api.spec import JobSpec
+from sftjob_operator.decide.model import Condition
+from sftjob_operator.status import conditions as cond
+from sftjob_operator.status.phase import RUNNING
 
 RWX = "ReadWriteMany"
 
@@ -30,16 +35,26 @@ class StorageCheck:
     refuse: bool = False
 
 
-def needs_claim(spec: JobSpec) -> bool:
-    """Whether the check needs the claim the user brings: only several nodes share one."""
-    return spec.claim_name is not None and spec.nodes > 1
+CLAIM_NOT_FOUND = "ClaimNotFound"
 
 
-def storage_check(spec: JobSpec, claim: Mapping[str, Any] | None) -> StorageCheck:
-    """`claim` is the PersistentVolumeClaim named by storage.claimName, when it was looked up."""
+def storage_check(
+    spec: JobSpec, claim: Mapping[str, Any] | None, claim_missing: bool = False
+) -> StorageCheck:
+    """`claim` is the PersistentVolumeClaim named by storage.claimName, when it could be
+    read; `claim_missing`: the apiserver said there is none."""
     storage = spec.storage
     nodes = spec.nodes
     if name := spec.claim_name:
+        if claim_missing:
+            return StorageCheck(
+                False,
+                CLAIM_NOT_FOUND,
+                f"spec.storage.claimName: there is no PersistentVolumeClaim {name} in this "
+                "namespace; the pods wait for it: create it"
+                + (f" ({RWX}, for {nodes} nodes)" if nodes > 1 else "")
+                + ", or write storage.size instead of claimName and the operator makes one",
+            )
         modes = _access_modes(claim) if claim is not None else None
         if nodes > 1 and modes is not None and RWX not in modes:
             return StorageCheck(
@@ -67,6 +82,20 @@ def storage_check(spec: JobSpec, claim: Mapping[str, Any] | None) -> StorageChec
         "so a restart starts again from step 0; set spec.storage.size (or a "
         f"{RWX} storage.claimName) to resume after a failure",
     )
+
+
+def claim_found(
+    conditions: Sequence[Mapping[str, Any]], phase: str, claim_name: str | None
+) -> tuple[Condition, ...]:
+    """CheckpointStorage once a claim reported missing is mounted by running pods (a pod
+    runs only with its claims bound): it exists now, and the condition says so."""
+    current = cond.get(conditions, cond.CHECKPOINT_STORAGE)
+    if not (claim_name and phase == RUNNING and current):
+        return ()
+    if current.get("reason") != CLAIM_NOT_FOUND:
+        return ()
+    message = f"checkpoints are kept on claim {claim_name}"
+    return (Condition(cond.CHECKPOINT_STORAGE, True, "Claim", message),)
 
 
 def _access_modes(claim: Mapping[str, Any]) -> list[str]:
