@@ -239,6 +239,25 @@ def apply(devcluster: Any, *manifests: dict[str, Any]) -> None:
     devcluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
 
 
+def enforced_quota(devcluster: Any, namespace: str, name: str, hard: dict[str, str]) -> None:
+    """A ResourceQuota, once its controller has counted usage (admission refuses until then)."""
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"hard": hard},
+    }
+    apply(devcluster, quota)
+    wait_for(
+        "the quota to be enforced",
+        lambda: (
+            devcluster.kubectl(
+                "get", "resourcequota", name, "-n", namespace, "-o", "jsonpath={.status.hard}"
+            ).stdout
+        ),
+    )
+
+
 def get_sft(devcluster: Any, namespace: str, name: str) -> dict[str, Any] | None:
     out = devcluster.kubectl("get", "sftjob", name, "-n", namespace, "-o", "json", check=False)
     return json.loads(out.stdout) if out.returncode == 0 else None

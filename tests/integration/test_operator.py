@@ -13,6 +13,7 @@ from tests.operator_fixtures import (
     apply,
     children,
     condition,
+    enforced_quota,
     get_sft,
     phase_is,
     printer_row,
@@ -238,25 +239,6 @@ def test_deadline_fails_and_ttl_deletes(
     st = wait_for("Failed", lambda: phase_is(devcluster, namespace, "slow", "Failed"), 90)
     assert condition(st, "Failed")["reason"] == "DeadlineExceeded" and st["completionTime"]
     wait_for("deleted after its TTL", lambda: get_sft(devcluster, namespace, "short") is None, 90)
-
-
-def enforced_quota(devcluster: Any, namespace: str, name: str, hard: dict[str, str]) -> None:
-    """A ResourceQuota, once its controller has counted usage (admission refuses until then)."""
-    quota = {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"hard": hard},
-    }
-    apply(devcluster, quota)
-    wait_for(
-        "the quota to be enforced",
-        lambda: (
-            devcluster.kubectl(
-                "get", "resourcequota", name, "-n", namespace, "-o", "jsonpath={.status.hard}"
-            ).stdout
-        ),
-    )
 
 
 def test_child_creation_failure_is_visible_and_recovers(

@@ -16,6 +16,7 @@ from tests.operator_fixtures import (
     apply,
     children,
     condition,
+    enforced_quota,
     phase_is,
     printer_row,
     sftjob,
@@ -296,3 +297,34 @@ def test_an_attempt_that_failed_while_the_operator_was_down_is_restarted(
     st = wait_for("Failed", lambda: phase_is(devcluster, namespace, "unwatched", "Failed"), 120)
     assert (st["attempt"], st["restarts"]) == (2, 1)
     assert "failed unwatched" in st["message"]
+
+
+def test_a_new_attempt_whose_pods_are_refused_says_so_instead_of_restarting(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """After a restart, the new attempt's own problem (here a quota refuses its pods) shows
+    as Pending with its reason, so it can stall as the first attempt's would, instead of
+    `Restarting` with the old failure's message for as long as it lasts."""
+    pods = {FAIL: "disk on fire", COMPLETE_DELAY: "5s"}
+    apply(
+        devcluster,
+        sftjob(
+            "again",
+            namespace,
+            restartBackoff={"initialSeconds": 1},
+            podTemplate={"annotations": pods},
+            **CPU,
+        ),
+    )
+    wait_for("attempt 1's pod", lambda: children(kube, namespace, "again", "Pod"))
+    # Refuses new pods only: attempt 1's, created before, fails on its own.
+    enforced_quota(devcluster, namespace, "no-pods", {"pods": "0"})
+
+    def refused() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "again")
+        reason = condition(st, "Running").get("reason")
+        return st if st.get("attempt") == 2 and reason == "PodCreateFailed" else None
+
+    st = wait_for("attempt 2's PodCreateFailed", refused, timeout=120)
+    assert (st["phase"], st["restarts"]) == ("Pending", 1)
+    assert "exceeded quota: no-pods" in st["message"], st["message"]

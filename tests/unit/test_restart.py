@@ -122,8 +122,14 @@ RESTARTING_MESSAGE = "attempt 1 failed: ...; starting attempt 2"
         (RUNNING_JOB, [KILLED], 3, "Running", None, ("Failed", "BackoffLimitExceeded", 1, 3, False)),
         (RUNNING_JOB, [pod(0, "Running")], 1, "Running", "Restarting", ("Running", "Running", 1, 1, False)),
         # The new attempt's pods are starting: still Restarting, with the restart's message.
-        (RUNNING_JOB, [], 1, "Pending", "Restarting", ("Restarting", "Restarting", 1, 1, False)),
-        (RUNNING_JOB, [], 0, "Pending", "Pending", ("Pending", "Pending", 1, 0, False)),
+        (RUNNING_JOB, [], 1, "Pending/Starting", "Restarting", ("Restarting", "Restarting", 1, 1, False)),
+        (RUNNING_JOB, [], 1, "Pending/WaitingForPods", "Restarting", ("Restarting", "Restarting", 1, 1, False)),
+        (RUNNING_JOB, [], 1, "Pending/Creating", "Restarting", ("Restarting", "Restarting", 1, 1, False)),
+        # A problem of the new attempt's own shows, so that it can stall as the first's would.
+        (RUNNING_JOB, [], 1, "Pending/Unschedulable", "Restarting", ("Pending", "Unschedulable", 1, 1, False)),
+        (RUNNING_JOB, [], 1, "Pending/PodCreateFailed", "Restarting", ("Pending", "PodCreateFailed", 1, 1, False)),
+        (RUNNING_JOB, [], 1, "Pending/CreateContainerConfigError", "Restarting", ("Pending", "CreateContainerConfigError", 1, 1, False)),
+        (RUNNING_JOB, [], 0, "Pending/Starting", "Pending", ("Pending", "Starting", 1, 0, False)),
     ],
 )  # fmt: skip
 def test_step(
@@ -135,11 +141,14 @@ def test_step(
     expected: tuple[str, str, int, int, bool],
 ) -> None:
     attempt = restart.Attempt(1, job, pods, restarts=restarts, backoff_limit=3)
-    step = restart.step(attempt, Derived(derived, derived, "observed"), phase, RESTARTING_MESSAGE)
+    derived_phase, _, derived_reason = derived.partition("/")
+    observed = Derived(derived_phase, derived_reason or derived_phase, "observed")
+    step = restart.step(attempt, observed, phase, RESTARTING_MESSAGE)
     got = (step.derived.phase, step.derived.reason, step.attempt, step.restarts, step.restarted)
     assert got == expected
-    if phase == "Restarting" and derived == "Pending":
-        assert step.derived.message == RESTARTING_MESSAGE
+    if phase == "Restarting" and derived_phase == "Pending":
+        kept = step.derived.phase == "Restarting"
+        assert step.derived.message == (RESTARTING_MESSAGE if kept else "observed")
 
 
 def test_a_failure_within_its_backoff_waits_and_says_until_when() -> None:

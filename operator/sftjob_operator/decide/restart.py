@@ -27,6 +27,7 @@ from sftjob_operator.status.phase import (
     FAILED,
     PENDING,
     RESTARTING,
+    STARTUP_REASONS,
     STOP_JOB,
     Derived,
 )
@@ -219,7 +220,14 @@ def step(
     if outcome:
         failed = Derived(FAILED, outcome.reason, outcome.message, action=STOP_JOB, job_failed=True)
         return Step(failed, attempt.number, attempt.restarts, disruptions=kept)
-    if current_phase == RESTARTING and derived.phase == PENDING:
+    if (
+        current_phase == RESTARTING
+        and derived.phase == PENDING
+        and derived.reason in STARTUP_REASONS
+    ):
+        # The new attempt is on its way: keep saying why it was needed. A problem of its own
+        # (Unschedulable, PodCreateFailed, an image pull) shows as Pending with its reason,
+        # so that it can stall and fail as the first attempt's would.
         derived = Derived(
             RESTARTING,
             "Restarting",

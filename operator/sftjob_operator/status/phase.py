@@ -36,6 +36,13 @@ POD_CREATE_FAILED = "PodCreateFailed"
 MISSING_PODS_RECHECK_SECONDS = 5.0
 REFUSED_PODS_RECHECK_SECONDS = 30.0
 
+# Pending on the way to Running, nothing wrong: the children are being created, the Job
+# controller is creating the pods, or they are starting.
+CREATING = "Creating"
+WAITING_FOR_PODS = "WaitingForPods"
+STARTING = "Starting"
+STARTUP_REASONS = frozenset({CREATING, WAITING_FOR_PODS, STARTING})
+
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})
 PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName"})
 
@@ -85,7 +92,7 @@ def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Deri
         return Derived(PENDING, "CreateFailed", observed.create_error)
     job = observed.job
     if job is None:
-        return Derived(PENDING, "Creating", "creating the ConfigMap, Service and Job")
+        return Derived(PENDING, CREATING, "creating the ConfigMap, Service and Job")
     if terminal := _terminal(job, observed.pods):
         return terminal
     if job.suspended:
@@ -216,6 +223,6 @@ def _pods_rule(
                 since=refused.since,
             )
         return Derived(
-            PENDING, "WaitingForPods", created, recheck_after=MISSING_PODS_RECHECK_SECONDS
+            PENDING, WAITING_FOR_PODS, created, recheck_after=MISSING_PODS_RECHECK_SECONDS
         )
-    return Derived(PENDING, "Starting", f"{counts}; pods are starting")
+    return Derived(PENDING, STARTING, f"{counts}; pods are starting")
