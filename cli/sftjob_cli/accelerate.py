@@ -96,6 +96,10 @@ class _Processes:
     carried: Carried = field(default_factory=Carried)
 
 
+# accelerate's distributed_type values an SFTJob runs (the file's spelling, any case).
+DISTRIBUTED_TYPES = ("NO", "MULTI_CPU", "MULTI_GPU", "DEEPSPEED", "FSDP")
+
+
 def _deepspeed_mode(stage: Any, where: str) -> str:
     if stage not in (1, 2, 3):
         raise ConvertError(
@@ -115,10 +119,13 @@ def _from_file(config: Mapping[str, Any], where: str, read: Callable[[str], Any]
         inline = carried.sft_config.get("deepspeed") or {}
         stage = (inline.get("zero_optimization") or {}).get("stage", stage)
         distributed = _deepspeed_mode(stage, where)
-    elif kind in ("NO", "MULTI_CPU", "MULTI_GPU", "FSDP"):
+    elif kind in DISTRIBUTED_TYPES:
         distributed = {"MULTI_GPU": "ddp", "FSDP": "fsdp"}.get(kind)
     else:
-        raise ConvertError(f"{where}: distributed_type {kind} is not supported by an SFTJob")
+        raise ConvertError(
+            f"{where}: distributed_type {kind} is not supported by an SFTJob; write one of "
+            f"{', '.join(DISTRIBUTED_TYPES)}"
+        )
     cpu = bool(config.get("use_cpu")) or kind == "MULTI_CPU"
     total, machines = config.get("num_processes"), config.get("num_machines")
     return _Processes(total if kind != "NO" else 1, machines, distributed, cpu, carried)

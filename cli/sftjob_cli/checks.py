@@ -8,6 +8,7 @@ the operator would report as the job's InvalidSpec failure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -65,7 +66,50 @@ def require_sftjob(doc: Any, crd: Crd) -> dict[str, Any]:
         raise ManifestError(f'no matches for kind "{kind}" in version "{api_version}"')
     if not crd.matches(api_version, kind):
         raise OtherKind(f"{kind} is not an SFTJob")
+    check_metadata(doc.get("metadata"))
     return doc
+
+
+def _got(value: Any) -> str:
+    """What a YAML value is, in YAML's words."""
+    if value is None:
+        return "got null"
+    if isinstance(value, bool):
+        return "got a boolean"
+    if isinstance(value, (int, float)):
+        return "got a number"
+    return f"got a {'mapping' if isinstance(value, dict) else type(value).__name__}"
+
+
+def _not_a_string(where: str, value: Any) -> ManifestError:
+    hint = ""
+    if isinstance(value, (bool, int, float)):
+        hint = f'; quote it ("{json.dumps(value)}")'
+    elif value is None:
+        hint = '; write a string ("" for an empty one)'
+    return ManifestError(f"{where}: expected a string, {_got(value)}{hint}")
+
+
+def check_metadata(meta: Any) -> None:
+    """ObjectMeta's typed fields, which kubectl reads before it sends anything: a
+    ManifestError naming the first one of the wrong type."""
+    if meta is None:
+        return  # the apiserver's "metadata.name: Required value" says what is missing
+    if not isinstance(meta, dict):
+        raise ManifestError(f"metadata: expected a mapping with name (and namespace), {_got(meta)}")
+    for key in ("name", "generateName", "namespace"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _not_a_string(f"metadata.{key}", value)
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ManifestError(
+                f"metadata.{key}: expected a mapping of names to strings, {_got(value)}"
+            )
+        for name, item in (value or {}).items():
+            if not isinstance(item, str):
+                raise _not_a_string(f"metadata.{key}.{name}", item)
 
 
 def with_identity(obj: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:

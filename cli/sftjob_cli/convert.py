@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from sftjob_cli.cluster import DEFAULT_HUB_SECRET, Options
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.pipeline import Converted, convert_recipe
-from sftjob_cli.sources import Recipe, recipe_from_argv, recipe_from_file
+from sftjob_cli.sources import Recipe, recipe_from_argument, recipe_from_argv
 
 
 class ConvertFailed(click.ClickException):
@@ -24,11 +23,11 @@ class ConvertFailed(click.ClickException):
 
 
 def _read(source: Sequence[str], catalog: FieldCatalog) -> Recipe:
-    """One argument is a file, or a whole command line in one quoted string."""
-    if len(source) == 1 and not source[0].startswith("trl "):
-        return recipe_from_file(source[0], catalog.kind_of)
-    tokens = shlex.split(source[0]) if len(source) == 1 else list(source)
-    return recipe_from_argv(tokens, catalog.kind_of)
+    """One argument is a file, or a whole command line in one quoted string; several are
+    the command line (after `--`)."""
+    if len(source) == 1:
+        return recipe_from_argument(source[0], catalog.kind_of)
+    return recipe_from_argv(list(source), catalog.kind_of)
 
 
 def run(source: Sequence[str], options: Options) -> Converted:
@@ -60,7 +59,9 @@ def run(source: Sequence[str], options: Options) -> Converted:
 @click.option("--drop-unknown", is_flag=True, help="Leave out keys that cannot be placed.")
 def convert(source: tuple[str, ...], **options: Any) -> None:
     """Print the SFTJob for RECIPE.yaml, a file with a `trl sft` command line, or the
-    command line given after `--` (`sftjob convert -- trl sft --config recipe.yaml ...`).
+    command line given after `--` (`sftjob convert -- trl sft --config recipe.yaml ...`) or
+    quoted as one argument. TRL's script lines (`python trl/scripts/sft.py ...`, `accelerate
+    launch [flags] trl/scripts/sft.py ...`) are read as `trl sft` lines.
 
     Translations of outdated names, and anything left out, are listed on stderr."""
     try:

@@ -73,9 +73,23 @@ def cluster_options(func: F) -> F:
     return click.option("-n", "--namespace", help="Namespace (default: the context's).")(func)
 
 
+def _kubeconfig_paths(kubeconfig: str | None) -> list[str]:
+    """The files the kubernetes client reads: --kubeconfig, else KUBECONFIG's, else the
+    default file."""
+    if kubeconfig:
+        return [kubeconfig]
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [os.path.expanduser("~/.kube/config")]
+
+
 def _unusable(kubeconfig: str | None, err: BaseException) -> str:
     where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-    detail = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, UnicodeDecodeError):
+        detail = f"not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start})"
+    elif isinstance(err, FileNotFoundError):
+        detail = "no such file"
+    else:
+        detail = " ".join(str(err).split()) or type(err).__name__
     return (
         f"no usable kubeconfig in {where}: {detail}; pass --kubeconfig FILE or set KUBECONFIG "
         "to a kubeconfig of the cluster"
@@ -96,9 +110,11 @@ def manifest_namespace(manifest: str | None, flag: str | None, default: str) -> 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
     from kubernetes import config
 
+    if not any(os.path.exists(p) for p in _kubeconfig_paths(kubeconfig)):
+        raise KubeError(_unusable(kubeconfig, FileNotFoundError(kubeconfig)))
     try:
         contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, OSError, TypeError, yaml.YAMLError) as err:
+    except (config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as err:
         raise KubeError(_unusable(kubeconfig, err)) from None
     chosen = active
     if context:

@@ -104,10 +104,28 @@ def check_mounts(pod: Pod, paths: PathMap, files: Mapping[str, str], env: Any) -
                             f"pass {flags} with the local directory")  # fmt: skip
 
 
+def make_dir(path: Path, option: str) -> None:
+    """The directory, made where missing; a LocalRunError naming the option otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f" ({blocking} is a file)" if blocking else ""
+        raise LocalRunError(
+            f"{option} {path}: cannot create the directory: {err.strerror or err}{why}; "
+            f"pass {option} with a directory you can write to"
+        ) from None
+
+
 def write_files(config_dir: Path, files: Mapping[str, str]) -> None:
-    config_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (config_dir / name).write_text(text, encoding="utf-8")
+        try:
+            (config_dir / name).write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise LocalRunError(
+                f"--workdir {config_dir.parent}: cannot write {name}: {err.strerror or err}; "
+                "pass --workdir with a directory you can write to"
+            ) from None
 
 
 def trainer_executable(argv: Sequence[str]) -> list[str]:
@@ -137,8 +155,10 @@ def prepare(
     check_mounts(pod, paths, files, {k: v for k, v in env.items() if k not in os.environ})
     for note in [*notes, *env_notes]:
         click.echo(f"note: {note}", err=True)
+    make_dir(output, "--output")
+    make_dir(work, "--workdir")
+    make_dir(work / "config", "--workdir")
     write_files(work / "config", files)
-    output.mkdir(parents=True, exist_ok=True)
     where = "CPU" if cpu else f"{gpus} GPU(s)"
     click.echo(f"{pod.name}: {count} process(es) on {where}; output in {output}", err=True)
     return trainer_executable(localpaths.launch_argv(paths)), env

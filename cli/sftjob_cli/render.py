@@ -52,20 +52,31 @@ def write_children(children: Sequence[dict[str, Any]], directory: Path) -> list[
 
 
 def verdicts(path: str, namespace: str | None) -> list[Verdict]:
-    """The verdict on every SFTJob of the file (other kinds are left out)."""
+    """The verdict on every SFTJob of the file (other kinds are left out, with a note)."""
     try:
-        docs = read_documents(path)
-        jobs = []
-        for doc in docs:
-            try:
-                jobs.append(require_sftjob(doc, load_crd()))
-            except OtherKind:
-                continue
-        if not jobs:
-            raise ManifestError(f"{path}: no SFTJob in it")
-        return [check(job, namespace=namespace) for job in jobs]
+        docs = read_documents(path)  # its errors name the file
     except ManifestError as err:
         raise RenderFailed(str(err)) from None
+    jobs, skipped = [], []
+    for index, doc in enumerate(docs):
+        where = path if len(docs) == 1 else f"{path}#{index + 1}"
+        try:
+            jobs.append((where, require_sftjob(doc, load_crd())))
+        except OtherKind as err:
+            skipped.append(f"note: {where}: skipped: {err}")
+        except ManifestError as err:
+            raise RenderFailed(f"{where}: {err}") from None
+    if not jobs:
+        raise RenderFailed(f"{path}: no SFTJob in it")
+    for note in skipped:
+        click.echo(note, err=True)
+    results = []
+    for where, job in jobs:
+        try:
+            results.append(check(job, namespace=namespace))
+        except ManifestError as err:
+            raise RenderFailed(f"{where}: {err}") from None
+    return results
 
 
 @click.command(

@@ -12,7 +12,14 @@ import yaml
 
 from sftjob_cli.catalog import ENV_KEY
 from sftjob_cli.errors import ConvertError
-from sftjob_cli.trl_argv import KindOf, TrlCommand, parse_command, parse_script
+from sftjob_cli.trl_argv import (
+    KindOf,
+    NotACommand,
+    TrlCommand,
+    parse_command,
+    parse_script,
+    split_line,
+)
 
 # Files read as a `trl sft ...` command line rather than as a YAML recipe.
 COMMAND_SUFFIXES = (".sh", ".bash", ".txt", ".cmd")
@@ -43,6 +50,8 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConvertError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConvertError(f"{path}: is a directory; name a recipe file in it") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConvertError(f"{path}: cannot be read: {err}") from None
 
@@ -96,3 +105,26 @@ def recipe_from_file(name: str, kind_of: KindOf) -> Recipe:
 
 def recipe_from_argv(tokens: Sequence[str], kind_of: KindOf) -> Recipe:
     return _from_command(parse_command(tokens, kind_of), None, None)
+
+
+def recipe_from_argument(text: str, kind_of: KindOf) -> Recipe:
+    """The one argument of `convert`: a file, or (no file has that name and it holds
+    whitespace) a whole command line, read as the arguments after `--` are."""
+    if not text.strip():
+        raise ConvertError(
+            "the recipe argument is empty: name a recipe file (RECIPE.yaml, or a .sh/.txt "
+            "with a `trl sft` line), or give the command line after `--` "
+            "(sftjob convert -- trl sft --config recipe.yaml ...)"
+        )
+    if Path(text).exists() or not any(ch.isspace() for ch in text):
+        return recipe_from_file(text, kind_of)
+    tokens = split_line(text)
+    try:
+        return recipe_from_argv(tokens, kind_of)
+    except NotACommand as err:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ConvertError(
+            f"{shown!r} names no file, and is not a command line convert reads: {err}; "
+            "name a recipe file, or give the command line after `--` "
+            "(sftjob convert -- <command line>)"
+        ) from None

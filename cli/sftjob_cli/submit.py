@@ -33,6 +33,8 @@ def read_jobs(path: str, flag: str | None, default: str) -> list[dict[str, Any]]
                     f"{path}: document {i + 1}: {err}; submit applies SFTJobs only: apply it "
                     "with kubectl, or take it out of the file"
                 ) from None
+            except ManifestError as err:
+                raise ManifestError(f"{path}: document {i + 1}: {err}") from None
             meta = dict(job.get("metadata") or {})
             if not meta.get("name"):
                 raise ManifestError(f"{path}: an SFTJob without metadata.name")

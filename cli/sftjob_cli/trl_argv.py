@@ -21,6 +21,10 @@ KindOf = Callable[[str], str | None]
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 
 
+class NotACommand(ConvertError):
+    """Tokens that are no `trl sft` line nor a line of TRL's sft.py script."""
+
+
 @dataclass(frozen=True)
 class TrlCommand:
     config: str | None = None  # the --config file, as written
@@ -40,7 +44,7 @@ def split_command(tokens: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     script = _script_args(rest)
     if script is None:
         shown = " ".join(rest[:2]) or "nothing"
-        raise ConvertError(
+        raise NotACommand(
             f"expected a `trl sft ...` command line (or TRL's script: `python "
             f"trl/scripts/sft.py ...`, `accelerate launch [flags] trl/scripts/sft.py ...`), "
             f"got {shown!r}"
@@ -110,9 +114,22 @@ def parse_command(tokens: Sequence[str], kind_of: KindOf) -> TrlCommand:
     return TrlCommand(parsed.config, parsed.overrides, env)
 
 
+def _join_continuations(text: str) -> str:
+    return re.sub(r"\\\r?\n", " ", text)
+
+
 def _logical_lines(text: str) -> list[str]:
-    joined = re.sub(r"\\\r?\n", " ", text)
+    joined = _join_continuations(text)
     return [line.strip() for line in joined.splitlines() if line.strip()]
+
+
+def split_line(text: str) -> list[str]:
+    """A whole command line given as one string (maybe pasted with `\\` continuations),
+    split as the shell would."""
+    try:
+        return shlex.split(_join_continuations(text))
+    except ValueError as err:
+        raise ConvertError(f"cannot split the command line: {err}; check its quotes") from None
 
 
 def _exports(tokens: Sequence[str]) -> dict[str, str] | None:

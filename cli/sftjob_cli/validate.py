@@ -4,7 +4,7 @@ Each SFTJob document goes through what `kubectl apply` meets (checks.check): str
 validation, the CRD's schema and CEL rules, the admission policy sftjob-spec-rules, and
 then the operator's own normalization and rendering. Exit status: 0 when every SFTJob is
 valid, 1 when one is not (or a file cannot be read), 2 when the --old file or the cluster
-cannot be read.
+cannot be read, or the --old file holds no SFTJob.
 """
 
 from __future__ import annotations
@@ -38,8 +38,27 @@ class CheckFailed(click.ClickException):
 
 
 @dataclass(frozen=True)
+class Stored:
+    """The SFTJobs of the --old file, as the cluster stores them."""
+
+    path: str
+    jobs: tuple[dict[str, Any], ...]
+
+    def namesakes(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        """The stored SFTJobs the document of `name` in `namespace` ("": not known offline)
+        updates: the same name, in that namespace or in one none of the two names."""
+        found = [job for job in self.jobs if _meta(job).get("name") == name]
+        if not namespace:
+            return found
+        return [job for job in found if _meta(job).get("namespace") in (None, "", namespace)]
+
+    def listing(self) -> str:
+        return ", ".join(_qualified(_meta(job)) for job in self.jobs)
+
+
+@dataclass(frozen=True)
 class Options:
-    old: Mapping[str, Any]  # the stored objects by name
+    old: Stored | None  # the --old file's SFTJobs
     namespace: str | None
     cluster: server.Cluster | None
     quiet: bool
@@ -58,14 +77,80 @@ def _meta(doc: Any) -> Mapping[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def read_old(path: str | None) -> dict[str, Any]:
+def _qualified(meta: Mapping[str, Any]) -> str:
+    """`namespace/name`, or the name alone where the manifest names no namespace."""
+    name = str(meta.get("name"))
+    return f"{meta['namespace']}/{name}" if meta.get("namespace") else name
+
+
+def _listed(docs: Sequence[Any], path: str) -> list[tuple[str, Any]]:
+    """(where, object) of each document, a `kind: List` (`kubectl get sftjobs -o yaml`)
+    opened into its items."""
+    found: list[tuple[str, Any]] = []
+    for index, doc in enumerate(docs):
+        where = _where(path, index, len(docs))
+        items = doc.get("items") if isinstance(doc, dict) else None
+        if (
+            isinstance(doc, dict)
+            and str(doc.get("kind", "")).endswith("List")
+            and isinstance(items, list)
+        ):
+            found += [(f"{where}: items[{i}]", item) for i, item in enumerate(items)]
+        else:
+            found.append((where, doc))
+    return found
+
+
+AS_STORED = "pass the SFTJobs as stored (kubectl get sftjob NAME -o yaml > old.yaml)"
+
+
+def read_old(path: str | None) -> Stored | None:
+    """The --old file's SFTJobs; CheckFailed (exit 2) when it holds none, or one that is no
+    object. Documents of other kinds are left out, with a note."""
     if path is None:
-        return {}
+        return None
     try:
         docs = read_documents(path)
     except ManifestError as err:
         raise CheckFailed(f"--old {err}") from None
-    return {str(_meta(doc).get("name")): doc for doc in docs}
+    jobs = []
+    for where, doc in _listed(docs, path):
+        try:
+            job = require_sftjob(doc, load_crd())
+        except OtherKind as err:
+            click.echo(f"note: --old {where}: skipped: {err}", err=True)
+            continue
+        except ManifestError as err:
+            raise CheckFailed(f"--old {where}: {err}; {AS_STORED}") from None
+        if not _meta(job).get("name"):
+            raise CheckFailed(f"--old {where}: an SFTJob without metadata.name; {AS_STORED}")
+        jobs.append(job)
+    if not jobs:
+        raise CheckFailed(f"--old {path}: no SFTJob in it; {AS_STORED}")
+    return Stored(path, tuple(jobs))
+
+
+def stored_object(where: str, doc: Mapping[str, Any], namespace: str, options: Options) -> Any:
+    """The --old SFTJob the document updates, or None (a create, with a note on stderr
+    when --old was given)."""
+    name = _meta(doc).get("name")
+    if options.old is None or not name:
+        return None
+    found = options.old.namesakes(str(name), namespace)
+    if len(found) > 1:
+        spaces = ", ".join(str(_meta(job).get("namespace") or "(none)") for job in found)
+        raise CheckFailed(
+            f"--old {options.old.path}: holds SFTJob {name} in several namespaces ({spaces}); "
+            "pass -n NAMESPACE to choose, or set the manifest's metadata.namespace"
+        )
+    if not found:
+        click.echo(
+            f"note: {where}: {doc.get('kind')}/{name}: no SFTJob of that name in --old "
+            f"{options.old.path} (it has: {options.old.listing()}); checked as a create",
+            err=True,
+        )
+        return None
+    return found[0]
 
 
 def check_document(where: str, doc: Any, options: Options) -> bool:
@@ -86,7 +171,7 @@ def check_document(where: str, doc: Any, options: Options) -> bool:
     except k8s.KubeError as err:
         click.echo(f"{where}: invalid: {err.message}")
         return False
-    old = options.old.get(str(_meta(doc).get("name")))
+    old = stored_object(where, doc, namespace, options)
     try:
         verdict = check(doc, old=old, namespace=namespace or None)
     except ManifestError as err:
@@ -139,8 +224,14 @@ EPILOG = """Examples:
   sftjob validate --old deployed.yaml job.yaml   # an update (training settings are immutable)
   sftjob validate --server job.yaml              # and a server-side dry run
 
+--old takes the SFTJobs as the cluster stores them (`kubectl get sftjob NAME -o yaml`, or
+a List of them): each SFTJob of FILES is checked as an update of the one of the same name
+(and namespace, where both name one), as `kubectl apply` would update it; one with no
+namesake there is checked as a create, as `kubectl apply` would create it, with a note on
+stderr.
+
 Exit status: 0 all valid, 1 one is invalid or unreadable, 2 the --old file or the cluster
-could not be read."""
+could not be read, or the --old file holds no SFTJob."""
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
@@ -149,7 +240,7 @@ could not be read."""
     "--old",
     "old_path",
     type=click.Path(dir_okay=False),
-    help="The SFTJobs as stored: check FILES as updates of those of the same name.",
+    help="The SFTJobs as stored: check FILES as updates of those of the same name (see below).",
 )
 @click.option("--server", "ask", is_flag=True, help="Also ask the cluster (server-side dry run).")
 @click.option("-n", "--namespace", help="Namespace (default: the manifest's, else the context's).")

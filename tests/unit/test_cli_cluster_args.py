@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -236,3 +237,43 @@ def test_one_failed_stream_closes_the_others_before_the_error() -> None:
     with pytest.raises(kube.KubeError, match="kubelet cannot be reached"):
         logs.stream_pods(source, pods, follow=True)  # type: ignore[arg-type]
     assert source.closed.is_set() and source.ended.is_set()  # rank 0's reader is over
+
+
+@pytest.mark.parametrize("command", ["get", "describe x", "submit job.yaml"])
+def test_a_kubeconfig_that_is_not_text_is_one_line_naming_it(command: str, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\xff\xfe\x00\x01binary\x80")
+    result = invoke(*command.split(), "--kubeconfig", str(garbage))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output.startswith(f"error: no usable kubeconfig in {garbage}: not UTF-8 text")
+    assert "pass --kubeconfig FILE or set KUBECONFIG" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_a_missing_kubeconfig_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "missing.yaml"
+    result = invoke("get", "--kubeconfig", str(missing))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: no usable kubeconfig in {missing}: no such file;")
+    monkeypatch.setenv("KUBECONFIG", str(missing))
+    result = invoke("get")
+    assert result.output.startswith(f"error: no usable kubeconfig in {missing}: no such file;")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ("[1]", "metadata: expected a mapping with name (and namespace), got a list"),
+        ("{name: tiny, labels: [a]}", "metadata.labels: expected a mapping of names to strings, got a list"),
+        ("{name: tiny, labels: {v: 1}}", 'metadata.labels.v: expected a string, got a number; '
+                                         'quote it ("1")'),
+    ],
+)  # fmt: skip
+def test_submit_refuses_metadata_of_the_wrong_type_naming_it(
+    tmp_path: Path, metadata: str, message: str
+) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(f"apiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\nmetadata: {metadata}\n")
+    with pytest.raises(click.ClickException) as caught:
+        submit.read_jobs(str(path), None, "ctx")
+    assert caught.value.message == f"{path}: document 1: {message}"

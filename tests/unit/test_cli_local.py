@@ -137,3 +137,22 @@ def test_progress_texts() -> None:
               "eta_seconds": 100.0}  # fmt: skip
     assert progressview.stats_text(record) == "step 120/2000  loss 2.312  1,234 tokens/s  ETA 100s"
     assert json.loads(json.dumps(record)) == record
+
+
+@pytest.mark.parametrize("option", ["--output", "--workdir"])
+def test_a_directory_that_cannot_be_created_names_its_option(tmp_path: Path, option: str) -> None:
+    from click.testing import CliRunner
+    from sftjob_cli.main import main
+
+    (tmp_path / "ok.yaml").write_text("a file\n")
+    blocked = tmp_path / "ok.yaml" / "sub"
+    args = ["run", str(REPO / "examples" / "tiny-cpu.yaml"), "--local", "--cpu"]
+    args += ["--mount", f"/var/lib/sftjob-demo={tmp_path}", "--output", str(tmp_path / "out")]
+    args += [option, str(blocked)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: {option} {blocked}: cannot create the directory: "
+    ), result.stderr
+    assert "Not a directory" in result.stderr

@@ -106,3 +106,34 @@ def test_a_file_without_an_sftjob(tmp_path: Path) -> None:
     result = render(str(path))
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {path}: no SFTJob in it"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a list\n", "not a Kubernetes object but a list"),
+        (
+            "apiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\nmetadata: [1]\nspec: {}\n",
+            "metadata: expected a mapping with name (and namespace), got a list",
+        ),
+    ],
+)
+def test_a_document_that_is_no_sftjob_is_named_by_its_file(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(text)
+    result = render(str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
+    assert result.stderr.strip() == f"Error: {path}: {message}"
+
+
+def test_other_kinds_beside_an_sftjob_are_left_out_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "all.yaml"
+    secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+    path.write_text(secret + "---\n" + (ROOT / "examples" / "tiny-cpu.yaml").read_text())
+    result = render(str(path))
+    assert result.exit_code == 0, result.output
+    assert f"note: {path}#1: skipped: Secret is not an SFTJob" in result.stderr

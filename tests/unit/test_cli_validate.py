@@ -8,6 +8,7 @@ accepted, by the apiserver's part and by the operator's normalization."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,97 @@ def test_unreadable_old_file_exits_2(tmp_path: Path) -> None:
     result = validate("--old", str(tmp_path / "nope.yaml"), str(EXAMPLES[0]))
     assert result.exit_code == 2
     assert "Error: --old" in result.stderr and "no such file" in result.stderr
+
+
+def _update_pair(tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    """The stored original of update-nodes.yaml, and its changed form (refused as an update)."""
+    path = ROOT / "tests" / "data" / "invalid" / "update-nodes.yaml"
+    original, changed = yaml.safe_load_all(path.read_text())
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump(changed))
+    return original, tmp_path / "new.yaml"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"--old .*old\.yaml: no SFTJob in it; pass the SFTJobs as stored"),
+        ("# nothing\n---\n", r"--old .*old\.yaml: no SFTJob in it"),
+        ("- a\n- b\n", r"--old .*old\.yaml: not a Kubernetes object but a list"),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+            r"--old .*old\.yaml: no SFTJob in it",
+        ),
+        (
+            "apiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\nspec: {}\n",
+            r"--old .*old\.yaml: an SFTJob without metadata\.name",
+        ),
+    ],
+)
+def test_an_old_file_without_an_sftjob_exits_2(tmp_path: Path, text: str, message: str) -> None:
+    _, new = _update_pair(tmp_path)
+    (tmp_path / "old.yaml").write_text(text)
+    result = validate("--old", str(tmp_path / "old.yaml"), str(new))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    *notes, error = result.stderr.splitlines()
+    assert error.startswith("Error: --old ") and re.search(message, error), result.stderr
+    assert all(note.startswith("note: --old ") for note in notes), result.stderr
+
+
+def test_a_job_with_no_namesake_in_old_is_a_create_with_a_note(tmp_path: Path) -> None:
+    original, new = _update_pair(tmp_path)
+    other = {**original, "metadata": {**original["metadata"], "name": "other"}}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(other))
+    result = validate("--old", str(tmp_path / "old.yaml"), str(new))
+    assert result.exit_code == 0, result.output
+    name = original["metadata"]["name"]
+    assert f"{new}: SFTJob/{name}: valid" in result.stdout
+    assert (
+        f"note: {new}: SFTJob/{name}: no SFTJob of that name in --old {tmp_path / 'old.yaml'} "
+        "(it has: other); checked as a create" in result.stderr
+    )
+
+
+def test_a_namesake_in_another_namespace_is_not_the_stored_object(tmp_path: Path) -> None:
+    original, new = _update_pair(tmp_path)
+    elsewhere = {**original, "metadata": {**original["metadata"], "namespace": "team-b"}}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(elsewhere))
+    result = validate("--old", str(tmp_path / "old.yaml"), "-n", "team-a", str(new))
+    assert result.exit_code == 0, result.output
+    assert "(it has: team-b/" in result.stderr and "checked as a create" in result.stderr
+    # without -n the manifest's namespace is unknown offline: the namesake is the stored one
+    result = validate("--old", str(tmp_path / "old.yaml"), str(new))
+    assert result.exit_code == 1 and "spec.nodes is immutable" in result.output
+
+
+def test_old_may_be_a_kubectl_list(tmp_path: Path) -> None:
+    original, new = _update_pair(tmp_path)
+    listed = {"apiVersion": "v1", "kind": "List", "items": [original], "metadata": {}}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(listed))
+    result = validate("--old", str(tmp_path / "old.yaml"), str(new))
+    assert result.exit_code == 1, result.output
+    assert "spec.nodes is immutable" in result.output
+
+
+def test_metadata_that_is_not_a_mapping_is_refused_naming_it(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "examples" / "tiny-cpu.yaml").read_text())
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump({**doc, "metadata": [1]}))
+    result = validate(str(path))
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
+    assert (
+        f"{path}: invalid: metadata: expected a mapping with name (and namespace), got a list"
+        in result.stdout
+    )
+
+
+def test_other_kinds_in_old_are_left_out_with_a_note(tmp_path: Path) -> None:
+    original, new = _update_pair(tmp_path)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump_all([secret, original]))
+    result = validate("--old", str(tmp_path / "old.yaml"), str(new))
+    assert result.exit_code == 1 and "spec.nodes is immutable" in result.output
+    assert f"note: --old {tmp_path / 'old.yaml'}#1: skipped: Secret is not an SFTJob" in (
+        result.stderr
+    )

@@ -209,3 +209,12 @@ def test_the_recipes_own_inline_keys_win_and_another_strategy_carries_nothing() 
     )
     assert flagged.distributed == "ddp" and not flagged.carried.sft_config
     assert flagged.carried.notes[-1].startswith("dropped: the accelerate config's fsdp_config")
+
+
+def test_an_unsupported_distributed_type_lists_the_supported_ones() -> None:
+    config = {"distributed_type": "BOGUS", "num_processes": 2}
+    with pytest.raises(ConvertError) as caught:
+        resolve_config("f.yaml", {"f.yaml": config}.get)
+    message = str(caught.value)
+    assert "distributed_type BOGUS is not supported by an SFTJob" in message
+    assert "NO, MULTI_CPU, MULTI_GPU, DEEPSPEED, FSDP" in message

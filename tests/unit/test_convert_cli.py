@@ -312,3 +312,58 @@ def test_every_option_is_a_field_of_options() -> None:
 
     names = {p.name for p in command.params if isinstance(p, click.Option) and p.name != "help"}
     assert names == {f.name for f in dataclasses.fields(Options)}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "accelerate launch trl/scripts/sft.py --model_name_or_path m --dataset_name d",
+        "accelerate launch --num_processes 2 trl/scripts/sft.py --model_name_or_path m "
+        "--dataset_name d",
+        "python trl/scripts/sft.py --model_name_or_path m --dataset_name d",
+        "WANDB_PROJECT=x trl sft --model_name_or_path m --dataset_name d",
+        "trl sft \\\n  --model_name_or_path m \\\n  --dataset_name d",  # pasted with continuations
+    ],
+)
+def test_any_command_line_convert_reads_in_one_argument(line: str) -> None:
+    result = convert(line)
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert spec["modelConfig"]["model_name_or_path"] == "m"
+    if line.startswith("WANDB_PROJECT"):
+        assert {"name": "WANDB_PROJECT", "value": "x"} in spec["env"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["trl sft --model_name_or_path 'foo"],
+            "cannot split the command line: No closing quotation; check its quotes",
+        ),
+        (
+            ["torchrun --nproc_per_node 8 train.py --model_name_or_path m"],
+            r"names no file, and is not a command line convert reads: expected a `trl sft "
+            r"\.\.\.` command line .*sftjob convert -- <command line>",
+        ),
+        ([""], "the recipe argument is empty: name a recipe file"),
+        (["  "], "the recipe argument is empty"),
+        (["."], r"^Error: \.: is a directory; name a recipe file"),
+    ],
+)
+def test_a_single_argument_that_is_no_file_nor_a_command_line(
+    args: list[str], message: str
+) -> None:
+    result = convert(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+    assert isinstance(result.exception, SystemExit)
+    assert re.search(message, result.stderr), result.stderr
+
+
+def test_an_existing_file_whose_name_has_a_space_is_a_file(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE, name="my recipe.yaml")
+    result = convert(path)
+    assert result.exit_code == 0, result.output
