@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=Policy.unschedulable_grace_seconds,
         metavar="SECONDS",
-        help="how long a pod may stay unschedulable, or refused by the apiserver (a quota, "
-        "an admission webhook), before the SFTJob reports Stalled (default %(default)s)",
+        help="how long a pod may stay unschedulable, or a pod or the Job refused by the "
+        "apiserver (a quota, an admission webhook), before the SFTJob reports Stalled "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--progress-interval",

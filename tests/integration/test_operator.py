@@ -266,6 +266,13 @@ def test_child_creation_failure_is_visible_and_recovers(
     ).stdout
     assert "CreateFailed" in events.split()
 
+    def stalled() -> dict[str, Any] | None:
+        found = condition(status(devcluster, namespace, "blocked"), "Stalled")
+        return found if found.get("status") == "True" else None
+
+    # As long as a refused pod would (--unschedulable-grace, 10 s here): kstatus reads Failed.
+    assert wait_for("Stalled past the grace", stalled, timeout=90)["reason"] == "CreateFailed"
+
     devcluster.kubectl("delete", "resourcequota", "no-jobs", "-n", namespace)
     wait_for(
         "the Job once the quota is gone",
@@ -279,6 +286,7 @@ def test_child_creation_failure_is_visible_and_recovers(
             == "True"
         ),
     )
+    assert stalled() is None
 
 
 def test_pods_refused_by_a_quota_say_why_and_start_once_it_is_lifted(

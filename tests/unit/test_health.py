@@ -25,6 +25,9 @@ POLICY = Policy(unschedulable_grace_seconds=300)
         ("Pending", "Unschedulable", TEN_MINUTES_AGO, False, False, True),
         # Since when is unknown: never stalled on a guess.
         ("Pending", "Unschedulable", None, False, True, False),
+        # A child the apiserver refuses (a quota on Jobs, a webhook), as long as a pod's.
+        ("Pending", "CreateFailed", A_MINUTE_AGO, False, True, False),
+        ("Pending", "CreateFailed", TEN_MINUTES_AGO, False, False, True),
         ("Running", "Running", None, False, True, False),
         ("Running", "WaitingForRanks", TEN_MINUTES_AGO, False, True, False),
         ("Restarting", "Restarting", None, False, True, False),

@@ -196,6 +196,17 @@ def row(name: str) -> Derived:
     return derive(observed, NOW, POLICY)
 
 
+def test_a_refused_child_carries_since_when_so_that_it_can_stall() -> None:
+    since = "2025-01-01T11:50:00Z"
+    observed = Observed(2, None, create_error="quota exceeded", create_failed_since=since)
+    derived = derive(observed, NOW)
+    assert (derived.reason, derived.message, derived.since) == (
+        "CreateFailed",
+        "quota exceeded",
+        since,
+    )
+
+
 def test_unschedulable_carries_the_scheduler_message() -> None:
     assert SCHED_MSG in row("unschedulable").message
 

@@ -135,6 +135,7 @@ def _phase_inputs(seen: Observation) -> phase.Observed:
         pods=seen.children.pods,
         user_suspended=seen.sftjob.spec.suspend,
         create_error=seen.create_error,
+        create_failed_since=seen.create_failed_since,
         refused=seen.refused,
     )
 

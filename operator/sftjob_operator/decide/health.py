@@ -17,7 +17,7 @@ are "abnormal-true": True only while the abnormal situation holds, and never bot
   keeps its phase; the situation may still clear).
 - Reconciling is True while work is in flight (Pending, Running, Restarting) and the job
   has not stalled.
-- Suspended (spec.suspend, or queued in Kueue) is neither: it waits for a person or for
+- Suspended (spec.suspend), Queued and Preempted (Kueue's) are neither: it waits for a person or for
   admission, which is not a failure. kstatus reads it as InProgress (Ready False).
 """
 
@@ -32,6 +32,7 @@ from sftjob_operator.decide.model import Condition
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import timeutil
 from sftjob_operator.status.phase import (
+    CREATE_FAILED,
     FAILED,
     PENDING,
     POD_CREATE_FAILED,
@@ -60,6 +61,7 @@ def _unschedulable_grace(policy: Policy) -> float:
 STALL_REASONS: Mapping[str, Callable[[Policy], float]] = {
     "Unschedulable": _unschedulable_grace,
     POD_CREATE_FAILED: _unschedulable_grace,
+    CREATE_FAILED: _unschedulable_grace,
 }
 
 

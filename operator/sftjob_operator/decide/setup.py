@@ -20,7 +20,7 @@ from sftjob_operator.decide.model import Condition, Setup
 from sftjob_operator.decide.storage import StorageCheck
 from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.status import conditions as cond
-from sftjob_operator.status.phase import FAILED, Derived
+from sftjob_operator.status.phase import CREATE_FAILED, FAILED, Derived
 from sftjob_operator.views import SftView
 
 
@@ -70,7 +70,7 @@ def storage_refused(storage: StorageCheck) -> Setup | None:
 
 
 def create_failed(error: str) -> Setup:
-    return Setup(conditions=(Condition(cond.CHILDREN_CREATED, False, "CreateFailed", error),))
+    return Setup(conditions=(Condition(cond.CHILDREN_CREATED, False, CREATE_FAILED, error),))
 
 
 def created(attempt: int, normalized: NormalizedConfig, storage: StorageCheck) -> Setup:

@@ -28,6 +28,8 @@ BACKOFF = "BackOff"
 
 STOP_JOB = "stop-job"  # action: suspend the Job so its remaining pods are terminated
 
+# The apiserver refused a child the operator creates (a quota, a webhook, a name taken).
+CREATE_FAILED = "CreateFailed"
 # The Job controller could not create a pod (the apiserver refused it): see refused_pods.py.
 POD_CREATE_FAILED = "PodCreateFailed"
 # While pods are missing, look again soon: the Job controller's refusal is only an Event,
@@ -53,8 +55,8 @@ class Policy:
     straggler_grace_seconds: int = 300
     # How long an image may fail to pull before the SFTJob fails.
     image_pull_grace_seconds: int = 600
-    # How long a pod may stay unschedulable before the SFTJob reports Stalled (it stays
-    # Pending: a node may still join).
+    # How long a pod may stay unschedulable (or a pod or the Job refused by the apiserver)
+    # before the SFTJob reports Stalled (it stays Pending: a node may still join).
     unschedulable_grace_seconds: int = 600
 
 
@@ -65,6 +67,7 @@ class Observed:
     pods: Sequence[PodView] = ()
     user_suspended: bool = False  # spec.suspend
     create_error: str | None = None
+    create_failed_since: str | None = None
     refused: RefusedPod | None = None  # the Job controller's latest FailedCreate Event
 
 
@@ -89,7 +92,9 @@ def _since(moment: str | None, now: datetime) -> float:
 
 def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Derived:
     if observed.create_error:
-        return Derived(PENDING, "CreateFailed", observed.create_error)
+        return Derived(
+            PENDING, CREATE_FAILED, observed.create_error, since=observed.create_failed_since
+        )
     job = observed.job
     if job is None:
         return Derived(PENDING, CREATING, "creating the ConfigMap, Service and Job")

@@ -9,6 +9,7 @@ from typing import Any
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status.phase import (
     BACKOFF,
+    CREATE_FAILED,
     FAILED,
     FINAL_PHASES,
     POD_CREATE_FAILED,
@@ -21,7 +22,7 @@ from sftjob_operator.status.phase import (
 
 WARNING_REASONS = frozenset(
     {
-        "CreateFailed",
+        CREATE_FAILED,
         POD_CREATE_FAILED,
         "Unschedulable",
         "ImagePullBackOff",
