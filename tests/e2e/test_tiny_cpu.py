@@ -244,3 +244,21 @@ def test_trainer_token_can_only_report_its_own_progress(
     for what, (method, path, body) in attempts.items():
         code, message = request(devcluster, token, method, path, body)
         assert code == 403, (what, code, message)
+
+
+def test_a_configuration_the_trainer_refuses_fails_at_once(
+    devcluster: Any, operator: Any, namespace: str, demo_claims: Path, local_node: Path
+) -> None:
+    """flash_attention_2 on an image without flash-attn: the real trainer exits 2 before it
+    loads anything, and the operator fails the job without restarting it."""
+    job = tiny_job(namespace, "refused", backoffLimit=3)
+    job["spec"]["modelConfig"]["attn_implementation"] = "flash_attention_2"
+    apply(devcluster, job)
+    final = wait_for(
+        "the job to fail",
+        lambda: phase_in(devcluster, namespace, "refused", "Succeeded", "Failed"),
+        timeout=TRAINING_TIMEOUT,
+    )
+    assert condition(final, "Failed").get("reason") == "ConfigRefused", final["conditions"]
+    assert final["phase"] == "Failed" and final.get("restarts", 0) == 0
+    assert "needs flash-attn" in final["message"], final["message"]

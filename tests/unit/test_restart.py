@@ -111,6 +111,38 @@ def test_views_carry_what_the_policy_needs() -> None:
     assert job.created == "2025-01-01T00:00:00Z"
 
 
+REFUSED = pod(
+    0,
+    "Failed",
+    exit_code=2,
+    terminated_reason="Error",
+    terminated_message="trl.yaml: attn_implementation `flash_attention_2` needs flash-attn",
+)
+
+
+@pytest.mark.parametrize("restarts", [0, 2])
+def test_a_refused_configuration_fails_at_once(restarts: int) -> None:
+    attempt = restart.Attempt(1, RUNNING_JOB, [REFUSED], restarts=restarts, backoff_limit=3)
+    decision = restart.decide(attempt)
+    assert decision is not None
+    assert (decision.action, decision.reason) == (restart.GIVE_UP, "ConfigRefused")
+    assert "needs flash-attn" in decision.message
+    assert "a restart cannot change" in decision.message
+    step = restart.step(attempt, Derived("Running", "Running", "observed"), "Running", None)
+    assert (step.derived.phase, step.derived.reason, step.restarts) == (
+        "Failed",
+        "ConfigRefused",
+        restarts,
+    )
+
+
+def test_a_disrupted_rank_restarts_even_beside_a_refusal() -> None:
+    evicted = pod(1, "Failed", exit_code=143, disruption="EvictionByEvictionAPI")
+    attempt = restart.Attempt(1, RUNNING_JOB, [REFUSED, evicted], restarts=0, backoff_limit=3)
+    decision = restart.decide(attempt)
+    assert decision is not None and decision.action == restart.RESTART
+
+
 RESTARTING_MESSAGE = "attempt 1 failed: ...; starting attempt 2"
 
 

@@ -5,7 +5,7 @@
 Without an accelerate config, one training process runs in this process. With one,
 `accelerate launch`, built from the config and the pod's environment (see `launcher`),
 runs as a child that gets this process's SIGTERM (see `preemption`), and its exit code
-is this one's.
+is this one's, except that a rank's refusal of the configuration exits 2 here too.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .failure import not_utf8, report_failure
+from .failure import CONFIG_REFUSED_ENV, not_utf8, report_failure
 from .launcher import LaunchError, plan_launch
 from .preemption import run_forwarding_signals
 
@@ -75,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         report_failure(str(exc))
         return EXIT_USAGE
     print("sftjob-train: " + " ".join(plan.argv), file=sys.stderr, flush=True)
-    return run_forwarding_signals(plan.argv, {**os.environ, **plan.env})
+    with tempfile.TemporaryDirectory(prefix="sftjob-train-") as scratch:
+        refused = Path(scratch) / "config-refused"
+        env = {**os.environ, **plan.env, CONFIG_REFUSED_ENV: str(refused)}
+        code = run_forwarding_signals(plan.argv, env)
+        # A rank refused the configuration: exit as a single process would (the launcher
+        # exits 1 for any failed rank), so that the operator does not restart the job.
+        return EXIT_USAGE if code != 0 and refused.exists() else code
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -45,6 +46,20 @@ def process_label(env: dict[str, str] | None = None) -> str:
         return ""
     node = env.get("GROUP_RANK") or env.get("NODE_RANK") or env.get("JOB_COMPLETION_INDEX") or "?"
     return f"rank {env.get('RANK', '?')} (node {node}): "
+
+
+# Exit code 2 means "the configuration was refused": a restart cannot change it, and the
+# operator gives up at once. Under accelerate launch a rank's code does not reach the pod
+# (torch's elastic agent exits 1 for any failed rank), so the entrypoint names a file in
+# this variable, a refusing rank writes it, and the entrypoint exits 2 when it exists.
+CONFIG_REFUSED_ENV = "SFTJOB_CONFIG_REFUSED_FILE"
+
+
+def mark_config_refused(env: dict[str, str] | None = None) -> None:
+    path = (dict(os.environ) if env is None else env).get(CONFIG_REFUSED_ENV)
+    if path:
+        with contextlib.suppress(OSError):
+            Path(path).touch()
 
 
 def report_failure(reason: str, termination_log: Path | None = None) -> None:

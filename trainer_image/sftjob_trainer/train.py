@@ -26,7 +26,7 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names
-from .failure import not_utf8, one_line, report_failure
+from .failure import mark_config_refused, not_utf8, one_line, report_failure
 from .kernels import check_kernels
 from .mixture import handbook_mixture, read_settings
 from .preemption import EXIT_TERMINATED, Terminated
@@ -319,6 +319,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
             traceback.print_exc()
         report_failure(" ".join(str(exc).split()) if expected else one_line(exc))
         code = exit_code_for(exc)
+        if code == EXIT_CONFIG:
+            mark_config_refused()
     sys.stdout.flush()
     sys.stderr.flush()
     # os._exit skips interpreter teardown: a lingering communication or loader thread

@@ -36,6 +36,10 @@ RESTART = "restart"
 WAIT = "wait"  # restart once the crash-loop backoff has passed (backoff.py)
 GIVE_UP = "give-up"
 NOT_RESTARTABLE = frozenset({"DeadlineExceeded"})
+# The trainer's exit code when it refuses its configuration (sftjob_trainer.train
+# EXIT_CONFIG): every attempt would refuse it again, so the job fails at once.
+EXIT_CONFIG_REFUSED = 2
+CONFIG_REFUSED = "ConfigRefused"
 MAX_TERMINATION_MESSAGE = 512
 
 
@@ -113,6 +117,13 @@ def disruption(job: JobView | None, pods: Sequence[PodView]) -> str | None:
     return None
 
 
+def config_refused(pods: Sequence[PodView]) -> bool:
+    """Whether a rank failed because the trainer refused its configuration."""
+    return any(
+        p.phase == "Failed" and not p.deleting and p.exit_code == EXIT_CONFIG_REFUSED for p in pods
+    )
+
+
 def pod_failure(pod: PodView) -> str:
     text = f"rank {pod.index} (pod {pod.name})"
     if pod.exit_code is not None:
@@ -135,6 +146,14 @@ def decide(attempt: Attempt, hold: Hold | None = None) -> Decision | None:
     if why is None:
         return None
     disrupted = disruption(attempt.job, attempt.pods)
+    if not disrupted and config_refused(attempt.pods):
+        return Decision(
+            GIVE_UP,
+            CONFIG_REFUSED,
+            f"attempt {attempt.number} failed: {why}; the trainer refused its configuration "
+            f"(exit code {EXIT_CONFIG_REFUSED}), which a restart cannot change: fix what the "
+            "message names and create the SFTJob again",
+        )
     counted = attempt.restarts - attempt.disruptions
     if disrupted or counted < attempt.backoff_limit:
         nxt = attempt.number + 1
