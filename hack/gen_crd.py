@@ -76,6 +76,15 @@ NULLABLE = {
     # vision-language recipes do, so image tokens are never cut.
     ("sftConfig", "max_length"): "null keeps whole sequences (no truncation).",
 }
+# Bounds TRL's dataclasses do not declare, on values that can only fail in the pod (a batch
+# of 0 fails in the DataLoader, an empty model name in the Hub client): refused at apply.
+BOUNDS: dict[tuple[str, str], dict[str, int]] = {
+    ("sftConfig", "per_device_train_batch_size"): {"minimum": 1},
+    ("sftConfig", "per_device_eval_batch_size"): {"minimum": 1},
+    ("sftConfig", "gradient_accumulation_steps"): {"minimum": 1},
+    ("modelConfig", "model_name_or_path"): {"minLength": 1},
+    ("scriptArgs", "dataset_name"): {"minLength": 1},
+}
 # Fields the CRD requires although TRL gives them a default of None.
 REQUIRED = {"modelConfig": ["model_name_or_path"]}
 # Fields the spec does not accept (they are listed as rejected in the legacy table).
@@ -134,6 +143,7 @@ def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind
     note = _alias_note(block, f.name)
     if note:
         schema["description"] = schema.get("description", "") + note
+    schema.update(BOUNDS.get((block, f.name), {}))
     if note := NULLABLE.get((block, f.name)):
         schema["nullable"] = True
         schema["description"] = schema.get("description", "") + " " + note
