@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 from sftjob_operator.render.plan import DISTRIBUTED_MODES
 
 from sftjob_cli.catalog import FieldCatalog, default_catalog
+from sftjob_cli.checks import check
 from sftjob_cli.cluster import DEFAULT_HUB_SECRET, Options
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ConvertError
+from sftjob_cli.kubeyaml import ManifestError
 from sftjob_cli.pipeline import Converted, convert_recipe
 from sftjob_cli.sources import Recipe, recipe_from_argument, recipe_from_argv
 
@@ -28,6 +30,18 @@ def _read(source: Sequence[str], catalog: FieldCatalog) -> Recipe:
     if len(source) == 1:
         return recipe_from_argument(source[0], catalog.kind_of)
     return recipe_from_argv(list(source), catalog.kind_of)
+
+
+def refusals(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    """What `kubectl apply` and the operator would refuse in the converted manifest (the
+    offline check `sftjob validate` runs): a value of the wrong type or out of range, a
+    missing model, a bad name, ..."""
+    try:
+        verdict = check(manifest)
+    except ManifestError as err:
+        return (str(err),)
+    # The apiserver's "<nil>: ... some validation rules were not checked" adds nothing here.
+    return tuple(e for e in verdict.errors if not e.startswith("<nil>:"))
 
 
 def run(source: Sequence[str], options: Options) -> Converted:
@@ -68,6 +82,13 @@ def convert(source: tuple[str, ...], **options: Any) -> None:
         converted = run(source, Options(**options))  # the options' names are Options' fields
     except ConvertError as err:
         raise ConvertFailed(str(err)) from None
+    refused = refusals(converted.manifest)
+    if refused:
+        raise ConvertFailed(
+            "the SFTJob this makes would be refused: "
+            + "; ".join(refused)
+            + "; change the recipe (or the option) that sets it"
+        )
     for note in converted.notes:
         click.echo(note, err=True)
     click.echo(emit(converted.manifest), nl=False)

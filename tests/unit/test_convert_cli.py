@@ -243,6 +243,10 @@ BASE = "model_name_or_path: m\ndataset_name: d\n"
             "num_processes 3 .* not a multiple of num_machines 2",
         ),
         (BASE + "learning_rate: fast\n", "learning_rate: expected a number"),
+        # What placing accepts but the apiserver would refuse: the offline check of validate.
+        (BASE + "max_steps: 1.5\n", r"would be refused: spec\.sftConfig\.max_steps: .* integer"),
+        (BASE + "learning_rate: [1, 2]\n", r"would be refused: spec\.sftConfig\.learning_rate"),
+        (BASE + "per_device_train_batch_size: 0\n", "per_device_train_batch_size: Invalid value"),
     ],
 )
 def test_bad_input_exits_2_without_traceback(
@@ -367,3 +371,29 @@ def test_an_existing_file_whose_name_has_a_space_is_a_file(tmp_path: Path) -> No
     path = write(tmp_path, BASE, name="my recipe.yaml")
     result = convert(path)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--", "trl", "sft"], r"would be refused: spec\.modelConfig: Required value"),
+        (
+            ["--storage-size", "lots", "--", "trl", "sft", "--model_name_or_path", "m",
+             "--dataset_name", "d"],
+            r"would be refused: spec\.storage\.size: Invalid value: \"lots\"",
+        ),
+        (
+            ["--hub-token-secret", "BAD SECRET", "--", "trl", "sft", "--model_name_or_path",
+             "m", "--dataset_name", "d", "--push_to_hub"],
+            r"spec\.hubTokenSecretRef\.name: Invalid value: \"BAD SECRET\"",
+        ),
+    ],
+)  # fmt: skip
+def test_what_the_apiserver_would_refuse_exits_2_printing_nothing(
+    args: list[str], message: str
+) -> None:
+    result = convert(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert re.search(message, result.stderr), result.stderr
+    assert "<nil>" not in result.stderr
