@@ -153,20 +153,22 @@ def test_a_held_job_is_rechecked_for_kueues_reason_but_an_admitted_one_is_not() 
 
 
 @pytest.mark.parametrize(
-    ("queue", "job_", "suspend", "expected"),
+    ("queue", "job_", "suspend", "reason", "expected"),
     [
-        (None, job(), False, None),
-        (Q, None, False, None),
-        (Q, job(Complete="x"), False, None),
-        (Q, job(), False, (False, "Pending")),
-        (Q, job(), True, (False, "Suspended")),
-        (Q, job(suspended=False), False, (True, "Admitted")),
+        (None, job(), False, "Pending", None),
+        (Q, None, False, "Pending", None),
+        (Q, job(Complete="x"), False, "Pending", None),
+        (Q, job(), False, "Pending", (False, "Pending")),
+        (Q, job(), True, "Pending", (False, "Suspended")),
+        (Q, job(suspended=False), False, "Pending", (True, "Admitted")),
+        # Kueue admitted the Workload; the Job is unsuspended a moment later.
+        (Q, job(), False, "Admitted", (True, "Admitted")),
     ],
 )
 def test_admitted_condition(
-    queue: str | None, job_: JobView | None, suspend: bool, expected: Any
+    queue: str | None, job_: JobView | None, suspend: bool, reason: str, expected: Any
 ) -> None:
-    derived = Derived(QUEUED, "Pending", "queued")
+    derived = Derived(QUEUED, reason, "queued")
     got = admitted_condition(queue, job_, derived, suspend)
     if expected is None:
         assert got is None

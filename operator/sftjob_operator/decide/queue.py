@@ -88,7 +88,7 @@ def derive(
         )
     if workload.condition(ADMITTED):
         target = f"ClusterQueue {workload.cluster_queue}" if workload.cluster_queue else where
-        return Derived(QUEUED, "Admitted", f"admitted by Kueue to {target}; starting the pods")
+        return Derived(QUEUED, ADMITTED, f"admitted by Kueue to {target}; starting the pods")
     if reserved := workload.condition(QUOTA_RESERVED):
         return Derived(
             QUEUED,
@@ -122,10 +122,12 @@ def admitted_condition(
     if queue is None or job is None or job_finished(job):
         return None
     if holds(queue, job, user_suspended):
-        return Condition(cond.ADMITTED, False, derived.reason, derived.message)
+        # Admitted, and the Job not yet let go: True already, with the phase's message.
+        admitted = derived.reason == ADMITTED
+        return Condition(cond.ADMITTED, admitted, derived.reason, derived.message)
     if user_suspended:
         return Condition(cond.ADMITTED, False, "Suspended", "spec.suspend is true")
-    return Condition(cond.ADMITTED, True, "Admitted", f"admitted by Kueue from LocalQueue {queue}")
+    return Condition(cond.ADMITTED, True, ADMITTED, f"admitted by Kueue from LocalQueue {queue}")
 
 
 def suspend_changed(queue: str | None, user_suspended: bool, status: Mapping[str, Any]) -> bool:

@@ -1,7 +1,7 @@
 """Observed children -> phase, reason and message. Pure; one rule per observable situation.
 
-Later issues add a Restarting phase (a Failed attempt with restarts left) on top of
-`Derived.job_failed`; nothing here needs to change for that.
+The restart policy (decide/restart.py) builds Restarting and the give-up reasons on top of
+`Derived.job_failed`; Kueue's phases come from decide/queue.py.
 """
 
 from __future__ import annotations
