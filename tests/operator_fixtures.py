@@ -272,6 +272,17 @@ def condition(st: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in st.get("conditions") or () if c["type"] == type_), {})
 
 
+def wait_for_create_failed(devcluster: Any, namespace: str, name: str) -> dict[str, Any]:
+    """The SFTJob's status once the operator reports that the apiserver refused a child."""
+
+    def refused() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, name)
+        return st if condition(st, "ChildrenCreated").get("reason") == "CreateFailed" else None
+
+    found: dict[str, Any] = wait_for("the CreateFailed condition", refused)
+    return found
+
+
 def phase_is(devcluster: Any, namespace: str, name: str, phase: str) -> dict[str, Any] | None:
     st = status(devcluster, namespace, name)
     return st if st.get("phase") == phase else None

@@ -20,6 +20,7 @@ from tests.operator_fixtures import (
     sftjob,
     status,
     wait_for,
+    wait_for_create_failed,
 )
 
 pytestmark = pytest.mark.integration
@@ -247,11 +248,7 @@ def test_child_creation_failure_is_visible_and_recovers(
     enforced_quota(devcluster, namespace, "no-jobs", {"count/jobs.batch": "0"})
     apply(devcluster, sftjob("blocked", namespace, **CPU))
 
-    def create_failed() -> dict[str, Any] | None:
-        st = status(devcluster, namespace, "blocked")
-        return st if condition(st, "ChildrenCreated").get("reason") == "CreateFailed" else None
-
-    st = wait_for("the CreateFailed condition", create_failed)
+    st = wait_for_create_failed(devcluster, namespace, "blocked")
     assert st["phase"] == "Pending"
     assert "exceeded quota" in condition(st, "ChildrenCreated")["message"]
     events = devcluster.kubectl(

@@ -231,16 +231,12 @@ def test_a_refused_job_names_the_sftjobs_field_and_a_fix_creates_it(
 ) -> None:
     """Found by the fuzzer: a valueFrom the CRD keeps but a Job refuses reached status as
     the Job's spec.template.spec.containers[0].env[13].valueFrom."""
-    from tests.operator_fixtures import apply, children, condition, sftjob, status
+    from tests.operator_fixtures import apply, children, sftjob, wait_for_create_failed
 
     env = [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {}}]
     apply(devcluster, sftjob("vf", namespace, gpusPerNode=0, env=env))
 
-    def create_failed() -> dict[str, Any] | None:
-        st = status(devcluster, namespace, "vf")
-        return st if condition(st, "ChildrenCreated").get("reason") == "CreateFailed" else None
-
-    st = wait_for("the CreateFailed condition", create_failed)
+    st = wait_for_create_failed(devcluster, namespace, "vf")
     assert st["phase"] == "Pending"
     assert "spec.env[1].valueFrom: Invalid value" in st["message"], st["message"]
     assert "spec.template" not in st["message"]
@@ -257,7 +253,7 @@ def test_a_typo_in_the_pod_template_is_refused_not_dropped(
     """The CRD passes podTemplate.affinity through as written; the apiserver's default for
     an unknown field in a create is to drop it with a warning, so `nodeAfinity` would have
     scheduled the pods anywhere. The operator creates with strict field validation."""
-    from tests.operator_fixtures import apply, children, condition, sftjob, status
+    from tests.operator_fixtures import apply, children, sftjob, wait_for_create_failed
 
     preferred = {
         "preferredDuringSchedulingIgnoredDuringExecution": [
@@ -272,11 +268,7 @@ def test_a_typo_in_the_pod_template_is_refused_not_dropped(
     typo = {"affinity": {"nodeAfinity": preferred}}
     apply(devcluster, sftjob("aff", namespace, gpusPerNode=0, podTemplate=typo))
 
-    def create_failed() -> dict[str, Any] | None:
-        st = status(devcluster, namespace, "aff")
-        return st if condition(st, "ChildrenCreated").get("reason") == "CreateFailed" else None
-
-    st = wait_for("the CreateFailed condition", create_failed)
+    st = wait_for_create_failed(devcluster, namespace, "aff")
     assert st["phase"] == "Pending"
     assert 'unknown field "spec.podTemplate.affinity.nodeAfinity"' in st["message"], st["message"]
     assert not children(kube, namespace, "aff", "Job")
