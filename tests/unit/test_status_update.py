@@ -142,6 +142,22 @@ def test_restarting_then_running_sets_and_clears_its_condition_with_a_warning() 
     restart_cond = cond.get(again["conditions"], cond.RESTARTING)
     assert restart_cond is not None and restart_cond["status"] == "False"
     assert restart_cond["lastTransitionTime"] == T2
+    assert (restart_cond["reason"], restart_cond["message"]) == (
+        "AttemptStarted",
+        "attempt 2 is running",
+    )
+    # A problem of the new attempt's own: the condition says what, not that it started.
+    stuck = next_status(
+        restarting,
+        Derived("Pending", "Unschedulable", "0/2 ranks running; rank 1: no node fits"),
+        now=T2,
+        generation=3,
+        attempt=2,
+    )
+    restart_cond = cond.get(stuck["conditions"], cond.RESTARTING)
+    assert restart_cond is not None and restart_cond["status"] == "False"
+    assert restart_cond["reason"] == "Unschedulable"
+    assert restart_cond["message"] == "attempt 2: 0/2 ranks running; rank 1: no node fits"
 
 
 def test_no_restarting_condition_until_a_restart() -> None:

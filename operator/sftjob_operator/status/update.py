@@ -80,6 +80,9 @@ def next_status(
     return status
 
 
+ATTEMPT_STARTED = "AttemptStarted"  # the Restarting condition, once the new attempt runs
+
+
 def phase_conditions(
     conditions: Iterable[Mapping[str, Any]],
     derived: Derived,
@@ -102,9 +105,13 @@ def phase_conditions(
         conds = set_(cond.SUSPENDED, False, "Resumed", "the job is no longer suspended")
     if phase == RESTARTING:
         conds = set_(cond.RESTARTING, True, derived.reason, derived.message)
+    elif cond.get(conds, cond.RESTARTING) and phase == RUNNING:
+        conds = set_(cond.RESTARTING, False, ATTEMPT_STARTED, f"attempt {attempt} is running")
     elif cond.get(conds, cond.RESTARTING):
-        message = f"attempt {attempt} is no longer restarting"
-        conds = set_(cond.RESTARTING, False, "AttemptStarted", message)
+        # A new attempt's own problem (Unschedulable, ...), or the end: say which.
+        conds = set_(
+            cond.RESTARTING, False, derived.reason, f"attempt {attempt}: {derived.message}"
+        )
     conds = set_(cond.RUNNING, phase == RUNNING, derived.reason, derived.message)
     if phase in FINAL_PHASES:
         final = cond.SUCCEEDED if phase == SUCCEEDED else cond.FAILED
