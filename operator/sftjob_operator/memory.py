@@ -32,7 +32,6 @@ class JobMemory:
     # creation a restart has claimed (0: none).
     ensured: int = 0
     create_error: str | None = None
-    create_failed_since: str | None = None  # the first failure of the current refusals
     # (attempt, when this operator started it), until that attempt's Job is seen.
     attempt_started: tuple[int, datetime] | None = None
     recheck: asyncio.TimerHandle | None = None  # a time-based rule, or the TTL

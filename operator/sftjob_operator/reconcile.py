@@ -197,7 +197,7 @@ class Reconciler:
             await self._create_failed(view, memory, exc, rendered.children[-1])
             return
         memory.mark_ensured(attempt)
-        memory.create_error = memory.create_failed_since = None
+        memory.create_error = None
         memory.cancel_retry()
         await self._refresh(
             view.key,
@@ -215,8 +215,6 @@ class Reconciler:
             return  # the namespace is going away, and the SFTJob with it
         error = in_sftjob_fields(str(exc), job, view.spec)  # `job` is the last child
         memory.create_error = error
-        if memory.create_failed_since is None:
-            memory.create_failed_since = timeutil.fmt(timeutil.now())
         self.create_failures += 1
         self.identities.forget(view.namespace)
         replacing = exc.reason == children.BEING_REPLACED
@@ -304,7 +302,6 @@ class Reconciler:
             progress=memory.held_progress(view),
             attempt_started=created or memory.started(attempt),
             create_error=memory.create_error,
-            create_failed_since=memory.create_failed_since,
             record=record,
             pending=self._progress_sink.peek(view.key),
         )

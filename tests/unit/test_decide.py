@@ -4,7 +4,7 @@ of situations; each policy has its own table too)."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from sftjob_operator.decide import (
     SetWorkloadActive,
     StopJob,
     decide,
+    setup,
 )
 from sftjob_operator.status.observe import JobView, PodView, WorkloadView
 from sftjob_operator.status.phase import FAILED, MISSING_PODS_RECHECK_SECONDS, Derived, Policy
@@ -275,6 +276,27 @@ def test_a_pod_unschedulable_past_its_grace_stalls_the_job_and_is_rechecked_befo
     assert condition(late.status, "Stalled")["status"] == "True"
     assert condition(late.status, "Reconciling")["status"] == "False"
     assert late.patch and late.recheck_after is None
+
+
+def test_a_refused_child_stalls_after_its_grace_counted_from_the_status() -> None:
+    """Since when is read from the ChildrenCreated condition the status holds, so a restart
+    of the operator does not start the grace again."""
+    policy = Policy(unschedulable_grace_seconds=300)
+    refused = setup.create_failed("jobs.batch is forbidden: exceeded quota: no-jobs")
+    first = decide(observe({}, job=None, create_error="quota"), NOW, policy, refused)
+    assert first.status["phase"] == "Pending"
+    assert condition(first.status, "Stalled")["status"] == "False"
+    created = condition(first.status, "ChildrenCreated")
+    assert (created["reason"], created["lastTransitionTime"]) == ("CreateFailed", STAMP)
+    later = NOW + timedelta(seconds=299)
+    still = decide(observe(first.status, job=None, create_error="quota"), later, policy)
+    assert condition(still.status, "Stalled")["status"] == "False"
+    assert still.recheck_after == 1
+    past = decide(
+        observe(still.status, job=None, create_error="quota"), later + timedelta(seconds=2), policy
+    )
+    stalled = condition(past.status, "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "CreateFailed")
 
 
 def test_a_final_phase_still_observes_a_new_generation() -> None:

@@ -42,7 +42,14 @@ from sftjob_operator.decide.model import (
 )
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import phase, timeutil
-from sftjob_operator.status.phase import FAILED, FINAL_PHASES, STOP_JOB, Derived, Policy
+from sftjob_operator.status.phase import (
+    CREATE_FAILED,
+    FAILED,
+    FINAL_PHASES,
+    STOP_JOB,
+    Derived,
+    Policy,
+)
 from sftjob_operator.status.update import (
     Event,
     next_status,
@@ -128,6 +135,17 @@ def _queue_phase(seen: Observation, now: datetime) -> Derived | None:
     )
 
 
+def _create_failed_since(status: Mapping[str, Any]) -> str | None:
+    """Since when the apiserver has refused the children, as the status recorded it (it
+    survives a restart of the operator; its lastTransitionTime moves only with the status)."""
+    created = cond.get(status.get("conditions") or (), cond.CHILDREN_CREATED)
+    if created is None or created.get("status") != "False":
+        return None
+    if created.get("reason") != CREATE_FAILED:
+        return None
+    return str(created.get("lastTransitionTime") or "") or None
+
+
 def _phase_inputs(seen: Observation) -> phase.Observed:
     return phase.Observed(
         nodes=seen.sftjob.spec.nodes,
@@ -135,7 +153,7 @@ def _phase_inputs(seen: Observation) -> phase.Observed:
         pods=seen.children.pods,
         user_suspended=seen.sftjob.spec.suspend,
         create_error=seen.create_error,
-        create_failed_since=seen.create_failed_since,
+        create_failed_since=_create_failed_since(seen.status),
         refused=seen.refused,
     )
 

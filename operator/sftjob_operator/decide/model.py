@@ -54,7 +54,6 @@ class Observation:
     # When the current attempt began (its Job's creation), for telling its records apart.
     attempt_started: datetime | None = None
     create_error: str | None = None
-    create_failed_since: str | None = None  # when the children were first refused
     record: Record | None = None  # a progress record to write now
     pending: Record | None = None  # the newest record not yet written
     # Kueue's Workload of the current attempt's Job, read while Kueue may hold it.
