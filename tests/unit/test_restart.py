@@ -343,3 +343,9 @@ def test_a_deleted_pods_disruption_reason_is_named() -> None:
     assert restart.disruption(NODE_LOST, [gone]) == "DeletionByPodGC"
     assert restart.disruption(NODE_LOST, []) == "DisruptionTarget"
     assert restart.disruption(failed_job("PodFailurePolicy", "node lost"), []) is None
+
+
+def test_the_operator_and_the_trainer_agree_on_the_exit_code_of_a_refusal() -> None:
+    from sftjob_trainer.failure import EXIT_CONFIG
+
+    assert restart.EXIT_CONFIG_REFUSED == EXIT_CONFIG

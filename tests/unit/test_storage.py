@@ -85,7 +85,9 @@ def missing_claim_condition(reason: str = "ClaimNotFound") -> list[dict[str, Any
     ("conditions", "phase", "claim_name", "found"),
     [
         (missing_claim_condition(), "Running", "mine", True),
+        (missing_claim_condition(), "Succeeded", "mine", True),  # it ran between two looks
         (missing_claim_condition(), "Pending", "mine", False),
+        (missing_claim_condition(), "Failed", "mine", False),
         (missing_claim_condition("EmptyDir"), "Running", "mine", False),
         (missing_claim_condition(), "Running", None, False),
         ([], "Running", "mine", False),

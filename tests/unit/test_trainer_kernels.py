@@ -25,6 +25,8 @@ def importable_from(*modules: str) -> Callable[[str], bool]:
         ("flash_attention_3", False, ("flash_attn",), ["`flash_attention_3` needs flash-attn-3"]),
         (None, True, (), ["use_liger_kernel is true but this trainer image does not have"]),
         ("flash_attention_2", True, (), ["needs flash-attn", "use_liger_kernel is true"]),
+        # transformers fetches a flash-attention build from the Hub with `kernels`.
+        ("flash_attention_2", False, ("kernels",), []),
     ],
 )
 def test_kernel_problems(
@@ -41,6 +43,8 @@ def test_a_missing_flash_attn_says_what_to_write_instead() -> None:
     assert problem.startswith("trl.yaml: attn_implementation `flash_attention_2`")
     assert "write `attn_implementation: sdpa`" in problem
     assert "-fast variant" in problem
+    (problem,) = kernel_problems("flash_attention_3", False, importable_from())
+    assert "-fast" not in problem and "an image built with it" in problem
 
 
 def test_check_kernels_on_this_environment() -> None:

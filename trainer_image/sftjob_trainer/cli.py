@@ -19,11 +19,9 @@ from typing import Any
 
 import yaml
 
-from .failure import CONFIG_REFUSED_ENV, not_utf8, report_failure
+from .failure import CONFIG_REFUSED_ENV, EXIT_CONFIG, not_utf8, report_failure
 from .launcher import LaunchError, plan_launch
 from .preemption import run_forwarding_signals
-
-EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
     if not Path(args.config).is_file():
         report_failure(f"--config {args.config}: no such file; mount trl.yaml there")
-        return EXIT_USAGE
+        return EXIT_CONFIG
 
     if args.accelerate_config is None:
         from .train import main as train_main
@@ -74,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except LaunchError as exc:
         report_failure(str(exc))
-        return EXIT_USAGE
+        return EXIT_CONFIG
     print("sftjob-train: " + " ".join(plan.argv), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="sftjob-train-") as scratch:
         refused = Path(scratch) / "config-refused"
@@ -82,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         code = run_forwarding_signals(plan.argv, env)
         # A rank refused the configuration: exit as a single process would (the launcher
         # exits 1 for any failed rank), so that the operator does not restart the job.
-        return EXIT_USAGE if code != 0 and refused.exists() else code
+        return EXIT_CONFIG if code != 0 and refused.exists() else code
 
 
 if __name__ == "__main__":

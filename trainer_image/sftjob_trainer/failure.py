@@ -48,10 +48,12 @@ def process_label(env: dict[str, str] | None = None) -> str:
     return f"rank {env.get('RANK', '?')} (node {node}): "
 
 
-# Exit code 2 means "the configuration was refused": a restart cannot change it, and the
-# operator gives up at once. Under accelerate launch a rank's code does not reach the pod
-# (torch's elastic agent exits 1 for any failed rank), so the entrypoint names a file in
-# this variable, a refusing rank writes it, and the entrypoint exits 2 when it exists.
+# The exit code of a refused configuration: a restart cannot change it, and the operator
+# gives up at once (its decide/restart.py holds the same number; a test checks they agree).
+EXIT_CONFIG = 2
+# Under accelerate launch a rank's code does not reach the pod (torch's elastic agent exits
+# 1 for any failed rank), so the entrypoint names a file in this variable, a refusing rank
+# writes it, and the entrypoint exits EXIT_CONFIG when it exists.
 CONFIG_REFUSED_ENV = "SFTJOB_CONFIG_REFUSED_FILE"
 
 

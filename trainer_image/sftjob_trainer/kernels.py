@@ -14,11 +14,23 @@ from collections.abc import Callable
 
 from .config_check import ConfigError
 
-# attn_implementation -> the module transformers imports for it, and its PyPI package.
+# attn_implementation -> the module transformers imports for it, its PyPI package, and an
+# image that has it.
 ATTENTION_PACKAGES = {
-    "flash_attention_2": ("flash_attn", "flash-attn"),
-    "flash_attention_3": ("flash_attn_interface", "flash-attn-3 (FlashAttention-3's hopper build)"),
+    "flash_attention_2": (
+        "flash_attn",
+        "flash-attn",
+        "the trainer image's -fast variant (trainer_image/Dockerfile)",
+    ),
+    "flash_attention_3": (
+        "flash_attn_interface",
+        "flash-attn-3 (FlashAttention-3's hopper build)",
+        "an image built with it",
+    ),
 }
+# With the `kernels` package, transformers fetches a missing flash-attention build from
+# the Hub instead of failing: nothing to refuse then.
+HUB_KERNELS = "kernels"
 LIGER = ("liger_kernel", "liger-kernel")
 FALLBACK_ATTENTION = "sdpa"
 
@@ -31,13 +43,12 @@ def kernel_problems(
     """Pure: one message per setting whose package `importable` says is missing."""
     problems = []
     if attn_implementation in ATTENTION_PACKAGES:
-        module, package = ATTENTION_PACKAGES[attn_implementation]
-        if not importable(module):
+        module, package, image = ATTENTION_PACKAGES[attn_implementation]
+        if not importable(module) and not importable(HUB_KERNELS):
             problems.append(
                 f"trl.yaml: attn_implementation `{attn_implementation}` needs {package}, which "
                 f"this trainer image does not have; write `attn_implementation: "
-                f"{FALLBACK_ATTENTION}` (PyTorch's fused attention), or use an image with "
-                f"{package} (the trainer image's -fast variant, trainer_image/Dockerfile)"
+                f"{FALLBACK_ATTENTION}` (PyTorch's fused attention), or use {image}"
             )
     if use_liger_kernel and not importable(LIGER[0]):
         problems.append(

@@ -26,7 +26,7 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names
-from .failure import mark_config_refused, not_utf8, one_line, report_failure
+from .failure import EXIT_CONFIG, mark_config_refused, not_utf8, one_line, report_failure
 from .kernels import check_kernels
 from .mixture import handbook_mixture, read_settings
 from .preemption import EXIT_TERMINATED, Terminated
@@ -35,7 +35,6 @@ from .vision import is_vision_row, vision_problems
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 # TrainingArguments that differ from transformers' defaults on a cluster, unless trl.yaml
 # sets them: a checkpoint on SIGTERM (stop_on_sigterm.py), and NaN/inf step losses reach the
@@ -174,10 +173,8 @@ def build_trainer(
 
     from .progress import ProgressCallback, interval_from_env, reporter_from_env
 
-    # Before any dataset or model loads: a missing tracker fails in Trainer.__init__, a
-    # missing attention kernel when the model loads.
+    # Before any dataset or model loads: a missing tracker fails in Trainer.__init__.
     check_trackers(training_args.report_to)
-    check_kernels(model_args.attn_implementation, bool(training_args.use_liger_kernel))
     model_init_kwargs = dict(
         revision=model_args.model_revision,
         trust_remote_code=training_args.trust_remote_code,
@@ -187,6 +184,11 @@ def build_trainer(
     if training_args.model_init_kwargs is not None:
         model_init_kwargs.update(training_args.model_init_kwargs)
     training_args.model_init_kwargs = model_init_kwargs
+    # A missing attention kernel fails when the model loads; sftConfig.model_init_kwargs
+    # may name the attention instead of modelConfig.
+    check_kernels(
+        model_init_kwargs.get("attn_implementation"), bool(training_args.use_liger_kernel)
+    )
 
     dataset = load_datasets(script_args, dataset_args, settings or {})
     if script_args.dataset_train_split not in dataset:

@@ -22,7 +22,7 @@ from typing import Any
 from sftjob_operator.api.spec import JobSpec
 from sftjob_operator.decide.model import Condition
 from sftjob_operator.status import conditions as cond
-from sftjob_operator.status.phase import RUNNING
+from sftjob_operator.status.phase import RUNNING, SUCCEEDED
 
 RWX = "ReadWriteMany"
 
@@ -35,7 +35,12 @@ class StorageCheck:
     refuse: bool = False
 
 
+CLAIM = "Claim"
 CLAIM_NOT_FOUND = "ClaimNotFound"
+
+
+def claim_kept(name: str) -> str:
+    return f"checkpoints are kept on claim {name}"
 
 
 def storage_check(
@@ -66,7 +71,7 @@ def storage_check(
                 f"and the operator creates a {RWX} claim",
                 refuse=True,
             )
-        return StorageCheck(True, "Claim", f"checkpoints are kept on claim {name}")
+        return StorageCheck(True, CLAIM, claim_kept(name))
     if storage.get("size"):
         message = "checkpoints are kept on the claim the operator made"
         if spec.ttl_seconds_after_finished is not None and not storage.get("retain"):
@@ -74,7 +79,7 @@ def storage_check(
                 "; ttlSecondsAfterFinished deletes the SFTJob and this claim with it, the "
                 "trained model included: set storage.retain: true (or push_to_hub) to keep it"
             )
-        return StorageCheck(True, "Claim", message)
+        return StorageCheck(True, CLAIM, message)
     return StorageCheck(
         False,
         "EmptyDir",
@@ -87,15 +92,14 @@ def storage_check(
 def claim_found(
     conditions: Sequence[Mapping[str, Any]], phase: str, claim_name: str | None
 ) -> tuple[Condition, ...]:
-    """CheckpointStorage once a claim reported missing is mounted by running pods (a pod
-    runs only with its claims bound): it exists now, and the condition says so."""
+    """CheckpointStorage once a claim reported missing was mounted by the pods (a pod runs
+    only with its claims bound): it exists now, and the condition says so."""
     current = cond.get(conditions, cond.CHECKPOINT_STORAGE)
-    if not (claim_name and phase == RUNNING and current):
+    if not (claim_name and phase in (RUNNING, SUCCEEDED) and current):
         return ()
     if current.get("reason") != CLAIM_NOT_FOUND:
         return ()
-    message = f"checkpoints are kept on claim {claim_name}"
-    return (Condition(cond.CHECKPOINT_STORAGE, True, "Claim", message),)
+    return (Condition(cond.CHECKPOINT_STORAGE, True, CLAIM, claim_kept(claim_name)),)
 
 
 def _access_modes(claim: Mapping[str, Any]) -> list[str]:
