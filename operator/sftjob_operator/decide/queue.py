@@ -117,8 +117,9 @@ def derive(
 def admitted_condition(
     queue: str | None, job: JobView | None, derived: Derived, user_suspended: bool
 ) -> Condition | None:
-    """Admitted: True while Kueue lets the current attempt's Job run, False while it holds
-    it (with the phase's reason); None for a job without a queue or a finished one."""
+    """Admitted: True once Kueue admitted the current attempt's Workload, False while it
+    holds the Job (with the phase's reason); None for a job without a queue or a finished
+    one."""
     if queue is None or job is None or job_finished(job):
         return None
     if holds(queue, job, user_suspended):
