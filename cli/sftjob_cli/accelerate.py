@@ -96,8 +96,15 @@ class _Processes:
     carried: Carried = field(default_factory=Carried)
 
 
-# accelerate's distributed_type values an SFTJob runs (the file's spelling, any case).
-DISTRIBUTED_TYPES = ("NO", "MULTI_CPU", "MULTI_GPU", "DEEPSPEED", "FSDP")
+# accelerate's distributed_type values an SFTJob runs (the file's spelling, any case), and
+# the spec.distributed each asks for (DEEPSPEED's comes from its ZeRO stage; None: auto).
+DISTRIBUTED_BY_TYPE: dict[str, str | None] = {
+    "NO": None,
+    "MULTI_CPU": None,
+    "MULTI_GPU": "ddp",
+    "DEEPSPEED": None,
+    "FSDP": "fsdp",
+}
 
 
 def _deepspeed_mode(stage: Any, where: str) -> str:
@@ -119,12 +126,12 @@ def _from_file(config: Mapping[str, Any], where: str, read: Callable[[str], Any]
         inline = carried.sft_config.get("deepspeed") or {}
         stage = (inline.get("zero_optimization") or {}).get("stage", stage)
         distributed = _deepspeed_mode(stage, where)
-    elif kind in DISTRIBUTED_TYPES:
-        distributed = {"MULTI_GPU": "ddp", "FSDP": "fsdp"}.get(kind)
+    elif kind in DISTRIBUTED_BY_TYPE:
+        distributed = DISTRIBUTED_BY_TYPE[kind]
     else:
         raise ConvertError(
             f"{where}: distributed_type {kind} is not supported by an SFTJob; write one of "
-            f"{', '.join(DISTRIBUTED_TYPES)}"
+            f"{', '.join(DISTRIBUTED_BY_TYPE)}"
         )
     cpu = bool(config.get("use_cpu")) or kind == "MULTI_CPU"
     total, machines = config.get("num_processes"), config.get("num_machines")
@@ -197,6 +204,8 @@ def shape_from_launch(
     gpus = gpus_per_node
     if gpus is None and procs.cpu:
         gpus = 0
+    elif gpus is None and procs.total == 1:
+        gpus = 1  # one process (distributed_type NO), on each of the nodes asked for
     elif gpus is None and procs.total is not None:
         if procs.total % machines:
             over = f"--nodes {nodes}" if nodes else f"num_machines {machines}"

@@ -123,6 +123,9 @@ def test_shape_refusals(launch: dict[str, Any], message: str) -> None:
         # --gpus-per-node is taken as given; the launch's total is not checked against it
         ({"num_processes": 16}, 3, 8, (3, 8)),
         ({"accelerate_config": "cpu.yaml"}, 4, None, (4, 0)),
+        # one process (distributed_type NO) on each node asked for, as before --nodes divided
+        ({"accelerate_config": "single.yaml"}, 2, None, (2, 1)),
+        ({"num_processes": 1}, 2, None, (2, 1)),
         ({}, 2, None, (2, None)),
     ],
 )
