@@ -129,3 +129,8 @@ def _read(path: str) -> str:
 
         return sys.stdin.read()
     return Path(path).read_text(encoding="utf-8")
+
+
+def document_label(path: str, index: int, count: int) -> str:
+    """How messages name a document of a file: the file alone, or `file#N` among several."""
+    return path if count == 1 else f"{path}#{index + 1}"

@@ -20,7 +20,7 @@ from sftjob_cli.checks import OtherKind, Verdict, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.kubeyaml import read_documents
+from sftjob_cli.kubeyaml import document_label, read_documents
 from sftjob_cli.validate import report
 
 
@@ -59,7 +59,7 @@ def verdicts(path: str, namespace: str | None) -> list[Verdict]:
         raise RenderFailed(str(err)) from None
     jobs, skipped = [], []
     for index, doc in enumerate(docs):
-        where = path if len(docs) == 1 else f"{path}#{index + 1}"
+        where = document_label(path, index, len(docs))
         try:
             jobs.append((where, require_sftjob(doc, load_crd())))
         except OtherKind as err:

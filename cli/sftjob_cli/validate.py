@@ -21,7 +21,7 @@ from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
 from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.kubeyaml import read_documents
+from sftjob_cli.kubeyaml import document_label, read_documents
 
 STAGES = {
     DECODE: "refused by the apiserver (strict field validation)",
@@ -88,7 +88,7 @@ def _listed(docs: Sequence[Any], path: str) -> list[tuple[str, Any]]:
     opened into its items."""
     found: list[tuple[str, Any]] = []
     for index, doc in enumerate(docs):
-        where = _where(path, index, len(docs))
+        where = document_label(path, index, len(docs))
         items = doc.get("items") if isinstance(doc, dict) else None
         if (
             isinstance(doc, dict)
@@ -208,13 +208,10 @@ def check_file(path: str, options: Options) -> bool:
         click.echo(f"{path}: invalid: no Kubernetes object in it")
         return False
     results = [
-        check_document(_where(path, i, len(docs)), doc, options) for i, doc in enumerate(docs)
+        check_document(document_label(path, i, len(docs)), doc, options)
+        for i, doc in enumerate(docs)
     ]
     return all(results)
-
-
-def _where(path: str, index: int, count: int) -> str:
-    return path if count == 1 else f"{path}#{index + 1}"
 
 
 EPILOG = """Examples:
