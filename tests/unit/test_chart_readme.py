@@ -57,3 +57,27 @@ def test_every_operator_flag_is_in_the_readme() -> None:
     assert len(flags) >= 10
     missing = [flag for flag in flags if f"`{flag}" not in readme]
     assert not missing, f"charts/sftjob-operator/README.md does not name: {missing}"
+
+
+def flag_rows() -> dict[str, list[str]]:
+    """The flags table's rows by their first flag: `--x`/`-y ARG` -> the row's cells."""
+    rows = {}
+    for line in (CHART / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`--"):
+            rows[cells[0].strip("`").split()[0].split("`")[0]] = cells
+    return rows
+
+
+def test_the_numeric_defaults_in_the_readme_are_the_parsers() -> None:
+    rows = flag_rows()
+    checked = 0
+    for action in build_parser()._actions:
+        default = action.default
+        if not isinstance(default, int | float) or isinstance(default, bool):
+            continue
+        flag = next(o for o in action.option_strings if o.startswith("--"))
+        assert flag in rows, f"no row for {flag}"
+        assert rows[flag][1] == f"{default:g}", f"{flag}: README {rows[flag][1]}, parser {default}"
+        checked += 1
+    assert checked >= 6
