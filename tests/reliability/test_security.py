@@ -27,6 +27,7 @@ from tests.operator_fixtures import (
     sftjob,
     status,
     wait_for,
+    wait_for_create_failed,
 )
 from tests.trainer_tokens import bound_token, configmap_path, request
 
@@ -304,16 +305,29 @@ def test_an_author_in_one_namespace_cannot_reach_another(
     ), refused.stderr
 
     cross_ref = {"name": "hf", "key": "token", "namespace": b}  # valueFrom keeps unknown fields
+    own_ref = {"name": "hf", "key": "token"}
     jobs = [
         sftjob("shared", a, nodes=2, storage={"claimName": "ckpt"}, **CPU),
         sftjob(
             "iso", a, hubTokenSecretRef={"name": "hf", "key": "token"},
-            env=[{"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": cross_ref}}],
+            env=[{"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": own_ref}}],
+            annotations=LONG, **CPU,
+        ),
+        sftjob(
+            "cross", a, env=[{"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": cross_ref}}],
             annotations=LONG, **CPU,
         ),
     ]  # fmt: skip
     created = as_author("apply", "-n", a, "-f", "-", body=jobs)
     assert created.returncode == 0, created.stderr
+
+    # A namespace written into a secretKeyRef: the Job is refused (strict field validation),
+    # not created with the field dropped, and nothing is created for it.
+    refused_job = wait_for_create_failed(devcluster, a, "cross")
+    assert (
+        'unknown field "spec.env[0].valueFrom.secretKeyRef.namespace"' in (refused_job["message"])
+    ), refused_job["message"]
+    assert not children(kube, a, "cross", "Job")
 
     # The claim resolves in A: A's ReadWriteOnce claim refuses two nodes (B's would not).
     refusal = wait_for("shared refused", lambda: phase_is(devcluster, a, "shared", "Failed"))
