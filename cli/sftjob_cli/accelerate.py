@@ -85,6 +85,7 @@ class Shape:
     # An accelerate config file's DeepSpeed/FSDP settings (inline, for spec.sftConfig),
     # and a note for each of its keys left behind.
     carried: Carried = field(default_factory=Carried)
+    processes: int | None = None  # accelerate's num_processes: the total over all machines
 
 
 @dataclass(frozen=True)
@@ -216,4 +217,4 @@ def shape_from_launch(
             )
         gpus = procs.total // machines
     nodes = nodes or procs.machines
-    return Shape(nodes, gpus, procs.distributed, procs.carried)
+    return Shape(nodes, gpus, procs.distributed, procs.carried, procs.total)

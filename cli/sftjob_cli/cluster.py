@@ -66,6 +66,13 @@ def cluster_fields(
         "nodes": options.nodes or shape.nodes or 1,
         "gpusPerNode": _gpus(options, shape, sft),
     }
+    runs = fields["nodes"] * max(fields["gpusPerNode"], 1)
+    if shape.processes is not None and fields["gpusPerNode"] and runs != shape.processes:
+        notes.append(
+            f"cluster: the launch's num_processes {shape.processes} is not nodes "
+            f"{fields['nodes']} x gpusPerNode {fields['gpusPerNode']}: the job runs {runs} "
+            "processes, and the effective batch size changes with them"
+        )
     distributed = options.distributed or shape.distributed
     if distributed is None:
         distributed, why = recipe_distributed(sft)

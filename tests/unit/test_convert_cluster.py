@@ -260,3 +260,14 @@ def test_sanitize(raw: str, expected: str) -> None:
 def test_check_name_refuses(name: str) -> None:
     with pytest.raises(ConvertError, match="--name"):
         check_name(name)
+
+
+def test_a_world_size_other_than_the_launchs_is_noted() -> None:
+    shape = shape_from_launch({"num_processes": 16}, read, nodes=3, gpus_per_node=8)
+    _, notes = cluster_fields(Options(nodes=3, gpus_per_node=8), shape, {})
+    assert any(
+        "num_processes 16 is not nodes 3 x gpusPerNode 8: the job runs 24" in n for n in notes
+    )
+    shape = shape_from_launch({"num_processes": 16}, read, nodes=2)
+    _, notes = cluster_fields(Options(nodes=2), shape, {})
+    assert not any("num_processes" in n for n in notes)
