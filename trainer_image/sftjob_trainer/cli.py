@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         report_failure(str(exc))
         return EXIT_CONFIG
     print("sftjob-train: " + " ".join(plan.argv), file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(prefix="sftjob-train-") as scratch:
+    try:
+        scratch_dir = tempfile.TemporaryDirectory(prefix="sftjob-train-")
+    except OSError:  # no writable temp dir: a refusing rank then exits as any failure does
+        return run_forwarding_signals(plan.argv, {**os.environ, **plan.env})
+    with scratch_dir as scratch:
         refused = Path(scratch) / "config-refused"
         env = {**os.environ, **plan.env, CONFIG_REFUSED_ENV: str(refused)}
         code = run_forwarding_signals(plan.argv, env)

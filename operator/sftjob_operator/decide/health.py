@@ -17,8 +17,9 @@ are "abnormal-true": True only while the abnormal situation holds, and never bot
   keeps its phase; the situation may still clear).
 - Reconciling is True while work is in flight (Pending, Running, Restarting) and the job
   has not stalled.
-- Suspended (spec.suspend), Queued and Preempted (Kueue's) are neither: it waits for a person or for
-  admission, which is not a failure. kstatus reads it as InProgress (Ready False).
+- Suspended (spec.suspend), Queued and Preempted (Kueue's) are neither: they wait for a
+  person or for admission, which is not a failure. kstatus reads them as InProgress (Ready
+  False).
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ RESTART = "restart"
 WAIT = "wait"  # restart once the crash-loop backoff has passed (backoff.py)
 GIVE_UP = "give-up"
 NOT_RESTARTABLE = frozenset({"DeadlineExceeded"})
-# The trainer's exit code when it refuses its configuration (sftjob_trainer.train
-# EXIT_CONFIG): every attempt would refuse it again, so the job fails at once.
+# The trainer's exit code when it refuses its configuration (sftjob_trainer.failure
+# EXIT_CONFIG; the operator does not import the trainer, a test checks they agree): every
+# attempt would refuse it again, so the job fails at once.
 EXIT_CONFIG_REFUSED = 2
 CONFIG_REFUSED = "ConfigRefused"
 MAX_TERMINATION_MESSAGE = 512
