@@ -102,6 +102,7 @@ class ComponentState:
 # can become the source port of any client connection while its component is down (an
 # apiserver restart), and the component would then fail to bind it again.
 LISTEN_PORT_FLOOR = 20000
+PORT_RELEASE_TIMEOUT = 15.0
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
@@ -131,6 +132,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_bindable(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:port now. With SO_REUSEADDR, as Go's
+    listeners set it: an earlier listener's connections in TIME_WAIT do not count."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_port_released(port: int, timeout: float = PORT_RELEASE_TIMEOUT) -> None:
+    """Until a killed process's listener is gone. A SIGKILLed process's command line reads
+    empty (so procs.kill counts it gone) a moment before the kernel closes its sockets,
+    and on a loaded machine a restart could race that teardown. Returns at the timeout
+    regardless: the start then fails naming the port."""
+    deadline = time.monotonic() + timeout
+    while not port_bindable(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def check_port_free(component: str, port: int, flag: str) -> None:
@@ -507,6 +530,7 @@ class DevCluster:
         ports = component_args.Ports(**state["ports"])
         self._write_audit_policy()  # a cluster made before the audit log began lacks it
         argv = component_args.apiserver_args(Path(state["bin_dir"]), self.layout, ports)
+        wait_port_released(ports.apiserver)
         self._start("kube-apiserver", [*argv, *extra_args])
         deadline = time.monotonic() + self.config.startup_timeout
         self._wait("kube-apiserver", deadline, self._apiserver_ready)

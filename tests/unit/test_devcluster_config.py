@@ -208,3 +208,22 @@ def test_components_listen_below_the_kernels_ephemeral_ports() -> None:
     ceiling = cluster.listen_port_ceiling(cluster.EPHEMERAL_RANGE_FILE.read_text())
     ports = {cluster.free_port() for _ in range(20)}
     assert all(cluster.LISTEN_PORT_FLOOR <= p < ceiling for p in ports), ports
+
+
+def test_a_restart_waits_until_the_killed_listener_is_gone() -> None:
+    import threading
+    import time
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    assert not cluster.port_bindable(port)
+    started = time.monotonic()
+    cluster.wait_port_released(port, timeout=0.3)  # still held: gives up at the timeout
+    assert time.monotonic() - started >= 0.3
+    threading.Timer(0.3, listener.close).start()
+    started = time.monotonic()
+    cluster.wait_port_released(port, timeout=10)
+    assert cluster.port_bindable(port)
+    assert time.monotonic() - started < 5
