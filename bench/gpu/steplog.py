@@ -9,6 +9,7 @@ each line reached us (PYTHONUNBUFFERED=1), not by anything one of the tools repo
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import subprocess
 import threading
@@ -88,3 +89,9 @@ def first_step_s(stamped: Stamped) -> float | None:
     dataset preparation and the first step."""
     points = step_points(stamped)
     return round(points[0][0], 2) if points else None
+
+
+def step_times_s(stamped: Stamped) -> list[float]:
+    """Seconds between consecutive step log lines: a slow step or a stall shows here."""
+    arrivals = [t for t, _ in step_points(stamped)]
+    return [round(b - a, 3) for a, b in itertools.pairwise(arrivals)]

@@ -1,6 +1,6 @@
 """GPU throughput: bare `trl sft`, `sftjob-train` with the operator's configs, and the fast path.
 
-    python bench/gpu/throughput.py [--shapes 1.5b 0.5b] [--budget-s 500] [--out DIR]
+    python bench/gpu/throughput.py [--shapes 1.5b 0.5b] [--rounds 2] [--budget-s 500] [--out DIR]
     python bench/gpu/throughput.py --cpu-check [--out DIR]     # same logic, tiny model, CPU
 
 On one GPU, in one run, for each model shape (Qwen2-shaped, random weights, from smoke.py's
@@ -18,13 +18,16 @@ table) and the same synthetic JSONL data:
                   the same way; `fast` names the best of them
 
 The SFTJob is what a user writes for one GPU: bf16, packing, max_length 2048, a batch of
-4 (TRL's other defaults, so gradient checkpointing on). Reported per scenario: steady
-tokens/s and the time to the first step, both from Trainer's per-step log lines as they
-arrive (steplog.py), MFU = 6 x parameters x steady tokens/s / the GPU's dense bf16 peak
+4 (TRL's other defaults, so gradient checkpointing on). --rounds 2 runs trl_sft and
+sftjob_train twice, in the order A B B A (the next shape B A A B): the first training
+process of a shape on a machine stalls in its first steps. Reported per scenario: steady
+tokens/s, the per-step times (a stall shows there) and the time to the first step, all
+from Trainer's per-step log lines as they arrive (steplog.py), MFU = 6 x parameters x steady tokens/s / the GPU's dense bf16 peak
 (attention flops left out, the same for all), and peak memory (nvidia-smi's memory.used,
 polled; ru_maxrss on CPU). Then, while the budget allows, the best fast scenario runs a few
 steps under torch.profiler: profile_<shape>.txt, the operators and kernels by device time,
-says where the time goes. Writes gpu_throughput.json to --out ($OUT, else bench/results);
+says where the time goes. Writes gpu_throughput.json to --out ($OUT, else --work): one run's
+report, to keep in bench/results/gpu_throughput/ (throughput_report.py pools them);
 --cpu-check writes throughput_cpu_check.json (default under --work), never a GPU result.
 """
 
@@ -59,7 +62,13 @@ from sftjob_cli import localpaths  # noqa: E402
 from sftjob_operator.api.normalize import normalize  # noqa: E402
 from sftjob_operator.render import render_children  # noqa: E402
 from smoke import QWEN2_SHAPES, build_model, free_port, peak_flops, write_dataset  # noqa: E402
-from steplog import Run, first_step_s, run_stamped, steady_tokens_per_s  # noqa: E402
+from steplog import (  # noqa: E402
+    Run,
+    first_step_s,
+    run_stamped,
+    steady_tokens_per_s,
+    step_times_s,
+)
 
 ASSETS_MOUNT = "/var/lib/sftjob-bench"  # the podTemplate volume holding model/ and data/
 TINY_SHAPE = dict(
@@ -97,10 +106,17 @@ class Sizes:
     skip: int  # steps left out of the steady state
     rows: int  # dataset rows
     timeout_s: float
+    min_start_s: float  # no scenario starts with less of the budget left: it could not finish
 
 
-GPU_SIZES = Sizes(max_length=2048, batch=4, steps=14, skip=4, rows=12000, timeout_s=240)
-CPU_SIZES = Sizes(max_length=128, batch=2, steps=12, skip=2, rows=300, timeout_s=300)
+# About 360 tokens a row: 4000 rows hold 14 steps of a 32-row filled batch.
+GPU_SIZES = Sizes(
+    max_length=2048, batch=4, steps=14, skip=4, rows=4000, timeout_s=240, min_start_s=60
+)
+CPU_SIZES = Sizes(
+    max_length=128, batch=2, steps=12, skip=2, rows=300, timeout_s=300, min_start_s=30
+)
+PAIR = ("trl_sft", "sftjob_train")  # the same config under both tools: sftjob_over_trl
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,37 @@ class Scenario:
 
 
 FAST = {"use_liger_kernel": True, "gradient_checkpointing": False, "padding_free": True}
+
+
+def schedule(scenarios: list[Scenario], rounds: int, first_round: int = 0) -> list[Scenario]:
+    """The PAIR in each round, in reverse order every other round (A B, B A, ...), so
+    that neither tool always runs first; then the others, once. The next shape starts at
+    the next round's order (first_round)."""
+    pair = [s for s in scenarios if s.name in PAIR]
+    order = [
+        s
+        for r in range(first_round, first_round + rounds)
+        for s in (pair if r % 2 == 0 else pair[::-1])
+    ]
+    return order + [s for s in scenarios if s.name not in PAIR]
+
+
+def merge_round(first: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario's result over its rounds: each round's figures in `rounds`, and
+    tokens_per_s the mean of the rounds that finished."""
+
+    def figures(result: Mapping[str, Any]) -> dict[str, Any]:
+        keys = ("status", "tokens_per_s", "time_to_first_step_s", "wall_s", "step_times_s")
+        return {k: result.get(k) for k in keys}
+
+    rounds = [*first.get("rounds", [figures(first)]), figures(later)]
+    merged = {**first, "rounds": rounds}
+    done = [r["tokens_per_s"] for r in rounds if r["tokens_per_s"]]
+    if done:
+        merged["tokens_per_s"] = round(sum(done) / len(done), 1)
+    if first.get("status") != "ok" and later.get("status") == "ok":
+        merged = {**later, "rounds": rounds, "tokens_per_s": merged.get("tokens_per_s")}
+    return merged
 
 
 def scenarios(sizes: Sizes, gpu: bool) -> list[Scenario]:
@@ -298,6 +345,9 @@ def measure(
     stderr = (sdir / "stderr.log").read_text(errors="replace")
     result: dict[str, Any] = {"exit_code": run.exit_code, "wall_s": run.wall_s}
     tokens = steady_tokens_per_s(run.stamped, sizes.skip)
+    if run.exit_code != 0 and run.wall_s >= timeout_s - 1:
+        result.update(status="timeout", reason=f"stopped after {timeout_s:.0f} s")
+        return result
     if run.exit_code != 0 or tokens is None:
         result.update(status="oom" if OOM.search(stderr) else "failed", stderr_tail=stderr[-2500:])
         return result
@@ -307,6 +357,7 @@ def measure(
         time_to_first_step_s=first_step_s(run.stamped),
         peak_memory_mib=peak_gpu if gpu else run.peak_rss_mib,
         memory_source="nvidia-smi memory.used (device)" if gpu else "ru_maxrss (process)",
+        step_times_s=step_times_s(run.stamped),
     )
     return result
 
@@ -435,6 +486,8 @@ def run_shape(
     ctx: ShapeRun,
     only: set[str] | None,
     profile_out: Path | None,
+    rounds: int = 1,
+    first_round: int = 0,
 ) -> dict[str, Any]:
     import torch
 
@@ -444,7 +497,7 @@ def run_shape(
     memory = torch.cuda.get_device_properties(0).total_memory if gpu else 0
     _, peak = peak_flops() if gpu else ("cpu", None)
     results: dict[str, Any] = {}
-    for scenario in scenarios(sizes, gpu):
+    for scenario in schedule(scenarios(sizes, gpu), rounds, first_round):
         if only and scenario.name not in only:
             continue
         missing = [m for m in scenario.requires if importlib.util.find_spec(m) is None]
@@ -459,11 +512,12 @@ def run_shape(
                 tokens_to_fill(shape, info["parameters"], memory) if gpu else 4 * sizes.max_length
             )
             scenario = filled(scenario, sizes, tokens)
-        results[scenario.name] = run_scenario(scenario, ctx)
-        results[scenario.name]["mfu"] = mfu(
-            info["parameters"], results[scenario.name].get("tokens_per_s"), peak
-        )
-        print(f"{name} {scenario.name}: {json.dumps(results[scenario.name])[:600]}", flush=True)
+        result = run_scenario(scenario, ctx)
+        print(f"{name} {scenario.name}: {json.dumps(result)[:600]}", flush=True)
+        if scenario.name in results:
+            result = merge_round(results[scenario.name], result)
+        result["mfu"] = mfu(info["parameters"], result.get("tokens_per_s"), peak)
+        results[scenario.name] = result
     report = {
         "parameters": info["parameters"],
         "config": dict(shape),
@@ -482,7 +536,7 @@ def run_scenario(scenario: Scenario, ctx: ShapeRun) -> dict[str, Any]:
     tries: list[dict[str, Any]] = []
     current: Scenario | None = scenario
     while current is not None:
-        if budget.left() < 30:
+        if budget.left() < sizes.min_start_s:
             return {"status": "skipped", "reason": "time budget spent", "tries": tries}
         sdir = ctx.work / f"{scenario.name}-{len(tries)}"
         body = sftjob(sizes, current, gpu)
@@ -571,6 +625,9 @@ def main() -> int:
     )
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--budget-s", type=float, default=500.0)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of trl_sft and sftjob_train, order alternating"
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/sftjob-gpu-throughput"))
     parser.add_argument("--no-profile", action="store_true", help="skip the fast path's profile")
@@ -593,8 +650,8 @@ def main() -> int:
     shapes = {s: QWEN2_SHAPES[s] for s in args.shapes} if gpu else {"tiny": TINY_SHAPE}
     device, peak = peak_flops() if gpu else ("cpu", None)
     args.work.mkdir(parents=True, exist_ok=True)
-    default_out = Path(os.environ["OUT"]) if os.environ.get("OUT") else ROOT / "bench" / "results"
-    out = args.out or (default_out if gpu else args.work)
+    default_out = Path(os.environ["OUT"]) if os.environ.get("OUT") and gpu else args.work
+    out = args.out or default_out
     out.mkdir(parents=True, exist_ok=True)
     name = "gpu_throughput.json" if gpu else "throughput_cpu_check.json"
 
@@ -608,13 +665,20 @@ def main() -> int:
         "pinned": {k: pinned[k] for k in ran if k in pinned},
         "differs_from_pins": differs(ran, pinned),
         "sizes": sizes.__dict__,
+        "rounds": args.rounds,
         "shapes": {},
     }
-    for shape_name, shape in shapes.items():
+    for index, (shape_name, shape) in enumerate(shapes.items()):
         ctx = ShapeRun(sizes, args.work / shape_name, args.work / shape_name, gpu, budget)
         profile_out = None if args.no_profile else out / f"profile_{shape_name}.txt"
         report["shapes"][shape_name] = run_shape(
-            shape_name, shape, ctx, set(args.only or ()) or None, profile_out
+            shape_name,
+            shape,
+            ctx,
+            set(args.only or ()) or None,
+            profile_out,
+            args.rounds,
+            first_round=index,
         )
         report["mfu"] = {
             n: {k: v.get("mfu") for k, v in s["scenarios"].items()}

@@ -7,9 +7,12 @@
 #
 # The pinned trl, datasets, transformers, peft, tokenizers, liger-kernel and pyarrow come
 # from .whl/; torch (and triton) are the machine's (see make_wheels.py). Results:
-# $OUT/gpu_throughput.json (else bench/results/), plus the scenario logs in $OUT/logs.tar.gz.
-# Budget: about 7 minutes (the script starts no scenario after --budget-s 360); give the
-# device call timeout_s 480, which leaves a 15-minute device budget room for one more try.
+# $OUT/gpu_throughput.json (else under /tmp/sftjob-gpu-throughput), plus the scenario logs in
+# $OUT/logs.tar.gz. Keep the report as bench/results/gpu_throughput/<date>-<lease><n>-<what>.json,
+# list it in runs.json there, and run bench/gpu/throughput_report.py for the summary.
+# Budget: about 7 minutes (the script starts no scenario that could not end within
+# BUDGET_S=360 s); give the device call timeout_s 480, which leaves a 15-minute device
+# budget room for one more, shorter try (BUDGET_S=300 bash bench/gpu/throughput.sh ...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,7 +37,9 @@ PY
 
 WORK=/tmp/sftjob-gpu-throughput
 code=0
-timeout 420 "$PYTHON" bench/gpu/throughput.py --budget-s 360 --work "$WORK" "$@" || code=$?
+BUDGET_S="${BUDGET_S:-360}"
+timeout "$((BUDGET_S + 60))" "$PYTHON" bench/gpu/throughput.py --budget-s "$BUDGET_S" \
+    --work "$WORK" "$@" || code=$?
 if [ -n "${OUT:-}" ]; then
     # The trainers' logs, without the models and datasets.
     tar -czf "$OUT/logs.tar.gz" -C "$WORK" --exclude='model' --exclude='data' \

@@ -33,6 +33,7 @@ def test_the_throughput_benchmark_runs_on_cpu_with_a_tiny_model(tmp_path: Path) 
         assert result["status"] == "ok", (name, result)
         assert result["tokens_per_s"] > 0 and result["time_to_first_step_s"] > 0
         assert result["peak_memory_mib"] > 0 and result["mfu"] is None  # no CPU peak
+        assert len(result["step_times_s"]) == report["sizes"]["steps"] - 1
     assert scenarios["fast_flash"]["status"] == "skipped"  # flash-attn needs CUDA
     # Same trl.yaml for both tools (the operator's), the fast path's own settings on top.
     assert scenarios["trl_sft"]["trl_yaml"] == scenarios["sftjob_train"]["trl_yaml"]

@@ -3,6 +3,8 @@ GPU, the configs both tools get from the operator's render, and the report's rat
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -109,3 +111,43 @@ def test_versions_that_differ_from_the_pins_ignore_local_tags() -> None:
     assert pinned["liger-kernel"] and pinned["torch"] and pinned["trl"]
     ran = {"torch": f"{pinned['torch']}+cu130", "trl": "0.1", "python": "3.12.3"}
     assert throughput.differs(ran, pinned) == {"trl": {"pinned": pinned["trl"], "ran": "0.1"}}
+
+
+def test_step_times_are_the_gaps_between_step_lines() -> None:
+    log = stamped((20.0, 1000), (21.5, 2000), (30.0, 3000))
+    assert steplog.step_times_s(log) == [1.5, 8.5]
+    assert steplog.step_times_s(stamped()) == []
+
+
+def test_rounds_alternate_the_pairs_order_and_the_next_shape_starts_reversed() -> None:
+    every = throughput.scenarios(SIZES, gpu=True)
+    names = [s.name for s in throughput.schedule(every, rounds=2)]
+    fast = [s.name for s in every if s.name.startswith("fast_")]
+    assert names == ["trl_sft", "sftjob_train", "sftjob_train", "trl_sft", *fast]
+    names = [s.name for s in throughput.schedule(every, rounds=1, first_round=1)]
+    assert names == ["sftjob_train", "trl_sft", *fast]
+
+
+def test_a_scenarios_rounds_are_kept_and_its_tokens_per_s_is_their_mean() -> None:
+    first = {"status": "ok", "tokens_per_s": 1000.0, "wall_s": 40.0, "step_times_s": [0.5]}
+    second = throughput.merge_round(first, {"status": "ok", "tokens_per_s": 1100.0})
+    assert second["tokens_per_s"] == 1050.0
+    assert [r["tokens_per_s"] for r in second["rounds"]] == [1000.0, 1100.0]
+    third = throughput.merge_round(second, {"status": "skipped", "reason": "time budget spent"})
+    assert third["tokens_per_s"] == 1050.0 and len(third["rounds"]) == 3
+    # A failed first round is replaced by a later one that finished.
+    failed = {"status": "failed", "stderr_tail": "boom"}
+    recovered = throughput.merge_round(failed, {"status": "ok", "tokens_per_s": 900.0})
+    assert recovered["status"] == "ok" and recovered["tokens_per_s"] == 900.0
+
+
+def test_a_run_stopped_by_the_budget_is_a_timeout_not_a_failure(tmp_path: Path) -> None:
+    sleeping = throughput.Prepared(
+        [sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ), {}
+    )
+    result = throughput.measure(sleeping, tmp_path, throughput.CPU_SIZES, False, timeout_s=1.0)
+    assert result["status"] == "timeout" and "1 s" in result["reason"]
+    failing = throughput.Prepared([sys.executable, "-c", "raise SystemExit(3)"], {}, {})
+    assert throughput.measure(failing, tmp_path, throughput.CPU_SIZES, False, 30)["status"] == (
+        "failed"
+    )
