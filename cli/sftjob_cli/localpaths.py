@@ -20,6 +20,7 @@ import yaml
 from sftjob_cli import operator_api
 
 LOOPBACK = "127.0.0.1"
+FILE_URI = "file://"
 # Set for the local run, whatever the pod's environment says.
 DROPPED_ENV = frozenset({"SFTJOB_PROGRESS_CONFIGMAP"})
 # This machine's variables a pod would not inherit: the topology is the local run's own.
@@ -46,7 +47,10 @@ class PathMap:
         return cls(tuple(sorted(table.items(), key=lambda kv: -len(kv[0]))))
 
     def local(self, value: str) -> str:
-        """The local path of an in-pod path; any other string as it is."""
+        """The local path of an in-pod path or `file://` URI (MLflow's tracking URI);
+        any other string as it is."""
+        if value.startswith(FILE_URI):
+            return FILE_URI + self.local(value.removeprefix(FILE_URI))
         for inside, outside in self.mounts:
             if value == inside:
                 return outside

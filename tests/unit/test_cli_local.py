@@ -27,6 +27,13 @@ def test_pod_paths_map_to_local_directories() -> None:
     }
 
 
+def test_file_uris_of_pod_paths_are_mapped_too() -> None:
+    # The rendered MLFLOW_TRACKING_URI: MLflow would write under /workspace here otherwise.
+    assert PATHS.local("file:///workspace/output/mlruns") == "file:///out/mlruns"
+    assert PATHS.local("file:///elsewhere/mlruns") == "file:///elsewhere/mlruns"
+    assert PATHS.local("http://mlflow:5000") == "http://mlflow:5000"
+
+
 def test_the_longest_pod_path_wins() -> None:
     paths = PathMap.build(Path("/c"), Path("/out"), {"/workspace/output/cache": Path("/fast")})
     assert paths.local("/workspace/output/cache/x") == "/fast/x"
