@@ -127,6 +127,7 @@ class Scenario:
     model: Mapping[str, Any] = field(default_factory=dict)  # modelConfig on top
     requires: tuple[str, ...] = ()
     fill: bool = False  # size the batch to fill the GPU (fast path)
+    gpu_only: str = ""  # why it cannot run on CPU, where it cannot
     note: str = ""
 
 
@@ -179,6 +180,17 @@ def scenarios(sizes: Sizes, gpu: bool) -> list[Scenario]:
             requires=("flash_attn", *needs),
             fill=True,
             note="padding-free over the whole batch: flash-attention's varlen kernels",
+        ),
+        Scenario(
+            "fast_flex",
+            "sftjob",
+            fast,
+            {"attn_implementation": "flex_attention"},
+            requires=needs,
+            fill=True,
+            gpu_only="PyTorch has no backward for flex attention on CPU",
+            note="padding-free with PyTorch's flex attention: a block mask that skips the "
+            "blocks across documents, compiled with Triton on GPU (no flash-attn needed)",
         ),
         Scenario(
             "fast_sdpa",
@@ -499,6 +511,9 @@ def run_shape(
     results: dict[str, Any] = {}
     for scenario in schedule(scenarios(sizes, gpu), rounds, first_round):
         if only and scenario.name not in only:
+            continue
+        if scenario.gpu_only and not gpu:
+            results[scenario.name] = {"status": "skipped", "reason": scenario.gpu_only}
             continue
         missing = [m for m in scenario.requires if importlib.util.find_spec(m) is None]
         if missing:

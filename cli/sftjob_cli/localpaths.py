@@ -21,6 +21,8 @@ from sftjob_cli import operator_api
 
 LOOPBACK = "127.0.0.1"
 FILE_URI = "file://"
+# The attention implementations that train on CPU; a local run uses sdpa for any other.
+CPU_ATTENTION = ("sdpa", "eager")
 # Set for the local run, whatever the pod's environment says.
 DROPPED_ENV = frozenset({"SFTJOB_PROGRESS_CONFIGMAP"})
 # This machine's variables a pod would not inherit: the topology is the local run's own.
@@ -106,10 +108,13 @@ def on_cpu(trl: dict[str, Any], accelerate: dict[str, Any], processes: int) -> l
     if not trl.get("use_cpu"):
         trl["use_cpu"] = True
         notes.append("no GPU here: trl.yaml use_cpu: true")
-    for key in ("bf16", "fp16"):
+    for key in ("bf16", "fp16", "use_liger_kernel"):
         if trl.get(key):
             trl[key] = False
             notes.append(f"no GPU here: trl.yaml {key}: false")
+    if trl.get("attn_implementation") not in (None, *CPU_ATTENTION):
+        trl["attn_implementation"] = CPU_ATTENTION[0]
+        notes.append(f"no GPU here: trl.yaml attn_implementation: {CPU_ATTENTION[0]}")
     for key in ("deepspeed_config", "fsdp_config"):
         if accelerate.pop(key, None) is not None:
             notes.append(f"no GPU here: {key} left out of accelerate.yaml (it needs GPUs)")

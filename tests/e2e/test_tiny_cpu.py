@@ -249,8 +249,8 @@ def test_trainer_token_can_only_report_its_own_progress(
 def test_a_configuration_the_trainer_refuses_fails_at_once(
     devcluster: Any, operator: Any, namespace: str, demo_claims: Path, local_node: Path
 ) -> None:
-    """flash_attention_2 on an image without flash-attn: the real trainer exits 2 before it
-    loads anything, and the operator fails the job without restarting it."""
+    """flash_attention_2 on a CPU node (and an image without flash-attn): the real trainer
+    exits 2 before it loads anything, and the operator fails the job without restarting it."""
     job = tiny_job(namespace, "refused", backoffLimit=3)
     job["spec"]["modelConfig"]["attn_implementation"] = "flash_attention_2"
     apply(devcluster, job)
@@ -261,4 +261,4 @@ def test_a_configuration_the_trainer_refuses_fails_at_once(
     )
     assert condition(final, "Failed").get("reason") == "ConfigRefused", final["conditions"]
     assert final["phase"] == "Failed" and final.get("restarts", 0) == 0
-    assert "needs flash-attn" in final["message"], final["message"]
+    assert "`flash_attention_2` cannot train without a GPU" in final["message"], final["message"]

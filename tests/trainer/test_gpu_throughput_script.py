@@ -35,6 +35,8 @@ def test_the_throughput_benchmark_runs_on_cpu_with_a_tiny_model(tmp_path: Path) 
         assert result["peak_memory_mib"] > 0 and result["mfu"] is None  # no CPU peak
         assert len(result["step_times_s"]) == report["sizes"]["steps"] - 1
     assert scenarios["fast_flash"]["status"] == "skipped"  # flash-attn needs CUDA
+    assert scenarios["fast_flex"]["status"] == "skipped"  # no flex backward on CPU
+    assert "flex attention on CPU" in scenarios["fast_flex"]["reason"]
     # Same trl.yaml for both tools (the operator's), the fast path's own settings on top.
     assert scenarios["trl_sft"]["trl_yaml"] == scenarios["sftjob_train"]["trl_yaml"]
     fast = scenarios["fast_sdpa_wrapped"]["trl_yaml"]

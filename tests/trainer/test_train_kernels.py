@@ -1,5 +1,6 @@
-"""A recipe's flash-attention setting on an image without flash-attn fails before anything
-loads, with the fix in the pod's termination message."""
+"""A recipe's flash-attention or Liger setting where it cannot run (this CPU machine, an
+image without flash-attn) fails before anything loads, with the fix in the pod's
+termination message."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sftjob_trainer.kernels import module_importable
+from sftjob_trainer.kernels import gpu_available, module_importable
 from trainer_helpers import accelerate_config, base_config, run_trainer, write_yaml
 
 pytestmark = pytest.mark.trainer
@@ -33,7 +34,27 @@ def test_flash_attention_without_flash_attn_fails_before_the_model_loads(
     run = run_trainer(write_yaml(tmp_path / "trl.yaml", cfg), tmp_path, accelerate)
     assert run.returncode == 2, run.stderr[-3000:]
     reason = (tmp_path / "termination-log").read_text().strip()
-    assert "attn_implementation `flash_attention_2` needs flash-attn" in reason
+    # Without a GPU, that is said first.
+    problem = "needs flash-attn" if gpu_available() else "cannot train without a GPU"
+    assert f"attn_implementation `flash_attention_2` {problem}" in reason
     assert "write `attn_implementation: sdpa`" in reason
     assert "no-such-model" not in run.stderr
     assert not out.exists()
+
+
+def test_liger_on_a_machine_without_a_gpu_fails_before_the_model_loads(
+    tiny: Any, tmp_path: Path
+) -> None:
+    """Liger's Triton kernels would fail at the first step with "0 active drivers", a
+    traceback the operator would restart four times."""
+    if gpu_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "storage"
+    cfg = base_config(tiny, out, use_liger_kernel=True)
+    cfg["model_name_or_path"] = str(tmp_path / "no-such-model")
+    run = run_trainer(write_yaml(tmp_path / "trl.yaml", cfg), tmp_path, None)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text().strip()
+    assert "use_liger_kernel is true but there is no GPU here" in reason
+    assert "write `use_liger_kernel: false`" in reason
+    assert "no-such-model" not in run.stderr and not out.exists()

@@ -60,6 +60,23 @@ def test_processes_per_gpus_and_nodes() -> None:
     assert localpaths.processes(nodes=2, gpus_per_node=4, nodes_as_processes=True) == 8
 
 
+def test_a_gpu_jobs_gpu_only_settings_are_turned_off_for_this_machine() -> None:
+    trl = {"bf16": True, "use_liger_kernel": True, "attn_implementation": "flash_attention_2"}
+    accelerate = {"mixed_precision": "bf16", "deepspeed_config": {"zero_stage": 3}}
+    notes = localpaths.on_cpu(trl, accelerate, processes=1)
+    assert trl == {
+        "use_cpu": True,
+        "bf16": False,
+        "use_liger_kernel": False,
+        "attn_implementation": "sdpa",
+    }
+    assert "no GPU here: trl.yaml use_liger_kernel: false" in notes
+    assert "no GPU here: trl.yaml attn_implementation: sdpa" in notes
+    assert accelerate == {"distributed_type": "NO", "use_cpu": True, "mixed_precision": "no"}
+    kept = {"use_cpu": True, "attn_implementation": "eager"}
+    assert localpaths.on_cpu(kept, {}, processes=1) == [] and kept["attn_implementation"] == "eager"
+
+
 def test_rendered_files_of_the_example_are_mapped() -> None:
     pod = local.rendered_pod(str(REPO / "examples" / "tiny-cpu.yaml"))
     files, notes = localpaths.config_files(pod.files, PATHS, cpu=True, processes=1)

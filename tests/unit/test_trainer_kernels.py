@@ -6,7 +6,12 @@ from collections.abc import Callable
 
 import pytest
 from sftjob_trainer.config_check import ConfigError
-from sftjob_trainer.kernels import check_kernels, kernel_problems, module_importable
+from sftjob_trainer.kernels import (
+    check_kernels,
+    gpu_available,
+    kernel_problems,
+    module_importable,
+)
 
 
 def importable_from(*modules: str) -> Callable[[str], bool]:
@@ -27,12 +32,33 @@ def importable_from(*modules: str) -> Callable[[str], bool]:
         ("flash_attention_2", True, (), ["needs flash-attn", "use_liger_kernel is true"]),
         # transformers fetches a flash-attention build from the Hub with `kernels`.
         ("flash_attention_2", False, ("kernels",), []),
+        ("flex_attention", False, (), []),
     ],
 )
 def test_kernel_problems(
     attn: str | None, liger: bool, have: tuple[str, ...], expected: list[str]
 ) -> None:
     problems = kernel_problems(attn, liger, importable_from(*have))
+    assert len(problems) == len(expected)
+    for problem, fragment in zip(problems, expected, strict=True):
+        assert fragment in problem
+
+
+@pytest.mark.parametrize(
+    ("attn", "liger", "have", "expected"),
+    [
+        ("sdpa", False, (), []),
+        ("flex_attention", False, (), ["`flex_attention` cannot train without a GPU"]),
+        (None, True, ("liger_kernel",), ["use_liger_kernel is true but there is no GPU"]),
+        # Without the package either: the GPU is the first thing to fix, said once.
+        (None, True, (), ["use_liger_kernel is true but there is no GPU"]),
+        ("flex_attention", True, (), ["`flex_attention` cannot", "no GPU here"]),
+    ],
+)
+def test_kernel_problems_without_a_gpu(
+    attn: str | None, liger: bool, have: tuple[str, ...], expected: list[str]
+) -> None:
+    problems = kernel_problems(attn, liger, importable_from(*have), gpu=False)
     assert len(problems) == len(expected)
     for problem, fragment in zip(problems, expected, strict=True):
         assert fragment in problem
@@ -51,7 +77,12 @@ def test_check_kernels_on_this_environment() -> None:
     # The test environment is the trainer image's Python stack: Liger is in it, flash-attn
     # (a CUDA build) is not on this CPU machine.
     assert module_importable("liger_kernel")
-    check_kernels("sdpa", True)
+    check_kernels("sdpa", False)
+    if not gpu_available():
+        with pytest.raises(ConfigError, match="use_liger_kernel is true but there is no GPU"):
+            check_kernels("sdpa", True)
+    with pytest.raises(ConfigError, match="`flex_attention` cannot train without a GPU"):
+        check_kernels("flex_attention", False, use_cpu=True)
     if not module_importable("flash_attn"):
         with pytest.raises(ConfigError, match="flash_attention_2"):
             check_kernels("flash_attention_2", False)

@@ -4,7 +4,9 @@ Recipes from the field ask for `attn_implementation: flash_attention_2` (alignme
 `use_flash_attention_2: true` becomes it) and `use_liger_kernel: true`. The default trainer
 image has no flash-attn (trainer_image/Dockerfile), and transformers finds that out only
 when it loads the model, after the dataset has been downloaded and prepared. This check
-runs first, names the key, and says what to write instead.
+runs first, names the key, and says what to write instead. Liger's kernels (Triton) and
+flex attention's backward need a GPU: on a CPU node they fail at the first step with
+Triton's "0 active drivers" or PyTorch's NotImplementedError, so they are refused there too.
 """
 
 from __future__ import annotations
@@ -33,15 +35,32 @@ ATTENTION_PACKAGES = {
 HUB_KERNELS = "kernels"
 LIGER = ("liger_kernel", "liger-kernel")
 FALLBACK_ATTENTION = "sdpa"
+# attn_implementation values that cannot train on CPU: flex attention has no backward
+# there, flash-attention is CUDA kernels.
+GPU_ONLY_ATTENTION = frozenset({"flex_attention", *ATTENTION_PACKAGES})
 
 
 def kernel_problems(
     attn_implementation: str | None,
     use_liger_kernel: bool,
     importable: Callable[[str], bool],
+    gpu: bool = True,
 ) -> list[str]:
-    """Pure: one message per setting whose package `importable` says is missing."""
+    """Pure: one message per setting whose package `importable` says is missing, or that
+    needs a GPU where there is none."""
     problems = []
+    if not gpu and attn_implementation in GPU_ONLY_ATTENTION:
+        problems.append(
+            f"trl.yaml: attn_implementation `{attn_implementation}` cannot train without a "
+            f"GPU; write `attn_implementation: {FALLBACK_ATTENTION}`, or run on GPU nodes"
+        )
+        attn_implementation = None  # its package is the next thing to fix, not this one
+    if not gpu and use_liger_kernel:
+        problems.append(
+            "trl.yaml: use_liger_kernel is true but there is no GPU here (Liger's kernels "
+            "are Triton, GPU only); write `use_liger_kernel: false`, or run on GPU nodes"
+        )
+        use_liger_kernel = False  # one message for it is enough
     if attn_implementation in ATTENTION_PACKAGES:
         module, package, image = ATTENTION_PACKAGES[attn_implementation]
         if not importable(module) and not importable(HUB_KERNELS):
@@ -62,8 +81,18 @@ def module_importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def check_kernels(attn_implementation: str | None, use_liger_kernel: bool) -> None:
-    """Raise ConfigError naming every kernel setting that would fail when the model loads."""
-    problems = kernel_problems(attn_implementation, use_liger_kernel, module_importable)
+def gpu_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_kernels(
+    attn_implementation: str | None, use_liger_kernel: bool, use_cpu: bool = False
+) -> None:
+    """Raise ConfigError naming every kernel setting that would fail when the model loads
+    or at the first step."""
+    gpu = not use_cpu and gpu_available()
+    problems = kernel_problems(attn_implementation, use_liger_kernel, module_importable, gpu)
     if problems:
         raise ConfigError("; ".join(problems))

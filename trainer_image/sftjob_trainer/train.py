@@ -187,7 +187,9 @@ def build_trainer(
     # A missing attention kernel fails when the model loads; sftConfig.model_init_kwargs
     # may name the attention instead of modelConfig.
     check_kernels(
-        model_init_kwargs.get("attn_implementation"), bool(training_args.use_liger_kernel)
+        model_init_kwargs.get("attn_implementation"),
+        bool(training_args.use_liger_kernel),
+        bool(training_args.use_cpu),
     )
 
     dataset = load_datasets(script_args, dataset_args, settings or {})
