@@ -294,6 +294,12 @@ def hardware_validations() -> list[dict[str, Any]]:
             "distributed: auto (or ddp) for a CPU job",
         ),
         _validation(
+            f"{SPEC}.gpusPerNode >= 1 || !{_sft_true('use_liger_kernel')}",
+            "spec.sftConfig.use_liger_kernel needs GPUs (Liger's kernels are Triton, GPU "
+            "only) but spec.gpusPerNode is 0: set spec.gpusPerNode >= 1, or "
+            "use_liger_kernel: false for a CPU job",
+        ),
+        _validation(
             f"{SPEC}.gpusPerNode == 0 || !{_CPU_ONLY}",
             "spec.sftConfig.use_cpu is true but spec.gpusPerNode is not 0: set "
             "spec.gpusPerNode: 0 for a CPU job (or remove use_cpu)",
