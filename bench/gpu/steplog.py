@@ -27,6 +27,7 @@ class Run:
     wall_s: float
     stamped: Stamped
     peak_rss_mib: float  # the largest process of the command's tree (ru_maxrss)
+    timed_out: bool = False  # killed at timeout_s
 
 
 def run_stamped(
@@ -47,7 +48,13 @@ def run_stamped(
         )
         if on_start:
             on_start()
-        watchdog = threading.Timer(timeout_s, proc.kill)
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            proc.kill()
+
+        watchdog = threading.Timer(timeout_s, stop)
         watchdog.start()
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -57,7 +64,8 @@ def run_stamped(
         watchdog.cancel()
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(proc.returncode, round(wall, 2), stamped, round(usage.ru_maxrss / 1024, 1))
+    peak = round(usage.ru_maxrss / 1024, 1)
+    return Run(proc.returncode, round(wall, 2), stamped, peak, fired.is_set())
 
 
 def step_points(stamped: Stamped) -> list[tuple[float, float]]:

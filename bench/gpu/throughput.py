@@ -147,22 +147,37 @@ def schedule(scenarios: list[Scenario], rounds: int, first_round: int = 0) -> li
     return order + [s for s in scenarios if s.name not in PAIR]
 
 
+# What one run of a scenario measured; with rounds, each round keeps its own.
+ROUND_KEYS = (
+    "status",
+    "reason",
+    "exit_code",
+    "wall_s",
+    "tokens_per_s",
+    "time_to_first_step_s",
+    "peak_memory_mib",
+    "step_times_s",
+    "stderr_tail",
+)
+
+
 def merge_round(first: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
-    """A scenario's result over its rounds: each round's figures in `rounds`, and
+    """A scenario's result over its rounds: each round's own figures in `rounds`; on top,
+    what they share (settings, trl_yaml, ...), the status "ok" if one round finished, and
     tokens_per_s the mean of the rounds that finished."""
 
     def figures(result: Mapping[str, Any]) -> dict[str, Any]:
-        keys = ("status", "tokens_per_s", "time_to_first_step_s", "wall_s", "step_times_s")
-        return {k: result.get(k) for k in keys}
+        return {k: result[k] for k in ROUND_KEYS if k in result}
 
     rounds = [*first.get("rounds", [figures(first)]), figures(later)]
-    merged = {**first, "rounds": rounds}
-    done = [r["tokens_per_s"] for r in rounds if r["tokens_per_s"]]
-    if done:
-        merged["tokens_per_s"] = round(sum(done) / len(done), 1)
-    if first.get("status") != "ok" and later.get("status") == "ok":
-        merged = {**later, "rounds": rounds, "tokens_per_s": merged.get("tokens_per_s")}
-    return merged
+    shared = {k: v for k, v in {**later, **first}.items() if k not in ROUND_KEYS}
+    done = [r["tokens_per_s"] for r in rounds if r.get("tokens_per_s")]
+    return {
+        **shared,
+        "status": "ok" if done else rounds[0]["status"],
+        "tokens_per_s": round(sum(done) / len(done), 1) if done else None,
+        "rounds": rounds,
+    }
 
 
 def scenarios(sizes: Sizes, gpu: bool) -> list[Scenario]:
@@ -357,7 +372,7 @@ def measure(
     stderr = (sdir / "stderr.log").read_text(errors="replace")
     result: dict[str, Any] = {"exit_code": run.exit_code, "wall_s": run.wall_s}
     tokens = steady_tokens_per_s(run.stamped, sizes.skip)
-    if run.exit_code != 0 and run.wall_s >= timeout_s - 1:
+    if run.timed_out:
         result.update(status="timeout", reason=f"stopped after {timeout_s:.0f} s")
         return result
     if run.exit_code != 0 or tokens is None:

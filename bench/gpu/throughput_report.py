@@ -10,9 +10,10 @@ when per-step times were recorded), and sftjob_over_trl from trl_sft and sftjob_
 
 Which measurements count for sftjob_over_trl: those of one lease (the same GPU) whose
 per-step times were recorded and show no stall in the steady window (a step over twice the
-window's median; the first training process of a shape on a machine stalls for seconds in
-its first steps). Pooled per lease: the mean of sftjob_train's over the mean of trl_sft's;
-with several leases, the lowest. --check fails when the committed summary is stale.
+window's median; the first training process of a shape on a machine took 1.8 to 3.2 s
+for three of its first four steps, against 0.4 to 0.7 s later). Pooled per lease: the mean
+of sftjob_train's over the mean of trl_sft's; with several leases, the lowest. --check
+fails when the committed summary is stale.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from throughput import FAST_MFU_TARGET, PAIR, SFTJOB_OVER_TRL_TARGET, mfu  # noqa: E402
+
+ROOT = HERE.parents[1]
 RUNS = ROOT / "bench" / "results" / "gpu_throughput"
 SUMMARY = ROOT / "bench" / "results" / "gpu_throughput.json"
-PAIR = ("trl_sft", "sftjob_train")
 STALL_FACTOR = 2.0
-SFTJOB_OVER_TRL_TARGET = 0.98
-FAST_MFU_TARGET = 0.40
 
 
 def stalled(step_times: Sequence[float], skip: int) -> bool:
@@ -63,7 +67,9 @@ def measurements(
                         "lease": entry["lease"],
                         "tokens_per_s": one["tokens_per_s"],
                         "time_to_first_step_s": one.get("time_to_first_step_s"),
-                        "peak_memory_mib": result.get("peak_memory_mib"),
+                        "peak_memory_mib": one.get(
+                            "peak_memory_mib", result.get("peak_memory_mib")
+                        ),
                         "settings": result.get("settings"),
                         "steps_checked": steps is not None,
                         "stalled": stalled(steps, skip) if steps is not None else None,
@@ -88,6 +94,25 @@ def pair_ratio(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, An
     return {"ratio": min(ratios.values()), "by_lease": ratios, "tokens_per_s": by_lease}
 
 
+def same(runs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], key: str) -> Any:
+    """A report field every run agrees on; else each run's, by file."""
+    values = {json.dumps(run[key], sort_keys=True) for _, run in runs}
+    if len(values) == 1:
+        return runs[0][1][key]
+    return {entry["file"]: run[key] for entry, run in runs}
+
+
+def counted(ms: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], str]:
+    """The measurements a scenario's mean is of, and which they are."""
+    checked = [m for m in ms if m["steps_checked"] and not m["stalled"]]
+    if checked:
+        return checked, "stall-free by its per-step times"
+    unchecked = [m for m in ms if not m["steps_checked"]]
+    if unchecked:
+        return unchecked, "per-step times not recorded: a stall would only lower it"
+    return [], "every measurement stalled"
+
+
 def summarize(runs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> dict[str, Any]:
     """The summary of (manifest entry, report) pairs."""
     first = runs[0][1]
@@ -96,30 +121,26 @@ def summarize(runs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> di
         for shape, name, m in measurements(run, entry):
             found.setdefault(shape, {}).setdefault(name, []).append(m)
     parameters = {s: r["parameters"] for _, run in runs for s, r in run["shapes"].items()}
-    peak = first["peak_bf16_flops"]
-
-    def mfu(tokens_per_s: float, shape: str) -> float:
-        return round(6 * parameters[shape] * tokens_per_s / peak, 4)
+    peak = same(runs, "peak_bf16_flops")
+    if not isinstance(peak, (int, float)):
+        raise ValueError(f"the runs were on GPUs of different peaks: {peak}")
 
     scenarios: dict[str, dict[str, Any]] = {}
     for shape, by_name in found.items():
         scenarios[shape] = {}
         for name, ms in by_name.items():
-            checked = [m for m in ms if m["steps_checked"] and not m["stalled"]]
-            counted = checked or [m for m in ms if not m["stalled"]]
-            mean = round(statistics.mean(m["tokens_per_s"] for m in counted), 1)
+            chosen, which = counted(ms)
+            mean = round(statistics.mean(m["tokens_per_s"] for m in chosen), 1) if chosen else None
             scenarios[shape][name] = {
                 "tokens_per_s": mean,
-                "mfu": mfu(mean, shape),
-                "counted": "stall-free by its per-step times"
-                if checked
-                else "per-step times not recorded: a stall would only lower it",
+                "mfu": mfu(parameters[shape], mean, peak),
+                "counted": which,
                 "measurements": ms,
             }
     ratios = {shape: pair_ratio(by_name) for shape, by_name in found.items()}
     fast = {
         shape: max(
-            (n for n in by_name if n.startswith("fast_")),
+            (n for n in by_name if n.startswith("fast_") and scenarios[shape][n]["tokens_per_s"]),
             key=lambda n: scenarios[shape][n]["tokens_per_s"],
             default=None,
         )
@@ -133,8 +154,8 @@ def summarize(runs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> di
         "device": sorted({run["device"] for _, run in runs}),
         "peak_bf16_flops": peak,
         "mfu_formula": first["mfu_formula"],
-        "versions": first["versions"],
-        "differs_from_pins": first["differs_from_pins"],
+        "versions": same(runs, "versions"),
+        "differs_from_pins": same(runs, "differs_from_pins"),
         "sftjob_over_trl": {s: (r["ratio"] if r else None) for s, r in ratios.items()},
         "mfu": {s: {n: v["mfu"] for n, v in by.items()} for s, by in scenarios.items()},
         "fast": fast,

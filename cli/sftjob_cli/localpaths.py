@@ -9,6 +9,7 @@ rendered files, the launcher's arguments and the environment goes through it.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sftjob_trainer.kernels import CPU_ATTENTION
 
 from sftjob_cli import operator_api
 
 LOOPBACK = "127.0.0.1"
 FILE_URI = "file://"
-# The attention implementations that train on CPU; a local run uses sdpa for any other.
-CPU_ATTENTION = ("sdpa", "eager")
 # Set for the local run, whatever the pod's environment says.
 DROPPED_ENV = frozenset({"SFTJOB_PROGRESS_CONFIGMAP"})
 # This machine's variables a pod would not inherit: the topology is the local run's own.
@@ -102,6 +102,30 @@ def referenced(data: Any, paths: Sequence[str]) -> set[str]:
     return found
 
 
+def cpu_attention(trl: dict[str, Any]) -> list[str]:
+    """A GPU-only attention (flash, flex, ...) in trl.yaml or its model_init_kwargs (a
+    mapping, or the JSON string TRL also reads) switched to sdpa, in place; the notes."""
+    notes = []
+    if trl.get("attn_implementation") not in (None, *CPU_ATTENTION):
+        trl["attn_implementation"] = CPU_ATTENTION[0]
+        notes.append(f"no GPU here: trl.yaml attn_implementation: {CPU_ATTENTION[0]}")
+    kwargs = trl.get("model_init_kwargs")
+    if isinstance(kwargs, str):
+        try:
+            kwargs = json.loads(kwargs)
+        except ValueError:
+            return notes  # the trainer refuses what it cannot read
+    if isinstance(kwargs, dict) and kwargs.get("attn_implementation") not in (
+        None,
+        *CPU_ATTENTION,
+    ):
+        trl["model_init_kwargs"] = {**kwargs, "attn_implementation": CPU_ATTENTION[0]}
+        notes.append(
+            f"no GPU here: trl.yaml model_init_kwargs.attn_implementation: {CPU_ATTENTION[0]}"
+        )
+    return notes
+
+
 def on_cpu(trl: dict[str, Any], accelerate: dict[str, Any], processes: int) -> list[str]:
     """A GPU job's configs for a machine with no GPU (in place); the notes to print."""
     notes = []
@@ -112,9 +136,7 @@ def on_cpu(trl: dict[str, Any], accelerate: dict[str, Any], processes: int) -> l
         if trl.get(key):
             trl[key] = False
             notes.append(f"no GPU here: trl.yaml {key}: false")
-    if trl.get("attn_implementation") not in (None, *CPU_ATTENTION):
-        trl["attn_implementation"] = CPU_ATTENTION[0]
-        notes.append(f"no GPU here: trl.yaml attn_implementation: {CPU_ATTENTION[0]}")
+    notes += cpu_attention(trl)
     for key in ("deepspeed_config", "fsdp_config"):
         if accelerate.pop(key, None) is not None:
             notes.append(f"no GPU here: {key} left out of accelerate.yaml (it needs GPUs)")

@@ -77,6 +77,19 @@ def test_a_gpu_jobs_gpu_only_settings_are_turned_off_for_this_machine() -> None:
     assert localpaths.on_cpu(kept, {}, processes=1) == [] and kept["attn_implementation"] == "eager"
 
 
+def test_the_attention_in_model_init_kwargs_is_switched_too() -> None:
+    for kwargs in ({"attn_implementation": "flex_attention", "x": 1},
+                   '{"attn_implementation": "flex_attention", "x": 1}'):  # fmt: skip
+        trl: dict[str, object] = {"use_cpu": True, "model_init_kwargs": kwargs}
+        assert localpaths.cpu_attention(trl) == [
+            "no GPU here: trl.yaml model_init_kwargs.attn_implementation: sdpa"
+        ]
+        assert trl["model_init_kwargs"] == {"attn_implementation": "sdpa", "x": 1}
+    unreadable = {"model_init_kwargs": "{not json"}
+    assert localpaths.cpu_attention(unreadable) == []
+    assert unreadable == {"model_init_kwargs": "{not json"}
+
+
 def test_rendered_files_of_the_example_are_mapped() -> None:
     pod = local.rendered_pod(str(REPO / "examples" / "tiny-cpu.yaml"))
     files, notes = localpaths.config_files(pod.files, PATHS, cpu=True, processes=1)

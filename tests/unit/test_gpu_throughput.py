@@ -133,12 +133,18 @@ def test_a_scenarios_rounds_are_kept_and_its_tokens_per_s_is_their_mean() -> Non
     second = throughput.merge_round(first, {"status": "ok", "tokens_per_s": 1100.0})
     assert second["tokens_per_s"] == 1050.0
     assert [r["tokens_per_s"] for r in second["rounds"]] == [1000.0, 1100.0]
+    # One round's figures are that round's only, not the merged result's.
+    assert "wall_s" not in second and second["rounds"][0]["wall_s"] == 40.0
     third = throughput.merge_round(second, {"status": "skipped", "reason": "time budget spent"})
     assert third["tokens_per_s"] == 1050.0 and len(third["rounds"]) == 3
-    # A failed first round is replaced by a later one that finished.
-    failed = {"status": "failed", "stderr_tail": "boom"}
+    assert third["rounds"][2] == {"status": "skipped", "reason": "time budget spent"}
+    # A failed round keeps its diagnosis; the scenario is ok once a round finished.
+    failed = {"status": "failed", "stderr_tail": "boom", "settings": {"a": 1}}
     recovered = throughput.merge_round(failed, {"status": "ok", "tokens_per_s": 900.0})
     assert recovered["status"] == "ok" and recovered["tokens_per_s"] == 900.0
+    assert recovered["rounds"][0]["stderr_tail"] == "boom" and recovered["settings"] == {"a": 1}
+    both = throughput.merge_round(failed, {"status": "oom"})
+    assert both["status"] == "failed" and both["tokens_per_s"] is None
 
 
 def test_a_run_stopped_by_the_budget_is_a_timeout_not_a_failure(tmp_path: Path) -> None:

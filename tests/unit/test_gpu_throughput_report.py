@@ -65,6 +65,23 @@ def test_the_ratio_pools_one_lease_and_leaves_out_unchecked_and_stalled_runs() -
     assert summary["acceptance"]["sftjob_over_trl_met"] is False  # 0.952 < 0.98
 
 
+def test_a_scenario_whose_every_measurement_stalled_has_no_figure() -> None:
+    stalls = [*STEADY, 9.0]
+    summary = report.summarize(
+        [({"file": "a.json", "lease": "a"}, run({"fast_x": ok(9.0, stalls), "fast_y": ok(1.0)}))]
+    )
+    fast_x = summary["scenarios"]["1.5b"]["fast_x"]
+    assert fast_x["tokens_per_s"] is None and fast_x["mfu"] is None
+    assert fast_x["counted"] == "every measurement stalled"
+    assert summary["fast"] == {"1.5b": "fast_y"}
+
+
+def test_runs_that_disagree_on_versions_keep_each_runs() -> None:
+    a, b = run({}), {**run({}), "versions": {"trl": "2"}}
+    summary = report.summarize([({"file": "a", "lease": "x"}, a), ({"file": "b", "lease": "x"}, b)])
+    assert summary["versions"] == {"a": {"trl": "1"}, "b": {"trl": "2"}}
+
+
 def test_with_several_leases_the_lowest_ratio_is_the_one_reported() -> None:
     runs = [
         (

@@ -53,6 +53,8 @@ def test_kernel_problems(
         # Without the package either: the GPU is the first thing to fix, said once.
         (None, True, (), ["use_liger_kernel is true but there is no GPU"]),
         ("flex_attention", True, (), ["`flex_attention` cannot", "no GPU here"]),
+        ("eager", False, (), []),
+        ("kernels-community/flash-attn", False, (), ["cannot train without a GPU"]),
     ],
 )
 def test_kernel_problems_without_a_gpu(

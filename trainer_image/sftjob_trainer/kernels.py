@@ -5,8 +5,10 @@ Recipes from the field ask for `attn_implementation: flash_attention_2` (alignme
 image has no flash-attn (trainer_image/Dockerfile), and transformers finds that out only
 when it loads the model, after the dataset has been downloaded and prepared. This check
 runs first, names the key, and says what to write instead. Liger's kernels (Triton) and
-flex attention's backward need a GPU: on a CPU node they fail at the first step with
-Triton's "0 active drivers" or PyTorch's NotImplementedError, so they are refused there too.
+any attention but sdpa and eager need a GPU (a CUDA device: the image is built for CUDA):
+on a CPU node they fail at the first step (Triton's "0 active drivers", flex attention's
+NotImplementedError for backward), so they are refused there too. `sftjob run --local`
+uses CPU_ATTENTION to switch a GPU job's attention on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -35,9 +37,8 @@ ATTENTION_PACKAGES = {
 HUB_KERNELS = "kernels"
 LIGER = ("liger_kernel", "liger-kernel")
 FALLBACK_ATTENTION = "sdpa"
-# attn_implementation values that cannot train on CPU: flex attention has no backward
-# there, flash-attention is CUDA kernels.
-GPU_ONLY_ATTENTION = frozenset({"flex_attention", *ATTENTION_PACKAGES})
+# The attn_implementation values that train on CPU (FALLBACK_ATTENTION first).
+CPU_ATTENTION = (FALLBACK_ATTENTION, "eager")
 
 
 def kernel_problems(
@@ -49,7 +50,7 @@ def kernel_problems(
     """Pure: one message per setting whose package `importable` says is missing, or that
     needs a GPU where there is none."""
     problems = []
-    if not gpu and attn_implementation in GPU_ONLY_ATTENTION:
+    if not gpu and attn_implementation not in (None, *CPU_ATTENTION):
         problems.append(
             f"trl.yaml: attn_implementation `{attn_implementation}` cannot train without a "
             f"GPU; write `attn_implementation: {FALLBACK_ATTENTION}`, or run on GPU nodes"
