@@ -22,9 +22,9 @@ The SFTJob is what a user writes for one GPU: bf16, packing, max_length 2048, a 
 sftjob_train twice, in the order A B B A (the next shape B A A B): the first training
 process of a shape on a machine stalls in its first steps. Reported per scenario: steady
 tokens/s, the per-step times (a stall shows there) and the time to the first step, all
-from Trainer's per-step log lines as they arrive (steplog.py), MFU = 6 x parameters x steady tokens/s / the GPU's dense bf16 peak
-(attention flops left out, the same for all), and peak memory (nvidia-smi's memory.used,
-polled; ru_maxrss on CPU). Then, while the budget allows, the best fast scenario runs a few
+from Trainer's per-step log lines as they arrive (steplog.py), MFU = 6 x parameters x
+steady tokens/s / the GPU's dense bf16 peak (attention flops left out, the same for all),
+and peak memory (nvidia-smi's memory.used, polled; ru_maxrss on CPU). Then, while the budget allows, the best fast scenario runs a few
 steps under torch.profiler: profile_<shape>.txt, the operators and kernels by device time,
 says where the time goes. Writes gpu_throughput.json to --out ($OUT, else --work): one run's
 report, to keep in bench/results/gpu_throughput/ (throughput_report.py pools them);

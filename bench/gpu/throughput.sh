@@ -10,9 +10,9 @@
 # $OUT/gpu_throughput.json (else under /tmp/sftjob-gpu-throughput), plus the scenario logs in
 # $OUT/logs.tar.gz. Keep the report as bench/results/gpu_throughput/<date>-<lease><n>-<what>.json,
 # list it in runs.json there, and run bench/gpu/throughput_report.py for the summary.
-# Budget: about 7 minutes (the script starts no scenario that could not end within
-# BUDGET_S=360 s); give the device call timeout_s 480, which leaves a 15-minute device
-# budget room for one more, shorter try (BUDGET_S=300 bash bench/gpu/throughput.sh ...).
+# Budget: about 7 minutes (BUDGET_S=360 s; no scenario starts with under 60 s of it left);
+# give the device call timeout_s 480, which leaves a 15-minute device budget room for one
+# more, shorter try (BUDGET_S=300 bash bench/gpu/throughput.sh ...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
