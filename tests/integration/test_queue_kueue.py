@@ -104,6 +104,20 @@ def phases(devcluster: Any, namespace: str, names: list[str]) -> dict[str, dict[
     return {n: status(devcluster, namespace, n) for n in names}
 
 
+def queue_state(devcluster: Any, namespace: str, names: list[str]) -> str:
+    """The SFTJobs' status and the namespace's Workloads, for a failed wait's message."""
+    return json.dumps(
+        {
+            "sftjobs": {name: status(devcluster, namespace, name) for name in names},
+            "workloads": [
+                {k: w.get(k) for k in ("metadata", "spec", "status")}
+                for w in kueue_get(devcluster, "workload", namespace=namespace)["items"]
+            ],
+        },
+        indent=1,
+    )[-6000:]
+
+
 def test_four_eight_gpu_jobs_in_a_sixteen_gpu_queue_run_two_at_a_time(
     kueue: Any, operator: OperatorProcess, kube: Any, namespace: str, gpu_queue: Any
 ) -> None:
@@ -289,16 +303,7 @@ def test_suspend_releases_the_quota_and_resume_queues_again(
         "Running again",
         lambda: phase_is(kueue, namespace, "sus", "Running"),
         60,
-        explain=lambda: json.dumps(
-            {
-                "sftjob": status(kueue, namespace, "sus"),
-                "workloads": [
-                    {k: w.get(k) for k in ("metadata", "spec", "status")}
-                    for w in kueue_get(kueue, "workload", namespace=namespace)["items"]
-                ],
-            },
-            indent=1,
-        )[-6000:],
+        explain=lambda: queue_state(kueue, namespace, ["sus"]),
     )
     assert condition(st, "Admitted")["status"] == "True" and st["restarts"] == 0
 
@@ -314,10 +319,11 @@ def test_a_preempted_job_shows_preempted_is_not_failed_and_runs_again(
     apply(
         kueue,
         # Long enough that it cannot finish before the preemption, on a loaded machine too
-        # (the chain: high's SFTJob, its Job, Kueue's Workload, the preemption).
+        # (the chain: high's SFTJob, its Job, Kueue's Workload, the preemption); 60 s was
+        # not, once, in a full CI run.
         sftjob(
             "low", namespace, nodes=1, gpusPerNode=8, labels=low,
-            annotations={COMPLETE_DELAY: "60s"},
+            annotations={COMPLETE_DELAY: "100s"},
         ),
     )  # fmt: skip
     wait_for("low Running", lambda: phase_is(kueue, namespace, "low", "Running"))
@@ -330,7 +336,12 @@ def test_a_preempted_job_shows_preempted_is_not_failed_and_runs_again(
             annotations={COMPLETE_DELAY: "5s"},
         ),
     )  # fmt: skip
-    st = wait_for("low Preempted", lambda: phase_is(kueue, namespace, "low", "Preempted"), 60)
+    st = wait_for(
+        "low Preempted",
+        lambda: phase_is(kueue, namespace, "low", "Preempted"),
+        90,
+        explain=lambda: queue_state(kueue, namespace, ["low", "high"]),
+    )
     assert st["restarts"] == 0 and st["attempt"] == 1
     assert condition(st, "Failed") == {} and condition(st, "Admitted")["status"] == "False"
     assert "preempted" in st["message"].lower()
