@@ -115,7 +115,6 @@ def counted(ms: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], s
 
 def summarize(runs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> dict[str, Any]:
     """The summary of (manifest entry, report) pairs."""
-    first = runs[0][1]
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for entry, run in runs:
         for shape, name, m in measurements(run, entry):
@@ -153,7 +152,7 @@ def summarize(runs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> di
         "generated_by": "bench/gpu/throughput_report.py from bench/results/gpu_throughput/",
         "device": sorted({run["device"] for _, run in runs}),
         "peak_bf16_flops": peak,
-        "mfu_formula": first["mfu_formula"],
+        "mfu_formula": same(runs, "mfu_formula"),
         "versions": same(runs, "versions"),
         "differs_from_pins": same(runs, "differs_from_pins"),
         "sftjob_over_trl": {s: (r["ratio"] if r else None) for s, r in ratios.items()},

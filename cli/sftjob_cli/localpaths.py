@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sftjob_trainer.kernels import CPU_ATTENTION
+from sftjob_trainer.kernels import CPU_ATTENTION, needs_gpu
 
 from sftjob_cli import operator_api
 
@@ -106,7 +106,7 @@ def cpu_attention(trl: dict[str, Any]) -> list[str]:
     """A GPU-only attention (flash, flex, ...) in trl.yaml or its model_init_kwargs (a
     mapping, or the JSON string TRL also reads) switched to sdpa, in place; the notes."""
     notes = []
-    if trl.get("attn_implementation") not in (None, *CPU_ATTENTION):
+    if needs_gpu(trl.get("attn_implementation")):
         trl["attn_implementation"] = CPU_ATTENTION[0]
         notes.append(f"no GPU here: trl.yaml attn_implementation: {CPU_ATTENTION[0]}")
     kwargs = trl.get("model_init_kwargs")
@@ -115,10 +115,7 @@ def cpu_attention(trl: dict[str, Any]) -> list[str]:
             kwargs = json.loads(kwargs)
         except ValueError:
             return notes  # the trainer refuses what it cannot read
-    if isinstance(kwargs, dict) and kwargs.get("attn_implementation") not in (
-        None,
-        *CPU_ATTENTION,
-    ):
+    if isinstance(kwargs, dict) and needs_gpu(kwargs.get("attn_implementation")):
         trl["model_init_kwargs"] = {**kwargs, "attn_implementation": CPU_ATTENTION[0]}
         notes.append(
             f"no GPU here: trl.yaml model_init_kwargs.attn_implementation: {CPU_ATTENTION[0]}"

@@ -41,6 +41,11 @@ FALLBACK_ATTENTION = "sdpa"
 CPU_ATTENTION = (FALLBACK_ATTENTION, "eager")
 
 
+def needs_gpu(attn_implementation: str | None) -> bool:
+    """Whether an attn_implementation cannot train on CPU (None: transformers' default)."""
+    return attn_implementation not in (None, *CPU_ATTENTION)
+
+
 def kernel_problems(
     attn_implementation: str | None,
     use_liger_kernel: bool,
@@ -49,20 +54,14 @@ def kernel_problems(
 ) -> list[str]:
     """Pure: one message per setting whose package `importable` says is missing, or that
     needs a GPU where there is none."""
+    # Without a GPU, that is the one thing to say of a setting; its package comes after.
     problems = []
-    if not gpu and attn_implementation not in (None, *CPU_ATTENTION):
+    if not gpu and needs_gpu(attn_implementation):
         problems.append(
             f"trl.yaml: attn_implementation `{attn_implementation}` cannot train without a "
             f"GPU; write `attn_implementation: {FALLBACK_ATTENTION}`, or run on GPU nodes"
         )
-        attn_implementation = None  # its package is the next thing to fix, not this one
-    if not gpu and use_liger_kernel:
-        problems.append(
-            "trl.yaml: use_liger_kernel is true but there is no GPU here (Liger's kernels "
-            "are Triton, GPU only); write `use_liger_kernel: false`, or run on GPU nodes"
-        )
-        use_liger_kernel = False  # one message for it is enough
-    if attn_implementation in ATTENTION_PACKAGES:
+    elif attn_implementation in ATTENTION_PACKAGES:
         module, package, image = ATTENTION_PACKAGES[attn_implementation]
         if not importable(module) and not importable(HUB_KERNELS):
             problems.append(
@@ -70,7 +69,12 @@ def kernel_problems(
                 f"this trainer image does not have; write `attn_implementation: "
                 f"{FALLBACK_ATTENTION}` (PyTorch's fused attention), or use {image}"
             )
-    if use_liger_kernel and not importable(LIGER[0]):
+    if not gpu and use_liger_kernel:
+        problems.append(
+            "trl.yaml: use_liger_kernel is true but there is no GPU here (Liger's kernels "
+            "are Triton, GPU only); write `use_liger_kernel: false`, or run on GPU nodes"
+        )
+    elif use_liger_kernel and not importable(LIGER[0]):
         problems.append(
             f"trl.yaml: use_liger_kernel is true but this trainer image does not have "
             f"{LIGER[1]}; write `use_liger_kernel: false`, or use an image with {LIGER[1]}"
