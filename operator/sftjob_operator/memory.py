@@ -17,6 +17,7 @@ from typing import Any
 
 from sftjob_operator.decide import progress as progress_policy
 from sftjob_operator.metrics import JobSample
+from sftjob_operator.status.phase import NotCreated
 from sftjob_operator.views import Key, SftView
 
 
@@ -31,7 +32,7 @@ class JobMemory:
     # The newest attempt whose children this process created or refused, or whose
     # creation a restart has claimed (0: none).
     ensured: int = 0
-    create_error: str | None = None
+    not_created: NotCreated | None = None  # why the attempt's children do not exist yet
     # (attempt, when this operator started it), until that attempt's Job is seen.
     attempt_started: tuple[int, datetime] | None = None
     recheck: asyncio.TimerHandle | None = None  # a time-based rule, or the TTL

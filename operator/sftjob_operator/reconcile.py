@@ -47,7 +47,7 @@ from sftjob_operator.status.observe import (
     JobView,
     job_view,
 )
-from sftjob_operator.status.phase import FINAL_PHASES, Policy
+from sftjob_operator.status.phase import CREATE_FAILED, FINAL_PHASES, NotCreated, Policy
 from sftjob_operator.trainer_identity import TrainerIdentities
 from sftjob_operator.views import Indexes, Key, SftView, sft_view
 from sftjob_operator.workloads import read_workload, set_workload_active, stop_by_workload
@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 
 CREATE_RETRY_SECONDS = 30
+# A missing claim that a GitOps sync is about to apply: look again soon.
+WAIT_RETRY_SECONDS = 10.0
 # Child events arrive in bursts (every pod of a job changes at once); one status
 # derivation per burst keeps writes per SFTJob low.
 DEBOUNCE_SECONDS = 0.5
@@ -184,7 +186,11 @@ class Reconciler:
             return
         prepared = await children.prepare(self.api, view, body, attempt, current.get("startTime"))
         if isinstance(prepared, Setup):
-            memory.mark_ensured(attempt)
+            memory.not_created = prepared.waiting
+            if prepared.waiting is not None:
+                self._retry_ensure(view.key, WAIT_RETRY_SECONDS)
+            else:
+                memory.mark_ensured(attempt)
             await self._refresh(view.key, memory, seen=view, setup=prepared)
             return
         rendered, storage = prepared
@@ -197,7 +203,7 @@ class Reconciler:
             await self._create_failed(view, memory, exc, rendered.children[-1])
             return
         memory.mark_ensured(attempt)
-        memory.create_error = None
+        memory.not_created = None
         memory.cancel_retry()
         await self._refresh(
             view.key,
@@ -214,7 +220,7 @@ class Reconciler:
         if exc.status == 403 and "being terminated" in str(exc):
             return  # the namespace is going away, and the SFTJob with it
         error = in_sftjob_fields(str(exc), job, view.spec)  # `job` is the last child
-        memory.create_error = error
+        memory.not_created = NotCreated(CREATE_FAILED, error)
         self.create_failures += 1
         self.identities.forget(view.namespace)
         replacing = exc.reason == children.BEING_REPLACED
@@ -301,7 +307,7 @@ class Reconciler:
             children=seen,
             progress=memory.held_progress(view),
             attempt_started=created or memory.started(attempt),
-            create_error=memory.create_error,
+            not_created=memory.not_created,
             record=record,
             pending=self._progress_sink.peek(view.key),
         )

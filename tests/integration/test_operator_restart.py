@@ -229,6 +229,62 @@ def test_a_single_node_claim_is_refused_for_several_nodes(
     assert condition(st, "CheckpointStorage")["reason"] == "EmptyDir"
 
 
+def test_a_missing_claim_of_several_nodes_holds_the_job_back_until_it_is_checked(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """A GitOps sync may apply a multi-node job's claim after the SFTJob. No pod is created
+    until the claim exists: a ReadWriteOnce claim is then refused as it is when it came
+    first, before any pod waits on a volume one node can mount; a ReadWriteMany one starts
+    the job."""
+
+    def claim(name: str, mode: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"accessModes": [mode], "resources": {"requests": {"storage": "1Gi"}}},
+        }
+
+    def phase_and_reason(st: dict[str, Any]) -> tuple[Any, Any]:
+        return st.get("phase"), condition(st, "Running").get("reason")
+
+    def waiting(name: str) -> dict[str, Any] | None:
+        st = status(devcluster, namespace, name)
+        return st if phase_and_reason(st) == ("Pending", "ClaimNotFound") else None
+
+    apply(devcluster, sftjob("single", namespace, nodes=2, storage={"claimName": "one"}, **CPU))
+    apply(devcluster, sftjob("shared", namespace, nodes=2, storage={"claimName": "many"}, **CPU))
+    for name, claim_name in (("single", "one"), ("shared", "many")):
+        st = wait_for(f"{name} waiting for its claim", lambda name=name: waiting(name))
+        assert st["message"].startswith(
+            f"spec.storage.claimName: there is no PersistentVolumeClaim {claim_name} "
+        )
+        assert "the operator creates the 2 pods once it exists" in st["message"]
+        assert condition(st, "CheckpointStorage")["reason"] == "ClaimNotFound"
+        assert children(kube, namespace, name, "Job") == []
+    events = devcluster.kubectl(
+        "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=single",
+        "-o", "jsonpath={range .items[*]}{.type}|{.reason}{'\\n'}{end}",
+    ).stdout  # fmt: skip
+    assert "Warning|ClaimNotFound" in events.splitlines(), events
+
+    apply(devcluster, claim("one", "ReadWriteOnce"), claim("many", "ReadWriteMany"))
+    st = wait_for("single Failed", lambda: phase_is(devcluster, namespace, "single", "Failed"))
+    storage = condition(st, "CheckpointStorage")
+    assert (storage["status"], storage["reason"]) == ("False", "ClaimNotShared")
+    assert st["message"].startswith("spec.storage.claimName: claim one allows ReadWriteOnce")
+    assert children(kube, namespace, "single", "Job") == []
+
+    def created() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "shared")
+        return st if condition(st, "ChildrenCreated").get("status") == "True" else None
+
+    st = wait_for("shared's children", created)
+    assert phase_and_reason(st)[1] != "ClaimNotFound"
+    assert condition(st, "CheckpointStorage")["reason"] == "Claim"
+    assert children(kube, namespace, "shared", "Job")
+
+
 def test_restarts_survive_an_operator_restart_without_double_counting(
     devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
 ) -> None:

@@ -19,14 +19,23 @@ from sftjob_operator.decide import (
     StopJob,
     decide,
     setup,
+    storage,
 )
 from sftjob_operator.status.observe import JobView, PodView, WorkloadView
-from sftjob_operator.status.phase import FAILED, MISSING_PODS_RECHECK_SECONDS, Derived, Policy
+from sftjob_operator.status.phase import (
+    FAILED,
+    MISSING_PODS_RECHECK_SECONDS,
+    Derived,
+    NotCreated,
+    Policy,
+)
 from sftjob_operator.status.progress import Record
+from sftjob_operator.status.update import phase_reason
 from sftjob_operator.views import sft_view
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 STAMP = "2025-01-01T12:00:00Z"
+QUOTA = NotCreated("CreateFailed", "quota")
 JOB = JobView(name="j-a1", attempt=1, suspended=False, active=1, created="2025-01-01T11:00:00Z")
 FAILED_POD = PodView(name="j-a1-0-x", index=0, phase="Failed", exit_code=1)
 RUNNING_POD = PodView(name="j-a1-0-x", index=0, phase="Running")
@@ -283,20 +292,45 @@ def test_a_refused_child_stalls_after_its_grace_counted_from_the_status() -> Non
     of the operator does not start the grace again."""
     policy = Policy(unschedulable_grace_seconds=300)
     refused = setup.create_failed("jobs.batch is forbidden: exceeded quota: no-jobs")
-    first = decide(observe({}, job=None, create_error="quota"), NOW, policy, refused)
+    first = decide(observe({}, job=None, not_created=QUOTA), NOW, policy, refused)
     assert first.status["phase"] == "Pending"
     assert condition(first.status, "Stalled")["status"] == "False"
     created = condition(first.status, "ChildrenCreated")
     assert (created["reason"], created["lastTransitionTime"]) == ("CreateFailed", STAMP)
     later = NOW + timedelta(seconds=299)
-    still = decide(observe(first.status, job=None, create_error="quota"), later, policy)
+    still = decide(observe(first.status, job=None, not_created=QUOTA), later, policy)
     assert condition(still.status, "Stalled")["status"] == "False"
     assert still.recheck_after == 1
     past = decide(
-        observe(still.status, job=None, create_error="quota"), later + timedelta(seconds=2), policy
+        observe(still.status, job=None, not_created=QUOTA), later + timedelta(seconds=2), policy
     )
     stalled = condition(past.status, "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "CreateFailed")
+
+
+def test_a_missing_shared_claim_is_pending_warned_and_stalls_after_its_grace() -> None:
+    """A job of several nodes waits for its claim without children: Pending/ClaimNotFound
+    with a Warning, and Stalled once the CheckpointStorage condition is older than the
+    grace (read from the status, so an operator restart does not start it again)."""
+    policy = Policy(unschedulable_grace_seconds=300)
+    check = storage.storage_check(
+        sft_view(
+            {"metadata": {"name": "j"}, "spec": {"nodes": 2, "storage": {"claimName": "c"}}}
+        ).spec,
+        None,
+        claim_missing=True,
+    )
+    waiting = setup.storage_refused(check)
+    assert waiting is not None and waiting.waiting is not None
+    first = decide(observe({}, job=None, not_created=waiting.waiting), NOW, policy, waiting)
+    assert (first.status["phase"], phase_reason(first.status)) == ("Pending", "ClaimNotFound")
+    assert first.status["message"] == check.message
+    assert [(e.type, e.reason) for e in first.events] == [("Warning", "ClaimNotFound")]
+    later = NOW + timedelta(seconds=301)
+    past = decide(observe(first.status, job=None, not_created=waiting.waiting), later, policy)
+    assert past.status["phase"] == "Pending"
+    stalled = condition(past.status, "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "ClaimNotFound")
 
 
 def test_a_final_phase_still_observes_a_new_generation() -> None:

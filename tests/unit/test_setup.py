@@ -71,6 +71,20 @@ def test_storage_the_nodes_cannot_share_is_refused() -> None:
     assert [c.type for c in refused.conditions] == ["CheckpointStorage"]
 
 
+def test_a_missing_claim_of_several_nodes_holds_the_children_back() -> None:
+    several = storage_refused(
+        storage_check(read_spec({"nodes": 2, "storage": {"claimName": "c"}}), None, True)
+    )
+    assert several is not None and several.refusal is None and several.waiting is not None
+    assert several.waiting.reason == "ClaimNotFound"
+    assert several.waiting.message.startswith("spec.storage.claimName: there is no")
+    assert [(c.type, c.ok, c.reason) for c in several.conditions] == [
+        ("CheckpointStorage", False, "ClaimNotFound")
+    ]
+    one = storage_check(read_spec({"nodes": 1, "storage": {"claimName": "c"}}), None, True)
+    assert storage_refused(one) is None  # its pod waits for the claim
+
+
 def test_created_children_say_so_with_every_translation_and_the_output_dir() -> None:
     b = body(**{**SPEC, "sftConfig": {"evaluation_strategy": "no"}})
     rendered = render_attempt(b, sft_view(b), 1, None, NOW)

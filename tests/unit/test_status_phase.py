@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 from sftjob_operator.status.observe import JobView, PodView, RefusedPod, job_view, pod_view
-from sftjob_operator.status.phase import STOP_JOB, Derived, Observed, Policy, derive
+from sftjob_operator.status.phase import (
+    STOP_JOB,
+    Derived,
+    NotCreated,
+    Observed,
+    Policy,
+    derive,
+)
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 POLICY = Policy(straggler_grace_seconds=300, image_pull_grace_seconds=600)
@@ -30,7 +37,18 @@ REFUSED = RefusedPod(QUOTA_MSG, since="2025-01-01T11:59:00Z")
 
 ROWS: list[tuple[str, Observed, str, str]] = [
     ("no job yet", Observed(2, None), "Pending", "Creating"),
-    ("create failed", Observed(2, None, create_error="quota exceeded"), "Pending", "CreateFailed"),
+    (
+        "create failed",
+        Observed(2, None, not_created=NotCreated("CreateFailed", "quota exceeded")),
+        "Pending",
+        "CreateFailed",
+    ),
+    (
+        "claim missing",
+        Observed(2, None, not_created=NotCreated("ClaimNotFound", "no claim c")),
+        "Pending",
+        "ClaimNotFound",
+    ),
     ("no pods yet", Observed(2, job()), "Pending", "WaitingForPods"),
     ("pods refused", Observed(2, job(), [pod(0)], refused=REFUSED), "Pending", "PodCreateFailed"),
     ("one of two running", Observed(2, job(), [pod(0), pod(1, "Pending")]), "Pending", "Starting"),
@@ -198,7 +216,8 @@ def row(name: str) -> Derived:
 
 def test_a_refused_child_carries_since_when_so_that_it_can_stall() -> None:
     since = "2025-01-01T11:50:00Z"
-    observed = Observed(2, None, create_error="quota exceeded", create_failed_since=since)
+    refused = NotCreated("CreateFailed", "quota exceeded")
+    observed = Observed(2, None, not_created=refused, not_created_since=since)
     derived = derive(observed, NOW)
     assert (derived.reason, derived.message, derived.since) == (
         "CreateFailed",

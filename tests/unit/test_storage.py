@@ -46,17 +46,23 @@ def test_refusal_names_the_field_and_what_to_write() -> None:
     assert "ReadWriteMany" in check.message and "storage.size" in check.message
 
 
-@pytest.mark.parametrize(("nodes", "rwx"), [(1, False), (2, True)])
-def test_a_claim_that_does_not_exist_is_said_and_the_pods_wait_for_it(
-    nodes: int, rwx: bool
-) -> None:
+@pytest.mark.parametrize(("nodes", "several"), [(1, False), (2, True)])
+def test_a_claim_that_does_not_exist_is_said_and_waited_for(nodes: int, several: bool) -> None:
+    """One node: its pod waits for the claim. Several: no child is created until the claim
+    exists, so that a ReadWriteOnce one is refused before pods wait on it."""
     spec = read_spec({"nodes": nodes, "storage": {"claimName": "mine"}})
     check = storage_check(spec, None, claim_missing=True)
-    assert (check.ok, check.refuse, check.reason) == (False, False, "ClaimNotFound")
+    assert (check.ok, check.refuse, check.wait, check.reason) == (
+        False,
+        False,
+        several,
+        "ClaimNotFound",
+    )
     assert check.message.startswith(
         "spec.storage.claimName: there is no PersistentVolumeClaim mine in this namespace"
     )
-    assert ("ReadWriteMany" in check.message) is rwx
+    assert ("ReadWriteMany" in check.message) is several
+    assert ("the pods wait for it" in check.message) is not several
     assert "storage.size" in check.message
 
 

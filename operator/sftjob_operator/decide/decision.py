@@ -43,11 +43,13 @@ from sftjob_operator.decide.model import (
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import phase, timeutil
 from sftjob_operator.status.phase import (
+    CLAIM_NOT_FOUND,
     CREATE_FAILED,
     FAILED,
     FINAL_PHASES,
     STOP_JOB,
     Derived,
+    NotCreated,
     Policy,
 )
 from sftjob_operator.status.update import (
@@ -128,22 +130,32 @@ def decide(
 
 
 def _queue_phase(seen: Observation, now: datetime) -> Derived | None:
-    if seen.create_error:
+    if seen.not_created:
         return None
     return queue.derive(
         seen.sftjob.queue, seen.children.job, seen.workload, seen.sftjob.spec.suspend, now
     )
 
 
-def _create_failed_since(status: Mapping[str, Any]) -> str | None:
-    """Since when the apiserver has refused the children, as the status recorded it (it
-    survives a restart of the operator; its lastTransitionTime moves only with the status)."""
-    created = cond.get(status.get("conditions") or (), cond.CHILDREN_CREATED)
-    if created is None or created.get("status") != "False":
+# The condition whose lastTransitionTime says since when the children have not been
+# created, for each reason why.
+_NOT_CREATED_CONDITION = {
+    CREATE_FAILED: cond.CHILDREN_CREATED,
+    CLAIM_NOT_FOUND: cond.CHECKPOINT_STORAGE,
+}
+
+
+def _not_created_since(status: Mapping[str, Any], not_created: NotCreated | None) -> str | None:
+    """Since when the children have not been created for this reason, as the status recorded
+    it (it survives a restart of the operator; lastTransitionTime moves only with the status)."""
+    if not_created is None:
         return None
-    if created.get("reason") != CREATE_FAILED:
+    found = cond.get(status.get("conditions") or (), _NOT_CREATED_CONDITION[not_created.reason])
+    if found is None or found.get("status") != "False":
         return None
-    return str(created.get("lastTransitionTime") or "") or None
+    if found.get("reason") != not_created.reason:
+        return None
+    return str(found.get("lastTransitionTime") or "") or None
 
 
 def _phase_inputs(seen: Observation) -> phase.Observed:
@@ -152,8 +164,8 @@ def _phase_inputs(seen: Observation) -> phase.Observed:
         job=seen.children.job,
         pods=seen.children.pods,
         user_suspended=seen.sftjob.spec.suspend,
-        create_error=seen.create_error,
-        create_failed_since=_create_failed_since(seen.status),
+        not_created=seen.not_created,
+        not_created_since=_not_created_since(seen.status, seen.not_created),
         refused=seen.refused,
     )
 

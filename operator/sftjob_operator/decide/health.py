@@ -33,6 +33,7 @@ from sftjob_operator.decide.model import Condition
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status import timeutil
 from sftjob_operator.status.phase import (
+    CLAIM_NOT_FOUND,
     CREATE_FAILED,
     FAILED,
     PENDING,
@@ -63,6 +64,7 @@ STALL_REASONS: Mapping[str, Callable[[Policy], float]] = {
     "Unschedulable": _unschedulable_grace,
     POD_CREATE_FAILED: _unschedulable_grace,
     CREATE_FAILED: _unschedulable_grace,
+    CLAIM_NOT_FOUND: _unschedulable_grace,
 }
 
 

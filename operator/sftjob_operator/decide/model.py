@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sftjob_operator.status.observe import JobView, PodView, RefusedPod, WorkloadView
-from sftjob_operator.status.phase import Derived
+from sftjob_operator.status.phase import Derived, NotCreated
 from sftjob_operator.status.progress import Record
 from sftjob_operator.status.update import Event
 from sftjob_operator.views import SftView
@@ -34,10 +34,12 @@ class Condition:
 @dataclass(frozen=True)
 class Setup:
     """What ensuring an attempt's children found (setup.py): the conditions it sets, and a
-    refusal that ends the SFTJob instead of the phase the children would give."""
+    refusal that ends the SFTJob instead of the phase the children would give, or why the
+    children wait (`waiting`: the operator tries again)."""
 
     conditions: tuple[Condition, ...] = ()
     refusal: Derived | None = None
+    waiting: NotCreated | None = None
     output_dir: str | None = None
     # Messages of the names translated from older TRL, posted once as Warning Events.
     translations: tuple[str, ...] = ()
@@ -53,7 +55,7 @@ class Observation:
     progress: Mapping[str, Any]
     # When the current attempt began (its Job's creation), for telling its records apart.
     attempt_started: datetime | None = None
-    create_error: str | None = None
+    not_created: NotCreated | None = None
     record: Record | None = None  # a progress record to write now
     pending: Record | None = None  # the newest record not yet written
     # Kueue's Workload of the current attempt's Job, read while Kueue may hold it.

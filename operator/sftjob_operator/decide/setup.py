@@ -2,7 +2,8 @@
 
 An attempt's children are rendered from the spec (pure). A spec that cannot be rendered,
 or checkpoint storage the nodes cannot share, refuses the SFTJob: Failed, with the field
-named, and no child is created. Otherwise the children are created; the conditions say
+named, and no child is created. A claim that several nodes would share but that does not
+exist yet holds the children back until it does (Pending). Otherwise the children are created; the conditions say
 so (ChildrenCreated, ConfigNormalized, CheckpointStorage), and status.outputDir says where
 the outputs land.
 """
@@ -20,7 +21,7 @@ from sftjob_operator.decide.model import Condition, Setup
 from sftjob_operator.decide.storage import StorageCheck
 from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.status import conditions as cond
-from sftjob_operator.status.phase import CREATE_FAILED, FAILED, Derived
+from sftjob_operator.status.phase import CREATE_FAILED, FAILED, Derived, NotCreated
 from sftjob_operator.views import SftView
 
 
@@ -61,12 +62,18 @@ def invalid_spec(message: str) -> Setup:
 
 
 def storage_refused(storage: StorageCheck) -> Setup | None:
-    if not storage.refuse:
-        return None
-    return Setup(
-        conditions=(_storage(storage),),
-        refusal=Derived(FAILED, storage.reason, storage.message),
-    )
+    """The SFTJob's refusal, or why its children wait, when the storage check says so."""
+    if storage.refuse:
+        return Setup(
+            conditions=(_storage(storage),),
+            refusal=Derived(FAILED, storage.reason, storage.message),
+        )
+    if storage.wait:
+        return Setup(
+            conditions=(_storage(storage),),
+            waiting=NotCreated(storage.reason, storage.message),
+        )
+    return None
 
 
 def create_failed(error: str) -> Setup:

@@ -6,8 +6,11 @@
   would each write their own checkpoints and a restart could not resume.
 - storage.size with ttlSecondsAfterFinished and no retain: the TTL deletes the claim with
   the SFTJob, the trained model included; the condition says so.
-- storage.claimName that names no claim: the pods wait for it (Kubernetes' own behaviour,
-  and a GitOps sync may apply the claim after the SFTJob); the condition says so.
+- storage.claimName that names no claim: a GitOps sync may apply the claim after the
+  SFTJob, so it is waited for, and the condition says so. One node: the pods wait for it
+  (Kubernetes' own behaviour). Several nodes: the children are created only once the claim
+  exists, so that its access modes are checked before any pod would wait on a claim that
+  only one node can mount.
 - no storage: an emptyDir per pod. It disappears with the pod, so training works but a
   restart starts again from step 0; the condition says so (a warning, not a refusal:
   short or throw-away jobs need no storage).
@@ -22,7 +25,7 @@ from typing import Any
 from sftjob_operator.api.spec import JobSpec
 from sftjob_operator.decide.model import Condition
 from sftjob_operator.status import conditions as cond
-from sftjob_operator.status.phase import RUNNING, SUCCEEDED
+from sftjob_operator.status.phase import CLAIM_NOT_FOUND, RUNNING, SUCCEEDED
 
 RWX = "ReadWriteMany"
 
@@ -33,10 +36,10 @@ class StorageCheck:
     reason: str
     message: str
     refuse: bool = False
+    wait: bool = False  # create no child yet: look again later
 
 
 CLAIM = "Claim"
-CLAIM_NOT_FOUND = "ClaimNotFound"
 
 
 def claim_kept(name: str) -> str:
@@ -52,13 +55,19 @@ def storage_check(
     nodes = spec.nodes
     if name := spec.claim_name:
         if claim_missing:
+            waiter = (
+                f"the operator creates the {nodes} pods once it exists and allows {RWX}"
+                if nodes > 1
+                else "the pods wait for it"
+            )
             return StorageCheck(
                 False,
                 CLAIM_NOT_FOUND,
                 f"spec.storage.claimName: there is no PersistentVolumeClaim {name} in this "
-                "namespace; the pods wait for it: create it"
+                f"namespace; {waiter}: create it"
                 + (f" ({RWX}, for {nodes} nodes)" if nodes > 1 else "")
                 + ", or write storage.size instead of claimName and the operator makes one",
+                wait=nodes > 1,
             )
         modes = _access_modes(claim) if claim is not None else None
         if nodes > 1 and modes is not None and RWX not in modes:

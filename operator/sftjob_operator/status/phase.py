@@ -30,6 +30,9 @@ STOP_JOB = "stop-job"  # action: suspend the Job so its remaining pods are termi
 
 # The apiserver refused a child the operator creates (a quota, a webhook, a name taken).
 CREATE_FAILED = "CreateFailed"
+# A job of several nodes names a claim that does not exist yet: its children wait for it,
+# so that its access modes are checked before any pod is created (decide/storage.py).
+CLAIM_NOT_FOUND = "ClaimNotFound"
 # The Job controller could not create a pod (the apiserver refused it): see refused_pods.py.
 POD_CREATE_FAILED = "PodCreateFailed"
 # While pods are missing, look again soon: the Job controller's refusal is only an Event,
@@ -61,13 +64,23 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class NotCreated:
+    """Why the current attempt's children do not exist yet: the apiserver refused one
+    (CREATE_FAILED), or the claim of a job of several nodes is missing (CLAIM_NOT_FOUND).
+    The operator tries again (reconcile.py)."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Observed:
     nodes: int
     job: JobView | None
     pods: Sequence[PodView] = ()
     user_suspended: bool = False  # spec.suspend
-    create_error: str | None = None
-    create_failed_since: str | None = None
+    not_created: NotCreated | None = None
+    not_created_since: str | None = None
     refused: RefusedPod | None = None  # the Job controller's latest FailedCreate Event
 
 
@@ -91,9 +104,9 @@ def _since(moment: str | None, now: datetime) -> float:
 
 
 def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Derived:
-    if observed.create_error:
+    if not_created := observed.not_created:
         return Derived(
-            PENDING, CREATE_FAILED, observed.create_error, since=observed.create_failed_since
+            PENDING, not_created.reason, not_created.message, since=observed.not_created_since
         )
     job = observed.job
     if job is None:

@@ -9,6 +9,7 @@ from typing import Any
 from sftjob_operator.status import conditions as cond
 from sftjob_operator.status.phase import (
     BACKOFF,
+    CLAIM_NOT_FOUND,
     CREATE_FAILED,
     FAILED,
     FINAL_PHASES,
@@ -23,6 +24,7 @@ from sftjob_operator.status.phase import (
 WARNING_REASONS = frozenset(
     {
         CREATE_FAILED,
+        CLAIM_NOT_FOUND,
         POD_CREATE_FAILED,
         "Unschedulable",
         "ImagePullBackOff",
