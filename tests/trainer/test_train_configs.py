@@ -70,3 +70,21 @@ def test_legacy_and_unknown_keys_are_refused(tiny: Any, tmp_path: Path) -> None:
     assert "hf_secret" not in reason
     assert reason.strip() in run.stderr
     assert not (tmp_path / "out").exists()  # refused before anything was created
+
+
+def test_values_of_the_wrong_type_are_refused_before_anything_loads(
+    tiny: Any, tmp_path: Path
+) -> None:
+    """TrlParser passes a YAML value that is not a string to SFTConfig unconverted:
+    `learning_rate: [1, 2]` would reach the optimizer. The trainer refuses it first."""
+    wrong = {"learning_rate": [1, 2], "max_steps": 2.5, "packing": 1}
+    config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", **wrong))
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text()
+    assert len(reason.strip().splitlines()) == 1
+    assert "`learning_rate` is `[1, 2]`, a list, but the field takes a number" in reason
+    assert "`max_steps` is `2.5`, a number, but the field takes an integer" in reason
+    assert "`packing` is `1`, an integer, but the field takes true or false" in reason
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()

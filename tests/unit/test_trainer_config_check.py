@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sftjob_trainer.config_check import ConfigError, check_config, config_problems
+from sftjob_trainer.config_check import (
+    ConfigError,
+    Scalar,
+    check_config,
+    config_problems,
+    scalar_fields,
+    value_problem,
+)
 from sftjob_trainer.failure import not_utf8, one_line, process_label
 
 KNOWN = frozenset({"eval_strategy", "dtype", "max_length", "lora_r", "attn_implementation",
@@ -33,6 +41,81 @@ KNOWN = frozenset({"eval_strategy", "dtype", "max_length", "lora_r", "attn_imple
 def test_problem_names_key_and_fix(key: str, value: object, fix: str) -> None:
     [problem] = config_problems({key: value, "output_dir": "/o"}, KNOWN)
     assert f"`{key}" in problem and fix in problem
+
+
+@dataclasses.dataclass
+class Args:
+    learning_rate: float = 2e-5
+    max_steps: int = -1
+    bf16: bool | None = None
+    packing: bool = False
+    output_dir: str | None = None
+    seed: int = 42
+    report_to: str | list[str] | None = None  # a union of several types: not checked
+    model_init_kwargs: dict[str, Any] | str | None = None
+
+
+SCALARS = scalar_fields([Args])
+
+
+def test_scalar_fields_are_read_from_the_annotations() -> None:
+    assert {
+        "learning_rate": Scalar(float, optional=False, default=2e-5),
+        "max_steps": Scalar(int, optional=False, default=-1),
+        "bf16": Scalar(bool, optional=True),
+        "packing": Scalar(bool, optional=False, default=False),
+        "output_dir": Scalar(str, optional=True),
+        "seed": Scalar(int, optional=False, default=42),
+    } == SCALARS
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("learning_rate", [1, 2], "`learning_rate` is `[1, 2]`, a list, but the field takes a number; write a number such as its default, `learning_rate: 2e-05`"),
+        ("learning_rate", True, "`learning_rate` is `true`, true or false, but the field takes a number"),
+        ("learning_rate", {"a": 1}, "is `{\"a\": 1}`, a mapping,"),
+        ("learning_rate", None, "is null, but the field takes a number; write a number such as its default, `learning_rate: 2e-05`, or leave the key out"),
+        ("max_steps", 2.5, "`max_steps` is `2.5`, a number, but the field takes an integer"),
+        ("seed", False, "the field takes an integer"),
+        ("packing", 1, "`packing` is `1`, an integer, but the field takes true or false; write true or false such as its default, `packing: false`"),
+        ("output_dir", ["a", "b"], "`output_dir` is `[\"a\", \"b\"]`, a list, but the field takes a string; write a string"),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_type_is_named_with_what_to_write(
+    key: str, value: object, message: str
+) -> None:
+    [problem] = config_problems({key: value}, frozenset(SCALARS), SCALARS)
+    assert problem.startswith("trl.yaml: `") and message in problem
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("learning_rate", 1),  # an integer is a number
+        ("learning_rate", "fast"),  # a string: argparse converts it or says why not
+        ("bf16", None),
+        ("bf16", True),
+        ("output_dir", None),
+        ("output_dir", True),  # resume_from_checkpoint: true is a str field's value too
+        ("max_steps", 10),
+        ("report_to", ["wandb"]),
+        ("model_init_kwargs", {"attn_implementation": "sdpa"}),
+    ],
+)
+def test_a_value_of_the_fields_type_passes(key: str, value: object) -> None:
+    assert config_problems({key: value}, frozenset(SCALARS) | {key}, SCALARS) == []
+
+
+def test_the_pinned_trls_fields_are_checked() -> None:
+    from trl import DatasetMixtureConfig, ModelConfig, ScriptArguments, SFTConfig
+
+    scalars = scalar_fields([ScriptArguments, SFTConfig, ModelConfig, DatasetMixtureConfig])
+    assert scalars["learning_rate"].kind is float and scalars["max_steps"].kind is int
+    assert scalars["resume_from_checkpoint"] == Scalar(str, optional=True)
+    assert "report_to" not in scalars and "model_init_kwargs" not in scalars
+    assert value_problem("learning_rate", [1, 2], scalars["learning_rate"])
+    assert value_problem("resume_from_checkpoint", True, scalars["resume_from_checkpoint"]) is None
 
 
 def test_clean_config_and_env_block_pass() -> None:

@@ -1,4 +1,5 @@
-"""Refuse trl.yaml keys that the pinned TRL would silently ignore.
+"""Refuse trl.yaml keys that the pinned TRL would silently ignore, and values it would not
+check.
 
 `TrlParser` sets parser defaults from the YAML and drops keys it does not know
 (`sft.py` parses with `fail_with_unknown_args=False`). A legacy name such as
@@ -6,12 +7,20 @@
 the fields of the four dataclasses before parsing. The legacy names come from the operator's
 one table (`sftjob_operator.api.legacy`), which hack/gen_crd.py writes into
 legacy_names.json for the trainer, since the trainer image does not import the operator.
+
+TrlParser sets the YAML's values as argparse defaults, and argparse converts only string
+defaults: `learning_rate: fast` is refused, but `learning_rate: [1, 2]` would reach the
+optimizer. So a value that is not a string is checked against its field's type (the
+dataclasses' own annotations) where that type is one scalar: int, float, bool or str.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -42,17 +51,84 @@ class ConfigError(ValueError):
     """A trl.yaml the trainer refuses; the message names the key and the fix."""
 
 
-def dataclass_field_names(types: Iterable[type]) -> frozenset[str]:
-    import dataclasses
-
+def dataclass_field_names(classes: Iterable[type]) -> frozenset[str]:
     names: set[str] = set()
-    for t in types:
+    for t in classes:
         names.update(f.name for f in dataclasses.fields(t))
     return frozenset(names)
 
 
-def config_problems(config: Mapping[str, Any], known: frozenset[str]) -> list[str]:
-    """One message per offending key, in the file's order; empty when the config is clean."""
+@dataclasses.dataclass(frozen=True)
+class Scalar:
+    """A field whose type is one scalar (`int`, `float`, `bool` or `str`), maybe None."""
+
+    kind: type
+    optional: bool
+    default: Any = None
+
+
+def scalar_fields(classes: Iterable[type]) -> dict[str, Scalar]:
+    """The fields of the dataclasses typed as one scalar, by name; unions of other types
+    (`dict | str`, an enum or a str) are left to the trainer."""
+    found: dict[str, Scalar] = {}
+    for t in classes:
+        hints = typing.get_type_hints(t)
+        for f in dataclasses.fields(t):
+            if (scalar := _scalar(hints.get(f.name), f.default)) is not None:
+                found[f.name] = scalar
+    return found
+
+
+def _scalar(hint: Any, default: Any) -> Scalar | None:
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    members = typing.get_args(hint) if union else (hint,)
+    kinds = [m for m in members if m is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in (int, float, bool, str):
+        return None
+    shown = default if isinstance(default, int | float | bool | str) else None
+    return Scalar(kinds[0], optional=len(kinds) < len(members), default=shown)
+
+
+_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is str:
+        return not isinstance(value, list | dict)
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "null"
+    kinds = ((bool, "true or false"), (int, "an integer"), (float, "a number"), (list, "a list"))
+    kind = next((name for t, name in kinds if isinstance(value, t)), "a mapping")
+    return f"`{json.dumps(value, default=str)}`, {kind}"
+
+
+def value_problem(key: str, value: Any, field: Scalar) -> str | None:
+    """Why a YAML value cannot be the field's (None when it can). A string is left to
+    argparse, which converts it or says why not."""
+    if isinstance(value, str) or (field.optional if value is None else _fits(value, field.kind)):
+        return None
+    wanted = _NAMES[field.kind]
+    fix = f"write {wanted}"
+    if field.default is not None:
+        fix += f" such as its default, `{key}: {json.dumps(field.default)}`"
+    if value is None:
+        fix += ", or leave the key out"
+    return f"trl.yaml: `{key}` is {_described(value)}, but the field takes {wanted}; {fix}"
+
+
+def config_problems(
+    config: Mapping[str, Any], known: frozenset[str], scalars: Mapping[str, Scalar] | None = None
+) -> list[str]:
+    """One message per offending key, in the file's order; empty when the config is clean.
+    `scalars`: the fields typed as one scalar (scalar_fields), whose values are checked."""
     problems = []
     table = legacy_table()
     for key, value in config.items():
@@ -74,16 +150,20 @@ def config_problems(config: Mapping[str, Any], known: frozenset[str]) -> list[st
             )
         elif (note := _legacy_value_note(key, value)) is not None:
             problems.append(f"trl.yaml: `{key}: {value}` is a legacy value: {note}")
+        elif scalars and key in scalars and (wrong := value_problem(key, value, scalars[key])):
+            problems.append(wrong)
     return problems
 
 
-def check_config(config: Any, known: frozenset[str]) -> None:
+def check_config(
+    config: Any, known: frozenset[str], scalars: Mapping[str, Scalar] | None = None
+) -> None:
     """Raise ConfigError, listing every problem, if the config is not a clean mapping."""
     if not isinstance(config, Mapping):
         raise ConfigError(
             f"trl.yaml: expected a mapping of TRL arguments, got {type(config).__name__}; "
             "write `key: value` lines such as `model_name_or_path: ...`"
         )
-    problems = config_problems(config, known)
+    problems = config_problems(config, known, scalars)
     if problems:
         raise ConfigError("; ".join(problems))

@@ -25,7 +25,7 @@ from .checkpoints import (
     incomplete_checkpoints,
     newest_complete_checkpoint,
 )
-from .config_check import ConfigError, check_config, dataclass_field_names
+from .config_check import ConfigError, check_config, dataclass_field_names, scalar_fields
 from .failure import EXIT_CONFIG, mark_config_refused, not_utf8, one_line, report_failure
 from .kernels import check_kernels
 from .mixture import handbook_mixture, read_settings
@@ -50,7 +50,8 @@ def _dataclass_types() -> tuple[Any, ...]:
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read trl.yaml and refuse legacy or unknown keys before TrlParser can drop them."""
+    """Read trl.yaml and refuse legacy or unknown keys before TrlParser can drop them, and
+    values of the wrong type that it would pass on unchecked."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -61,7 +62,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--config {path}: not valid YAML ({one_line(exc)})") from None
-    check_config(config, dataclass_field_names(_dataclass_types()))
+    classes = _dataclass_types()
+    check_config(config, dataclass_field_names(classes), scalar_fields(classes))
     return config
 
 
