@@ -15,7 +15,7 @@ from sftjob_cli import operator_api, views
 from sftjob_cli.checks import OtherKind, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.kubeyaml import read_documents
+from sftjob_cli.kubeyaml import document_label, read_documents
 
 FIELD_MANAGER = "sftjob"
 
@@ -25,19 +25,21 @@ def read_jobs(path: str, flag: str | None, default: str) -> list[dict[str, Any]]
     document of another kind is refused: submit applies SFTJobs only (kubectl the rest)."""
     try:
         jobs = []
-        for i, doc in enumerate(read_documents(path)):
+        docs = read_documents(path)
+        for i, doc in enumerate(docs):
+            where = document_label(path, i, len(docs))
             try:
                 job = require_sftjob(doc, load_crd())
             except OtherKind as err:
                 raise ManifestError(
-                    f"{path}: document {i + 1}: {err}; submit applies SFTJobs only: apply it "
-                    "with kubectl, or take it out of the file"
+                    f"{where}: {err}; submit applies SFTJobs only: apply it with kubectl, or "
+                    "take it out of the file"
                 ) from None
             except ManifestError as err:
-                raise ManifestError(f"{path}: document {i + 1}: {err}") from None
+                raise ManifestError(f"{where}: {err}") from None
             meta = dict(job.get("metadata") or {})
             if not meta.get("name"):
-                raise ManifestError(f"{path}: an SFTJob without metadata.name")
+                raise ManifestError(f"{where}: an SFTJob without metadata.name; write one")
             meta["namespace"] = k8s.manifest_namespace(meta.get("namespace"), flag, default)
             jobs.append({**job, "metadata": meta})
     except ManifestError as err:

@@ -124,12 +124,29 @@ def test_submit_reads_the_sftjobs_with_a_namespace(tmp_path: Path) -> None:
     assert [j["metadata"] for j in jobs] == [{"name": "tiny-cpu", "namespace": "ctx"}]
     other = tmp_path / "cm.yaml"
     other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    with pytest.raises(Exception, match="document 1: ConfigMap is not an SFTJob; submit applies"):
+    with pytest.raises(Exception, match=r"cm\.yaml: ConfigMap is not an SFTJob; submit applies"):
         submit.read_jobs(str(other), "team", "ctx")
     mixed = tmp_path / "mixed.yaml"
     mixed.write_text(EXAMPLE.read_text() + "\n---\n" + other.read_text())
-    with pytest.raises(Exception, match="document 2: ConfigMap is not an SFTJob"):
+    with pytest.raises(Exception, match=r"mixed\.yaml#2: ConfigMap is not an SFTJob"):
         submit.read_jobs(str(mixed), None, "ctx")
+    unnamed = tmp_path / "unnamed.yaml"
+    unnamed.write_text(
+        other.read_text()
+        + "---\n"
+        + EXAMPLE.read_text().replace("name: tiny-cpu", "labels: {a: b}", 1)
+    )
+    with pytest.raises(Exception, match=r"unnamed\.yaml#1: ConfigMap is not"):
+        submit.read_jobs(str(unnamed), None, "ctx")
+    unnamed.write_text(
+        EXAMPLE.read_text()
+        + "---\n"
+        + EXAMPLE.read_text().replace("name: tiny-cpu", "labels: {a: b}", 1)
+    )
+    with pytest.raises(
+        Exception, match=r"unnamed\.yaml#2: an SFTJob without metadata\.name; write one"
+    ):
+        submit.read_jobs(str(unnamed), None, "ctx")
     elsewhere = tmp_path / "ns.yaml"
     elsewhere.write_text(
         EXAMPLE.read_text().replace("name: tiny-cpu", "name: tiny-cpu\n  namespace: other", 1)
@@ -276,4 +293,4 @@ def test_submit_refuses_metadata_of_the_wrong_type_naming_it(
     path.write_text(f"apiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\nmetadata: {metadata}\n")
     with pytest.raises(click.ClickException) as caught:
         submit.read_jobs(str(path), None, "ctx")
-    assert caught.value.message == f"{path}: document 1: {message}"
+    assert caught.value.message == f"{path}: {message}"
