@@ -55,6 +55,11 @@ class JobMemory:
     def mark_ensured(self, attempt: int) -> None:
         self.ensured = max(self.ensured, attempt)
 
+    def not_yet_ensured(self, attempt: int) -> None:
+        """The attempt's children could not be created yet: the next reconcile tries again,
+        even when a restart claimed the attempt (BeginAttempt) before creating them."""
+        self.ensured = min(self.ensured, attempt - 1)
+
     def later(
         self, delay: float, action: Callable[[], Awaitable[Any]], retry: bool = False
     ) -> None:

@@ -188,6 +188,7 @@ class Reconciler:
         if isinstance(prepared, Setup):
             memory.not_created = prepared.waiting
             if prepared.waiting is not None:
+                memory.not_yet_ensured(attempt)
                 self._retry_ensure(view.key, WAIT_RETRY_SECONDS)
             else:
                 memory.mark_ensured(attempt)
@@ -200,6 +201,7 @@ class Reconciler:
         try:
             await children.create_all(self.api, self.identities, view, rendered.children)
         except k8s.ApiError as exc:
+            memory.not_yet_ensured(attempt)
             await self._create_failed(view, memory, exc, rendered.children[-1])
             return
         memory.mark_ensured(attempt)

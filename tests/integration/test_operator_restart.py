@@ -384,3 +384,41 @@ def test_a_new_attempt_whose_pods_are_refused_says_so_instead_of_restarting(
     st = wait_for("attempt 2's PodCreateFailed", refused, timeout=120)
     assert (st["phase"], st["restarts"]) == ("Pending", 1)
     assert "exceeded quota: no-pods" in st["message"], st["message"]
+
+
+def test_a_new_attempt_whose_job_is_refused_is_created_once_the_refusal_is_lifted(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """A restart claims its attempt before creating the Job (so that no event recreates it
+    meanwhile). When the apiserver refuses that Job, the attempt must still be retried, as
+    the first attempt's is, and not wait for an operator restart."""
+    pods = {FAIL: "disk on fire", COMPLETE_DELAY: "5s"}
+    apply(
+        devcluster,
+        sftjob(
+            "refused",
+            namespace,
+            restartBackoff={"initialSeconds": 1},
+            podTemplate={"annotations": pods},
+            **CPU,
+        ),
+    )
+    wait_for("attempt 1's pod", lambda: children(kube, namespace, "refused", "Pod"))
+    # Refuses new Jobs only: attempt 1's exists and fails on its own.
+    enforced_quota(devcluster, namespace, "no-jobs", {"count/jobs.batch": "0"})
+
+    def refused() -> dict[str, Any] | None:
+        st = status(devcluster, namespace, "refused")
+        reason = condition(st, "Running").get("reason")
+        return st if st.get("attempt") == 2 and reason == "CreateFailed" else None
+
+    st = wait_for("attempt 2's CreateFailed", refused, timeout=120)
+    assert "exceeded quota: no-jobs" in st["message"], st["message"]
+    devcluster.kubectl("delete", "resourcequota", "no-jobs", "-n", namespace)
+    wait_for(
+        "attempt 2's Job",
+        lambda: (
+            "refused-a2" in [j.metadata.name for j in children(kube, namespace, "refused", "Job")]
+        ),
+        timeout=90,
+    )

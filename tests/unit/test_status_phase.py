@@ -49,6 +49,21 @@ ROWS: list[tuple[str, Observed, str, str]] = [
         "Pending",
         "ClaimNotFound",
     ),
+    # Held by the user anyway: waiting for a claim is not a problem that stalls the job.
+    (
+        "claim missing, suspended",
+        Observed(
+            2, None, user_suspended=True, not_created=NotCreated("ClaimNotFound", "no claim c")
+        ),
+        "Suspended",
+        "Suspended",
+    ),
+    (
+        "create failed, suspended",
+        Observed(2, None, user_suspended=True, not_created=NotCreated("CreateFailed", "quota")),
+        "Pending",
+        "CreateFailed",
+    ),
     ("no pods yet", Observed(2, job()), "Pending", "WaitingForPods"),
     ("pods refused", Observed(2, job(), [pod(0)], refused=REFUSED), "Pending", "PodCreateFailed"),
     ("one of two running", Observed(2, job(), [pod(0), pod(1, "Pending")]), "Pending", "Starting"),

@@ -66,7 +66,8 @@ def storage_check(
                 f"spec.storage.claimName: there is no PersistentVolumeClaim {name} in this "
                 f"namespace; {waiter}: create it"
                 + (f" ({RWX}, for {nodes} nodes)" if nodes > 1 else "")
-                + ", or write storage.size instead of claimName and the operator makes one",
+                + ", or recreate the SFTJob with storage.size instead of claimName (storage "
+                "is immutable) and the operator makes one",
                 wait=nodes > 1,
             )
         modes = _access_modes(claim) if claim is not None else None

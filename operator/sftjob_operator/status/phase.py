@@ -105,6 +105,9 @@ def _since(moment: str | None, now: datetime) -> float:
 
 def derive(observed: Observed, now: datetime, policy: Policy = Policy()) -> Derived:
     if not_created := observed.not_created:
+        if observed.user_suspended and not_created.reason == CLAIM_NOT_FOUND:
+            # Waiting for a claim is not stuck while the user holds the job anyway.
+            return Derived(SUSPENDED, "Suspended", f"spec.suspend is true; {not_created.message}")
         return Derived(
             PENDING, not_created.reason, not_created.message, since=observed.not_created_since
         )
