@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Args:
     bf16: bool | None = None
     packing: bool = False
     output_dir: str | None = None
+    fsdp: str | None = None
     seed: int = 42
     report_to: str | list[str] | None = None  # a union of several types: not checked
     model_init_kwargs: dict[str, Any] | str | None = None
@@ -65,6 +67,7 @@ def test_scalar_fields_are_read_from_the_annotations() -> None:
         "bf16": Scalar(bool, optional=True),
         "packing": Scalar(bool, optional=False, default=False),
         "output_dir": Scalar(str, optional=True),
+        "fsdp": Scalar(str, optional=True),
         "seed": Scalar(int, optional=False, default=42),
     } == SCALARS
 
@@ -80,6 +83,9 @@ def test_scalar_fields_are_read_from_the_annotations() -> None:
         ("seed", False, "the field takes an integer"),
         ("packing", 1, "`packing` is `1`, an integer, but the field takes true or false; write true or false such as its default, `packing: false`"),
         ("output_dir", ["a", "b"], "`output_dir` is `[\"a\", \"b\"]`, a list, but the field takes a string; write a string"),
+        ("output_dir", 2024, '`output_dir` is `2024`, an integer, but the field takes a string; quote it (`output_dir: "2024"`)'),
+        ("output_dir", datetime.date(2024, 1, 1), "`output_dir` is `\"2024-01-01\"`, a date, but the field takes a string"),
+        ("learning_rate", datetime.date(2024, 1, 1), "is `\"2024-01-01\"`, a date, but the field takes a number"),
     ],
 )  # fmt: skip
 def test_a_value_of_the_wrong_type_is_named_with_what_to_write(
@@ -100,6 +106,7 @@ def test_a_value_of_the_wrong_type_is_named_with_what_to_write(
         ("output_dir", True),  # resume_from_checkpoint: true is a str field's value too
         ("max_steps", 10),
         ("report_to", ["wandb"]),
+        ("fsdp", ["full_shard", "auto_wrap"]),  # transformers splits a list too
         ("model_init_kwargs", {"attn_implementation": "sdpa"}),
     ],
 )

@@ -11,12 +11,14 @@ legacy_names.json for the trainer, since the trainer image does not import the o
 TrlParser sets the YAML's values as argparse defaults, and argparse converts only string
 defaults: `learning_rate: fast` is refused, but `learning_rate: [1, 2]` would reach the
 optimizer. So a value that is not a string is checked against its field's type (the
-dataclasses' own annotations) where that type is one scalar: int, float, bool or str.
+dataclasses' own annotations) where that type is one scalar: int, float, bool or str (which
+also takes true or false, for `resume_from_checkpoint: true`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import json
 import types
@@ -72,7 +74,10 @@ def scalar_fields(classes: Iterable[type]) -> dict[str, Scalar]:
     (`dict | str`, an enum or a str) are left to the trainer."""
     found: dict[str, Scalar] = {}
     for t in classes:
-        hints = typing.get_type_hints(t)
+        try:
+            hints = typing.get_type_hints(t)
+        except (NameError, TypeError, AttributeError):
+            continue  # an annotation this Python cannot resolve: TRL checks that class
         for f in dataclasses.fields(t):
             if (scalar := _scalar(hints.get(f.name), f.default)) is not None:
                 found[f.name] = scalar
@@ -89,14 +94,26 @@ def _scalar(hint: Any, default: Any) -> Scalar | None:
     return Scalar(kinds[0], optional=len(kinds) < len(members), default=shown)
 
 
+# Fields annotated as a string that the library also takes as a list: transformers splits
+# `fsdp: [full_shard, auto_wrap]` as it splits `fsdp: full_shard auto_wrap`.
+LIST_ALSO = frozenset({"fsdp"})
+
 _NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_YAML_KINDS = (
+    (bool, "true or false"),
+    (int, "an integer"),
+    (float, "a number"),
+    (list, "a list"),
+    (dict, "a mapping"),
+    (datetime.date, "a date"),
+)
 
 
-def _fits(value: Any, kind: type) -> bool:
-    if kind is str:
-        return not isinstance(value, list | dict)
+def _fits(key: str, value: Any, kind: type) -> bool:
     if isinstance(value, bool):
-        return kind is bool
+        return kind in (bool, str)  # `resume_from_checkpoint: true` is a str field's value
+    if isinstance(value, list) and key in LIST_ALSO:
+        return True
     if kind is float:
         return isinstance(value, int | float)
     return isinstance(value, kind)
@@ -105,22 +122,26 @@ def _fits(value: Any, kind: type) -> bool:
 def _described(value: Any) -> str:
     if value is None:
         return "null"
-    kinds = ((bool, "true or false"), (int, "an integer"), (float, "a number"), (list, "a list"))
-    kind = next((name for t, name in kinds if isinstance(value, t)), "a mapping")
-    return f"`{json.dumps(value, default=str)}`, {kind}"
+    kind = next((name for t, name in _YAML_KINDS if isinstance(value, t)), None)
+    return f"`{json.dumps(value, default=str)}`, {kind or 'a YAML ' + type(value).__name__}"
 
 
 def value_problem(key: str, value: Any, field: Scalar) -> str | None:
     """Why a YAML value cannot be the field's (None when it can). A string is left to
     argparse, which converts it or says why not."""
-    if isinstance(value, str) or (field.optional if value is None else _fits(value, field.kind)):
+    if isinstance(value, str):
+        return None
+    if field.optional if value is None else _fits(key, value, field.kind):
         return None
     wanted = _NAMES[field.kind]
-    fix = f"write {wanted}"
-    if field.default is not None:
-        fix += f" such as its default, `{key}: {json.dumps(field.default)}`"
-    if value is None:
-        fix += ", or leave the key out"
+    if field.kind is str and not isinstance(value, list | dict | type(None)):
+        fix = f'quote it (`{key}: "{value}"`)'
+    else:
+        fix = f"write {wanted}"
+        if field.default is not None:
+            fix += f" such as its default, `{key}: {json.dumps(field.default)}`"
+        if value is None:
+            fix += ", or leave the key out"
     return f"trl.yaml: `{key}` is {_described(value)}, but the field takes {wanted}; {fix}"
 
 
