@@ -355,35 +355,46 @@ def test_an_attempt_that_failed_while_the_operator_was_down_is_restarted(
     assert "failed unwatched" in st["message"]
 
 
-def test_a_new_attempt_whose_pods_are_refused_says_so_instead_of_restarting(
-    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
-) -> None:
-    """After a restart, the new attempt's own problem (here a quota refuses its pods) shows
-    as Pending with its reason, so it can stall as the first attempt's would, instead of
-    `Restarting` with the old failure's message for as long as it lasts."""
+def refuse_the_second_attempt(
+    devcluster: Any, kube: Any, namespace: str, name: str, quota: dict[str, str], reason: str
+) -> dict[str, Any]:
+    """An SFTJob whose first attempt fails on its own, and a quota (`refused`) applied once
+    that attempt's pod exists, which refuses what the second attempt creates: the status
+    once attempt 2 reports `reason`."""
     pods = {FAIL: "disk on fire", COMPLETE_DELAY: "5s"}
     apply(
         devcluster,
         sftjob(
-            "again",
+            name,
             namespace,
             restartBackoff={"initialSeconds": 1},
             podTemplate={"annotations": pods},
             **CPU,
         ),
     )
-    wait_for("attempt 1's pod", lambda: children(kube, namespace, "again", "Pod"))
-    # Refuses new pods only: attempt 1's, created before, fails on its own.
-    enforced_quota(devcluster, namespace, "no-pods", {"pods": "0"})
+    wait_for("attempt 1's pod", lambda: children(kube, namespace, name, "Pod"))
+    enforced_quota(devcluster, namespace, "refused", quota)
 
     def refused() -> dict[str, Any] | None:
-        st = status(devcluster, namespace, "again")
-        reason = condition(st, "Running").get("reason")
-        return st if st.get("attempt") == 2 and reason == "PodCreateFailed" else None
+        st = status(devcluster, namespace, name)
+        found = condition(st, "Running").get("reason")
+        return st if st.get("attempt") == 2 and found == reason else None
 
-    st = wait_for("attempt 2's PodCreateFailed", refused, timeout=120)
+    st: dict[str, Any] = wait_for(f"attempt 2's {reason}", refused, timeout=120)
+    assert "exceeded quota: refused" in st["message"], st["message"]
+    return st
+
+
+def test_a_new_attempt_whose_pods_are_refused_says_so_instead_of_restarting(
+    devcluster: Any, operator: OperatorProcess, kube: Any, namespace: str
+) -> None:
+    """After a restart, the new attempt's own problem (here a quota refuses its pods) shows
+    as Pending with its reason, so it can stall as the first attempt's would, instead of
+    `Restarting` with the old failure's message for as long as it lasts."""
+    st = refuse_the_second_attempt(
+        devcluster, kube, namespace, "again", {"pods": "0"}, "PodCreateFailed"
+    )
     assert (st["phase"], st["restarts"]) == ("Pending", 1)
-    assert "exceeded quota: no-pods" in st["message"], st["message"]
 
 
 def test_a_new_attempt_whose_job_is_refused_is_created_once_the_refusal_is_lifted(
@@ -392,29 +403,10 @@ def test_a_new_attempt_whose_job_is_refused_is_created_once_the_refusal_is_lifte
     """A restart claims its attempt before creating the Job (so that no event recreates it
     meanwhile). When the apiserver refuses that Job, the attempt must still be retried, as
     the first attempt's is, and not wait for an operator restart."""
-    pods = {FAIL: "disk on fire", COMPLETE_DELAY: "5s"}
-    apply(
-        devcluster,
-        sftjob(
-            "refused",
-            namespace,
-            restartBackoff={"initialSeconds": 1},
-            podTemplate={"annotations": pods},
-            **CPU,
-        ),
+    refuse_the_second_attempt(
+        devcluster, kube, namespace, "refused", {"count/jobs.batch": "0"}, "CreateFailed"
     )
-    wait_for("attempt 1's pod", lambda: children(kube, namespace, "refused", "Pod"))
-    # Refuses new Jobs only: attempt 1's exists and fails on its own.
-    enforced_quota(devcluster, namespace, "no-jobs", {"count/jobs.batch": "0"})
-
-    def refused() -> dict[str, Any] | None:
-        st = status(devcluster, namespace, "refused")
-        reason = condition(st, "Running").get("reason")
-        return st if st.get("attempt") == 2 and reason == "CreateFailed" else None
-
-    st = wait_for("attempt 2's CreateFailed", refused, timeout=120)
-    assert "exceeded quota: no-jobs" in st["message"], st["message"]
-    devcluster.kubectl("delete", "resourcequota", "no-jobs", "-n", namespace)
+    devcluster.kubectl("delete", "resourcequota", "refused", "-n", namespace)
     wait_for(
         "attempt 2's Job",
         lambda: (
