@@ -62,8 +62,16 @@ def require_sftjob(doc: Any, crd: Crd) -> dict[str, Any]:
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if not api_version or not kind:
         raise ManifestError("apiVersion and kind must be set")
-    if kind == crd.kind and not crd.matches(api_version, kind):
-        raise ManifestError(f'no matches for kind "{kind}" in version "{api_version}"')
+    ours = str(api_version).split("/")[0] == crd.group or str(kind).lower() == crd.kind.lower()
+    if ours and not crd.matches(api_version, kind):
+        # kubectl's words, as for any kind the apiserver does not serve; then the fix
+        served = {f"{crd.group}/{v}" for v in crd.versions}
+        fixes = [f"kind: {crd.kind}"] if kind != crd.kind else []
+        fixes += [] if api_version in served else [f"apiVersion: {crd.api_version}"]
+        raise ManifestError(
+            f'no matches for kind "{kind}" in version "{api_version}"; write '
+            + " and ".join(fixes)
+        )
     if not crd.matches(api_version, kind):
         raise OtherKind(f"{kind} is not an SFTJob")
     check_metadata(doc.get("metadata"))

@@ -6,7 +6,11 @@ yaml.v2 resolves them) before sending it, so the apiserver sees:
 - a timestamp as a string (JSON has no dates);
 - `2.0` as the integer 2 (Go writes a whole float64 as `2`, and the apiserver decodes it
   as an integer), so `nodes: 2.0` is a valid integer;
-- no NaN or infinity (JSON cannot hold them).
+- no NaN or infinity (JSON cannot hold them);
+- an integer beyond int64 as a float (Go's yaml.v2 falls back to ParseFloat), which an
+  integer field then refuses, as the apiserver does;
+- a key written twice as an error, and aliases that expand a document past a million
+  values as an error (yaml.v2 refuses "excessive aliasing") rather than a hang.
 The documents of a file come back in order; empty documents are skipped, as kubectl does.
 """
 
@@ -20,6 +24,7 @@ from typing import Any
 import yaml
 
 from sftjob_cli.errors import ManifestError
+from sftjob_cli.yamlread import TooDeep, UniqueKeyLoader, not_too_deep, yaml_problem
 
 _GO_INT = re.compile(r"^[-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _GO_FLOAT = re.compile(
@@ -32,7 +37,12 @@ _GO_BOOL = re.compile("^(" + "|".join(_TRUE + _FALSE) + ")$")
 _REPLACED = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timestamp")}
 
 
-class KubectlLoader(yaml.SafeLoader):
+INT64 = (-(2**63), 2**63 - 1)
+# More values than this after aliases are expanded: a "billion laughs" document.
+MAX_VALUES = 1_000_000
+
+
+class KubectlLoader(UniqueKeyLoader):
     """SafeLoader with the scalar resolution of the YAML library kubectl uses."""
 
 
@@ -50,8 +60,14 @@ def _construct_bool(loader: KubectlLoader, node: yaml.ScalarNode) -> bool:
 
 
 def _construct_int(loader: KubectlLoader, node: yaml.ScalarNode) -> int | float:
-    """Go's strconv.ParseInt(s, 0, 64) after yaml.v2 removed the underscores."""
-    text = str(loader.construct_scalar(node)).replace("_", "")
+    """Go's strconv.ParseInt(s, 0, 64) after yaml.v2 removed the underscores; past int64,
+    its ParseFloat."""
+    number = _go_int(str(loader.construct_scalar(node)))
+    return number if INT64[0] <= number <= INT64[1] else float(number)
+
+
+def _go_int(written: str) -> int | float:
+    text = written.replace("_", "")
     sign, digits = ("-" if text[0] == "-" else "", text.lstrip("+-"))
     if len(digits) > 1 and digits[0] == "0" and digits.isdigit():
         if set(digits) <= set("01234567"):
@@ -73,17 +89,33 @@ KubectlLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def as_json(value: Any, where: str = "") -> Any:
-    """The value after kubectl's JSON round trip (whole floats become integers)."""
-    if isinstance(value, dict):
-        pairs = ((_key(k), v) for k, v in value.items())
-        return {k: as_json(v, f"{where}.{k}" if where else k) for k, v in pairs}
-    if isinstance(value, list):
-        return [as_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ManifestError(f"{where}: {value} cannot be sent to the apiserver (not JSON)")
-        return int(value) if value.is_integer() else value
-    return value
+    """The value after kubectl's JSON round trip (whole floats within int64 become
+    integers), each alias expanded."""
+    return _JsonCopy().of(value, where)
+
+
+class _JsonCopy:
+    def __init__(self) -> None:
+        self.values = 0
+
+    def of(self, value: Any, where: str) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ManifestError(
+                f"{where or 'the document'}: expands to over {MAX_VALUES:,} values through "
+                "YAML aliases (*name); write the values out instead of repeating aliases"
+            )
+        if isinstance(value, dict):
+            pairs = ((_key(k), v) for k, v in value.items())
+            return {k: self.of(v, f"{where}.{k}" if where else k) for k, v in pairs}
+        if isinstance(value, list):
+            return [self.of(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ManifestError(f"{where}: {value} cannot be sent to the apiserver (not JSON)")
+            whole = value.is_integer() and INT64[0] <= value <= INT64[1]
+            return int(value) if whole else value
+        return value
 
 
 def _key(key: Any) -> str:
@@ -93,19 +125,18 @@ def _key(key: Any) -> str:
     return str(key)
 
 
-def _yaml_problem(err: yaml.YAMLError) -> str:
-    mark = getattr(err, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    return f"not valid YAML: {problem}{where}"
-
-
 def parse_documents(text: str) -> list[Any]:
     """Every non-empty document of a YAML stream, as the apiserver would receive it."""
     try:
-        docs = list(yaml.load_all(text, Loader=KubectlLoader))  # a SafeLoader
+        return not_too_deep(lambda: _documents(text))
     except yaml.YAMLError as err:
-        raise ManifestError(_yaml_problem(err)) from None
+        raise ManifestError(yaml_problem(err)) from None
+    except TooDeep as err:
+        raise ManifestError(str(err)) from None
+
+
+def _documents(text: str) -> list[Any]:
+    docs = yaml.load_all(text, Loader=KubectlLoader)  # a SafeLoader
     return [as_json(doc) for doc in docs if doc is not None]
 
 

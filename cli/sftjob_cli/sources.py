@@ -20,6 +20,7 @@ from sftjob_cli.trl_argv import (
     parse_script,
     split_line,
 )
+from sftjob_cli.yamlread import TooDeep, UniqueKeyLoader, not_too_deep, yaml_problem
 
 # Files read as a `trl sft ...` command line rather than as a YAML recipe.
 COMMAND_SUFFIXES = (".sh", ".bash", ".txt", ".cmd")
@@ -38,13 +39,6 @@ class Recipe:
         return read_yaml(_locate(name, self.base_dir))
 
 
-def _yaml_error(path: Path, err: yaml.YAMLError) -> ConvertError:
-    mark = getattr(err, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    return ConvertError(f"{path}: not valid YAML: {problem}{where}")
-
-
 def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -57,10 +51,14 @@ def read_text(path: Path) -> str:
 
 
 def read_yaml(path: Path) -> Any:
+    """As TRL reads it (yaml.safe_load), but a key written twice is refused, not dropped."""
+    text = read_text(path)
     try:
-        return yaml.safe_load(read_text(path))
+        return not_too_deep(lambda: yaml.load(text, Loader=UniqueKeyLoader))  # a SafeLoader
     except yaml.YAMLError as err:
-        raise _yaml_error(path, err) from None
+        raise ConvertError(f"{path}: {yaml_problem(err)}") from None
+    except TooDeep as err:
+        raise ConvertError(f"{path}: {err}") from None
 
 
 def read_mapping(path: Path) -> dict[str, Any]:

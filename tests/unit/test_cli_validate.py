@@ -22,6 +22,7 @@ from sftjob_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES_TINY = ROOT / "examples" / "tiny-cpu.yaml"
 INVALID = sorted((ROOT / "tests" / "data" / "invalid").glob("*.yaml"))
 CREATES = [p for p in INVALID if "# update:" not in p.read_text()]
 UPDATES = [p for p in INVALID if "# update:" in p.read_text()]
@@ -125,12 +126,65 @@ def test_quiet_prints_only_what_is_invalid() -> None:
     assert bad.exit_code == 1 and bad.stdout
 
 
+def billion_laughs(levels: int) -> str:
+    """A ConfigMap whose aliases expand to 10**levels values."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        prev, name = chr(96 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    data = "".join(f"  {line}\n" for line in lines)
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata:\n{data}"
+
+
+@pytest.mark.parametrize(("levels", "refused"), [(5, False), (9, True)])
+def test_aliases_that_expand_past_a_million_values_are_refused(
+    tmp_path: Path, levels: int, refused: bool
+) -> None:
+    path = tmp_path / "laughs.yaml"
+    path.write_text(billion_laughs(levels))
+    result = validate(str(path))
+    assert ("expands to over 1,000,000 values through YAML aliases" in result.output) is refused
+    assert "Traceback" not in result.output
+
+
+def test_an_integer_past_int64_is_a_number_that_an_integer_field_refuses(tmp_path: Path) -> None:
+    """Go's YAML library reads it as a float, so the apiserver names the field's type."""
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        EXAMPLES_TINY.read_text().replace("max_steps:", "max_steps: 99999999999999999999 #", 1)
+    )
+    result = validate(str(path))
+    assert result.exit_code == 1
+    assert "spec.sftConfig.max_steps in body must be of type integer" in result.output
+    assert len(result.output) < 2000  # not every CEL rule's error with the whole spec
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("spec: [", "not valid YAML"),
         ("", "no Kubernetes object in it"),
-        ("apiVersion: sftjob.dev/v9\nkind: SFTJob\n", 'no matches for kind "SFTJob" in version'),
+        (
+            "apiVersion: sftjob.dev/v9\nkind: SFTJob\n",
+            'no matches for kind "SFTJob" in version "sftjob.dev/v9"; write apiVersion: sftjob.dev/v1alpha1',
+        ),
+        # a misspelled kind is not "another kind" to skip: kubectl refuses it
+        (
+            "apiVersion: sftjob.dev/v1alpha1\nkind: SFTjob\n",
+            'no matches for kind "SFTjob" in version "sftjob.dev/v1alpha1"; write kind: SFTJob',
+        ),
+        (
+            "apiVersion: v1\nkind: SftJob\n",
+            "write kind: SFTJob and apiVersion: sftjob.dev/v1alpha1",
+        ),
+        (
+            "kind: SFTJob\napiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\n",
+            "the key 'kind' is written twice in one mapping (first on line 1); keep one",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\ndata: " + "[" * 600 + "]" * 600 + "\n",
+            "nested too deeply to be read",
+        ),
         ("- a\n- b\n", "not a Kubernetes object"),
     ],
 )

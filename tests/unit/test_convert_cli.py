@@ -228,6 +228,12 @@ BASE = "model_name_or_path: m\ndataset_name: d\n"
     [
         (None, "no such file"),
         ("model_name_or_path: [unclosed\n", "not valid YAML"),
+        # TRL's yaml.safe_load would keep the last one silently
+        (
+            BASE + "learning_rate: 1.0e-5\nlearning_rate: 2.0e-5\n",
+            r"the key 'learning_rate' is written twice in one mapping \(first on line 3\); keep one \(line 4",
+        ),
+        (BASE + "env: " + "[" * 600 + "]" * 600 + "\n", "nested too deeply to be read"),
         ("- a list\n", "expected a YAML mapping"),
         (BASE + "env:\n  HF_TOKEN: hf_abc\n", "env HF_TOKEN: .*secretKeyRef"),
         (BASE + "env:\n  WANDB_API_KEY: abc\n", "env WANDB_API_KEY: .*Put it in a Secret"),
