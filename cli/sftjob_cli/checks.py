@@ -69,8 +69,7 @@ def require_sftjob(doc: Any, crd: Crd) -> dict[str, Any]:
         fixes = [f"kind: {crd.kind}"] if kind != crd.kind else []
         fixes += [] if api_version in served else [f"apiVersion: {crd.api_version}"]
         raise ManifestError(
-            f'no matches for kind "{kind}" in version "{api_version}"; write '
-            + " and ".join(fixes)
+            f'no matches for kind "{kind}" in version "{api_version}"; write ' + " and ".join(fixes)
         )
     if not crd.matches(api_version, kind):
         raise OtherKind(f"{kind} is not an SFTJob")

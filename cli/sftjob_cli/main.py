@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import sys
+from typing import Any
+
 import click
 
 from sftjob_cli.convert import convert
@@ -26,7 +30,26 @@ As a kubectl plugin (`kubectl sftjob ...`) the variable is _KUBECTL_SFTJOB_COMPL
 the command kubectl-sftjob."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=COMPLETION)
+class Commands(click.Group):
+    """The commands, with a last guard: an OSError no command expected (standard output on
+    a full disk, say) is one line and exit 1, not a traceback. Standard output is flushed
+    here, so that its error is seen while it can still be reported."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()
+        except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise  # click's own handling: a reader that went away (`| head`)
+            where = f" {err.filename}" if err.filename else " standard output"
+            raise click.ClickException(f"cannot write{where}: {err.strerror or err}") from None
+        return result
+
+
+@click.group(
+    cls=Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=COMPLETION
+)
 @click.version_option(package_name="sftjob-operator", prog_name="sftjob")
 def main() -> None:
     """Work with SFTJobs: TRL supervised fine-tuning on Kubernetes."""

@@ -42,12 +42,26 @@ def file_name(index: int, child: dict[str, Any]) -> str:
 
 
 def write_children(children: Sequence[dict[str, Any]], directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for index, child in enumerate(children, start=1):
-        path = directory / file_name(index, child)
-        path.write_text(emit(child), encoding="utf-8")
-        written.append(path)
+    """One file per child; when one cannot be written, none is left (nor the directory,
+    if this made it)."""
+    files = {directory / file_name(i, child): emit(child) for i, child in enumerate(children, 1)}
+    made = not directory.exists()
+    written: list[Path] = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    except OSError as err:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+        where = err.filename or directory
+        raise RenderFailed(
+            f"--output-dir {directory}: cannot write {where}: {err.strerror or err}; "
+            "name a directory you can write to (nothing was written)"
+        ) from None
     return written
 
 

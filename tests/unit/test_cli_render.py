@@ -7,6 +7,8 @@ render to what render_children() gives for the stored object, as the operator ca
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,34 @@ def test_output_dir_gets_one_file_per_child(tmp_path: Path) -> None:
     assert [yaml.safe_load(f.read_text()) for f in files] == printed
     assert {c["kind"] for c in printed} >= {"ConfigMap", "Service", "Job"}
     assert files[0].name == f"01-configmap-{printed[0]['metadata']['name']}.yaml"
+
+
+def test_a_directory_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> None:
+    path = ROOT / "examples" / "tiny-cpu.yaml"
+    (tmp_path / "afile").write_text("")
+    below_a_file = render(str(path), "-o", str(tmp_path / "afile" / "sub"))
+    assert below_a_file.exit_code == 1
+    assert "Not a directory; name a directory you can write to (nothing was written)" in (
+        below_a_file.stderr
+    )
+    out = tmp_path / "out"
+    (out / "02-job-tiny-cpu-a1.yaml").mkdir(parents=True)  # the Job's file name, taken
+    taken = render(str(path), "-o", str(out))
+    assert taken.exit_code == 1
+    assert f"cannot write {out / '02-job-tiny-cpu-a1.yaml'}: Is a directory" in taken.stderr
+    assert [p.name for p in out.iterdir()] == ["02-job-tiny-cpu-a1.yaml"]  # no ConfigMap file
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_standard_output_is_one_line_not_a_traceback() -> None:
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [sys.executable, "-c", "from sftjob_cli.main import main; main()", "render",
+             str(ROOT / "examples" / "tiny-cpu.yaml")],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr == "Error: cannot write standard output: No space left on device\n"
 
 
 def test_translations_go_to_stderr() -> None:
