@@ -42,7 +42,10 @@ def place(config: Mapping[str, Any], catalog: FieldCatalog) -> Placement:
         if key == ENV_KEY:
             env = env_list(value)
         elif key in accelerate.LAUNCH_KINDS:
-            launch[key] = value
+            # A string is converted as a flag's text is: `use_cpu: "no"` is false.
+            launch[key], note = conform(key, accelerate.LAUNCH_KINDS[key], value)
+            if note:
+                notes.append(f"converted: {note}")
         elif key in accelerate.IGNORED_LAUNCH_ARGS:
             notes.append(
                 f"dropped: {key} (an accelerate launch argument) was ignored: "

@@ -112,6 +112,19 @@ def test_place_splits_blocks_env_and_launch_in_recipe_order() -> None:
     assert "spec.sftConfig.hub_model_id: null was left out" in notes
 
 
+def test_launch_values_written_as_strings_are_read_as_their_flags_are() -> None:
+    """TrlParser converts a string with the field's type: `use_cpu: "no"` is false."""
+    config = {"use_cpu": "no", "multi_gpu": "false", "num_processes": "8"}
+    placement = place(config, CATALOG)
+    assert placement.launch == {"use_cpu": False, "multi_gpu": False, "num_processes": 8}
+    assert (
+        'converted: use_cpu: "no" (a string in YAML) was read as a boolean, as TrlParser does'
+        in placement.notes
+    )
+    with pytest.raises(ConvertError, match=r"use_cpu: expected a boolean .* not 'maybe'"):
+        place({"use_cpu": "maybe"}, CATALOG)
+
+
 def test_unknown_keys_are_all_listed_with_a_hint() -> None:
     placement = place({"learning_rat": 1, "lora_rank": 8, "zzz_qqq": 1, "seed": 1}, CATALOG)
     assert placement.unknown == ("learning_rat", "lora_rank", "zzz_qqq")
