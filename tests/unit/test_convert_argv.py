@@ -154,6 +154,32 @@ def test_script_with_continuations_comments_and_exports() -> None:
     }
 
 
+def test_a_script_expands_the_variables_it_exports_as_the_shell_would() -> None:
+    script = (
+        "export MODEL=Qwen/Qwen2.5-0.5B\n"
+        "export OUT=${MODEL}-sft\n"
+        'trl sft --model_name_or_path $MODEL --output_dir "$OUT"\n'
+    )
+    parsed = parse_script(script, KIND_OF)
+    assert parsed.overrides == {
+        "model_name_or_path": "Qwen/Qwen2.5-0.5B",
+        "output_dir": "Qwen/Qwen2.5-0.5B-sft",
+    }
+    assert parsed.env == {"MODEL": "Qwen/Qwen2.5-0.5B", "OUT": "Qwen/Qwen2.5-0.5B-sft"}
+
+
+@pytest.mark.parametrize("reference", ["$HOME", "${HOME}", "$1"])
+def test_a_variable_the_script_does_not_export_is_refused(reference: str) -> None:
+    name = reference.strip("${}")
+    with pytest.raises(ConvertError) as caught:
+        parse_script(f"trl sft --output_dir {reference}/out\n", KIND_OF)
+    assert str(caught.value) == (
+        f"'{reference}/out': ${name} is a shell variable this file does not export; sftjob "
+        f"convert reads the file without running it: write the value, or `export {name}=...` "
+        "on a line before the command"
+    )
+
+
 @pytest.mark.parametrize(
     ("script", "found"),
     [("# nothing\n", 0), ("trl sft --seed 1\ntrl sft --seed 2\n", 2)],
