@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from sftjob_cli import kube as k8s
 from sftjob_cli.checks import OtherKind, Verdict, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.emit import emit
@@ -87,9 +88,12 @@ def verdicts(path: str, namespace: str | None) -> list[Verdict]:
     results = []
     for where, job in jobs:
         try:
-            results.append(check(job, namespace=namespace))
-        except ManifestError as err:
-            raise RenderFailed(f"{where}: {err}") from None
+            # -n fills in a namespace the manifest leaves out; it never contradicts one
+            own = (job.get("metadata") or {}).get("namespace")
+            in_namespace = k8s.manifest_namespace(own, namespace, "") or None
+            results.append(check(job, namespace=in_namespace))
+        except (ManifestError, k8s.KubeError) as err:
+            raise RenderFailed(f"{where}: {getattr(err, 'message', err)}") from None
     return results
 
 
@@ -105,7 +109,12 @@ def verdicts(path: str, namespace: str | None) -> list[Verdict]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write one file per child into this directory instead of printing them.",
 )
-@click.option("-n", "--namespace", help="Namespace of the children (default: the manifest's).")
+@click.option(
+    "-n",
+    "--namespace",
+    help="Namespace of the children where the manifest names none (default: default); one "
+    "that contradicts the manifest's is refused, as kubectl refuses it.",
+)
 def render(file: str, output_dir: Path | None, namespace: str | None) -> None:
     """Print the manifests the operator creates for the SFTJob in FILE: its ConfigMap
     (trl.yaml, accelerate.yaml, ...), headless Service, PersistentVolumeClaim and Job.

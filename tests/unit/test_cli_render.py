@@ -74,6 +74,19 @@ def test_example_renders_as_the_operator_renders_it(path: Path) -> None:
     assert {c["metadata"]["namespace"] for c in expected} == {"team-a"}
 
 
+def test_n_fills_in_a_namespace_but_never_contradicts_the_manifests(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "tiny-cpu.yaml").read_text()
+    path = tmp_path / "job.yaml"
+    path.write_text(text.replace("name: tiny-cpu", "name: tiny-cpu\n  namespace: a", 1))
+    contradicted = render("-n", "b", str(path))
+    assert contradicted.exit_code == 1 and contradicted.stdout == ""
+    assert 'the namespace of the manifest ("a") does not match -n "b": pass -n a' in (
+        contradicted.stderr
+    )
+    same = render("-n", "a", str(path))
+    assert {c["metadata"]["namespace"] for c in yaml.safe_load_all(same.stdout)} == {"a"}
+
+
 def test_output_dir_gets_one_file_per_child(tmp_path: Path) -> None:
     path = ROOT / "examples" / "multi-node-deepspeed-zero3.yaml"
     printed = list(yaml.safe_load_all(render(str(path)).stdout))
