@@ -141,7 +141,8 @@ def prepare(
     pod: Pod, output: Path, work: Path, options: Mapping[str, Any]
 ) -> tuple[list[str], dict[str, str]]:
     """Write the configs; the command and environment of the local trainer."""
-    paths = PathMap.build(work / "config", output, localpaths.parse_mounts(options["mount"]))
+    mounts = localpaths.parse_mounts(options["mount"])
+    paths = PathMap.build(work / "config", output, mounts)
     gpus = 0 if options["cpu"] else gpus_here()
     count = localpaths.processes(pod.nodes, pod.gpus_per_node, options["nodes_as_processes"])
     cpu = gpus == 0
@@ -153,7 +154,7 @@ def prepare(
     }
     env, env_notes = localpaths.environment(pod.container.get("env") or (), paths, os.environ, topo)
     check_mounts(pod, paths, files, {k: v for k, v in env.items() if k not in os.environ})
-    for note in [*notes, *env_notes]:
+    for note in [*localpaths.unused_mounts(mounts, user_mounts(pod)), *notes, *env_notes]:
         click.echo(f"note: {note}", err=True)
     make_dir(output, "--output")
     make_dir(work, "--workdir")

@@ -72,14 +72,31 @@ class PathMap:
 
 
 def parse_mounts(specs: Sequence[str]) -> dict[str, Path]:
-    """--mount /in/pod=LOCAL_DIR, repeatable."""
+    """--mount /in/pod=LOCAL_DIR, repeatable; LOCAL_DIR must be a directory."""
     out = {}
     for spec in specs:
         inside, sep, outside = spec.partition("=")
         if not sep or not inside.startswith("/") or not outside:
             raise LocalRunError(f"--mount {spec!r}: write --mount /path/in/pod=LOCAL_DIR")
-        out[posixpath.normpath(inside)] = Path(outside).expanduser().resolve()
+        local = Path(outside).expanduser().resolve()
+        if not local.is_dir():
+            what = "is not a directory" if local.exists() else "does not exist"
+            raise LocalRunError(
+                f"--mount {spec}: {local} {what}; name the local directory that holds what "
+                f"the pod sees at {inside}"
+            )
+        out[posixpath.normpath(inside)] = local
     return out
+
+
+def unused_mounts(mounts: Mapping[str, Path], pod_mounts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A note for each --mount that no podTemplate volumeMount of the job has."""
+    mounted = {posixpath.normpath(str(m.get("mountPath"))) for m in pod_mounts}
+    return [
+        f"--mount {inside}={local}: the job mounts nothing at {inside}; it is not used"
+        for inside, local in mounts.items()
+        if inside not in mounted
+    ]
 
 
 def unmapped(pod_mounts: Sequence[Mapping[str, Any]], mapped: PathMap) -> list[str]:

@@ -40,11 +40,25 @@ def test_the_longest_pod_path_wins() -> None:
     assert paths.local("/workspace/output/x") == "/out/x"
 
 
-def test_mount_options() -> None:
-    assert localpaths.parse_mounts(["/data/=/tmp/d"]) == {"/data": Path("/tmp/d")}
+def test_mount_options(tmp_path: Path) -> None:
+    assert localpaths.parse_mounts([f"/data/={tmp_path}"]) == {"/data": tmp_path}
     for bad in ("data=/tmp", "/data", "/data="):
         with pytest.raises(LocalRunError, match="--mount /path/in/pod=LOCAL_DIR"):
             localpaths.parse_mounts([bad])
+    (tmp_path / "afile").write_text("")
+    for name, what in (("none", "does not exist"), ("afile", "is not a directory")):
+        with pytest.raises(LocalRunError) as caught:
+            localpaths.parse_mounts([f"/data={tmp_path / name}"])
+        assert str(caught.value) == (
+            f"--mount /data={tmp_path / name}: {tmp_path / name} {what}; name the local "
+            "directory that holds what the pod sees at /data"
+        )
+
+
+def test_a_mount_the_job_does_not_have_is_noted() -> None:
+    mounts = {"/data": Path("/d"), "/unused": Path("/u")}
+    notes = localpaths.unused_mounts(mounts, [{"mountPath": "/data/"}])
+    assert notes == ["--mount /unused=/u: the job mounts nothing at /unused; it is not used"]
 
 
 def test_the_pods_command_runs_with_local_config_paths() -> None:
