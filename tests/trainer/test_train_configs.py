@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trainer_helpers import base_config, run_trainer, write_yaml
+from trainer_helpers import accelerate_config, base_config, run_trainer, write_yaml
 
 pytestmark = pytest.mark.trainer
 
@@ -88,3 +88,26 @@ def test_values_of_the_wrong_type_are_refused_before_anything_loads(
     assert "`packing` is `1`, an integer, but the field takes true or false" in reason
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ({"mixed_precision": "fp9"}, "mixed_precision: fp9 is not a precision; write one of no"),
+        ({"unknown_key": 3}, "had unknown keys (['unknown_key'])"),
+    ],
+)
+def test_an_accelerate_config_that_accelerate_refuses_says_why_and_is_not_restarted(
+    tiny: Any, tmp_path: Path, setting: dict[str, Any], reason: str
+) -> None:
+    """accelerate launch refuses the file before any rank runs, so no rank can say why: the
+    launcher asks accelerate, reports its reason and exits 2 (no restart)."""
+    config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out"))
+    accelerate = write_yaml(
+        tmp_path / "accelerate.yaml", {**accelerate_config(1, 1), "use_cpu": True, **setting}
+    )
+    run = run_trainer(config, tmp_path, accelerate)
+    assert run.returncode == 2, run.stderr[-3000:]
+    logged = (tmp_path / "termination-log").read_text().strip()
+    assert logged.startswith(f"--accelerate-config {accelerate}: accelerate refuses it: ")
+    assert reason in logged and len(logged.splitlines()) == 1

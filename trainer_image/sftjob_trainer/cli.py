@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from .failure import CONFIG_REFUSED_ENV, EXIT_CONFIG, not_utf8, report_failure
-from .launcher import LaunchError, plan_launch
+from .launcher import LaunchError, accelerate_config_problem, plan_launch
 from .preemption import run_forwarding_signals
 
 
@@ -84,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         code = run_forwarding_signals(plan.argv, env)
         # A rank refused the configuration: exit as a single process would (the launcher
         # exits 1 for any failed rank), so that the operator does not restart the job.
-        return EXIT_CONFIG if code != 0 and refused.exists() else code
+        if code != 0 and refused.exists():
+            return EXIT_CONFIG
+        # accelerate launch itself refused the file (an unknown key, `mixed_precision: fp9`):
+        # no rank ran, so nothing said why.
+        if code == 1 and (problem := accelerate_config_problem(args.accelerate_config)):
+            report_failure(problem)
+            return EXIT_CONFIG
+        return code
 
 
 if __name__ == "__main__":

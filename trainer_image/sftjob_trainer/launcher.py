@@ -169,6 +169,27 @@ def plan_launch(
     return LaunchPlan(argv, launch_env)
 
 
+def accelerate_config_problem(path: str) -> str | None:
+    """Why accelerate refuses the config file (None: it reads it). Asked only after `accelerate
+    launch` failed without a reason, so that a good file costs no start-up time."""
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import PrecisionType
+
+    try:
+        config = load_config_from_file(path)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        reason = " ".join(str(exc).split())
+        return f"--accelerate-config {path}: accelerate refuses it: {reason}"
+    precisions = [p.value for p in PrecisionType]
+    precision = str(getattr(config, "mixed_precision", "no")).lower()
+    if precision not in precisions:
+        return (
+            f"--accelerate-config {path}: accelerate refuses it: mixed_precision: {precision} "
+            f"is not a precision; write one of {', '.join(precisions)}"
+        )
+    return None
+
+
 def direct_argv(
     python: str, trl_config_path: str, extra_args: list[str] | None = None
 ) -> list[str]:
