@@ -111,3 +111,17 @@ def test_an_accelerate_config_that_accelerate_refuses_says_why_and_is_not_restar
     logged = (tmp_path / "termination-log").read_text().strip()
     assert logged.startswith(f"--accelerate-config {accelerate}: accelerate refuses it: ")
     assert reason in logged and len(logged.splitlines()) == 1
+
+
+def test_a_local_path_that_is_not_there_is_refused_before_anything_loads(
+    tiny: Any, tmp_path: Path
+) -> None:
+    missing = tmp_path / "models" / "typo"
+    config = write_yaml(
+        tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", model_name_or_path=str(missing))
+    )
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text().strip()
+    assert reason.startswith(f"trl.yaml: `model_name_or_path: {missing}`: no such file")
+    assert "Traceback" not in run.stderr

@@ -8,6 +8,7 @@ Run once per process (directly, or by `accelerate launch`):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from .checkpoints import (
 from .config_check import ConfigError, check_config, dataclass_field_names, scalar_fields
 from .failure import EXIT_CONFIG, mark_config_refused, not_utf8, one_line, report_failure
 from .kernels import check_kernels
+from .local_paths import missing_paths
 from .mixture import handbook_mixture, read_settings
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
@@ -193,6 +195,15 @@ def build_trainer(
         bool(training_args.use_liger_kernel),
         bool(training_args.use_cpu),
     )
+    named_paths = {
+        "model_name_or_path": model_args.model_name_or_path,
+        "dataset_name": script_args.dataset_name,
+        "chat_template_path": getattr(training_args, "chat_template_path", None),
+        "deepspeed": training_args.deepspeed,
+        "datasets": [dataclasses.asdict(d) for d in dataset_args.datasets or ()],
+    }
+    if missing := missing_paths(named_paths):
+        raise ConfigError("; ".join(missing))
 
     dataset = load_datasets(script_args, dataset_args, settings or {})
     if script_args.dataset_train_split not in dataset:

@@ -1,0 +1,52 @@
+"""Refuse trl.yaml paths on this machine that do not exist, before any dataset or model loads.
+
+A model, dataset or chat template named by a local path (absolute, or `./`, `../`, `~`)
+that is not there fails the same way on every restart: transformers and datasets say so
+with a traceback, and only after seconds of imports. The check is by path only: a Hub name
+(`Qwen/Qwen2.5-0.5B`, `trl-lib/Capybara`) is never a local path here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeGuard
+
+# Keys whose value is a path or a Hub name.
+PATH_KEYS = ("model_name_or_path", "dataset_name", "chat_template_path")
+LOCAL_PREFIXES = ("/", "./", "../", "~")
+
+
+def is_local(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and value.startswith(LOCAL_PREFIXES)
+
+
+def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, path) of every local path the parsed config names (datasets as mappings)."""
+    for key in PATH_KEYS:
+        if is_local(value := config.get(key)):
+            yield key, value
+    if is_local(deepspeed := config.get("deepspeed")):
+        yield "deepspeed", deepspeed
+    datasets = config.get("datasets")
+    for i, dataset in enumerate(datasets if isinstance(datasets, list) else ()):
+        if not isinstance(dataset, Mapping):
+            continue
+        if is_local(path := dataset.get("path")):
+            yield f"datasets[{i}].path", path
+        files = dataset.get("data_files")
+        named = files.values() if isinstance(files, Mapping) else [files]
+        for group in named:
+            for file in group if isinstance(group, list) else [group]:
+                if is_local(file) and not any(c in file for c in "*?["):  # a glob: datasets'
+                    yield f"datasets[{i}].data_files", file
+
+
+def missing_paths(config: Mapping[str, Any]) -> list[str]:
+    """One message per local path that does not exist."""
+    return [
+        f"trl.yaml: `{where}: {path}`: no such file or directory here; mount it at that path "
+        "(a podTemplate volume, or the job's storage), or write a Hub name"
+        for where, path in _named_paths(config)
+        if not Path(path).expanduser().exists()
+    ]
