@@ -79,6 +79,42 @@ _TEST_SPLIT = (
 _DATASET_NAME = f"{SPEC}.?scriptArgs.?dataset_name.hasValue()"
 _EVAL_ON = f"({_sft_not_no('eval_strategy')} || {_sft_not_no('evaluation_strategy')})"
 _CPU_ONLY = f"({_sft_true('use_cpu')} || {_sft_true('no_cuda')})"
+# PEFT asked for: use_peft written (true, or false on purpose), or the legacy peft_type
+# (api/legacy.py translates it to use_peft: true).
+_PEFT_WRITTEN = (
+    f"({SPEC}.?modelConfig.?use_peft.hasValue() || {SPEC}.?modelConfig.?peft_type.hasValue())"
+)
+_PEFT_ON = (
+    f"({_field('modelConfig', 'use_peft', 'false')} || {SPEC}.?modelConfig.?peft_type.hasValue())"
+)
+
+
+def lora_fields() -> list[str]:
+    """ModelConfig's LoRA settings, from the pinned TRL's field list."""
+    fields = load_trl_fields().kinds["modelConfig"]
+    return sorted(name for name in fields if name.startswith("lora_") or name == "use_rslora")
+
+
+def _peft_validations() -> list[dict[str, Any]]:
+    lora = " || ".join(f"{SPEC}.?modelConfig.?{name}.hasValue()" for name in lora_fields())
+    quantized = (
+        f"({_field('modelConfig', 'load_in_4bit', 'false')} || "
+        f"{_field('modelConfig', 'load_in_8bit', 'false')})"
+    )
+    return [
+        _validation(
+            f"!({lora}) || {_PEFT_WRITTEN}",
+            "spec.modelConfig sets LoRA fields (lora_r, lora_alpha, lora_target_modules, ...) "
+            "but not use_peft: TRL then ignores them and trains every weight; write "
+            "use_peft: true for LoRA (or use_peft: false to train every weight on purpose)",
+        ),
+        _validation(
+            f"!{quantized} || {_PEFT_ON}",
+            "spec.modelConfig.load_in_4bit or load_in_8bit is true but use_peft is not: a "
+            "quantized model trains only through adapters (QLoRA); write use_peft: true, or "
+            "drop load_in_4bit/load_in_8bit to train every weight",
+        ),
+    ]
 
 
 def _split_is(name: str, expected: str) -> str:
@@ -315,6 +351,7 @@ def hardware_validations() -> list[dict[str, Any]]:
             "spec.modelConfig.load_in_4bit and spec.modelConfig.load_in_8bit are both true: set "
             "at most one of them",
         ),
+        *_peft_validations(),
     ]
 
 
