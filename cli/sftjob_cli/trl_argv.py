@@ -68,10 +68,20 @@ def _script_args(tokens: Sequence[str]) -> list[str] | None:
     return None
 
 
+# As argparse reads a command line: a token that starts with `-` is an option, unless it is
+# a negative number (newer Pythons' argparse also takes `-1e-5` as one).
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _is_option(token: str) -> bool:
+    return token.startswith("-") and token != "-" and not _NEGATIVE_NUMBER.match(token)
+
+
 def _flag_values(args: Sequence[str], start: int) -> int:
-    """The index after the values of the flag at `start` (values never start with --)."""
+    """The index after the values of the flag at `start`: up to the next option, as argparse
+    reads them (`-x` ends the values too, and is then refused as a flag TRL does not take)."""
     end = start + 1
-    while end < len(args) and not args[end].startswith("--"):
+    while end < len(args) and not _is_option(args[end]):
         end += 1
     return end
 

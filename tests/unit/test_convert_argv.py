@@ -154,6 +154,26 @@ def test_script_with_continuations_comments_and_exports() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-lr", "3"], "unexpected argument '-lr': `trl sft` takes only --flags"),
+        (["--lora_target_modules", "q_proj", "-x", "v_proj"], "unexpected argument '-x'"),
+    ],
+)
+def test_a_single_dash_token_ends_a_flags_values_as_in_argparse(
+    args: list[str], message: str
+) -> None:
+    with pytest.raises(ConvertError, match=message):
+        parse_args(args, KIND_OF)
+
+
+@pytest.mark.parametrize("number", ["-3", "-0.5", "-.5", "-1e-5"])
+def test_a_negative_number_is_a_value(number: str) -> None:
+    overrides = parse_args(["--learning_rate", number, "--seed", "1"], KIND_OF).overrides
+    assert overrides == {"learning_rate": float(number), "seed": 1}
+
+
 def test_a_script_expands_the_variables_it_exports_as_the_shell_would() -> None:
     script = (
         "export MODEL=Qwen/Qwen2.5-0.5B\n"
