@@ -125,3 +125,25 @@ def test_a_local_path_that_is_not_there_is_refused_before_anything_loads(
     reason = (tmp_path / "termination-log").read_text().strip()
     assert reason.startswith(f"trl.yaml: `model_name_or_path: {missing}`: no such file")
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("form", ["jsonl", "parquet"])
+def test_a_dataset_without_rows_is_refused_naming_it(tiny: Any, tmp_path: Path, form: str) -> None:
+    """An empty JSON Lines file has no row to read the columns from; a Parquet file has its
+    columns and no rows. Either way nothing can train, on any restart."""
+    data = tmp_path / "empty"
+    data.mkdir()
+    if form == "jsonl":
+        (data / "train.jsonl").write_text("")
+        said = f"trl.yaml: {data}: a data file is empty"
+    else:
+        import datasets
+
+        datasets.Dataset.from_dict({"text": []}).to_parquet(str(data / "train.parquet"))
+        said = f'trl.yaml: {data}: Instruction "train" corresponds to no data!; point'
+    config = write_yaml(
+        tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", dataset_name=str(data))
+    )
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert (tmp_path / "termination-log").read_text().strip().startswith(said)

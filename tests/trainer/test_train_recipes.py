@@ -113,3 +113,18 @@ def test_inline_chat_template_markers_reach_the_tokenized_text(
     text = trainer.processing_class.decode(trainer.train_dataset[0]["input_ids"])
     assert text.startswith(MARK_USER) and MARK_ASSISTANT in text, text
     assert yaml.safe_load(path.read_text())["chat_template_path"] == str(template)
+
+
+def test_weights_that_keep_no_row_are_refused(tiny: Any, tmp_path: Path) -> None:
+    """int(49 * 0.01) is 0: the alignment-handbook's rule keeps nothing to train on."""
+    data = str(tiny.text_data / "train.jsonl")
+    config = base_config(
+        tiny, tmp_path / "output", datasets=[{"path": "json", "data_files": data, "split": "train"}]
+    )
+    del config["dataset_name"]
+    path = write_yaml(tmp_path / "trl.yaml", config)
+    write_yaml(tmp_path / "sftjob.yaml", {"dataset_weights": [0.01], "mixture_seed": 3})
+    run = run_trainer(path, tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text().strip()
+    assert reason.startswith("trl.yaml: the `train` split of the datasets mixture has no rows")

@@ -205,11 +205,31 @@ def build_trainer(
     if missing := missing_paths(named_paths):
         raise ConfigError("; ".join(missing))
 
-    dataset = load_datasets(script_args, dataset_args, settings or {})
+    source = script_args.dataset_name or "the datasets mixture"
+    try:
+        dataset = load_datasets(script_args, dataset_args, settings or {})
+    except StopIteration:  # datasets' JSON builder reads a first row for the columns
+        raise ConfigError(
+            f"trl.yaml: {source}: a data file is empty (no row to read the columns from); "
+            "point dataset_name (or datasets) at data with rows to train on"
+        ) from None
+    except ValueError as exc:
+        if "corresponds to no data" not in str(exc):  # datasets' words for an empty split
+            raise
+        raise ConfigError(
+            f"trl.yaml: {source}: {exc}; point dataset_name (or datasets) at data with rows "
+            "to train on"
+        ) from None
     if script_args.dataset_train_split not in dataset:
         raise ConfigError(
             f"trl.yaml: dataset_train_split `{script_args.dataset_train_split}` is not in the "
             f"dataset (splits: {', '.join(dataset)}); set `dataset_train_split` to one of them"
+        )
+    train_rows = dataset[script_args.dataset_train_split]
+    if hasattr(train_rows, "__len__") and len(train_rows) == 0:  # a streamed one has no length
+        raise ConfigError(
+            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} has no rows; "
+            "point dataset_name (or datasets) at data with rows to train on"
         )
     eval_dataset = None
     if training_args.eval_strategy != "no":
