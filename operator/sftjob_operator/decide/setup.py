@@ -3,9 +3,9 @@
 An attempt's children are rendered from the spec (pure). A spec that cannot be rendered,
 or checkpoint storage the nodes cannot share, refuses the SFTJob: Failed, with the field
 named, and no child is created. A claim that several nodes would share but that does not
-exist yet holds the children back until it does (Pending). Otherwise the children are created; the conditions say
-so (ChildrenCreated, ConfigNormalized, CheckpointStorage), and status.outputDir says where
-the outputs land.
+exist yet holds the children back until it does (Pending). Otherwise the children are
+created; the conditions say so (ChildrenCreated, ConfigNormalized, CheckpointStorage), and
+status.outputDir says where the outputs land.
 """
 
 from __future__ import annotations
