@@ -42,9 +42,18 @@ class Commands(click.Group):
         except OSError as err:
             if err.errno == errno.EPIPE:
                 raise  # click's own handling: a reader that went away (`| head`)
-            where = f" {err.filename}" if err.filename else " standard output"
-            raise click.ClickException(f"cannot write{where}: {err.strerror or err}") from None
+            raise click.ClickException(_one_line(err)) from None
         return result
+
+
+# A write without a file name that fails for want of room: standard output's.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def _one_line(err: OSError) -> str:
+    if err.filename is None and err.errno in _NO_ROOM:
+        return f"cannot write standard output: {err.strerror}"
+    return " ".join(str(err).split())
 
 
 @click.group(
