@@ -235,10 +235,17 @@ def build_trainer(
     if training_args.eval_strategy != "no":
         if script_args.dataset_test_split not in dataset:
             strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
+            # TRL's test_split_size splits a `datasets` mixture only
+            split_it = (
+                "`test_split_size`"
+                if dataset_args.datasets
+                else ("`test_split_size` with the dataset as a `datasets` mixture")
+            )
             raise ConfigError(
                 f"trl.yaml: eval_strategy is `{strategy}` but the dataset has "
-                f"no split `{script_args.dataset_test_split}`; set `dataset_test_split`, "
-                '`test_split_size` or `eval_strategy: "no"`'
+                f"no split `{script_args.dataset_test_split}`; set `dataset_test_split` to one "
+                f"of its splits ({', '.join(dataset)}), {split_it}, or "
+                '`eval_strategy: "no"`'
             )
         eval_dataset = dataset[script_args.dataset_test_split]
     check_vision(dataset[script_args.dataset_train_split], training_args)

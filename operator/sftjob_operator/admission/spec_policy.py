@@ -277,6 +277,13 @@ def dataset_validations() -> list[dict[str, Any]]:
             "streamed dataset does not have; remove streaming or the weights",
         ),
         _validation(
+            f"!{SPEC}.?datasetMixture.?test_split_size.hasValue() || {_MIXTURE}",
+            "spec.datasetMixture.test_split_size splits a datasets mixture only: with "
+            "spec.scriptArgs.dataset_name TRL ignores it; write the dataset as "
+            "spec.datasetMixture.datasets: [{path: <dataset_name>}] to split it, or remove "
+            "test_split_size and name the dataset's own split with dataset_test_split",
+        ),
+        _validation(
             f"!{_MIXTURE} || {_TEST_SPLIT} || !{_EVAL_ON}",
             "spec.sftConfig.eval_strategy is not 'no' but spec.datasetMixture has no test "
             "split: set spec.datasetMixture.test_split_size (e.g. 0.05), or eval_strategy: no",
