@@ -117,6 +117,21 @@ def make_dir(path: Path, option: str) -> None:
         ) from None
 
 
+def make_dirs(wanted: Sequence[tuple[Path, str]]) -> None:
+    """Every directory, or none of those this made when one cannot be made."""
+    made: list[Path] = []
+    try:
+        for path, option in wanted:
+            new = [p for p in (path, *path.parents) if not p.exists()]
+            make_dir(path, option)
+            made += new
+    except LocalRunError:
+        for path in sorted(made, key=lambda p: -len(p.parts)):
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        raise
+
+
 def write_files(config_dir: Path, files: Mapping[str, str]) -> None:
     for name, text in files.items():
         try:
@@ -156,9 +171,7 @@ def prepare(
     check_mounts(pod, paths, files, {k: v for k, v in env.items() if k not in os.environ})
     for note in [*localpaths.unused_mounts(mounts, user_mounts(pod)), *notes, *env_notes]:
         click.echo(f"note: {note}", err=True)
-    make_dir(output, "--output")
-    make_dir(work, "--workdir")
-    make_dir(work / "config", "--workdir")
+    make_dirs([(output, "--output"), (work, "--workdir"), (work / "config", "--workdir")])
     write_files(work / "config", files)
     where = "CPU" if cpu else f"{gpus} GPU(s)"
     click.echo(f"{pod.name}: {count} process(es) on {where}; output in {output}", err=True)

@@ -207,3 +207,13 @@ def test_a_directory_that_cannot_be_created_names_its_option(tmp_path: Path, opt
         f"Error: {option} {blocked}: cannot create the directory: "
     ), result.stderr
     assert "Not a directory" in result.stderr
+
+
+def test_directories_are_made_all_or_none(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    output, work = tmp_path / "new" / "out", tmp_path / "afile" / "work"
+    with pytest.raises(LocalRunError, match=r"--workdir .*afile is a file"):
+        local.make_dirs([(output, "--output"), (work, "--workdir")])
+    assert not (tmp_path / "new").exists()  # the --output this made is gone again
+    local.make_dirs([(output, "--output"), (tmp_path / "work", "--workdir")])
+    assert output.is_dir() and (tmp_path / "work").is_dir()
