@@ -137,8 +137,14 @@ def stored_object(where: str, doc: Mapping[str, Any], namespace: str, options: O
     if options.old is None or not name:
         return None
     found = options.old.namesakes(str(name), namespace)
+    spaces_of = [str(_meta(job).get("namespace") or "(none)") for job in found]
+    if len(set(spaces_of)) < len(spaces_of):  # -n cannot choose between these
+        raise CheckFailed(
+            f"--old {options.old.path}: holds SFTJob {name} more than once in one namespace; "
+            "a cluster stores one object per name: keep the one that is deployed"
+        )
     if len(found) > 1:
-        spaces = ", ".join(str(_meta(job).get("namespace") or "(none)") for job in found)
+        spaces = ", ".join(spaces_of)
         raise CheckFailed(
             f"--old {options.old.path}: holds SFTJob {name} in several namespaces ({spaces}); "
             "pass -n NAMESPACE to choose, or set the manifest's metadata.namespace"

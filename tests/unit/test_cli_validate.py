@@ -271,6 +271,26 @@ def test_a_namesake_in_another_namespace_is_not_the_stored_object(tmp_path: Path
     assert result.exit_code == 1 and "spec.nodes is immutable" in result.output
 
 
+def test_namesakes_in_old_are_chosen_by_namespace_unless_one_namespace_has_two(
+    tmp_path: Path,
+) -> None:
+    original, new = _update_pair(tmp_path)
+    in_a, in_b = (
+        {**original, "metadata": {**original["metadata"], "namespace": ns}} for ns in "ab"
+    )
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump_all([in_a, in_b]))
+    ambiguous = validate("--old", str(old), str(new))
+    assert ambiguous.exit_code == 2
+    assert "in several namespaces (a, b); pass -n NAMESPACE to choose" in ambiguous.stderr
+    chosen = validate("--old", str(old), "-n", "a", str(new))
+    assert chosen.exit_code == 1 and "spec.nodes is immutable" in chosen.output
+    old.write_text(yaml.safe_dump_all([in_a, in_a]))
+    twice = validate("--old", str(old), "-n", "a", str(new))
+    assert twice.exit_code == 2
+    assert "more than once in one namespace; a cluster stores one object per name" in (twice.stderr)
+
+
 def test_old_may_be_a_kubectl_list(tmp_path: Path) -> None:
     original, new = _update_pair(tmp_path)
     listed = {"apiVersion": "v1", "kind": "List", "items": [original], "metadata": {}}
