@@ -147,3 +147,15 @@ def test_a_dataset_without_rows_is_refused_naming_it(tiny: Any, tmp_path: Path, 
     run = run_trainer(config, tmp_path)
     assert run.returncode == 2, run.stderr[-3000:]
     assert (tmp_path / "termination-log").read_text().strip().startswith(said)
+
+
+def test_lora_target_modules_the_model_lacks_are_refused(tiny: Any, tmp_path: Path) -> None:
+    """PEFT finds out only after the model loaded; on every restart it would again."""
+    cfg = base_config(
+        tiny, tmp_path / "out", use_peft=True, lora_r=4, lora_target_modules=["no_such_proj"]
+    )
+    run = run_trainer(write_yaml(tmp_path / "trl.yaml", cfg), tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text().strip()
+    assert reason.startswith("trl.yaml: lora_target_modules: NoMatchingPeftModuleError: ")
+    assert "no_such_proj" in reason and reason.endswith("or all-linear")

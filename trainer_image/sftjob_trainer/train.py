@@ -250,14 +250,22 @@ def build_trainer(
         eval_dataset = dataset[script_args.dataset_test_split]
     check_vision(dataset[script_args.dataset_train_split], training_args)
 
-    trainer = SFTTrainer(
-        model=model_args.model_name_or_path,
-        args=training_args,
-        train_dataset=dataset[script_args.dataset_train_split],
-        eval_dataset=eval_dataset,
-        quantization_config=get_quantization_config(model_args),
-        peft_config=get_peft_config(model_args),
-    )
+    from peft import NoMatchingPeftModuleError
+
+    try:
+        trainer = SFTTrainer(
+            model=model_args.model_name_or_path,
+            args=training_args,
+            train_dataset=dataset[script_args.dataset_train_split],
+            eval_dataset=eval_dataset,
+            quantization_config=get_quantization_config(model_args),
+            peft_config=get_peft_config(model_args),
+        )
+    except NoMatchingPeftModuleError as exc:  # the same on every restart
+        raise ConfigError(
+            f"trl.yaml: lora_target_modules: {one_line(exc)}; write modules this model has "
+            "(such as q_proj, v_proj), or all-linear"
+        ) from None
     trainer.add_callback(ProgressCallback(reporter_from_env(), interval_from_env()))
     return trainer
 
