@@ -7,11 +7,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from sftjob_trainer.checkpoints import (
     incomplete_checkpoints,
     is_complete_checkpoint,
     newest_complete_checkpoint,
 )
+from sftjob_trainer.config_check import ConfigError
 from sftjob_trainer.train import resume_target
 
 
@@ -116,3 +118,13 @@ def test_an_explicit_checkpoint_starts_the_job_until_a_newer_one_is_saved(
     assert resume_target(_args(out, str(given))) == str(newer)
     # ... also once save_total_limit has rotated the given checkpoint away.
     assert resume_target(_args(out, str(tmp_path / "base" / "gone"))) == str(newer)
+
+
+def test_an_explicit_checkpoint_that_does_not_exist_is_refused_until_the_job_has_its_own(
+    tmp_path: Path,
+) -> None:
+    out, gone = tmp_path / "out", tmp_path / "base" / "checkpoint-900"
+    with pytest.raises(ConfigError, match=f"resume_from_checkpoint: {gone} does not exist"):
+        resume_target(_args(out, str(gone)))
+    own = _checkpoint(out, 20)  # a later attempt of this job saved one: resume from it
+    assert resume_target(_args(out, str(gone))) == str(own)

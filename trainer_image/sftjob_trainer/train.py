@@ -123,7 +123,13 @@ def resume_target(training_args: Any) -> str | None:
     if explicit in (None, True, ""):
         return str(newest) if newest else None
     given = Path(str(explicit))
-    if newest is not None and _step_of(newest) > _step_of(given):
+    if newest is None and not given.exists():
+        raise ConfigError(
+            f"trl.yaml: resume_from_checkpoint: {given} does not exist (and output_dir has no "
+            "checkpoint of this job's yet); name an existing checkpoint directory, or remove "
+            "resume_from_checkpoint to start from the model"
+        )
+    if newest is not None and (not given.exists() or _step_of(newest) > _step_of(given)):
         print(
             f"sftjob-train: {newest} is newer than resume_from_checkpoint {given}; "
             "resuming from it",
@@ -280,9 +286,9 @@ def train(
     from .resume import train_or_finish
     from .stop_on_sigterm import stop_on_sigterm
 
+    checkpoint = resume_target(training_args)  # before anything loads: it may refuse
     trainer = build_trainer(script_args, training_args, model_args, dataset_args, settings)
     sigterm = stop_on_sigterm(trainer)
-    checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
     trained = train_or_finish(trainer, checkpoint)
