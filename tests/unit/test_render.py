@@ -12,6 +12,7 @@ from sftjob_operator.api.identity import LABEL_ATTEMPT, LABEL_JOB_NAME
 from sftjob_operator.api.normalize import normalize
 from sftjob_operator.render import RenderError, render_children, trainer_identity
 from sftjob_operator.render.plan import resolve_strategy
+from sftjob_trainer.launcher import accelerate_config_problem
 
 from tests.unit.test_render_cases import BASE_TRL, CASES, body
 
@@ -329,6 +330,9 @@ def test_accelerate_yaml_is_accepted_by_accelerate(tmp_path: Path) -> None:
         path.write_text(data["accelerate.yaml"])
         config = config_args.ClusterConfig.from_yaml_file(str(path))
         assert config.num_machines == sftjob["spec"]["nodes"], case
+        # What the launcher asks when accelerate launch fails before any rank: nothing
+        # (a DeepSpeed config leaves mixed_precision to deepspeed.json).
+        assert accelerate_config_problem(str(path)) is None, case
 
 
 def test_trl_yaml_is_loadable_by_trl_parser(tmp_path: Path) -> None:

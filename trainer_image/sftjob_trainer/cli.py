@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .failure import CONFIG_REFUSED_ENV, EXIT_CONFIG, not_utf8, report_failure
+from .failure import CONFIG_REFUSED_ENV, EXIT_CONFIG, RANK_STARTED_ENV, not_utf8, report_failure
 from .launcher import LaunchError, accelerate_config_problem, plan_launch
 from .preemption import run_forwarding_signals
 
@@ -79,16 +79,25 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:  # no writable temp dir: a refusing rank then exits as any failure does
         return run_forwarding_signals(plan.argv, {**os.environ, **plan.env})
     with scratch_dir as scratch:
-        refused = Path(scratch) / "config-refused"
-        env = {**os.environ, **plan.env, CONFIG_REFUSED_ENV: str(refused)}
+        refused, started = Path(scratch) / "config-refused", Path(scratch) / "rank-started"
+        env = {
+            **os.environ,
+            **plan.env,
+            CONFIG_REFUSED_ENV: str(refused),
+            RANK_STARTED_ENV: str(started),
+        }
         code = run_forwarding_signals(plan.argv, env)
         # A rank refused the configuration: exit as a single process would (the launcher
         # exits 1 for any failed rank), so that the operator does not restart the job.
         if code != 0 and refused.exists():
             return EXIT_CONFIG
         # accelerate launch itself refused the file (an unknown key, `mixed_precision: fp9`):
-        # no rank ran, so nothing said why.
-        if code == 1 and (problem := accelerate_config_problem(args.accelerate_config)):
+        # no rank ran, so nothing said why. A rank that ran and failed is not asked about.
+        if (
+            code == 1
+            and not started.exists()
+            and (problem := accelerate_config_problem(args.accelerate_config))
+        ):
             report_failure(problem)
             return EXIT_CONFIG
         return code

@@ -55,10 +55,21 @@ EXIT_CONFIG = 2
 # 1 for any failed rank), so the entrypoint names a file in this variable, a refusing rank
 # writes it, and the entrypoint exits EXIT_CONFIG when it exists.
 CONFIG_REFUSED_ENV = "SFTJOB_CONFIG_REFUSED_FILE"
+# Likewise, a rank writes the file named here as it starts: when `accelerate launch` fails
+# and none did, accelerate itself refused its config (cli.py asks it why).
+RANK_STARTED_ENV = "SFTJOB_RANK_STARTED_FILE"
 
 
 def mark_config_refused(env: dict[str, str] | None = None) -> None:
-    path = (dict(os.environ) if env is None else env).get(CONFIG_REFUSED_ENV)
+    _touch(CONFIG_REFUSED_ENV, env)
+
+
+def mark_rank_started(env: dict[str, str] | None = None) -> None:
+    _touch(RANK_STARTED_ENV, env)
+
+
+def _touch(variable: str, env: dict[str, str] | None) -> None:
+    path = (dict(os.environ) if env is None else env).get(variable)
     if path:
         with contextlib.suppress(OSError):
             Path(path).touch()

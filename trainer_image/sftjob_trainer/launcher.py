@@ -181,8 +181,9 @@ def accelerate_config_problem(path: str) -> str | None:
         reason = " ".join(str(exc).split())
         return f"--accelerate-config {path}: accelerate refuses it: {reason}"
     precisions = [p.value for p in PrecisionType]
-    precision = str(getattr(config, "mixed_precision", "no")).lower()
-    if precision not in precisions:
+    written = getattr(config, "mixed_precision", None)  # None: left out (DeepSpeed's own)
+    precision = str(written).lower()
+    if written is not None and precision not in precisions:
         return (
             f"--accelerate-config {path}: accelerate refuses it: mixed_precision: {precision} "
             f"is not a precision; write one of {', '.join(precisions)}"

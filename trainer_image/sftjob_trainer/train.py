@@ -27,7 +27,14 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names, scalar_fields
-from .failure import EXIT_CONFIG, mark_config_refused, not_utf8, one_line, report_failure
+from .failure import (
+    EXIT_CONFIG,
+    mark_config_refused,
+    mark_rank_started,
+    not_utf8,
+    one_line,
+    report_failure,
+)
 from .kernels import check_kernels
 from .local_paths import missing_paths
 from .mixture import handbook_mixture, read_settings
@@ -367,6 +374,7 @@ def exit_code_for(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run, then leave the process explicitly: 0 on success, else one line of reason."""
     code = EXIT_OK
+    mark_rank_started()
     try:
         run(argv)
     except SystemExit as exc:  # argparse --help / usage errors
