@@ -24,7 +24,15 @@ from typing import Any
 import yaml
 
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.yamlread import TooDeep, UniqueKeyLoader, not_too_deep, yaml_problem
+from sftjob_cli.yamlread import (
+    MAX_VALUES,
+    TOO_MANY_VALUES,
+    TooDeep,
+    UniqueKeyLoader,
+    not_too_deep,
+    within_values,
+    yaml_problem,
+)
 
 _GO_INT = re.compile(r"^[-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _GO_FLOAT = re.compile(
@@ -38,8 +46,6 @@ _REPLACED = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timesta
 
 
 INT64 = (-(2**63), 2**63 - 1)
-# More values than this after aliases are expanded: a "billion laughs" document.
-MAX_VALUES = 1_000_000
 
 
 class KubectlLoader(UniqueKeyLoader):
@@ -91,31 +97,17 @@ KubectlLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 def as_json(value: Any, where: str = "") -> Any:
     """The value after kubectl's JSON round trip (whole floats within int64 become
     integers), each alias expanded."""
-    return _JsonCopy().of(value, where)
-
-
-class _JsonCopy:
-    def __init__(self) -> None:
-        self.values = 0
-
-    def of(self, value: Any, where: str) -> Any:
-        self.values += 1
-        if self.values > MAX_VALUES:
-            raise ManifestError(
-                f"{where or 'the document'}: expands to over {MAX_VALUES:,} values through "
-                "YAML aliases (*name); write the values out instead of repeating aliases"
-            )
-        if isinstance(value, dict):
-            pairs = ((_key(k), v) for k, v in value.items())
-            return {k: self.of(v, f"{where}.{k}" if where else k) for k, v in pairs}
-        if isinstance(value, list):
-            return [self.of(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ManifestError(f"{where}: {value} cannot be sent to the apiserver (not JSON)")
-            whole = value.is_integer() and INT64[0] <= value <= INT64[1]
-            return int(value) if whole else value
-        return value
+    if isinstance(value, dict):
+        pairs = ((_key(k), v) for k, v in value.items())
+        return {k: as_json(v, f"{where}.{k}" if where else k) for k, v in pairs}
+    if isinstance(value, list):
+        return [as_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ManifestError(f"{where}: {value} cannot be sent to the apiserver (not JSON)")
+        whole = value.is_integer() and INT64[0] <= value <= INT64[1]
+        return int(value) if whole else value
+    return value
 
 
 def _key(key: Any) -> str:
@@ -136,8 +128,10 @@ def parse_documents(text: str) -> list[Any]:
 
 
 def _documents(text: str) -> list[Any]:
-    docs = yaml.load_all(text, Loader=KubectlLoader)  # a SafeLoader
-    return [as_json(doc) for doc in docs if doc is not None]
+    docs = [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # Safe
+    if not all(within_values(doc, MAX_VALUES) for doc in docs):
+        raise ManifestError(TOO_MANY_VALUES)
+    return [as_json(doc) for doc in docs]
 
 
 def read_documents(path: str) -> list[Any]:

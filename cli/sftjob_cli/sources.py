@@ -20,7 +20,15 @@ from sftjob_cli.trl_argv import (
     parse_script,
     split_line,
 )
-from sftjob_cli.yamlread import TooDeep, UniqueKeyLoader, not_too_deep, yaml_problem
+from sftjob_cli.yamlread import (
+    MAX_VALUES,
+    TOO_MANY_VALUES,
+    TooDeep,
+    UniqueKeyLoader,
+    not_too_deep,
+    within_values,
+    yaml_problem,
+)
 
 # Files read as a `trl sft ...` command line rather than as a YAML recipe.
 COMMAND_SUFFIXES = (".sh", ".bash", ".txt", ".cmd")
@@ -54,11 +62,14 @@ def read_yaml(path: Path) -> Any:
     """As TRL reads it (yaml.safe_load), but a key written twice is refused, not dropped."""
     text = read_text(path)
     try:
-        return not_too_deep(lambda: yaml.load(text, Loader=UniqueKeyLoader))  # a SafeLoader
+        data = not_too_deep(lambda: yaml.load(text, Loader=UniqueKeyLoader))  # a SafeLoader
     except yaml.YAMLError as err:
         raise ConvertError(f"{path}: {yaml_problem(err)}") from None
     except TooDeep as err:
         raise ConvertError(f"{path}: {err}") from None
+    if not within_values(data, MAX_VALUES):
+        raise ConvertError(f"{path}: {TOO_MANY_VALUES}")
+    return data
 
 
 def read_mapping(path: Path) -> dict[str, Any]:

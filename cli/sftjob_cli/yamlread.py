@@ -5,7 +5,8 @@
   A key that a merge (`<<: *base`) brings in may be written again: that is what merges are
   for.
 - A document nested too deeply for the reader is refused in one line, not with Python's
-  RecursionError.
+  RecursionError, and so is one whose aliases expand it past MAX_VALUES values (a
+  "billion laughs"; Go's yaml.v2 refuses "excessive aliasing"), instead of a hang.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from typing import Any, TypeVar
 import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_VALUES = 1_000_000
+TOO_MANY_VALUES = (
+    f"expands to over {MAX_VALUES:,} values through YAML aliases (*name); write the values "
+    "out instead of repeating aliases"
+)
 
 T = TypeVar("T")
 
@@ -23,12 +29,21 @@ T = TypeVar("T")
 class UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key written twice in one mapping."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Merges rewrite node.value in place, so each mapping is checked once, as written,
+        # before its first flattening (which a merge into another mapping may trigger).
+        checked: set[int] = self.__dict__.setdefault("_checked_mappings", set())
+        if id(node) not in checked:
+            checked.add(id(node))
+            self._refuse_duplicates(node)
+        super().flatten_mapping(node)
+
+    def _refuse_duplicates(self, node: yaml.MappingNode) -> None:
         first_line: dict[Hashable, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == MERGE_TAG:
                 continue
-            key = self.construct_object(key_node, deep=deep)
+            key = self.construct_object(key_node)
             if not isinstance(key, Hashable):
                 continue  # SafeLoader says why it cannot be a key
             if key in first_line:
@@ -40,7 +55,22 @@ class UniqueKeyLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
             first_line[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
+
+
+def within_values(document: Any, limit: int) -> bool:
+    """Whether the document holds at most `limit` values once its aliases are expanded
+    (a YAML alias is a shared reference: walking it expands it)."""
+    count, stack = 0, [document]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > limit:
+            return False
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
 
 
 class TooDeep(ValueError):

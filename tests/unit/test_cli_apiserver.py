@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA, admit
 from sftjob_cli.celeval import compile_error
 from sftjob_cli.checks import check, default_policy
 from sftjob_cli.crd import crd_text, load_crd
+from sftjob_cli.errors import ManifestError
 from sftjob_cli.kubeyaml import parse_documents
 from sftjob_cli.policycheck import denials
 from sftjob_cli.structural import go_float
@@ -184,6 +186,16 @@ def test_yaml_is_read_as_kubectl_sends_it() -> None:
         "h": "yes please",
     }
     assert isinstance(doc["b"], int)
+
+
+def test_merge_keys_may_override_what_they_merge_at_any_depth() -> None:
+    """A merge rewrites the merged mapping in place; the duplicate check sees each mapping
+    as written, so an override after `<<:` is not a key written twice."""
+    text = "outer:\n  inner: &b\n    <<: &a {x: 1}\n    x: 2\nc:\n  <<: *b\n  z: 3\n"
+    (doc,) = parse_documents(text)
+    assert doc == yaml.safe_load(text)  # merged as the YAML library merges
+    with pytest.raises(ManifestError, match="the key 'x' is written twice"):
+        parse_documents("a:\n  <<: {x: 1}\n  x: 2\n  x: 3\n")
 
 
 def test_a_whole_float_is_an_integer_for_the_apiserver() -> None:

@@ -234,6 +234,15 @@ BASE = "model_name_or_path: m\ndataset_name: d\n"
             r"the key 'learning_rate' is written twice in one mapping \(first on line 3\); keep one \(line 4",
         ),
         (BASE + "env: " + "[" * 600 + "]" * 600 + "\n", "nested too deeply to be read"),
+        (
+            BASE
+            + "model_init_kwargs:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"  {n}: &{n} [{', '.join(['*' + p] * 10)}]\n"
+                for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+            ),
+            "expands to over 1,000,000 values through YAML aliases",
+        ),
         ("- a list\n", "expected a YAML mapping"),
         (BASE + "env:\n  HF_TOKEN: hf_abc\n", "env HF_TOKEN: .*secretKeyRef"),
         (BASE + "env:\n  WANDB_API_KEY: abc\n", "env WANDB_API_KEY: .*Put it in a Secret"),
