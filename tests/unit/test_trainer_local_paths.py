@@ -26,6 +26,8 @@ def test_every_missing_local_path_is_named_with_its_key(tmp_path: Path) -> None:
             {"path": "json", "data_files": {"train": gone + "/*.jsonl"}},  # a glob: datasets'
             {"path": gone},
             "not a mapping",
+            # relative files resolve against path or data_dir, which datasets does
+            {"path": "json", "data_dir": str(tmp_path), "data_files": "./train/x.jsonl"},
         ],
     }
     assert missing_paths(config) == [

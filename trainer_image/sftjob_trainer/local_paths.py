@@ -21,6 +21,10 @@ def is_local(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(LOCAL_PREFIXES)
 
 
+def _absolute(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and value.startswith(("/", "~"))
+
+
 def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(where, path) of every local path the parsed config names (datasets as mappings)."""
     for key in PATH_KEYS:
@@ -38,7 +42,9 @@ def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         named = files.values() if isinstance(files, Mapping) else [files]
         for group in named:
             for file in group if isinstance(group, list) else [group]:
-                if is_local(file) and not any(c in file for c in "*?["):  # a glob: datasets'
+                # datasets resolves a relative file against path or data_dir, and a glob
+                # itself: only an absolute file name is checked here
+                if _absolute(file) and not any(c in file for c in "*?["):
                     yield f"datasets[{i}].data_files", file
 
 
