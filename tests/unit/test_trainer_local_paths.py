@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sftjob_trainer.local_paths import is_local, missing_paths
+from sftjob_trainer.local_paths import is_local, local_data, missing_paths
 
 
 def test_only_local_paths_are_checked() -> None:
@@ -41,3 +41,11 @@ def test_every_missing_local_path_is_named_with_its_key(tmp_path: Path) -> None:
         )
     ]
     assert missing_paths({"model_name_or_path": str(tmp_path / "model")}) == []
+
+
+def test_local_data_is_a_local_dataset_name_or_files_of_a_mixture() -> None:
+    assert local_data({"dataset_name": "/data/x"})
+    assert local_data({"datasets": [{"path": "json", "data_files": "train.jsonl"}]})
+    assert local_data({"datasets": [{"path": "./x"}]})
+    assert not local_data({"dataset_name": "trl-lib/Capybara"})
+    assert not local_data({"datasets": [{"path": "trl-lib/Capybara"}, "junk"]})

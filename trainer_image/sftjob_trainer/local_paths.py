@@ -48,6 +48,18 @@ def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                     yield f"datasets[{i}].data_files", file
 
 
+def local_data(config: Mapping[str, Any]) -> bool:
+    """Whether the dataset is read from files here (a local dataset_name, or a mixture
+    entry with a local path or data files)."""
+    datasets = config.get("datasets")
+    entries = [
+        d for d in (datasets if isinstance(datasets, list) else ()) if isinstance(d, Mapping)
+    ]
+    return is_local(config.get("dataset_name")) or any(
+        is_local(d.get("path")) or d.get("data_files") for d in entries
+    )
+
+
 def missing_paths(config: Mapping[str, Any]) -> list[str]:
     """One message per local path that does not exist."""
     return [

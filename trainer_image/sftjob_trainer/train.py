@@ -36,7 +36,7 @@ from .failure import (
     report_failure,
 )
 from .kernels import check_kernels
-from .local_paths import missing_paths
+from .local_paths import local_data, missing_paths
 from .mixture import handbook_mixture, read_settings
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
@@ -222,6 +222,8 @@ def build_trainer(
     try:
         dataset = load_datasets(script_args, dataset_args, settings or {})
     except StopIteration:  # datasets' JSON builder reads a first row for the columns
+        if not local_data(named_paths):
+            raise  # from the Hub: not known to be the data itself
         raise ConfigError(
             f"trl.yaml: {source}: a data file is empty (no row to read the columns from); "
             "point dataset_name (or datasets) at data with rows to train on"
