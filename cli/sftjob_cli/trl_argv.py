@@ -74,7 +74,13 @@ _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _is_option(token: str) -> bool:
-    return token.startswith("-") and token != "-" and not _NEGATIVE_NUMBER.match(token)
+    # argparse takes a token with a space for a value (`--chat_template '- {{ x }}'`)
+    return (
+        token.startswith("-")
+        and token != "-"
+        and " " not in token
+        and not _NEGATIVE_NUMBER.match(token)
+    )
 
 
 def _flag_values(args: Sequence[str], start: int) -> int:

@@ -157,5 +157,7 @@ def test_lora_target_modules_the_model_lacks_are_refused(tiny: Any, tmp_path: Pa
     run = run_trainer(write_yaml(tmp_path / "trl.yaml", cfg), tmp_path)
     assert run.returncode == 2, run.stderr[-3000:]
     reason = (tmp_path / "termination-log").read_text().strip()
-    assert reason.startswith("trl.yaml: lora_target_modules: NoMatchingPeftModuleError: ")
+    assert reason.startswith(
+        "trl.yaml: lora_target_modules (or lora_target_parameters): NoMatchingPeftModuleError: "
+    )
     assert "no_such_proj" in reason and reason.endswith("or all-linear")

@@ -168,6 +168,11 @@ def test_a_single_dash_token_ends_a_flags_values_as_in_argparse(
         parse_args(args, KIND_OF)
 
 
+def test_a_value_with_a_space_may_start_with_a_dash_as_in_argparse() -> None:
+    overrides = parse_args(["--chat_template", "- {{ x }}", "--seed", "1"], KIND_OF).overrides
+    assert overrides == {"chat_template": "- {{ x }}", "seed": 1}
+
+
 @pytest.mark.parametrize("number", ["-3", "-0.5", "-.5", "-1e-5"])
 def test_a_negative_number_is_a_value(number: str) -> None:
     overrides = parse_args(["--learning_rate", number, "--seed", "1"], KIND_OF).overrides

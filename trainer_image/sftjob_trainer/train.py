@@ -278,8 +278,8 @@ def build_trainer(
         )
     except NoMatchingPeftModuleError as exc:  # the same on every restart
         raise ConfigError(
-            f"trl.yaml: lora_target_modules: {one_line(exc)}; write modules this model has "
-            "(such as q_proj, v_proj), or all-linear"
+            f"trl.yaml: lora_target_modules (or lora_target_parameters): {one_line(exc)}; "
+            "write modules this model has (such as q_proj, v_proj), or all-linear"
         ) from None
     trainer.add_callback(ProgressCallback(reporter_from_env(), interval_from_env()))
     return trainer

@@ -89,10 +89,14 @@ _PEFT_ON = (
 )
 
 
+# ModelConfig's LoRA variants that are switches rather than lora_* settings.
+_LORA_SWITCHES = ("use_rslora", "use_dora")
+
+
 def lora_fields() -> list[str]:
     """ModelConfig's LoRA settings, from the pinned TRL's field list."""
     fields = load_trl_fields().kinds["modelConfig"]
-    return sorted(name for name in fields if name.startswith("lora_") or name == "use_rslora")
+    return sorted(name for name in fields if name.startswith("lora_") or name in _LORA_SWITCHES)
 
 
 def _peft_validations() -> list[dict[str, Any]]:
