@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sftjob_cli import shellvars
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.values import coerce
 
 KindOf = Callable[[str], str | None]
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
-_VARIABLE = re.compile(r"\$(?:\{([^}]*)\}|([A-Za-z0-9_]+))")
 
 
 class NotACommand(ConvertError):
@@ -157,36 +157,19 @@ def _exports(tokens: Sequence[str]) -> dict[str, str] | None:
     return {m.group(1): m.group(2) for m in matches if m}
 
 
-def _expanded(token: str, env: Mapping[str, str]) -> str:
-    """`$NAME` and `${NAME}` as the shell expands them, from the file's own `export` lines;
-    any other variable is refused (the file is read, not run, so its value is unknown)."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1) if match.group(1) is not None else match.group(2)
-        if name in env:
-            return env[name]
-        raise ConvertError(
-            f"{token!r}: ${name} is a shell variable this file does not export; sftjob convert "
-            f"reads the file without running it: write the value, or `export {name}=...` on "
-            "a line before the command"
-        )
-
-    return _VARIABLE.sub(value, token)
-
-
 def parse_script(text: str, kind_of: KindOf) -> TrlCommand:
     """A file that holds one `trl sft ...` command line, maybe after `export VAR=value` lines
     and comments (a .sh script or a .txt copy of a README's command)."""
     env: dict[str, str] = {}
     commands: list[TrlCommand] = []
     for line in _logical_lines(text):
+        expanded = shellvars.expand(line, env)
         try:
-            tokens = shlex.split(line, comments=True)
+            tokens = shlex.split(expanded, comments=True)
         except ValueError as err:
             raise ConvertError(f"cannot split the line {line[:60]!r}: {err}") from None
         if not tokens:
             continue
-        tokens = [_expanded(token, env) for token in tokens]
         exported = _exports(tokens)
         if exported is not None:
             env.update(exported)

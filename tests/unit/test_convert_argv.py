@@ -193,16 +193,45 @@ def test_a_script_expands_the_variables_it_exports_as_the_shell_would() -> None:
     assert parsed.env == {"MODEL": "Qwen/Qwen2.5-0.5B", "OUT": "Qwen/Qwen2.5-0.5B-sft"}
 
 
-@pytest.mark.parametrize("reference", ["$HOME", "${HOME}", "$1"])
+@pytest.mark.parametrize("reference", ["$HOME", "${HOME}", "$1", '"$HOME"'])
 def test_a_variable_the_script_does_not_export_is_refused(reference: str) -> None:
-    name = reference.strip("${}")
+    name = reference.strip('"${}')
+    line = f"trl sft --output_dir {reference}/out"
     with pytest.raises(ConvertError) as caught:
-        parse_script(f"trl sft --output_dir {reference}/out\n", KIND_OF)
+        parse_script(line + "\n", KIND_OF)
+    fix = "" if name == "1" else f", or `export {name}=...` on a line before the command"
     assert str(caught.value) == (
-        f"'{reference}/out': ${name} is a shell variable this file does not export; sftjob "
-        f"convert reads the file without running it: write the value, or `export {name}=...` "
-        "on a line before the command"
+        f"{line!r}: ${name} comes from the shell that runs the file, which sftjob convert "
+        f"does not run: write the value{fix}"
     )
+
+
+def test_an_export_of_the_callers_variable_is_refused_with_its_own_fix() -> None:
+    with pytest.raises(
+        ConvertError, match=r"\$PYTHONPATH comes from the shell .* remove the export"
+    ):
+        parse_script("export PYTHONPATH=$PYTHONPATH:.\ntrl sft --seed 1\n", KIND_OF)
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("'$price'", "$price"),  # single quotes: no expansion
+        ("\\$price", "$price"),  # an escaped dollar
+        ("${UNSET:-Qwen/Qwen2-0.5B}", "Qwen/Qwen2-0.5B"),  # a default
+        ('"$MODEL-sft"', "my model-sft"),  # in double quotes: one word, spaces kept
+        ("$MODEL", "my model"),  # unquoted: kept one word here
+        ("a$", "a$"),  # a dollar that names nothing
+    ],
+)
+def test_variables_expand_where_the_shell_would(written: str, value: str) -> None:
+    script = f"export MODEL='my model'\ntrl sft --hub_model_id {written}  # not $EXPANDED\n"
+    assert parse_script(script, KIND_OF).overrides == {"hub_model_id": value}
+
+
+def test_command_substitution_is_refused() -> None:
+    with pytest.raises(ConvertError, match=r"command substitution \$\(\.\.\.\) cannot be run"):
+        parse_script("trl sft --output_dir $(date +%s)\n", KIND_OF)
 
 
 @pytest.mark.parametrize(
