@@ -24,15 +24,7 @@ from typing import Any
 import yaml
 
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.yamlread import (
-    MAX_VALUES,
-    TOO_MANY_VALUES,
-    TooDeep,
-    UniqueKeyLoader,
-    not_too_deep,
-    within_values,
-    yaml_problem,
-)
+from sftjob_cli.yamlread import UniqueKeyLoader, YamlRefused, load
 
 _GO_INT = re.compile(r"^[-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _GO_FLOAT = re.compile(
@@ -120,18 +112,9 @@ def _key(key: Any) -> str:
 def parse_documents(text: str) -> list[Any]:
     """Every non-empty document of a YAML stream, as the apiserver would receive it."""
     try:
-        return not_too_deep(lambda: _documents(text))
-    except yaml.YAMLError as err:
-        raise ManifestError(yaml_problem(err)) from None
-    except TooDeep as err:
+        return [as_json(doc) for doc in load(text, KubectlLoader)]
+    except YamlRefused as err:
         raise ManifestError(str(err)) from None
-
-
-def _documents(text: str) -> list[Any]:
-    docs = [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # Safe
-    if not all(within_values(doc, MAX_VALUES) for doc in docs):
-        raise ManifestError(TOO_MANY_VALUES)
-    return [as_json(doc) for doc in docs]
 
 
 def read_documents(path: str) -> list[Any]:

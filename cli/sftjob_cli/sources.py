@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sftjob_cli.catalog import ENV_KEY
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.trl_argv import (
@@ -20,15 +18,7 @@ from sftjob_cli.trl_argv import (
     parse_script,
     split_line,
 )
-from sftjob_cli.yamlread import (
-    MAX_VALUES,
-    TOO_MANY_VALUES,
-    TooDeep,
-    UniqueKeyLoader,
-    not_too_deep,
-    within_values,
-    yaml_problem,
-)
+from sftjob_cli.yamlread import UniqueKeyLoader, YamlRefused, load
 
 # Files read as a `trl sft ...` command line rather than as a YAML recipe.
 COMMAND_SUFFIXES = (".sh", ".bash", ".txt", ".cmd")
@@ -60,16 +50,11 @@ def read_text(path: Path) -> str:
 
 def read_yaml(path: Path) -> Any:
     """As TRL reads it (yaml.safe_load), but a key written twice is refused, not dropped."""
-    text = read_text(path)
     try:
-        data = not_too_deep(lambda: yaml.load(text, Loader=UniqueKeyLoader))  # a SafeLoader
-    except yaml.YAMLError as err:
-        raise ConvertError(f"{path}: {yaml_problem(err)}") from None
-    except TooDeep as err:
+        docs = load(read_text(path), UniqueKeyLoader, single=True)
+    except YamlRefused as err:
         raise ConvertError(f"{path}: {err}") from None
-    if not within_values(data, MAX_VALUES):
-        raise ConvertError(f"{path}: {TOO_MANY_VALUES}")
-    return data
+    return docs[0] if docs else None
 
 
 def read_mapping(path: Path) -> dict[str, Any]:

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from collections.abc import Hashable
+from typing import Any
 
 import yaml
 
@@ -22,8 +22,6 @@ TOO_MANY_VALUES = (
     f"expands to over {MAX_VALUES:,} values through YAML aliases (*name); write the values "
     "out instead of repeating aliases"
 )
-
-T = TypeVar("T")
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -57,7 +55,32 @@ class UniqueKeyLoader(yaml.SafeLoader):
             first_line[key] = key_node.start_mark.line + 1
 
 
-def within_values(document: Any, limit: int) -> bool:
+class YamlRefused(ValueError):
+    """A YAML text the CLI does not read, with the one-line reason."""
+
+
+def load(text: str, loader: type[yaml.SafeLoader], *, single: bool = False) -> list[Any]:
+    """The non-empty documents of `text` (with `single`, the file must hold at most one, as
+    yaml.load wants), or YamlRefused saying why not."""
+    try:
+        if single:
+            docs = [yaml.load(text, Loader=loader)]
+        else:
+            docs = list(yaml.load_all(text, Loader=loader))
+    except yaml.YAMLError as err:
+        raise YamlRefused(_problem(err)) from None
+    except RecursionError:
+        raise YamlRefused(
+            "nested too deeply to be read (hundreds of levels; a Kubernetes manifest or TRL "
+            "recipe has a few)"
+        ) from None
+    docs = [doc for doc in docs if doc is not None]
+    if not all(_within_values(doc, MAX_VALUES) for doc in docs):
+        raise YamlRefused(TOO_MANY_VALUES)
+    return docs
+
+
+def _within_values(document: Any, limit: int) -> bool:
     """Whether the document holds at most `limit` values once its aliases are expanded
     (a YAML alias is a shared reference: walking it expands it)."""
     count, stack = 0, [document]
@@ -73,22 +96,7 @@ def within_values(document: Any, limit: int) -> bool:
     return True
 
 
-class TooDeep(ValueError):
-    """A document nested deeper than the reader can follow."""
-
-
-def not_too_deep(read: Callable[[], T]) -> T:
-    """`read()`, with Python's RecursionError on a deeply nested document as TooDeep."""
-    try:
-        return read()
-    except RecursionError:
-        raise TooDeep(
-            "nested too deeply to be read (hundreds of levels; a Kubernetes manifest or TRL "
-            "recipe has a few)"
-        ) from None
-
-
-def yaml_problem(err: yaml.YAMLError) -> str:
+def _problem(err: yaml.YAMLError) -> str:
     """One line: what the YAML library found, and where."""
     mark = getattr(err, "problem_mark", None)
     where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
