@@ -161,3 +161,21 @@ def test_lora_target_modules_the_model_lacks_are_refused(tiny: Any, tmp_path: Pa
         "trl.yaml: lora_target_modules (or lora_target_parameters): NoMatchingPeftModuleError: "
     )
     assert "no_such_proj" in reason and reason.endswith("or all-linear")
+
+
+def test_rows_sft_cannot_read_are_refused_before_the_model_loads(tiny: Any, tmp_path: Path) -> None:
+    """SFTTrainer would find out with KeyError: 'text' after the model loaded, on every
+    restart."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.jsonl").write_text('{"question": "a", "answer": "b"}\n' * 8)
+    config = write_yaml(
+        tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", dataset_name=str(data))
+    )
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text().strip()
+    assert reason.startswith(
+        f"trl.yaml: the `train` split of {data} has the columns `question`, `answer`, none "
+        "of which SFT reads"
+    )

@@ -27,6 +27,7 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names, scalar_fields
+from .dataset_form import form_problem
 from .failure import (
     EXIT_CONFIG,
     mark_config_refused,
@@ -245,6 +246,14 @@ def build_trainer(
         raise ConfigError(
             f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} has no rows; "
             "point dataset_name (or datasets) at data with rows to train on"
+        )
+    columns = getattr(train_rows, "column_names", None)  # a streamed one may not know them
+    skip_prepare = (training_args.dataset_kwargs or {}).get("skip_prepare_dataset", False)
+    problem = form_problem(columns, training_args.dataset_text_field) if columns else None
+    if problem and not skip_prepare:
+        raise ConfigError(
+            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} {problem}; "
+            "rename the columns, or pick them with datasets[].columns"
         )
     eval_dataset = None
     if training_args.eval_strategy != "no":
