@@ -27,12 +27,15 @@ TOO_MANY_VALUES = (
 class UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key written twice in one mapping."""
 
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()  # the mappings whose keys were checked
+
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # Merges rewrite node.value in place, so each mapping is checked once, as written,
         # before its first flattening (which a merge into another mapping may trigger).
-        checked: set[int] = self.__dict__.setdefault("_checked_mappings", set())
-        if id(node) not in checked:
-            checked.add(id(node))
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
             self._refuse_duplicates(node)
         super().flatten_mapping(node)
 

@@ -98,15 +98,16 @@ def _scalar(hint: Any, default: Any) -> Scalar | None:
 # `fsdp: [full_shard, auto_wrap]` as it splits `fsdp: full_shard auto_wrap`.
 LIST_ALSO = frozenset({"fsdp"})
 
-_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-_YAML_KINDS = (
-    (bool, "true or false"),
-    (int, "an integer"),
-    (float, "a number"),
-    (list, "a list"),
-    (dict, "a mapping"),
-    (datetime.date, "a date"),
-)
+# What a field takes, and what a YAML value is, in words; bool before int, its base class.
+_NAMES: dict[type, str] = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+    datetime.date: "a date",
+}
 
 
 def _fits(key: str, value: Any, kind: type) -> bool:
@@ -122,7 +123,7 @@ def _fits(key: str, value: Any, kind: type) -> bool:
 def _described(value: Any) -> str:
     if value is None:
         return "null"
-    kind = next((name for t, name in _YAML_KINDS if isinstance(value, t)), None)
+    kind = next((name for t, name in _NAMES.items() if isinstance(value, t)), None)
     return f"`{json.dumps(value, default=str)}`, {kind or 'a YAML ' + type(value).__name__}"
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
-# Keys whose value is a path or a Hub name.
-PATH_KEYS = ("model_name_or_path", "dataset_name", "chat_template_path")
+# Keys whose value may be a local path (else a Hub name, or deepspeed's inline mapping).
+PATH_KEYS = ("model_name_or_path", "dataset_name", "chat_template_path", "deepspeed")
 LOCAL_PREFIXES = ("/", "./", "../", "~")
 
 
@@ -25,17 +25,20 @@ def _absolute(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(("/", "~"))
 
 
+def _mixture(config: Mapping[str, Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(index, entry) of each mapping in `datasets`."""
+    datasets = config.get("datasets")
+    for i, dataset in enumerate(datasets if isinstance(datasets, list) else ()):
+        if isinstance(dataset, Mapping):
+            yield i, dataset
+
+
 def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(where, path) of every local path the parsed config names (datasets as mappings)."""
     for key in PATH_KEYS:
         if is_local(value := config.get(key)):
             yield key, value
-    if is_local(deepspeed := config.get("deepspeed")):
-        yield "deepspeed", deepspeed
-    datasets = config.get("datasets")
-    for i, dataset in enumerate(datasets if isinstance(datasets, list) else ()):
-        if not isinstance(dataset, Mapping):
-            continue
+    for i, dataset in _mixture(config):
         if is_local(path := dataset.get("path")):
             yield f"datasets[{i}].path", path
         files = dataset.get("data_files")
@@ -51,12 +54,8 @@ def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 def local_data(config: Mapping[str, Any]) -> bool:
     """Whether the dataset is read from files here (a local dataset_name, or a mixture
     entry with a local path or data files)."""
-    datasets = config.get("datasets")
-    entries = [
-        d for d in (datasets if isinstance(datasets, list) else ()) if isinstance(d, Mapping)
-    ]
     return is_local(config.get("dataset_name")) or any(
-        is_local(d.get("path")) or d.get("data_files") for d in entries
+        is_local(d.get("path")) or d.get("data_files") for _, d in _mixture(config)
     )
 
 

@@ -179,6 +179,82 @@ def check_vision(train_dataset: Any, training_args: Any) -> None:
         raise ConfigError("; ".join(problems))
 
 
+_WITH_ROWS = "point dataset_name (or datasets) at data with rows to train on"
+
+
+def training_data(
+    script_args: Any,
+    training_args: Any,
+    model_args: Any,
+    dataset_args: Any,
+    settings: Mapping[str, Any],
+) -> tuple[Any, Any]:
+    """The datasets and the eval split, with what every restart would meet again refused
+    first: local paths that are not there, no rows, rows SFTTrainer cannot read, a missing
+    split."""
+    named_paths = {
+        "model_name_or_path": model_args.model_name_or_path,
+        "dataset_name": script_args.dataset_name,
+        "chat_template_path": getattr(training_args, "chat_template_path", None),
+        "deepspeed": training_args.deepspeed,
+        "datasets": [dataclasses.asdict(d) for d in dataset_args.datasets or ()],
+    }
+    if missing := missing_paths(named_paths):
+        raise ConfigError("; ".join(missing))
+
+    source = script_args.dataset_name or "the datasets mixture"
+    try:
+        dataset = load_datasets(script_args, dataset_args, settings)
+    except StopIteration:  # datasets' JSON builder reads a first row for the columns
+        if not local_data(named_paths):
+            raise  # from the Hub: not known to be the data itself
+        raise ConfigError(
+            f"trl.yaml: {source}: a data file is empty (no row to read the columns from); "
+            + _WITH_ROWS
+        ) from None
+    except ValueError as exc:
+        if "corresponds to no data" not in str(exc):  # datasets' words for an empty split
+            raise
+        raise ConfigError(f"trl.yaml: {source}: {exc}; {_WITH_ROWS}") from None
+    if script_args.dataset_train_split not in dataset:
+        raise ConfigError(
+            f"trl.yaml: dataset_train_split `{script_args.dataset_train_split}` is not in the "
+            f"dataset (splits: {', '.join(dataset)}); set `dataset_train_split` to one of them"
+        )
+    train_rows = dataset[script_args.dataset_train_split]
+    if hasattr(train_rows, "__len__") and len(train_rows) == 0:  # a streamed one has no length
+        raise ConfigError(
+            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} has no rows; "
+            + _WITH_ROWS
+        )
+    columns = getattr(train_rows, "column_names", None)  # a streamed one may not know them
+    skip_prepare = (training_args.dataset_kwargs or {}).get("skip_prepare_dataset", False)
+    problem = form_problem(columns, training_args.dataset_text_field) if columns else None
+    if problem and not skip_prepare:
+        raise ConfigError(
+            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} {problem}; "
+            "rename the columns, or pick them with datasets[].columns"
+        )
+    eval_dataset = None
+    if training_args.eval_strategy != "no":
+        if script_args.dataset_test_split not in dataset:
+            strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
+            # TRL's test_split_size splits a `datasets` mixture only
+            split_it = (
+                "`test_split_size`"
+                if dataset_args.datasets
+                else ("`test_split_size` with the dataset as a `datasets` mixture")
+            )
+            raise ConfigError(
+                f"trl.yaml: eval_strategy is `{strategy}` but the dataset has "
+                f"no split `{script_args.dataset_test_split}`; set `dataset_test_split` to one "
+                f"of its splits ({', '.join(dataset)}), {split_it}, or "
+                '`eval_strategy: "no"`'
+            )
+        eval_dataset = dataset[script_args.dataset_test_split]
+    return dataset, eval_dataset
+
+
 def build_trainer(
     script_args: Any,
     training_args: Any,
@@ -209,69 +285,9 @@ def build_trainer(
         bool(training_args.use_liger_kernel),
         bool(training_args.use_cpu),
     )
-    named_paths = {
-        "model_name_or_path": model_args.model_name_or_path,
-        "dataset_name": script_args.dataset_name,
-        "chat_template_path": getattr(training_args, "chat_template_path", None),
-        "deepspeed": training_args.deepspeed,
-        "datasets": [dataclasses.asdict(d) for d in dataset_args.datasets or ()],
-    }
-    if missing := missing_paths(named_paths):
-        raise ConfigError("; ".join(missing))
-
-    source = script_args.dataset_name or "the datasets mixture"
-    try:
-        dataset = load_datasets(script_args, dataset_args, settings or {})
-    except StopIteration:  # datasets' JSON builder reads a first row for the columns
-        if not local_data(named_paths):
-            raise  # from the Hub: not known to be the data itself
-        raise ConfigError(
-            f"trl.yaml: {source}: a data file is empty (no row to read the columns from); "
-            "point dataset_name (or datasets) at data with rows to train on"
-        ) from None
-    except ValueError as exc:
-        if "corresponds to no data" not in str(exc):  # datasets' words for an empty split
-            raise
-        raise ConfigError(
-            f"trl.yaml: {source}: {exc}; point dataset_name (or datasets) at data with rows "
-            "to train on"
-        ) from None
-    if script_args.dataset_train_split not in dataset:
-        raise ConfigError(
-            f"trl.yaml: dataset_train_split `{script_args.dataset_train_split}` is not in the "
-            f"dataset (splits: {', '.join(dataset)}); set `dataset_train_split` to one of them"
-        )
-    train_rows = dataset[script_args.dataset_train_split]
-    if hasattr(train_rows, "__len__") and len(train_rows) == 0:  # a streamed one has no length
-        raise ConfigError(
-            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} has no rows; "
-            "point dataset_name (or datasets) at data with rows to train on"
-        )
-    columns = getattr(train_rows, "column_names", None)  # a streamed one may not know them
-    skip_prepare = (training_args.dataset_kwargs or {}).get("skip_prepare_dataset", False)
-    problem = form_problem(columns, training_args.dataset_text_field) if columns else None
-    if problem and not skip_prepare:
-        raise ConfigError(
-            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} {problem}; "
-            "rename the columns, or pick them with datasets[].columns"
-        )
-    eval_dataset = None
-    if training_args.eval_strategy != "no":
-        if script_args.dataset_test_split not in dataset:
-            strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
-            # TRL's test_split_size splits a `datasets` mixture only
-            split_it = (
-                "`test_split_size`"
-                if dataset_args.datasets
-                else ("`test_split_size` with the dataset as a `datasets` mixture")
-            )
-            raise ConfigError(
-                f"trl.yaml: eval_strategy is `{strategy}` but the dataset has "
-                f"no split `{script_args.dataset_test_split}`; set `dataset_test_split` to one "
-                f"of its splits ({', '.join(dataset)}), {split_it}, or "
-                '`eval_strategy: "no"`'
-            )
-        eval_dataset = dataset[script_args.dataset_test_split]
+    dataset, eval_dataset = training_data(
+        script_args, training_args, model_args, dataset_args, settings or {}
+    )
     check_vision(dataset[script_args.dataset_train_split], training_args)
 
     from peft import NoMatchingPeftModuleError
