@@ -115,7 +115,7 @@ def _step_of(path: Path) -> int:
     return state.get("global_step", -1) if isinstance(state, dict) else -1
 
 
-def resume_target(training_args: Any) -> str | None:
+def resume_target(training_args: Any, report: bool = True) -> str | None:
     """The newest complete checkpoint in output_dir. `resume_from_checkpoint: <path>` is where
     the first attempt starts, until this job has saved a newer checkpoint (a restarted
     attempt must not go back to it, and it may be rotated away); `true` is the default and
@@ -125,7 +125,7 @@ def resume_target(training_args: Any) -> str | None:
         explicit = explicit.strip().lower() == "true"
     if explicit is False:
         return None
-    for path in incomplete_checkpoints(training_args.output_dir):
+    for path in incomplete_checkpoints(training_args.output_dir) if report else ():
         print(f"sftjob-train: skipping incomplete checkpoint {path}", file=sys.stderr)
     newest = newest_complete_checkpoint(training_args.output_dir)
     if explicit in (None, True, ""):
@@ -138,6 +138,8 @@ def resume_target(training_args: Any) -> str | None:
             "resume_from_checkpoint to start from the model"
         )
     if newest is not None and (not given.exists() or _step_of(newest) > _step_of(given)):
+        if not report:
+            return str(newest)
         print(
             f"sftjob-train: {newest} is newer than resume_from_checkpoint {given}; "
             "resuming from it",
@@ -320,9 +322,11 @@ def train(
     from .resume import train_or_finish
     from .stop_on_sigterm import stop_on_sigterm
 
-    checkpoint = resume_target(training_args)  # before anything loads: it may refuse
+    resume_target(training_args, report=False)  # its refusal, before anything loads
     trainer = build_trainer(script_args, training_args, model_args, dataset_args, settings)
     sigterm = stop_on_sigterm(trainer)
+    # Chosen once the trainer is built: the newest checkpoint then is the one to resume.
+    checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
     trained = train_or_finish(trainer, checkpoint)
