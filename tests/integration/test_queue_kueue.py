@@ -333,7 +333,9 @@ def test_a_preempted_job_shows_preempted_is_not_failed_and_runs_again(
         kueue,
         sftjob(
             "high", namespace, nodes=1, gpusPerNode=8, labels=high,
-            annotations={COMPLETE_DELAY: "5s"},
+            # 30 s, not 5: low stays Preempted while high runs, long enough to be seen
+            # under a full CI run's load (low was once re-admitted before a poll saw it)
+            annotations={COMPLETE_DELAY: "30s"},
         ),
     )  # fmt: skip
     st = wait_for(
