@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sftjob_trainer.parent_death import child_stops_with_this_process
 
 from sftjob_cli import localpaths, operator_api
 from sftjob_cli.localpaths import LocalRunError, PathMap
@@ -206,7 +207,10 @@ def launch(argv: list[str], env: dict[str, str], work: Path) -> int:
     with log.open("ab") as out:
         out.write(f"--- {json.dumps(argv)}\n".encode())
         out.flush()
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=child_stops_with_this_process(),  # `kill -9` of this CLI stops training
+        )  # fmt: skip
     try:
         last = follow_progress(progress, start, proc.poll)
     except KeyboardInterrupt:

@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "tiny-cpu.yaml"
 SFTJOB = str(Path(sys.executable).with_name("sftjob"))
 TIMEOUT_S = 400  # a hang guard on a shared 2-core machine
+# The killed run's ranks get SIGTERM (parent_death): one step and a checkpoint, then gone.
+ORPHAN_TIMEOUT_S = 120
 
 
 def short_example(tmp_path: Path) -> Path:
@@ -49,6 +51,27 @@ def wait_for_checkpoint(output: Path, proc: subprocess.Popen[Any], log: Path) ->
         time.sleep(0.5)
 
 
+def processes_using(path: Path) -> list[int]:
+    """Live processes whose command line names path (the CLI, trainer and ranks all do)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # ended meanwhile
+        if str(path) in text and state != "Z":
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def wait_until_no_process_uses(path: Path) -> None:
+    deadline = time.monotonic() + ORPHAN_TIMEOUT_S
+    while left := processes_using(path):
+        assert time.monotonic() < deadline, f"still training after the kill: pids {left}"
+        time.sleep(0.5)
+
+
 def test_run_local_resumes_after_sigkill(tiny: Any, tmp_path: Path) -> None:
     job, output, log = short_example(tmp_path), tmp_path / "out", tmp_path / "first.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -62,7 +85,11 @@ def test_run_local_resumes_after_sigkill(tiny: Any, tmp_path: Path) -> None:
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # as a crash: no cleanup anywhere
         first.wait(timeout=60)
+    wait_until_no_process_uses(output)
+    # They stopped with a checkpoint (an orphan used to train on to the end, into the
+    # directory the second run trains in).
     assert not (output / "model.safetensors").exists()
+    newest = max(int(c.name.split("-")[1]) for c in output.glob("checkpoint-*"))
 
     second = subprocess.run(
         command(job, output, tiny.root), capture_output=True, text=True, env=env,
@@ -72,7 +99,7 @@ def test_run_local_resumes_after_sigkill(tiny: Any, tmp_path: Path) -> None:
     resumed = re.search(r"resumed from step (\d+) \(checkpoint-(\d+)\) of 200", second.stderr)
     assert resumed, second.stderr[-3000:]
     step = int(resumed.group(1))
-    assert step >= 20 and step % 20 == 0 and resumed.group(2) == str(step)  # a saved checkpoint
+    assert step == newest >= 20 and resumed.group(2) == str(step)  # the newest checkpoint
     assert "done at step 200" in second.stderr
     assert "step 200/200" in second.stderr  # the progress lines
     assert (output / "model.safetensors").is_file()

@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
+from .parent_death import child_stops_with_this_process
+
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a SIGTERM'd process
 # How long training processes left behind by a dead launcher get to checkpoint and stop.
 ORPHAN_GRACE_SECONDS = 30.0
@@ -48,7 +50,10 @@ def run_forwarding_signals(argv: Sequence[str], env: Mapping[str, str]) -> int:
     `accelerate launch` would leave its single-process launcher deaf to SIGTERM (or, outside
     a container, dying at once while its training process is still checkpointing). Here
     every training process gets the signal and its grace period."""
-    proc = subprocess.Popen(list(argv), env=dict(env), start_new_session=True)
+    proc = subprocess.Popen(
+        list(argv), env=dict(env), start_new_session=True,
+        preexec_fn=child_stops_with_this_process(),  # this process's SIGKILL reaches them
+    )  # fmt: skip
     forwarded: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:

@@ -39,6 +39,7 @@ from .failure import (
 from .kernels import check_kernels
 from .local_paths import local_data, missing_paths
 from .mixture import handbook_mixture, read_settings
+from .parent_death import stop_with_parent
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
 from .vision import is_vision_row, vision_problems
@@ -405,6 +406,7 @@ def exit_code_for(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run, then leave the process explicitly: 0 on success, else one line of reason."""
     code = EXIT_OK
+    stop_with_parent()  # accelerate launch killed: checkpoint and stop, not train alone
     mark_rank_started()
     try:
         run(argv)
