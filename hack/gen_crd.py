@@ -77,8 +77,11 @@ NULLABLE = {
     ("sftConfig", "max_length"): "null keeps whole sequences (no truncation).",
 }
 # Bounds TRL's dataclasses do not declare, on values that can only fail in the pod (a batch
-# of 0 fails in the DataLoader, an empty model name in the Hub client): refused at apply.
+# of 0 fails in the DataLoader, an empty model name in the Hub client) or that silently damage
+# the data (TRL truncates with a slice: a max_length of -5 cuts every row's last 5 tokens, 0
+# leaves none): refused at apply.
 BOUNDS: dict[tuple[str, str], dict[str, int]] = {
+    ("sftConfig", "max_length"): {"minimum": 1},
     ("sftConfig", "per_device_train_batch_size"): {"minimum": 1},
     ("sftConfig", "per_device_eval_batch_size"): {"minimum": 1},
     ("sftConfig", "gradient_accumulation_steps"): {"minimum": 1},

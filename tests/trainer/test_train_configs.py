@@ -179,3 +179,37 @@ def test_rows_sft_cannot_read_are_refused_before_the_model_loads(tiny: Any, tmp_
         f"trl.yaml: the `train` split of {data} has the columns `question`, `answer`, none "
         "of which SFT reads"
     )
+
+
+PLAIN_CHATML = (  # no {% generation %} markers, and not a template TRL knows how to mark
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>\\n' }}{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("case", ["template_without_markers", "numeric_content"])
+def test_what_sfttrainer_refuses_as_it_is_built_is_not_restarted(
+    tiny: Any, tmp_path: Path, case: str
+) -> None:
+    """SFTTrainer's own refusals (ValueError, TypeError while it checks its arguments and
+    tokenizes the rows) came after the model loaded, as exit 1: restarted, refused again."""
+    if case == "template_without_markers":
+        template = tmp_path / "chatml.jinja"
+        template.write_text(PLAIN_CHATML)
+        settings = dict(dataset_name=str(tiny.messages_data), assistant_only_loss=True,
+                        chat_template_path=str(template))  # fmt: skip
+        named = "ValueError: The chat template is not training-compatible"
+    else:
+        data = tmp_path / "data"
+        data.mkdir()
+        row = '{"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": 4}]}'
+        (data / "train.jsonl").write_text((row + "\n") * 8)
+        settings = dict(dataset_name=str(data))
+        named = "TypeError: "
+    config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", **settings))
+    run = run_trainer(config, tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    reason = (tmp_path / "termination-log").read_text().strip()
+    assert reason.startswith(f"trl.yaml: SFTTrainer refused this job before training: {named}")
+    assert reason.endswith("(the full message is in the log above)")
+    assert "Traceback" in run.stderr  # the library's context stays in the log

@@ -16,10 +16,11 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pr
 
 # The child notes SIGTERM in a file and exits; it would otherwise sleep for ten minutes.
 CHILD = """
-import pathlib, signal, sys, time
+import os, pathlib, signal, sys, time
 {setup}
 def stopped(signum, frame):
-    pathlib.Path(sys.argv[1]).write_text("SIGTERM")
+    pathlib.Path(sys.argv[1] + ".tmp").write_text("SIGTERM")
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])  # whole, when the test sees it
     sys.exit(0)
 signal.signal(signal.SIGTERM, stopped)
 pathlib.Path(sys.argv[1] + ".ready").touch()

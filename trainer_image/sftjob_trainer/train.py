@@ -309,6 +309,16 @@ def build_trainer(
             f"trl.yaml: lora_target_modules (or lora_target_parameters): {one_line(exc)}; "
             "write modules this model has (such as q_proj, v_proj), or all-linear"
         ) from None
+    except (ValueError, TypeError) as exc:
+        # SFTTrainer checks its arguments and tokenizes the rows as it is built: what it
+        # refuses there (assistant_only_loss with a template it cannot mark, a message whose
+        # content the template cannot render) is the same on every restart. Transient
+        # faults are other types (OSError, torch's OutOfMemoryError, distributed errors).
+        traceback.print_exc()
+        raise ConfigError(
+            f"trl.yaml: SFTTrainer refused this job before training: {one_line(exc)}; "
+            "change what it names (the full message is in the log above)"
+        ) from None
     trainer.add_callback(ProgressCallback(reporter_from_env(), interval_from_env()))
     return trainer
 
