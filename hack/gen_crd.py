@@ -171,6 +171,9 @@ def legacy_schema(rec: LegacyField, current: Mapping[str, Mapping[str, dict]]) -
     """Schema of a legacy key: its own, or a copy of its target's, described as deprecated."""
     if rec.schema is not None:
         schema = copy.deepcopy(dict(rec.schema))
+        if rec.target is not None and len(rec.target.path) == 1:
+            # The new name's bounds hold for the old name too: it becomes that field.
+            schema.update(BOUNDS.get((rec.target.block, rec.target.path[0]), {}))
     elif rec.target is not None and len(rec.target.path) == 1:
         schema = copy.deepcopy(current[rec.target.block][rec.target.path[0]])
         schema.pop("description", None)

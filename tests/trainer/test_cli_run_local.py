@@ -72,7 +72,11 @@ def wait_until_no_process_uses(path: Path) -> None:
         time.sleep(0.5)
 
 
-def test_run_local_resumes_after_sigkill(tiny: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("killed", ["the CLI", "the CLI and its trainer"])
+def test_run_local_resumes_after_sigkill(tiny: Any, tmp_path: Path, killed: str) -> None:
+    """SIGKILL to the CLI alone (its trainer gets SIGTERM and passes it on), or to its
+    process group (`accelerate launch`, in a group of its own, gets SIGTERM, and so do the
+    ranks in turn): either way the ranks checkpoint and stop."""
     job, output, log = short_example(tmp_path), tmp_path / "out", tmp_path / "first.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with log.open("wb") as out:
@@ -83,7 +87,10 @@ def test_run_local_resumes_after_sigkill(tiny: Any, tmp_path: Path) -> None:
     try:
         wait_for_checkpoint(output, first, log)
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # as a crash: no cleanup anywhere
+        if killed == "the CLI":
+            os.kill(first.pid, signal.SIGKILL)
+        else:
+            os.killpg(first.pid, signal.SIGKILL)  # as a crash: no cleanup anywhere
         first.wait(timeout=60)
     wait_until_no_process_uses(output)
     # They stopped with a checkpoint (an orphan used to train on to the end, into the

@@ -69,9 +69,41 @@ def test_a_child_started_with_the_preexec_fn_gets_sigterm(tmp_path: Path) -> Non
     assert kill_parent_and_wait(tmp_path, "", preexec) == "SIGTERM"
 
 
-def test_a_child_that_asks_for_itself_gets_sigterm(tmp_path: Path) -> None:
-    setup = "from sftjob_trainer.parent_death import stop_with_parent; stop_with_parent()"
+def test_a_rank_that_asks_for_itself_gets_sigterm(tmp_path: Path) -> None:
+    """As a rank does: its launcher (here this test) is its parent's parent."""
+    setup = (
+        "import os; from sftjob_trainer.parent_death import stop_rank_with_launcher; "
+        f"stop_rank_with_launcher({{'SFTJOB_LAUNCHER_PID': '{os.getpid()}'}})"
+    )
     assert kill_parent_and_wait(tmp_path, setup, "start_new_session=True") == "SIGTERM"
+
+
+def test_a_rank_whose_launcher_is_not_its_grandparent_any_more_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    """The launcher died before the rank asked: it was handed to another process."""
+    marker = tmp_path / "child"
+    setup = "from sftjob_trainer.parent_death import stop_rank_with_launcher"
+    script = CHILD.format(setup=setup).replace(
+        "time.sleep(600)",
+        "stop_rank_with_launcher({'SFTJOB_LAUNCHER_PID': '1073741824'})\ntime.sleep(600)",
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(marker)], timeout=60)
+    assert done.returncode == 0
+    assert marker.read_text() == "SIGTERM"
+
+
+def test_a_parent_death_signal_set_by_a_supervisor_is_kept() -> None:
+    """The devcluster's shim asks for SIGKILL; an in-place trainer does not replace it."""
+    script = (
+        "import ctypes, signal; from sftjob_trainer import parent_death as p\n"
+        "p._PRCTL(p.PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)\n"
+        "p.stop_with_parent()\n"
+        "v = ctypes.c_int(0); p._PRCTL(p.PR_GET_PDEATHSIG, ctypes.byref(v), 0, 0, 0)\n"
+        "print(v.value)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == str(int(signal.SIGKILL)), done.stderr
 
 
 def test_without_it_the_child_trains_on(tmp_path: Path) -> None:

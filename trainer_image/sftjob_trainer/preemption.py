@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from .parent_death import child_stops_with_this_process
+from .parent_death import LAUNCHER_PID_ENV, child_stops_with_this_process
 
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a SIGTERM'd process
 # How long training processes left behind by a dead launcher get to checkpoint and stop.
@@ -51,7 +51,7 @@ def run_forwarding_signals(argv: Sequence[str], env: Mapping[str, str]) -> int:
     a container, dying at once while its training process is still checkpointing). Here
     every training process gets the signal and its grace period."""
     proc = subprocess.Popen(
-        list(argv), env=dict(env), start_new_session=True,
+        list(argv), env={**env, LAUNCHER_PID_ENV: str(os.getpid())}, start_new_session=True,
         preexec_fn=child_stops_with_this_process(),  # this process's SIGKILL reaches them
     )  # fmt: skip
     forwarded: list[int] = []

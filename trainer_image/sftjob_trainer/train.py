@@ -39,9 +39,10 @@ from .failure import (
 from .kernels import check_kernels
 from .local_paths import local_data, missing_paths
 from .mixture import handbook_mixture, read_settings
-from .parent_death import stop_with_parent
+from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
+from .trainer_refusal import is_refusal
 from .vision import is_vision_row, vision_problems
 
 EXIT_OK = 0
@@ -310,10 +311,8 @@ def build_trainer(
             "write modules this model has (such as q_proj, v_proj), or all-linear"
         ) from None
     except (ValueError, TypeError) as exc:
-        # SFTTrainer checks its arguments and tokenizes the rows as it is built: what it
-        # refuses there (assistant_only_loss with a template it cannot mark, a message whose
-        # content the template cannot render) is the same on every restart. Transient
-        # faults are other types (OSError, torch's OutOfMemoryError, distributed errors).
+        if isinstance(exc, ConfigError) or not is_refusal(exc):
+            raise
         traceback.print_exc()
         raise ConfigError(
             f"trl.yaml: SFTTrainer refused this job before training: {one_line(exc)}; "
@@ -416,7 +415,7 @@ def exit_code_for(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run, then leave the process explicitly: 0 on success, else one line of reason."""
     code = EXIT_OK
-    stop_with_parent()  # accelerate launch killed: checkpoint and stop, not train alone
+    stop_rank_with_launcher(os.environ)  # its launcher killed: checkpoint and stop
     mark_rank_started()
     try:
         run(argv)
