@@ -3,7 +3,7 @@
 SFTTrainer checks its arguments and tokenizes the rows while it is built; what it refuses
 there (assistant_only_loss with a chat template it cannot mark, a message content the
 template cannot render) is the same on every restart. The same constructor also loads the
-model and tokenizer, where a ValueError can be passing: a truncated download (a JSON or
+model and tokenizer, where a ValueError can be transient: a truncated download (a JSON or
 Unicode error), a device map sized from the GPU memory free at that moment (transformers'
 quantizers), a map cache read back from network storage (pyarrow). So only a ValueError or
 TypeError raised by TRL's own code, or by a chat template as it renders, counts. Pure.
@@ -29,8 +29,8 @@ def raising_frame(tb: TracebackType | None) -> FrameType | None:
 
 
 def is_refusal(exc: BaseException) -> bool:
-    """A ValueError or TypeError that TRL or a chat template raised, and not one that a
-    retry may not meet again."""
+    """A ValueError or TypeError raised by TRL or a chat template, of a kind that every
+    retry would meet again."""
     if not isinstance(exc, ValueError | TypeError) or isinstance(exc, PASSING_TYPES):
         return False
     if type(exc).__module__.startswith("pyarrow"):
