@@ -140,13 +140,12 @@ def resume_target(training_args: Any, report: bool = True) -> str | None:
             "resume_from_checkpoint to start from the model"
         )
     if newest is not None and (not given.exists() or _step_of(newest) > _step_of(given)):
-        if not report:
-            return str(newest)
-        print(
-            f"sftjob-train: {newest} is newer than resume_from_checkpoint {given}; "
-            "resuming from it",
-            file=sys.stderr,
-        )
+        if report:
+            print(
+                f"sftjob-train: {newest} is newer than resume_from_checkpoint {given}; "
+                "resuming from it",
+                file=sys.stderr,
+            )
         return str(newest)
     return str(given)
 
