@@ -38,9 +38,13 @@ import crd_cluster  # noqa: E402
 import crd_rules  # noqa: E402
 import trl_schema  # noqa: E402
 from sftjob_operator.admission import spec_policy, trainer_policy  # noqa: E402
-from sftjob_operator.api import identity  # noqa: E402
+from sftjob_operator.api import identity, paths  # noqa: E402
 from sftjob_operator.api.blocks import TRL_BLOCKS  # noqa: E402
-from sftjob_operator.api.extensions import EXTENSION_FIELDS, ExtensionField  # noqa: E402
+from sftjob_operator.api.extensions import (  # noqa: E402
+    EXTENSION_FIELDS,
+    ExtensionField,
+    trainer_settings_schema,
+)
 from sftjob_operator.api.legacy import (  # noqa: E402
     LEGACY_FIELDS,
     VALUE_ALIASES,
@@ -51,6 +55,8 @@ CRD_PATH = ROOT / "crds" / "sftjob.yaml"
 FIELDS_PATH = ROOT / "operator" / "sftjob_operator" / "api" / "trl_fields.json"
 # The trainer's copy of the legacy table (the trainer image does not import the operator).
 TRAINER_LEGACY_PATH = ROOT / "trainer_image" / "sftjob_trainer" / "legacy_names.json"
+# The trainer's copy of the bounds, for a trl.yaml or sftjob.yaml written by hand.
+TRAINER_BOUNDS_PATH = ROOT / "trainer_image" / "sftjob_trainer" / "field_bounds.json"
 # The Helm chart ships an identical copy of the CRD (Helm installs crds/ before templates).
 CHART_CRD_PATH = ROOT / "charts" / "sftjob-operator" / "crds" / "sftjob.yaml"
 # The admission policy that confines trainer pods to their own job's progress; the chart
@@ -324,6 +330,13 @@ def build_trainer_legacy(classes: Mapping[str, type]) -> dict:
     return {"names": names, "forbidden": forbidden, "values": values}
 
 
+def build_trainer_bounds() -> dict:
+    """What the CRD bounds, as the trainer checks files written by hand: the BOUNDS of the flat
+    trl.yaml's fields, and the schema of each key of sftjob.yaml."""
+    trl = {name: dict(bounds) for (_, name), bounds in sorted(BOUNDS.items())}
+    return {paths.TRL_CONFIG_FILE: trl, paths.TRAINER_SETTINGS_FILE: trainer_settings_schema()}
+
+
 def check_disjoint(classes: Mapping[str, type]) -> None:
     """TrlParser merges the four dataclasses into one flat namespace."""
     seen: dict[str, str] = {}
@@ -388,6 +401,7 @@ def outputs() -> dict[Path, str]:
         CHART_SPEC_POLICY_PATH: chart_template(rules_policy),
         FIELDS_PATH: render_json(fields),
         TRAINER_LEGACY_PATH: render_json(build_trainer_legacy(classes)),
+        TRAINER_BOUNDS_PATH: render_json(build_trainer_bounds()),
     }
 
 

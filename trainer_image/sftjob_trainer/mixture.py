@@ -15,9 +15,8 @@ from typing import Any
 
 import yaml
 
+from .bounds import SETTINGS_FILE, settings_problems
 from .config_check import ConfigError
-
-SETTINGS_FILE = "sftjob.yaml"
 
 
 def read_settings(trl_config_path: str | Path) -> dict[str, Any]:
@@ -31,6 +30,8 @@ def read_settings(trl_config_path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read the trainer settings ({exc})") from None
     if not isinstance(settings, Mapping):
         raise ConfigError(f"{path}: expected a mapping of trainer settings")
+    if problems := settings_problems(settings):
+        raise ConfigError("; ".join(problems))
     return dict(settings)
 
 

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .bounds import trl_problems
 from .checkpoints import (
     TRAINER_STATE,
     checkpoint_step,
@@ -102,7 +103,10 @@ def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
         ["--config", config_path, *extra_args], fail_with_unknown_args=False
     )
     apply_cluster_defaults(training_args, set(config or {}))
-    return script_args, training_args, model_args, dataset_args
+    parsed = (script_args, training_args, model_args, dataset_args)
+    if problems := trl_problems(parsed):
+        raise ConfigError("; ".join(problems))
+    return parsed
 
 
 def _step_of(path: Path) -> int:

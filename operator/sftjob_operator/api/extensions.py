@@ -88,6 +88,25 @@ def extension_fields_of(block: str, item_of: str | None = None) -> tuple[Extensi
     return tuple(f for f in EXTENSION_FIELDS if f.block == block and f.item_of == item_of)
 
 
+def _schema_of(name: str, item_of: str | None = None) -> dict[str, Any]:
+    (found,) = (f for f in extension_fields_of(DATASET_MIXTURE, item_of) if f.name == name)
+    return dict(found.schema)
+
+
+def trainer_settings_schema() -> dict[str, dict[str, Any]]:
+    """The schema of each key of the trainer's settings file (`trainer_settings`), from the
+    extension field it carries; hack/gen_crd.py writes it for the trainer, which checks a
+    hand-written sftjob.yaml with it."""
+    return {
+        "dataset_weights": {
+            "type": "array",
+            "items": {**_schema_of("weight", "datasets"), "nullable": True},
+        },
+        "mixture_seed": _schema_of("seed"),
+        "test_datasets": {"type": "array", "items": _schema_of("test", "datasets")},
+    }
+
+
 @dataclass(frozen=True)
 class RecipeExtensions:
     """What the extension fields of one spec ask of the operator and the trainer."""

@@ -1,0 +1,122 @@
+"""The CRD's bounds, checked by the trainer for a trl.yaml or sftjob.yaml written by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from sftjob_operator.api import extensions, paths
+from sftjob_operator.api.blocks import DATASET_MIXTURE, TRL_BLOCKS
+from sftjob_operator.api.extensions import RecipeExtensions
+from sftjob_trainer.bounds import bounds_table, settings_problems, trl_problems, value_problem
+from sftjob_trainer.config_check import ConfigError
+from sftjob_trainer.mixture import read_settings
+
+WEIGHT = bounds_table()[paths.TRAINER_SETTINGS_FILE]["dataset_weights"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([0.5, None, 1], None),
+        ([1.5], "`w[0]` is 1.5; write a number above 0 and up to 1"),
+        ([0.2, 0], "`w[1]` is 0; write a number above 0 and up to 1"),
+        ([-0.1], "`w[0]` is -0.1; write a number above 0 and up to 1"),
+        ([True], "`w[0]` is true; write a number"),
+        (["half"], '`w[0]` is "half"; write a number'),
+        (0.5, "`w` is 0.5; write a list"),
+        (None, "`w` is null; write a list"),
+    ],
+)
+def test_a_weight_outside_the_crds_bounds_is_named_with_what_to_write(
+    value: Any, problem: str | None
+) -> None:
+    assert value_problem("w", value, WEIGHT) == problem
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (1, None),
+        (None, None),  # the field's own default (no limit): the schema has no type
+        (0, "`n` is 0; write an integer of 1 or more"),
+        (-3, "`n` is -3; write an integer of 1 or more"),
+        ("", "`n` is empty; write a value"),
+        ("x", None),
+    ],
+)
+def test_a_trl_fields_bounds(value: Any, problem: str | None) -> None:
+    assert value_problem("n", value, {"minimum": 1, "minLength": 1}) == problem
+
+
+def test_the_parsed_trl_values_are_checked_with_the_crds_bounds() -> None:
+    training = SimpleNamespace(per_device_train_batch_size=0, max_length=None, seed=-1)
+    model = SimpleNamespace(model_name_or_path="")
+    assert trl_problems([training, model]) == [
+        "trl.yaml: `per_device_train_batch_size` is 0; write an integer of 1 or more",
+        "trl.yaml: `model_name_or_path` is empty; write a value",
+    ]
+
+
+def test_the_trainers_bounds_are_the_crds() -> None:
+    crd = yaml.safe_load(Path("crds/sftjob.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    fields = {name: schema for block in TRL_BLOCKS for name, schema in _props(spec, block).items()}
+    table = bounds_table()
+    for name, bounds in table[paths.TRL_CONFIG_FILE].items():
+        assert bounds.items() <= fields[name].items(), name
+    mixture = _props(spec, DATASET_MIXTURE)
+    item = mixture["datasets"]["items"]["properties"]
+    settings = table[paths.TRAINER_SETTINGS_FILE]
+    assert {k: v for k, v in settings["dataset_weights"]["items"].items() if k != "nullable"} == {
+        k: v for k, v in item["weight"].items() if k != "description"
+    }
+    assert settings["mixture_seed"].items() <= mixture["seed"].items()
+
+
+def _props(spec: dict[str, Any], block: str) -> dict[str, Any]:
+    props: dict[str, Any] = spec["properties"][block]["properties"]
+    return props
+
+
+def test_what_the_operator_writes_the_trainer_accepts() -> None:
+    written = RecipeExtensions(
+        dataset_weights=(0.5, None, 1.0), mixture_seed=7, test_datasets=(False, False, True)
+    ).trainer_settings()
+    assert written.keys() == extensions.trainer_settings_schema().keys()
+    assert settings_problems(written) == []
+
+
+def test_a_hand_written_settings_file_is_refused_with_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "sftjob.yaml").write_text(
+        "dataset_weights: [1.5, null]\nmixture_seed: -1\ntest_datasets: [true, 3]\nseed: 1\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        read_settings(tmp_path / "trl.yaml")
+    assert str(err.value) == (
+        "sftjob.yaml: `dataset_weights[0]` is 1.5; write a number above 0 and up to 1; "
+        "sftjob.yaml: `mixture_seed` is -1; write an integer of 0 or more; "
+        "sftjob.yaml: `test_datasets[1]` is 3; write true or false; "
+        "sftjob.yaml: `seed` is not a trainer setting; the settings are dataset_weights, "
+        "mixture_seed, test_datasets"
+    )
+
+
+def test_a_hand_written_trl_yaml_out_of_bounds_is_a_config_error(tmp_path: Path) -> None:
+    from sftjob_trainer.train import parse
+
+    config = tmp_path / "trl.yaml"
+    config.write_text(
+        "model_name_or_path: m\ndataset_name: d\nuse_cpu: true\n"
+        "per_device_train_batch_size: 0\nmax_length: '-3'\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        parse(str(config), [])
+    assert str(err.value) == (
+        "trl.yaml: `max_length` is -3; write an integer of 1 or more; "
+        "trl.yaml: `per_device_train_batch_size` is 0; write an integer of 1 or more"
+    )
+    assert parse(str(config), ["--per_device_train_batch_size", "2", "--max_length", "8"])
