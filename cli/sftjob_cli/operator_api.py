@@ -1,4 +1,5 @@
-"""The operator's functions and names the CLI uses, imported in this one place.
+"""The operator's functions and names the CLI's commands use (the recipe modules read the
+operator's api tables directly).
 
 validate and render run the operator's own code: normalize() (the translation of legacy
 names and the checks the operator makes before it creates anything), render_children()
