@@ -2,7 +2,9 @@
 
 A string is written as a block scalar only when that reads back as the same string (PyYAML
 refuses some, e.g. with trailing spaces on a line, and we check the rest); otherwise it is
-quoted. Whatever the style, yaml.safe_load(emit(x)) == x.
+quoted. A string kubectl would read as a number or a boolean (`2e-5`, `y`: its YAML library
+resolves scalars as Go's yaml.v2 does, PyYAML's does not) is quoted. Whatever the style,
+yaml.safe_load(emit(x)) == x, and kubectl reads the same.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+
+from sftjob_cli.kubeyaml import plain_is_not_string
 
 
 def _literal_round_trips(text: str) -> bool:
@@ -32,6 +36,8 @@ class _Dumper(yaml.SafeDumper):
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     if "\n" in data and _literal_round_trips(data):
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    if plain_is_not_string(data):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="'")
     return dumper.represent_str(data)
 
 

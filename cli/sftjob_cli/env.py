@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sftjob_operator.api.secret_env import HUB_TOKEN_ENV_NAMES, SECRET_ENV_NAMES
+from sftjob_operator.render.job import reserved_env_reason
 
 from sftjob_cli.errors import ConvertError
 
@@ -41,8 +42,10 @@ def _refusal(names: list[str]) -> str:
     )
 
 
-def env_list(env: Any) -> list[dict[str, str]]:
-    """spec.env entries for a mapping of variables; values become strings, as TrlParser does."""
+def env_list(env: Any) -> tuple[list[dict[str, str]], list[str]]:
+    """spec.env entries for a mapping of variables (values become strings, as TrlParser does),
+    and a note for each variable the pod must not be given (`CUDA_VISIBLE_DEVICES`, the
+    rendezvous variables), which is left out."""
     if not isinstance(env, Mapping):
         raise ConvertError(f"env: expected a mapping of variable names to values, not {env!r}")
     bad = [str(n) for n in env if not isinstance(n, str) or not _ENV_NAME.match(n)]
@@ -51,4 +54,10 @@ def env_list(env: Any) -> list[dict[str, str]]:
     secrets = [n for n in env if is_secret(n)]
     if secrets:
         raise ConvertError(_refusal(secrets))
-    return [{"name": name, "value": str(value)} for name, value in env.items()]
+    entries, notes = [], []
+    for name, value in env.items():
+        if reason := reserved_env_reason(name):
+            notes.append(f"dropped: env {name}={value} was left out: {reason}")
+        else:
+            entries.append({"name": name, "value": str(value)})
+    return entries, notes

@@ -40,6 +40,12 @@ _REPLACED = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timesta
 INT64 = (-(2**63), 2**63 - 1)
 
 
+def plain_is_not_string(text: str) -> bool:
+    """Whether kubectl reads `text`, written unquoted, as a boolean or a number (`2e-5`, `y`,
+    `4057e12`), where PyYAML would write it unquoted as a string."""
+    return any(rx.match(text) for rx in (_GO_BOOL, _GO_INT, _GO_FLOAT))
+
+
 class KubectlLoader(UniqueKeyLoader):
     """SafeLoader with the scalar resolution of the YAML library kubectl uses."""
 

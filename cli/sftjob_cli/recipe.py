@@ -40,7 +40,8 @@ def place(config: Mapping[str, Any], catalog: FieldCatalog) -> Placement:
     notes: list[str] = []
     for key, value in config.items():
         if key == ENV_KEY:
-            env = env_list(value)
+            env, env_notes = env_list(value)
+            notes.extend(env_notes)
         elif key in accelerate.LAUNCH_KINDS:
             # A string is converted as a flag's text is: `use_cpu: "no"` is false.
             launch[key], note = conform(key, accelerate.LAUNCH_KINDS[key], value)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from sftjob_cli.emit import emit
+from sftjob_cli.kubeyaml import parse_documents
 
 ZEPHYR = (
     "{% for message in messages %}\n{% if message['role'] == 'user' %}\n"
@@ -60,3 +61,13 @@ def test_long_lines_are_not_folded() -> None:
     text = "word " * 200
     out = emit({"k": text.strip()})
     assert len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["2e-5", "1e5", "4057e12", "y", "N", "1_000", "0x1F", ".5", "-3", "true", "null"]
+)
+def test_a_string_kubectl_would_read_as_another_type_is_quoted(text: str) -> None:
+    data = {"spec": {"env": [{"name": "LR", "value": text}], "modelConfig": {"rev": text}}}
+    out = emit(data)
+    assert yaml.safe_load(out) == data
+    assert parse_documents(out) == [data]  # as kubectl reads it

@@ -176,3 +176,15 @@ def test_env_refusals(env: Any, message: str) -> None:
 def test_secret_in_a_recipe_env_is_refused_by_place() -> None:
     with pytest.raises(ConvertError, match="HUGGING_FACE_HUB_TOKEN"):
         place({"env": {"HUGGING_FACE_HUB_TOKEN": "hf_x"}}, CATALOG)
+
+
+def test_env_the_pod_must_not_be_given_is_dropped_with_a_note() -> None:
+    env = {"CUDA_VISIBLE_DEVICES": "4,5,6,7", "ACCELERATE_LOG_LEVEL": "info", "MASTER_PORT": "1"}
+    placed = place({"env": env}, CATALOG)
+    assert placed.env == [{"name": "ACCELERATE_LOG_LEVEL", "value": "info"}]
+    assert placed.notes == (
+        "dropped: env CUDA_VISIBLE_DEVICES=4,5,6,7 was left out: each pod sees only the GPUs "
+        "it is given, numbered from 0 (spec.gpusPerNode sets how many)",
+        "dropped: env MASTER_PORT=1 was left out: set by the operator (spec.nodes and "
+        "spec.gpusPerNode set the topology)",
+    )

@@ -281,13 +281,22 @@ def test_no_child_of_a_job_is_a_service_account_or_rbac_object() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["MASTER_ADDR", "JOB_COMPLETION_INDEX", "SFTJOB_NUM_NODES", "SFTJOB_ATTEMPT"]
+    ("name", "reason"),
+    [
+        ("MASTER_ADDR", "set by the operator"),
+        ("JOB_COMPLETION_INDEX", "set by the operator"),
+        ("SFTJOB_NUM_NODES", "set by the operator"),
+        ("SFTJOB_ATTEMPT", "set by the operator"),
+        ("CUDA_VISIBLE_DEVICES", "each pod sees only the GPUs it is given, numbered from 0"),
+        ("NVIDIA_VISIBLE_DEVICES", "each pod sees only the GPUs it is given, numbered from 0"),
+    ],
 )
-def test_reserved_env_is_rejected_with_field(name: str) -> None:
+def test_reserved_env_is_rejected_with_field(name: str, reason: str) -> None:
     spec = {"env": [{"name": "OK", "value": "1"}, {"name": name, "value": "x"}]}
     with pytest.raises(RenderError) as err:
         render_children(body("j", spec), BASE_TRL)
     assert err.value.field == "spec.env[1].name"
+    assert err.value.message.startswith(f"{name}: {reason}") and "; remove it" in err.value.message
 
 
 @pytest.mark.parametrize("value", ["1", "0", "10", "0.5"])

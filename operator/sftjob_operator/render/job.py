@@ -26,6 +26,10 @@ RESERVED_ENV_PREFIXES = ("SFTJOB_",)
 RESERVED_ENV = frozenset({"JOB_COMPLETION_INDEX", "MASTER_ADDR", "MASTER_PORT"})
 # SFTJOB_* names a user may set: the trainer reads them, the operator never sets them.
 USER_SFTJOB_ENV = frozenset({"SFTJOB_PROGRESS_INTERVAL"})
+# Env names that pick GPUs. A pod sees only the GPUs it is given, numbered from 0, so a
+# recipe's `CUDA_VISIBLE_DEVICES=4,5,6,7` would hide them all, and `0,1` would leave
+# gpusPerNode processes on two GPUs.
+GPU_VISIBILITY_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"})
 # Volume names and mount paths the operator owns.
 RESERVED_VOLUMES = frozenset({"config", "shm", "output"})
 RESERVED_MOUNT_PATHS = frozenset({launch.CONFIG_DIR, "/dev/shm", OUTPUT_DIR})
@@ -41,18 +45,28 @@ def command() -> list[str]:
     ]
 
 
+def reserved_env_reason(name: str) -> str | None:
+    """Why spec.env may not set `name`; None when it may."""
+    if name in USER_SFTJOB_ENV:
+        return None
+    if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+        return "set by the operator (spec.nodes and spec.gpusPerNode set the topology)"
+    if name in GPU_VISIBILITY_ENV:
+        return (
+            "each pod sees only the GPUs it is given, numbered from 0 "
+            "(spec.gpusPerNode sets how many)"
+        )
+    return None
+
+
 def _check_user_env(plan: Plan) -> None:
     for i, var in enumerate(plan.env):
         name = str(var.get("name", ""))
         if name in USER_SFTJOB_ENV:
             _check_interval(i, var)
             continue
-        if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-            raise RenderError(
-                f"spec.env[{i}].name",
-                f"{name} is set by the operator; remove it "
-                "(spec.nodes/gpusPerNode set the topology)",
-            )
+        if reason := reserved_env_reason(name):
+            raise RenderError(f"spec.env[{i}].name", f"{name}: {reason}; remove it")
         if name == HUB_TOKEN_ENV and plan.hub_token:
             raise RenderError(
                 f"spec.env[{i}].name",
