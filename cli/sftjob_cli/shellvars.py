@@ -3,7 +3,8 @@
 `sftjob convert` reads a `.sh` recipe without running it, so the only values it knows are
 those the file's `export NAME=value` lines set. It expands `$NAME`, `${NAME}` and
 `${NAME:-default}` where the shell would: not inside single quotes, not after a backslash,
-not in a comment. A variable the file does not set, and command substitution, are refused.
+not in a comment. A variable the file does not set, another `${...}` form (`${NAME%/*}`,
+`${NAME-default}`) and command substitution are refused.
 The expanded text is quoted so that `shlex.split` keeps it one word, as a quoted shell
 variable is. Pure.
 """
@@ -45,6 +46,13 @@ def expand(line: str, env: Mapping[str, str]) -> str:
         elif char == "$" and (match := _VARIABLE.match(line, i)):
             out.append(_value(line, match, env, quote == '"'))
             i = match.end()
+        elif char == "$" and line.startswith("${", i):
+            shown = line[i : line.find("}", i) + 1 or None]
+            raise ConvertError(
+                f"{line[:80]!r}: {shown} is not expanded: sftjob convert reads the file "
+                "without running it and expands only $NAME, ${NAME} and ${NAME:-default}; "
+                "write the value"
+            )
         else:
             if char in "'\"":
                 quote = char if quote is None else (None if quote == char else quote)

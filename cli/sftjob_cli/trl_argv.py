@@ -149,33 +149,65 @@ def split_line(text: str) -> list[str]:
         raise ConvertError(f"cannot split the command line: {err}; check its quotes") from None
 
 
-def _exports(tokens: Sequence[str]) -> dict[str, str] | None:
-    """`export A=1 B=2` as {A: 1, B: 2}; None for any other line."""
-    matches = [_ASSIGNMENT.match(t) for t in tokens[1:]]
-    if tokens[0] != "export" or not all(matches):
+def _assignments(tokens: Sequence[str]) -> dict[str, str] | None:
+    """`A=1 B=2` alone on a line (shell variables, not exported) as {A: 1, B: 2}; None for
+    any other line."""
+    matches = [_ASSIGNMENT.match(t) for t in tokens]
+    if not all(matches):
         return None
     return {m.group(1): m.group(2) for m in matches if m}
 
 
+def _exports(tokens: Sequence[str], shell: dict[str, str]) -> dict[str, str] | None:
+    """`export A=1 B` as {A: 1, B: <B's value on an earlier line>}; None for any other line."""
+    if tokens[0] != "export":
+        return None
+    exported: dict[str, str] = {}
+    for token in tokens[1:]:
+        if match := _ASSIGNMENT.match(token):
+            exported[match.group(1)] = match.group(2)
+        elif token in shell:
+            exported[token] = shell[token]
+        else:
+            raise ConvertError(
+                f"export {token}: the file gives {token} no value; write `export {token}=...`"
+            )
+    return exported
+
+
+# Lines of a script that change nothing in the job: the shell's own options.
+_SHELL_OPTIONS = frozenset({"set", "shopt"})
+
+
 def parse_script(text: str, kind_of: KindOf) -> TrlCommand:
-    """A file that holds one `trl sft ...` command line, maybe after `export VAR=value` lines
-    and comments (a .sh script or a .txt copy of a README's command)."""
-    env: dict[str, str] = {}
+    """A file that holds one `trl sft ...` command line, maybe after `export VAR=value` and
+    `VAR=value` lines (the first become spec.env, both expand `$VAR`), `set -e` lines and
+    comments (a .sh script or a .txt copy of a README's command)."""
+    exported: dict[str, str] = {}
+    shell: dict[str, str] = {}
     commands: list[TrlCommand] = []
     for line in _logical_lines(text):
-        expanded = shellvars.expand(line, env)
+        expanded = shellvars.expand(line, {**shell, **exported})
         try:
             tokens = shlex.split(expanded, comments=True)
         except ValueError as err:
             raise ConvertError(f"cannot split the line {line[:60]!r}: {err}") from None
-        if not tokens:
+        if not tokens or tokens[0] in _SHELL_OPTIONS:
             continue
-        exported = _exports(tokens)
-        if exported is not None:
-            env.update(exported)
+        if (assigned := _assignments(tokens)) is not None:
+            shell.update(assigned)
             continue
-        commands.append(parse_command(tokens, kind_of))
+        if (names := _exports(tokens, shell)) is not None:
+            exported.update(names)
+            continue
+        try:
+            commands.append(parse_command(tokens, kind_of))
+        except NotACommand as err:
+            raise NotACommand(
+                f"the line {line[:60]!r}: {err}; a script holds `export NAME=value` and "
+                "`NAME=value` lines, comments and one `trl sft ...` line"
+            ) from None
     if len(commands) != 1:
         raise ConvertError(f"expected one `trl sft ...` command line, found {len(commands)}")
     (command,) = commands
-    return TrlCommand(command.config, command.overrides, {**env, **command.env})
+    return TrlCommand(command.config, command.overrides, {**exported, **command.env})

@@ -301,3 +301,35 @@ def test_bad_recipe_files(tmp_path: Path, text: str | None, message: str) -> Non
     with pytest.raises(ConvertError, match=message) as err:
         recipe_from_file(str(path), KIND_OF)
     assert "\n" not in str(err.value)
+
+
+def test_shell_variables_expand_and_only_exports_reach_the_pod() -> None:
+    script = (
+        "#!/bin/bash\nset -euo pipefail\nMODEL=Qwen/Qwen2.5-0.5B GPUS=4\n"
+        "export WANDB_PROJECT=sft\nOUT=out\nexport OUT\n"
+        "trl sft --model_name_or_path $MODEL --output_dir ./$OUT --num_processes ${GPUS}\n"
+    )
+    command = parse_script(script, KIND_OF)
+    assert command.overrides == {
+        "model_name_or_path": "Qwen/Qwen2.5-0.5B",
+        "output_dir": "./out",
+        "num_processes": 4,
+    }
+    assert command.env == {"WANDB_PROJECT": "sft", "OUT": "out"}
+
+
+def test_an_export_of_a_variable_the_file_does_not_set_is_refused() -> None:
+    with pytest.raises(ConvertError, match=r"export RUN: the file gives RUN no value"):
+        parse_script("export RUN\ntrl sft --seed 1\n", KIND_OF)
+
+
+@pytest.mark.parametrize("form", ["${MODEL##*/}", "${MODEL%/*}", "${MODEL/a/b}", "${RUN-x}"])
+def test_a_variable_form_convert_cannot_expand_is_refused(form: str) -> None:
+    script = f"export MODEL=a/b\ntrl sft --output_dir {form}\n"
+    with pytest.raises(ConvertError, match=rf"{re.escape(form)} is not expanded.*write the value"):
+        parse_script(script, KIND_OF)
+
+
+def test_a_line_that_is_no_command_is_named() -> None:
+    with pytest.raises(ConvertError, match=r"the line 'echo hi': expected a `trl sft"):
+        parse_script("echo hi\ntrl sft --seed 1\n", KIND_OF)
