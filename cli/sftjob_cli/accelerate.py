@@ -86,6 +86,7 @@ class Shape:
     # and a note for each of its keys left behind.
     carried: Carried = field(default_factory=Carried)
     processes: int | None = None  # accelerate's num_processes: the total over all machines
+    machines: int | None = None  # accelerate's num_machines
 
 
 @dataclass(frozen=True)
@@ -217,4 +218,4 @@ def shape_from_launch(
             )
         gpus = procs.total // machines
     nodes = nodes or procs.machines
-    return Shape(nodes, gpus, procs.distributed, procs.carried, procs.total)
+    return Shape(nodes, gpus, procs.distributed, procs.carried, procs.total, procs.machines)

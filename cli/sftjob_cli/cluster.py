@@ -48,12 +48,24 @@ def recipe_distributed(sft: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _gpus(options: Options, shape: Shape, sft: Mapping[str, Any]) -> int:
+def _gpus(options: Options, shape: Shape, sft: Mapping[str, Any]) -> tuple[int, str | None]:
+    """spec.gpusPerNode, and a note where the user did not choose it."""
     if options.gpus_per_node is not None:
-        return options.gpus_per_node
+        return options.gpus_per_node, None
     if shape.gpus_per_node is not None:
-        return shape.gpus_per_node
-    return 0 if sft.get("use_cpu") is True else 1
+        if options.nodes and shape.processes and options.nodes > 1:
+            return shape.gpus_per_node, (
+                f"cluster: spec.gpusPerNode: {shape.gpus_per_node}, the launch's num_processes "
+                f"{shape.processes} (accelerate's total over all machines) shared over --nodes "
+                f"{options.nodes}; pass --gpus-per-node for more"
+            )
+        return shape.gpus_per_node, None
+    if sft.get("use_cpu") is True:
+        return 0, None
+    return 1, (
+        "cluster: spec.gpusPerNode: 1, since the recipe does not say how many GPUs (accelerate "
+        "launch would start one process per GPU it sees); pass --gpus-per-node"
+    )
 
 
 def cluster_fields(
@@ -62,10 +74,15 @@ def cluster_fields(
     """(nodes, gpusPerNode, distributed, image, storage in that order; notes for stderr)."""
     sft = blocks.get(SFT_CONFIG) or {}
     notes: list[str] = []
-    fields: dict[str, Any] = {
-        "nodes": options.nodes or shape.nodes or 1,
-        "gpusPerNode": _gpus(options, shape, sft),
-    }
+    gpus, gpus_note = _gpus(options, shape, sft)
+    fields: dict[str, Any] = {"nodes": options.nodes or shape.nodes or 1, "gpusPerNode": gpus}
+    if options.nodes and shape.machines and options.nodes != shape.machines:
+        notes.append(
+            f"cluster: spec.nodes: {options.nodes} (--nodes), not the launch's num_machines "
+            f"{shape.machines}"
+        )
+    if gpus_note:
+        notes.append(gpus_note)
     runs = fields["nodes"] * max(fields["gpusPerNode"], 1)
     if shape.processes is not None and fields["gpusPerNode"] and runs != shape.processes:
         notes.append(
@@ -102,4 +119,23 @@ def hub_token(
     return {"name": name, "key": "token"}, (
         f"cluster: spec.hubTokenSecretRef: {name}, because sftConfig.push_to_hub is true; "
         f"create it with: kubectl create secret generic {name} --from-literal=token=<hf token>",
+    )
+
+
+def _reports_to_wandb(report_to: Any) -> bool:
+    names = [report_to] if isinstance(report_to, str) else report_to
+    return isinstance(names, list) and "wandb" in names
+
+
+def tracker_notes(sft: Mapping[str, Any], env: list[dict[str, Any]]) -> tuple[str, ...]:
+    """What a recipe's report_to needs that a recipe leaves to the shell that runs it: W&B's
+    key (the trainer refuses to start without one, or WANDB_MODE=offline)."""
+    names = {e.get("name") for e in env}
+    if not _reports_to_wandb(sft.get("report_to")) or names & {"WANDB_API_KEY", "WANDB_MODE"}:
+        return ()
+    return (
+        "cluster: sftConfig.report_to has wandb, so the pods need WANDB_API_KEY: create a Secret "
+        "(kubectl create secret generic wandb --from-literal=api-key=<key>) and add to spec.env "
+        "`{name: WANDB_API_KEY, valueFrom: {secretKeyRef: {name: wandb, key: api-key}}}`, or "
+        "`{name: WANDB_MODE, value: offline}`",
     )

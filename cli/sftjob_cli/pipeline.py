@@ -13,7 +13,7 @@ from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_cli import naming
 from sftjob_cli.accelerate import Shape, shape_from_launch
 from sftjob_cli.catalog import FieldCatalog
-from sftjob_cli.cluster import Options, cluster_fields, hub_token
+from sftjob_cli.cluster import Options, cluster_fields, hub_token, tracker_notes
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.operator_api import deep_merge, fsdp_option_entries
 from sftjob_cli.recipe import BLOCK_ORDER, dropped_notes, place, unknown_message
@@ -109,4 +109,5 @@ def convert_recipe(
         "metadata": {"name": name},
         "spec": _spec(cluster, extra, translated.blocks),
     }
-    return Converted(manifest, (*translated.notes, *notes, *cluster_notes, *token_notes))
+    trackers = tracker_notes(translated.blocks.get(SFT_CONFIG, {}), placement.env)
+    return Converted(manifest, (*translated.notes, *notes, *cluster_notes, *token_notes, *trackers))

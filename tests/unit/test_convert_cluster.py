@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sftjob_cli.accelerate import Shape, shape_from_launch
-from sftjob_cli.cluster import Options, cluster_fields, hub_token
+from sftjob_cli.cluster import Options, cluster_fields, hub_token, tracker_notes
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.naming import check_name, derive_name, sanitize
 
@@ -270,4 +270,45 @@ def test_a_world_size_other_than_the_launchs_is_noted() -> None:
     )
     shape = shape_from_launch({"num_processes": 16}, read, nodes=2)
     _, notes = cluster_fields(Options(nodes=2), shape, {})
-    assert not any("num_processes" in n for n in notes)
+    assert not any("is not nodes" in n for n in notes)
+    assert (
+        "cluster: spec.gpusPerNode: 8, the launch's num_processes 16 (accelerate's total "
+        "over all machines) shared over --nodes 2; pass --gpus-per-node for more"
+    ) in notes
+
+
+@pytest.mark.parametrize(
+    ("report_to", "env", "noted"),
+    [
+        ("wandb", [], True),
+        (["tensorboard", "wandb"], [{"name": "WANDB_PROJECT", "value": "p"}], True),
+        (["wandb"], [{"name": "WANDB_MODE", "value": "offline"}], False),
+        ("wandb", [{"name": "WANDB_API_KEY", "valueFrom": {}}], False),
+        ("tensorboard", [], False),
+        (None, [], False),
+    ],
+)
+def test_a_wandb_recipe_is_told_where_the_key_goes(
+    report_to: Any, env: list[dict[str, Any]], noted: bool
+) -> None:
+    notes = tracker_notes({"report_to": report_to}, env)
+    assert bool(notes) is noted
+    assert all("WANDB_API_KEY" in n and "secretKeyRef" in n for n in notes)
+
+
+def test_a_gpu_count_the_recipe_does_not_give_is_noted() -> None:
+    fields, notes = cluster_fields(Options(), Shape(), {})
+    assert fields["gpusPerNode"] == 1
+    said = "cluster: spec.gpusPerNode: 1, since the recipe does not say how many GPUs"
+    assert any(n.startswith(said) for n in notes)
+    _, notes = cluster_fields(Options(gpus_per_node=2), Shape(), {})
+    assert not any("gpusPerNode" in n for n in notes)
+    _, notes = cluster_fields(Options(), Shape(), {"sftConfig": {"use_cpu": True}})
+    assert not any("gpusPerNode" in n for n in notes)
+
+
+def test_nodes_other_than_the_launchs_machines_are_noted() -> None:
+    shape = shape_from_launch({"num_processes": 16, "num_machines": 2}, read, nodes=4)
+    fields, notes = cluster_fields(Options(nodes=4), shape, {})
+    assert (fields["nodes"], fields["gpusPerNode"]) == (4, 4)
+    assert "cluster: spec.nodes: 4 (--nodes), not the launch's num_machines 2" in notes

@@ -7,11 +7,15 @@ runs first and names the tracker and what to write instead.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import os
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from .config_check import ConfigError
 
 FALLBACK = "tensorboard"
+# WANDB_MODE values that need no W&B account: the run is written locally, or not at all.
+WANDB_LOCAL_MODES = frozenset({"offline", "dryrun", "disabled"})
 
 
 def requested(report_to: str | Sequence[str] | None) -> list[str]:
@@ -45,6 +49,29 @@ def tracker_problems(
     return problems
 
 
+def wandb_credentials_problem(
+    names: Sequence[str], environ: Mapping[str, str], home: Path
+) -> str | None:
+    """W&B without credentials: wandb.init raises "No API key configured" in a pod (no
+    terminal to log in from), after the model has loaded, and again on every restart. Its
+    sources, as wandb reads them: WANDB_API_KEY, WANDB_IDENTITY_TOKEN_FILE, a .netrc, its
+    settings file. Any of them present passes: whether a key works is W&B's to say."""
+    if "wandb" not in names or environ.get("WANDB_MODE", "").lower() in WANDB_LOCAL_MODES:
+        return None
+    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return None
+    netrc = [Path(environ["NETRC"])] if environ.get("NETRC") else [home / ".netrc", home / "_netrc"]
+    settings = Path(environ.get("WANDB_CONFIG_DIR") or home / ".config" / "wandb") / "settings"
+    if any(path.is_file() for path in (*netrc, settings)):
+        return None
+    return (
+        "trl.yaml: report_to `wandb` needs a W&B API key, and the trainer has none "
+        "(no WANDB_API_KEY, no .netrc): add WANDB_API_KEY to spec.env from a Secret "
+        "(`valueFrom: {secretKeyRef: {name: <secret>, key: <key>}}`), or set "
+        "WANDB_MODE=offline to keep the run on the job's storage only"
+    )
+
+
 def installed_integrations() -> set[str]:
     """The report_to names whose packages this image has, as transformers decides it."""
     from transformers.integrations import integration_utils as iu
@@ -56,10 +83,17 @@ def installed_integrations() -> set[str]:
     return names
 
 
-def check_trackers(report_to: str | Sequence[str] | None) -> None:
+def check_trackers(
+    report_to: str | Sequence[str] | None,
+    environ: Mapping[str, str] = os.environ,
+    home: Path | None = None,
+) -> None:
     """Raise ConfigError naming every report_to tracker that would fail at Trainer start."""
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     problems = tracker_problems(report_to, list(INTEGRATION_TO_CALLBACK), installed_integrations())
+    home = Path.home() if home is None else home
+    if wandb := wandb_credentials_problem(requested(report_to), environ, home):
+        problems.append(wandb)
     if problems:
         raise ConfigError("; ".join(problems))
