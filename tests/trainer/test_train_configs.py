@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,14 @@ PLAIN_CHATML = (  # no {% generation %} markers, and not a template TRL knows ho
 )
 
 
-@pytest.mark.parametrize("case", ["template_without_markers", "numeric_content"])
+# As Gemma's template does: no system role.
+NO_SYSTEM_ROLE = (
+    "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}" + PLAIN_CHATML
+)
+
+
+@pytest.mark.parametrize("case", ["template_without_markers", "numeric_content", "template_raises"])
 def test_what_sfttrainer_refuses_as_it_is_built_is_not_restarted(
     tiny: Any, tmp_path: Path, case: str
 ) -> None:
@@ -199,13 +207,24 @@ def test_what_sfttrainer_refuses_as_it_is_built_is_not_restarted(
         settings = dict(dataset_name=str(tiny.messages_data), assistant_only_loss=True,
                         chat_template_path=str(template))  # fmt: skip
         named = "ValueError: The chat template is not training-compatible"
-    else:
+    elif case == "numeric_content":
         data = tmp_path / "data"
         data.mkdir()
         row = '{"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": 4}]}'
         (data / "train.jsonl").write_text((row + "\n") * 8)
         settings = dict(dataset_name=str(data))
         named = "TypeError: "
+    else:
+        template = tmp_path / "gemma-like.jinja"
+        template.write_text(NO_SYSTEM_ROLE)
+        data = tmp_path / "data"
+        data.mkdir()
+        row = json.dumps({"messages": [{"role": "system", "content": "be brief"},
+                                       {"role": "user", "content": "hi"},
+                                       {"role": "assistant", "content": "hello"}]})  # fmt: skip
+        (data / "train.jsonl").write_text((row + "\n") * 8)
+        settings = dict(dataset_name=str(data), chat_template_path=str(template))
+        named = "TemplateError: System role not supported"
     config = write_yaml(tmp_path / "trl.yaml", base_config(tiny, tmp_path / "out", **settings))
     run = run_trainer(config, tmp_path)
     assert run.returncode == 2, run.stderr[-3000:]

@@ -123,6 +123,16 @@ def test_the_pinned_trls_fields_are_checked() -> None:
     assert "report_to" not in scalars and "model_init_kwargs" not in scalars
     assert value_problem("learning_rate", [1, 2], scalars["learning_rate"])
     assert value_problem("resume_from_checkpoint", True, scalars["resume_from_checkpoint"]) is None
+    # IntervalStrategy | str: one of a set of words, which YAML's unquoted `no` is not
+    assert scalars["eval_strategy"] == Scalar(str, optional=False, default="no", words=True)
+    assert value_problem("eval_strategy", "no", scalars["eval_strategy"]) is None
+    assert value_problem("eval_strategy", False, scalars["eval_strategy"]) == (
+        "trl.yaml: `eval_strategy` is false (YAML reads an unquoted no or off as false, yes or "
+        'on as true), but the field takes a word; quote it (`eval_strategy: "no"`)'
+    )
+    assert 'quote it (`lr_scheduler_type: "linear"`)' in str(
+        value_problem("lr_scheduler_type", True, scalars["lr_scheduler_type"])
+    )
 
 
 def test_clean_config_and_env_block_pass() -> None:
@@ -194,3 +204,35 @@ def test_a_config_file_that_is_not_utf8_or_has_a_bad_value_is_a_config_error(
     assert str(err.value) == (
         "trl.yaml: `learning_rate`: invalid float value: 'fast'; write a value of the field's type"
     )
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("lr_scheduler_type: cosine_garbage", "cosine_garbage is not a valid SchedulerType"),
+        ("optim: adamw_garbage", "adamw_garbage is not a valid OptimizerNames"),
+        (
+            "load_best_model_at_end: true\neval_strategy: steps\nsave_strategy: 'no'",
+            "--load_best_model_at_end requires the save and eval strategy to match",
+        ),
+        ("logging_steps: 0", "requires non-zero --logging_steps"),
+    ],
+)
+def test_what_the_dataclasses_refuse_as_they_are_built_is_a_config_error(
+    tmp_path: Path, lines: str, message: str
+) -> None:
+    from sftjob_trainer.train import parse
+
+    config = tmp_path / "trl.yaml"
+    config.write_text(f"model_name_or_path: m\ndataset_name: d\nuse_cpu: true\n{lines}\n")
+    with pytest.raises(ConfigError) as err:
+        parse(str(config), [])
+    assert str(err.value).startswith("trl.yaml: ValueError: ") and message in str(err.value)
+
+
+def test_a_check_of_the_machine_stays_a_fault(tmp_path: Path) -> None:
+    """bf16 on a GPU that does not answer: a restart, perhaps elsewhere, may pass it."""
+    from sftjob_trainer.train import about_the_node
+
+    assert about_the_node(ValueError("Your setup doesn't support bf16/gpu."))
+    assert not about_the_node(ValueError("cosine_garbage is not a valid SchedulerType"))

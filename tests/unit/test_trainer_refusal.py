@@ -1,10 +1,12 @@
-"""trainer_refusal.is_refusal: only TRL's and a chat template's own ValueError or TypeError
-fail a job without a restart; one from loading the model or a download may pass."""
+"""trainer_refusal.is_refusal: only what TRL's and a chat template's own code raise on bad
+input, jinja2's errors and transformers' named refusals fail a job without a restart; an
+error from loading the model or a download may pass."""
 
 from __future__ import annotations
 
 import json
 
+import jinja2
 import pytest
 from sftjob_trainer.trainer_refusal import is_refusal
 
@@ -61,3 +63,49 @@ def test_pyarrow_errors_are_not_refusals() -> None:
     pyarrow = pytest.importorskip("pyarrow")
     exc = raised_in(f"{SITE}/trl/trainer/sft_trainer.py", pyarrow.lib.ArrowInvalid("torn"))
     assert isinstance(exc, ValueError) and not is_refusal(exc)
+
+
+@pytest.mark.parametrize(
+    ("filename", "exc"),
+    [
+        # TRL's add_eos on a null text, a row without the column TRL reads.
+        (f"{SITE}/trl/trainer/sft_trainer.py", AttributeError("'NoneType' has no 'endswith'")),
+        (f"{SITE}/trl/trainer/sft_trainer.py", KeyError("text")),
+        (f"{SITE}/trl/data_utils.py", IndexError("list index out of range")),
+        # A template's own error, as jinja2 raises it from the template's code.
+        ("<template>", jinja2.exceptions.TemplateError("roles must alternate")),
+        (f"{SITE}/jinja2/environment.py", jinja2.exceptions.TemplateSyntaxError("'}'", 1)),
+        (f"{SITE}/transformers/utils/chat_template_utils.py", jinja2.exceptions.UndefinedError()),
+    ],
+)
+def test_what_trl_or_a_template_raises_on_bad_rows_is_a_refusal(
+    filename: str, exc: BaseException
+) -> None:
+    assert is_refusal(raised_in(filename, exc))
+
+
+def raised_by_function(module: str, function: str, exc: BaseException) -> BaseException:
+    """exc, raised inside a function of that name, in that module."""
+    namespace: dict[str, object] = {"exc": exc, "__name__": module}
+    exec(compile(f"def {function}():\n    raise exc\n", "x.py", "exec"), namespace)
+    try:
+        namespace[function]()  # type: ignore[operator]
+    except BaseException as caught:
+        return caught
+    raise AssertionError("not raised")
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "refusal"),
+    [
+        ("transformers.tokenization_utils_base", "get_chat_template", True),
+        ("transformers.trainer_utils", "validate_quantization_for_training", True),
+        ("transformers.tokenization_utils_base", "from_pretrained", False),
+        ("transformers.modeling_utils", "get_chat_template", False),
+    ],
+)
+def test_transformers_refuses_the_job_only_in_named_functions(
+    module: str, function: str, refusal: bool
+) -> None:
+    assert is_refusal(raised_by_function(module, function, ValueError("x"))) is refusal
+    assert not is_refusal(raised_by_function(module, function, OSError("x")))

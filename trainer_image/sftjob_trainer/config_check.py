@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import enum
 import json
 import types
 import typing
@@ -67,11 +68,14 @@ class Scalar:
     kind: type
     optional: bool
     default: Any = None
+    # one of a set of words (`eval_strategy: IntervalStrategy | str`), never true or false
+    words: bool = False
 
 
 def scalar_fields(classes: Iterable[type]) -> dict[str, Scalar]:
-    """The fields of the dataclasses typed as one scalar, by name; unions of other types
-    (`dict | str`, an enum or a str) are left to the trainer."""
+    """The fields of the dataclasses typed as one scalar, by name, and those that take one of
+    a set of words (a str enum, or such an enum or a str); unions of other types
+    (`dict | str`) are left to the trainer."""
     found: dict[str, Scalar] = {}
     for t in classes:
         try:
@@ -88,10 +92,20 @@ def _scalar(hint: Any, default: Any) -> Scalar | None:
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
     members = typing.get_args(hint) if union else (hint,)
     kinds = [m for m in members if m is not type(None)]
+    optional = len(kinds) < len(members)
+    shown = default if isinstance(default, int | float | bool | str) else None
+    if kinds and all(_is_words(k) for k in kinds) and any(k is not str for k in kinds):
+        return Scalar(str, optional, str(getattr(shown, "value", shown)), words=True)
     if len(kinds) != 1 or kinds[0] not in (int, float, bool, str):
         return None
-    shown = default if isinstance(default, int | float | bool | str) else None
-    return Scalar(kinds[0], optional=len(kinds) < len(members), default=shown)
+    return Scalar(kinds[0], optional, default=shown)
+
+
+def _is_words(kind: Any) -> bool:
+    """str, or an enum of strings (transformers' `ExplicitEnum(str, Enum)`)."""
+    return kind is str or (
+        isinstance(kind, type) and issubclass(kind, str) and issubclass(kind, enum.Enum)
+    )
 
 
 # Fields annotated as a string that the library also takes as a list: transformers splits
@@ -110,9 +124,11 @@ _NAMES: dict[type, str] = {
 }
 
 
-def _fits(key: str, value: Any, kind: type) -> bool:
+def _fits(key: str, value: Any, field: Scalar) -> bool:
+    kind = field.kind
     if isinstance(value, bool):
-        return kind in (bool, str)  # `resume_from_checkpoint: true` is a str field's value
+        # `resume_from_checkpoint: true` is a str field's value; no word of an enum is
+        return kind is bool or (kind is str and not field.words)
     if isinstance(value, list) and key in LIST_ALSO:
         return True
     if kind is float:
@@ -132,9 +148,15 @@ def value_problem(key: str, value: Any, field: Scalar) -> str | None:
     argparse, which converts it or says why not."""
     if isinstance(value, str):
         return None
-    if field.optional if value is None else _fits(key, value, field.kind):
+    if field.optional if value is None else _fits(key, value, field):
         return None
     wanted = _NAMES[field.kind]
+    if field.words and isinstance(value, bool):
+        word = "no" if value is False else field.default
+        return (
+            f"trl.yaml: `{key}` is {str(value).lower()} (YAML reads an unquoted no or off as "
+            f'false, yes or on as true), but the field takes a word; quote it (`{key}: "{word}"`)'
+        )
     if field.kind is str and not isinstance(value, list | dict | type(None)):
         fix = f'quote it (`{key}: "{value}"`)'
     else:

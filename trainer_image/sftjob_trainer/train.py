@@ -93,15 +93,32 @@ def _refuse_value(message: str) -> NoReturn:
     raise ConfigError(f"trl.yaml: {named}; write a value of the field's type")
 
 
+# Words of TrainingArguments' checks of the machine (bf16 on a GPU that does not answer):
+# a restart, perhaps on another node, may pass them.
+_NODE_WORDS = re.compile(r"\b(gpus?|cuda|devices?|xpu|npu|mps)\b", re.IGNORECASE)
+
+
+def about_the_node(exc: BaseException) -> bool:
+    return bool(_NODE_WORDS.search(str(exc)))
+
+
 def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
     from trl import TrlParser
 
     config = load_config(config_path)
     parser = TrlParser(_dataclass_types(), prog="sftjob-train")
     parser.error = _refuse_value  # type: ignore[method-assign]
-    script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
-        ["--config", config_path, *extra_args], fail_with_unknown_args=False
-    )
+    try:
+        script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
+            ["--config", config_path, *extra_args], fail_with_unknown_args=False
+        )
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError) or about_the_node(exc):
+            raise
+        # The dataclasses' own checks as they are built (an unknown optimizer or scheduler,
+        # load_best_model_at_end with strategies that differ): nothing has loaded yet, so
+        # every restart would meet it again.
+        raise ConfigError(f"trl.yaml: {one_line(exc)}; change the value it names") from None
     apply_cluster_defaults(training_args, set(config or {}))
     parsed = (script_args, training_args, model_args, dataset_args)
     if problems := trl_problems(parsed):
@@ -299,6 +316,12 @@ def build_trainer(
 
     from peft import NoMatchingPeftModuleError
 
+    try:  # LoraConfig checks its values as it is built: `lora_r: 0`, a task type
+        peft_config = get_peft_config(model_args)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"trl.yaml: the LoRA settings (lora_*): {one_line(exc)}; change the value it names"
+        ) from None
     try:
         trainer = SFTTrainer(
             model=model_args.model_name_or_path,
@@ -306,14 +329,14 @@ def build_trainer(
             train_dataset=dataset[script_args.dataset_train_split],
             eval_dataset=eval_dataset,
             quantization_config=get_quantization_config(model_args),
-            peft_config=get_peft_config(model_args),
+            peft_config=peft_config,
         )
     except NoMatchingPeftModuleError as exc:  # the same on every restart
         raise ConfigError(
             f"trl.yaml: lora_target_modules (or lora_target_parameters): {one_line(exc)}; "
             "write modules this model has (such as q_proj, v_proj), or all-linear"
         ) from None
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:
         if isinstance(exc, ConfigError) or not is_refusal(exc):
             raise
         traceback.print_exc()

@@ -2,11 +2,18 @@
 
 SFTTrainer checks its arguments and tokenizes the rows while it is built; what it refuses
 there (assistant_only_loss with a chat template it cannot mark, a message content the
-template cannot render) is the same on every restart. The same constructor also loads the
-model and tokenizer, where a ValueError can be transient: a truncated download (a JSON or
-Unicode error), a device map sized from the GPU memory free at that moment (transformers'
-quantizers), a map cache read back from network storage (pyarrow). So only a ValueError or
-TypeError raised by TRL's own code, or by a chat template as it renders, counts. Pure.
+template cannot render, a null in the text column) is the same on every restart. The same
+constructor also loads the model and tokenizer, where a ValueError can be transient: a
+truncated download (a JSON or Unicode error), a device map sized from the GPU memory free
+at that moment (transformers' quantizers), a map cache read back from network storage
+(pyarrow). So what counts:
+- a ValueError, TypeError, AttributeError, KeyError or IndexError raised by TRL's own code,
+  or by a chat template as it renders (a row's missing key, a null where text goes);
+- any of jinja2's errors: a template that does not parse, or that raises (a Mistral-style
+  template's "roles must alternate");
+- transformers' few refusals of the job itself, by the function that raises them: no chat
+  template for conversational rows, a quantized model without adapters to train.
+Pure.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ from types import FrameType, TracebackType
 # Where a refusal may be raised: TRL's modules, jinja2's, or a compiled template's code.
 REFUSING_PACKAGES = ("trl", "jinja2")
 TEMPLATE_FILENAME = "<template>"
+REFUSED_TYPES = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 PASSING_TYPES = (json.JSONDecodeError, UnicodeDecodeError)
+# transformers' functions whose ValueError refuses the job: (module, function).
+REFUSING_FUNCTIONS = frozenset(
+    {
+        ("transformers.tokenization_utils_base", "get_chat_template"),
+        ("transformers.trainer_utils", "validate_quantization_for_training"),
+    }
+)
 
 
 def raising_frame(tb: TracebackType | None) -> FrameType | None:
@@ -29,9 +44,10 @@ def raising_frame(tb: TracebackType | None) -> FrameType | None:
 
 
 def is_refusal(exc: BaseException) -> bool:
-    """A ValueError or TypeError raised by TRL or a chat template, of a kind that every
-    retry would meet again."""
-    if not isinstance(exc, ValueError | TypeError) or isinstance(exc, PASSING_TYPES):
+    """An error of a kind that every retry would meet again (see the module's list)."""
+    if type(exc).__module__.split(".")[0] == "jinja2":
+        return True  # jinja2.TemplateError and its kinds
+    if not isinstance(exc, REFUSED_TYPES) or isinstance(exc, PASSING_TYPES):
         return False
     if type(exc).__module__.startswith("pyarrow"):
         return False
@@ -39,6 +55,8 @@ def is_refusal(exc: BaseException) -> bool:
     if frame is None:
         return False
     module = str(frame.f_globals.get("__name__", ""))
+    if isinstance(exc, ValueError) and (module, frame.f_code.co_name) in REFUSING_FUNCTIONS:
+        return True
     return (
         frame.f_code.co_filename == TEMPLATE_FILENAME or module.split(".")[0] in REFUSING_PACKAGES
     )
