@@ -88,6 +88,8 @@ NULLABLE = {
 # leaves none): refused at apply.
 BOUNDS: dict[tuple[str, str], dict[str, int]] = {
     ("sftConfig", "max_length"): {"minimum": 1},
+    # torch's optimizers refuse a negative one when they are built, after the model loaded
+    ("sftConfig", "learning_rate"): {"minimum": 0},
     ("sftConfig", "per_device_train_batch_size"): {"minimum": 1},
     ("sftConfig", "per_device_eval_batch_size"): {"minimum": 1},
     ("sftConfig", "gradient_accumulation_steps"): {"minimum": 1},
@@ -334,6 +336,9 @@ def build_trainer_bounds() -> dict:
     """What the CRD bounds, as the trainer checks files written by hand: the BOUNDS of the flat
     trl.yaml's fields, and the schema of each key of sftjob.yaml."""
     trl = {name: dict(bounds) for (_, name), bounds in sorted(BOUNDS.items())}
+    for names in REQUIRED.values():
+        for name in names:
+            trl.setdefault(name, {})["required"] = True
     return {paths.TRL_CONFIG_FILE: trl, paths.TRAINER_SETTINGS_FILE: trainer_settings_schema()}
 
 

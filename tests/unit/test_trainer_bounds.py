@@ -52,6 +52,12 @@ def test_a_trl_fields_bounds(value: Any, problem: str | None) -> None:
     assert value_problem("n", value, {"minimum": 1, "minLength": 1}) == problem
 
 
+def test_a_required_field_that_is_not_set_is_named() -> None:
+    assert trl_problems([SimpleNamespace(model_name_or_path=None)]) == [
+        "trl.yaml: `model_name_or_path` is not set, and it is required"
+    ]
+
+
 def test_the_parsed_trl_values_are_checked_with_the_crds_bounds() -> None:
     training = SimpleNamespace(per_device_train_batch_size=0, max_length=None, seed=-1)
     model = SimpleNamespace(model_name_or_path="")
@@ -67,7 +73,12 @@ def test_the_trainers_bounds_are_the_crds() -> None:
     fields = {name: schema for block in TRL_BLOCKS for name, schema in _props(spec, block).items()}
     table = bounds_table()
     for name, bounds in table[paths.TRL_CONFIG_FILE].items():
-        assert bounds.items() <= fields[name].items(), name
+        crd_bounds = {k: v for k, v in bounds.items() if k != "required"}
+        assert crd_bounds.items() <= fields[name].items(), name
+    required = {
+        name for block in TRL_BLOCKS for name in spec["properties"][block].get("required", [])
+    }
+    assert {n for n, b in table[paths.TRL_CONFIG_FILE].items() if b.get("required")} == required
     mixture = _props(spec, DATASET_MIXTURE)
     item = mixture["datasets"]["items"]["properties"]
     settings = table[paths.TRAINER_SETTINGS_FILE]

@@ -128,3 +128,11 @@ def test_an_explicit_checkpoint_that_does_not_exist_is_refused_until_the_job_has
         resume_target(_args(out, str(gone)))
     own = _checkpoint(out, 20)  # a later attempt of this job saved one: resume from it
     assert resume_target(_args(out, str(gone))) == str(own)
+
+
+def test_an_explicit_directory_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match=f"resume_from_checkpoint: {model} is not a checkpoint"):
+        resume_target(_args(tmp_path / "out", str(model)))

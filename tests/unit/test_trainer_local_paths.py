@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sftjob_trainer.local_paths import is_local, local_data, missing_paths
+from sftjob_trainer.local_paths import (
+    dataset_file_problem,
+    is_local,
+    local_data,
+    missing_paths,
+    model_dir_problem,
+)
 
 
 def test_only_local_paths_are_checked() -> None:
@@ -49,3 +55,46 @@ def test_local_data_is_a_local_dataset_name_or_files_of_a_mixture() -> None:
     assert local_data({"datasets": [{"path": "./x"}]})
     assert not local_data({"dataset_name": "trl-lib/Capybara"})
     assert not local_data({"datasets": [{"path": "trl-lib/Capybara"}, "junk"]})
+
+
+def _files(folder: Path, *names: str, text: str = "{}") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_model_directory_that_cannot_be_trained_from_is_named(tmp_path: Path) -> None:
+    model = _files(tmp_path / "model", "config.json", "model.safetensors", "tokenizer.json")
+    assert model_dir_problem(str(model)) is None
+    assert model_dir_problem(str(tmp_path / "missing")) is None  # missing_paths says so
+    assert model_dir_problem("Qwen/Qwen2.5-0.5B") is None
+    empty = _files(tmp_path / "empty")
+    assert "has no config.json, so no model loads from it" in str(model_dir_problem(str(empty)))
+    untokenized = _files(tmp_path / "weights-only", "config.json", "model.safetensors")
+    assert "has no tokenizer" in str(model_dir_problem(str(untokenized)))
+
+
+def test_a_lora_adapter_names_its_base_model(tmp_path: Path) -> None:
+    adapter = _files(
+        tmp_path / "out",
+        "adapter_config.json",
+        text='{"base_model_name_or_path": "Qwen/Qwen2.5-0.5B", "r": 8}',
+    )
+    assert model_dir_problem(str(adapter)) == (
+        f"trl.yaml: `model_name_or_path: {adapter}` is a LoRA adapter (adapter_config.json), "
+        "not a model; write its base model (Qwen/Qwen2.5-0.5B) as model_name_or_path, or merge "
+        "the adapter into it first"
+    )
+
+
+def test_a_dataset_name_that_is_a_file_is_told_how_to_load_it(tmp_path: Path) -> None:
+    data = _files(tmp_path / "data", "train.jsonl", "train.parquet")
+    assert dataset_file_problem(str(data)) is None
+    assert dataset_file_problem("trl-lib/Capybara") is None
+    assert str(dataset_file_problem(str(data / "train.jsonl"))).endswith(
+        f"`datasets: [{{path: json, data_files: {data}/train.jsonl}}]`"
+    )
+    assert f"{{path: parquet, data_files: {data}/train.parquet}}" in str(
+        dataset_file_problem(str(data / "train.parquet"))
+    )

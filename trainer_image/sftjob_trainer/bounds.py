@@ -59,6 +59,8 @@ def value_problem(name: str, value: Any, schema: Mapping[str, Any]) -> str | Non
         wanted = _KINDS[kind][0]
     else:  # the bounds of a trl.yaml field: its dataclass gave the value its type
         wanted = "an integer" if isinstance(value, int) else "a value"
+    if value is None and schema.get("required"):
+        return f"`{name}` is not set, and it is required"
     if value is None:
         ok = schema.get("nullable") or kind is None
         return None if ok else f"`{name}` is null; write {wanted}"

@@ -8,6 +8,7 @@ with a traceback, and only after seconds of imports. The check is by path only: 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -67,3 +68,65 @@ def missing_paths(config: Mapping[str, Any]) -> list[str]:
         for where, path in _named_paths(config)
         if not Path(path).expanduser().exists()
     ]
+
+
+# What transformers' AutoTokenizer reads a tokenizer from (the fast file, its config, or a
+# slow tokenizer's vocabulary).
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "vocab.json",
+    "spiece.model",
+)
+_DATA_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+
+
+def _base_model(adapter_config: Path) -> str | None:
+    try:
+        base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return base if isinstance(base, str) and base else None
+
+
+def model_dir_problem(path: str) -> str | None:
+    """Why a local model directory cannot be trained from: no config.json (a LoRA adapter, an
+    empty mount), or no tokenizer, with which transformers 5 builds an empty one and trains
+    on nothing. None for a directory that can, or a path that is not a directory."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return None
+    where = f"trl.yaml: `model_name_or_path: {path}`"
+    if not (folder / "config.json").is_file():
+        if (folder / "adapter_config.json").is_file():
+            base = _base_model(folder / "adapter_config.json")
+            named = f" ({base})" if base else ""
+            return (
+                f"{where} is a LoRA adapter (adapter_config.json), not a model; write its base "
+                f"model{named} as model_name_or_path, or merge the adapter into it first"
+            )
+        return (
+            f"{where} has no config.json, so no model loads from it; point it at a directory "
+            "that save_pretrained wrote (config.json, the weights and the tokenizer)"
+        )
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return (
+            f"{where} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}), and transformers "
+            "would train with an empty one; save the tokenizer beside the model "
+            "(tokenizer.save_pretrained)"
+        )
+    return None
+
+
+def dataset_file_problem(dataset_name: Any) -> str | None:
+    """A local `dataset_name` that is a file: datasets loads a directory or a Hub name by
+    name, and says it finds no data file at a file's own path."""
+    if not is_local(dataset_name) or not Path(dataset_name).expanduser().is_file():
+        return None
+    builder = _DATA_BUILDERS.get(Path(dataset_name).suffix, "json")
+    return (
+        f"trl.yaml: `dataset_name: {dataset_name}` is a file, and dataset_name takes a directory "
+        "or a Hub name; point it at the file's directory, or write "
+        f"`datasets: [{{path: {builder}, data_files: {dataset_name}}}]`"
+    )

@@ -38,7 +38,7 @@ from .failure import (
     report_failure,
 )
 from .kernels import check_kernels
-from .local_paths import local_data, missing_paths
+from .local_paths import dataset_file_problem, local_data, missing_paths, model_dir_problem
 from .mixture import handbook_mixture, read_settings
 from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
@@ -168,6 +168,12 @@ def resume_target(training_args: Any, report: bool = True) -> str | None:
                 file=sys.stderr,
             )
         return str(newest)
+    if not (given / TRAINER_STATE).is_file():
+        raise ConfigError(
+            f"trl.yaml: resume_from_checkpoint: {given} is not a checkpoint (no "
+            f"{TRAINER_STATE} in it); name a checkpoint-N directory the Trainer saved, or set "
+            "model_name_or_path to it to start a new run from its weights"
+        )
     return str(given)
 
 
@@ -223,8 +229,13 @@ def training_data(
         "deepspeed": training_args.deepspeed,
         "datasets": [dataclasses.asdict(d) for d in dataset_args.datasets or ()],
     }
-    if missing := missing_paths(named_paths):
-        raise ConfigError("; ".join(missing))
+    problems = [
+        *missing_paths(named_paths),
+        *filter(None, [model_dir_problem(str(model_args.model_name_or_path))]),
+        *filter(None, [dataset_file_problem(script_args.dataset_name)]),
+    ]
+    if problems:
+        raise ConfigError("; ".join(problems))
 
     source = script_args.dataset_name or "the datasets mixture"
     try:
