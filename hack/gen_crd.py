@@ -94,6 +94,8 @@ BOUNDS: dict[tuple[str, str], dict[str, int]] = {
     ("sftConfig", "per_device_eval_batch_size"): {"minimum": 1},
     ("sftConfig", "gradient_accumulation_steps"): {"minimum": 1},
     ("modelConfig", "model_name_or_path"): {"minLength": 1},
+    # peft refuses a rank of 0 only as it wraps the loaded model
+    ("modelConfig", "lora_r"): {"minimum": 1},
     ("scriptArgs", "dataset_name"): {"minLength": 1},
 }
 # Fields the CRD requires although TRL gives them a default of None.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from sftjob_trainer.local_paths import (
     dataset_file_problem,
     is_local,
@@ -98,3 +101,24 @@ def test_a_dataset_name_that_is_a_file_is_told_how_to_load_it(tmp_path: Path) ->
     assert f"{{path: parquet, data_files: {data}/train.parquet}}" in str(
         dataset_file_problem(str(data / "train.parquet"))
     )
+
+
+def test_local_data_that_cannot_load_is_a_config_error(tmp_path: Path, monkeypatch: Any) -> None:
+    """A malformed row, a directory with no data files: the same on every restart."""
+    import datasets
+    from sftjob_trainer.config_check import ConfigError
+    from sftjob_trainer.train import training_data
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    bad = _files(tmp_path / "bad", "train.jsonl", text='{"text": "a"}\n{"text": "b\n')
+    empty = _files(tmp_path / "empty", "README.md", text="# nothing")
+    for folder, said in ((bad, "JSON parse error"), (empty, "EmptyDatasetError")):
+        script = SimpleNamespace(
+            dataset_name=str(folder), dataset_config=None, dataset_streaming=False,
+            dataset_train_split="train", dataset_test_split="test",
+        )  # fmt: skip
+        training = SimpleNamespace(deepspeed=None, chat_template_path=None)
+        model = SimpleNamespace(model_name_or_path="Qwen/Qwen2.5-0.5B")
+        mixture = SimpleNamespace(datasets=[])
+        with pytest.raises(ConfigError, match=f"trl.yaml: {folder}: .*{said}.*fix the data"):
+            training_data(script, training, model, mixture, {})

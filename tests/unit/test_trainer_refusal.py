@@ -8,7 +8,7 @@ import json
 
 import jinja2
 import pytest
-from sftjob_trainer.trainer_refusal import is_refusal
+from sftjob_trainer.trainer_refusal import is_data_refusal, is_refusal
 
 SITE = "/venv/lib/python3.11/site-packages"
 
@@ -109,3 +109,29 @@ def test_transformers_refuses_the_job_only_in_named_functions(
 ) -> None:
     assert is_refusal(raised_by_function(module, function, ValueError("x"))) is refusal
     assert not is_refusal(raised_by_function(module, function, OSError("x")))
+
+
+def _chained(exc: BaseException, cause: BaseException | None, hide: bool = False) -> BaseException:
+    try:
+        try:
+            raise cause or RuntimeError("no cause")
+        except BaseException as inner:
+            if hide:
+                raise exc from None
+            raise exc from (inner if cause is not None else None)
+    except BaseException as caught:
+        return caught
+
+
+def test_what_local_data_raises_about_itself_is_a_data_refusal() -> None:
+    from datasets.data_files import EmptyDatasetError
+    from datasets.exceptions import DatasetGenerationError
+
+    bad_row = ValueError("JSON parse error: Invalid encoding in string. in row 4")
+    assert is_data_refusal(_chained(DatasetGenerationError("generating"), bad_row))
+    assert is_data_refusal(_chained(EmptyDatasetError("no data files"), OSError(), hide=True))
+    assert is_data_refusal(ValueError('Unknown split "validation"'))
+    # A read that failed (network storage) is not the data.
+    assert not is_data_refusal(_chained(DatasetGenerationError("generating"), OSError("EIO")))
+    assert not is_data_refusal(_chained(ValueError("x"), OSError("stale file handle")))
+    assert not is_data_refusal(RuntimeError("x"))

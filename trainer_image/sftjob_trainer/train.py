@@ -43,7 +43,7 @@ from .mixture import handbook_mixture, read_settings
 from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
-from .trainer_refusal import is_refusal
+from .trainer_refusal import is_data_refusal, is_refusal
 from .vision import is_vision_row, vision_problems
 
 EXIT_OK = 0
@@ -222,6 +222,12 @@ def training_data(
     """The datasets and the eval split, with what every restart would meet again refused
     first: local paths that are not there, no rows, rows SFTTrainer cannot read, a missing
     split."""
+    for i, entry in enumerate(dataset_args.datasets or ()):
+        if not dataclasses.is_dataclass(entry):
+            raise ConfigError(
+                f"trl.yaml: datasets[{i}] is `{json.dumps(entry, default=str)}`; write a "
+                "mapping such as `{path: <hub name or directory>}`"
+            )
     named_paths = {
         "model_name_or_path": model_args.model_name_or_path,
         "dataset_name": script_args.dataset_name,
@@ -247,10 +253,19 @@ def training_data(
             f"trl.yaml: {source}: a data file is empty (no row to read the columns from); "
             + _WITH_ROWS
         ) from None
-    except ValueError as exc:
-        if "corresponds to no data" not in str(exc):  # datasets' words for an empty split
+    except Exception as exc:
+        if isinstance(exc, ValueError) and "corresponds to no data" in str(exc):
+            # datasets' words for an empty split
+            raise ConfigError(f"trl.yaml: {source}: {exc}; {_WITH_ROWS}") from None
+        if isinstance(exc, ConfigError) or not (local_data(named_paths) and is_data_refusal(exc)):
             raise
-        raise ConfigError(f"trl.yaml: {source}: {exc}; {_WITH_ROWS}") from None
+        traceback.print_exc()
+        inner = exc.__cause__ if type(exc).__name__ == "DatasetGenerationError" else exc
+        raise ConfigError(
+            f"trl.yaml: {source}: {one_line(inner or exc)}; fix the data, or the key it names "
+            "(dataset_name, datasets[].path, data_files, split, columns, dataset_config, "
+            "test_split_size)"
+        ) from None
     if script_args.dataset_train_split not in dataset:
         raise ConfigError(
             f"trl.yaml: dataset_train_split `{script_args.dataset_train_split}` is not in the "

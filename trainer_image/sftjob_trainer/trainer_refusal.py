@@ -60,3 +60,22 @@ def is_refusal(exc: BaseException) -> bool:
     return (
         frame.f_code.co_filename == TEMPLATE_FILENAME or module.split(".")[0] in REFUSING_PACKAGES
     )
+
+
+def is_data_refusal(exc: BaseException) -> bool:
+    """What loading local data raises that is the data or its keys, the same on every
+    restart: a malformed row, a directory with no data files, an unknown split, column or
+    config. One caused by a read that failed (OSError) is not."""
+    cause = exc.__cause__
+    if cause is None and not exc.__suppress_context__:  # `raise ... from None` hides it
+        cause = exc.__context__
+    if isinstance(cause, OSError):
+        return False
+    name = type(exc).__name__
+    if type(exc).__module__.startswith("datasets") and name in DATA_ERRORS:
+        return True
+    return isinstance(exc, ValueError)
+
+
+# datasets' errors about the data itself (EmptyDatasetError is a FileNotFoundError).
+DATA_ERRORS = frozenset({"DatasetGenerationError", "EmptyDatasetError"})
