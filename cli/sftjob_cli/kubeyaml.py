@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,21 @@ def _read(path: str) -> str:
 def document_label(path: str, index: int, count: int) -> str:
     """How messages name a document of a file: the file alone, or `file#N` among several."""
     return path if count == 1 else f"{path}#{index + 1}"
+
+
+def labelled_objects(docs: Sequence[Any], path: str) -> list[tuple[str, Any]]:
+    """(label, object) of each document of a file, a `kind: List` (`kubectl get sftjobs -o
+    yaml`) opened into its items, as kubectl apply opens it."""
+    found: list[tuple[str, Any]] = []
+    for index, doc in enumerate(docs):
+        where = document_label(path, index, len(docs))
+        items = doc.get("items") if isinstance(doc, dict) else None
+        if (
+            isinstance(doc, dict)
+            and str(doc.get("kind", "")).endswith("List")
+            and isinstance(items, list)
+        ):
+            found += [(f"{where}: items[{i}]", item) for i, item in enumerate(items)]
+        else:
+            found.append((where, doc))
+    return found

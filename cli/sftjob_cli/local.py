@@ -58,9 +58,9 @@ def rendered_pod(file: str) -> Pod:
     results = verdicts(file, None)
     if len(results) != 1:
         raise RunFailed(f"{file}: holds {len(results)} SFTJobs; run one at a time")
-    verdict = results[0]
+    where, verdict = results[0]
     if not verdict.accepted:
-        raise RunFailed("\n".join(report(file, verdict)))
+        raise RunFailed("\n".join(report(where, verdict)))
     for note in verdict.notes:
         click.echo(f"note: {note}", err=True)
     by_kind = {child["kind"]: child for child in verdict.children}

@@ -21,7 +21,7 @@ from sftjob_cli.checks import OtherKind, Verdict, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.kubeyaml import document_label, read_documents
+from sftjob_cli.kubeyaml import labelled_objects, read_documents
 from sftjob_cli.validate import report
 
 
@@ -40,6 +40,23 @@ def file_name(index: int, child: dict[str, Any]) -> str:
     """`01-configmap-tiny-config.yaml`: numbered in creation order."""
     name = re.sub(r"[^a-z0-9.-]", "-", str(child["metadata"]["name"]).lower())
     return f"{index:02d}-{str(child['kind']).lower()}-{name}.yaml"
+
+
+# The names file_name gives: a render's files, which a later render replaces.
+RENDERED_FILE = re.compile(r"^\d{2}-[a-z]+-[a-z0-9.-]+\.yaml$")
+
+
+def stale_files(directory: Path, written: Sequence[Path]) -> list[Path]:
+    """An earlier render's files that this one did not write: `kubectl apply -f DIR` would
+    apply them too."""
+    if not directory.is_dir():
+        return []
+    keep = {path.name for path in written}
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.is_file() and RENDERED_FILE.match(path.name) and path.name not in keep
+    )
 
 
 def write_children(children: Sequence[dict[str, Any]], directory: Path) -> list[Path]:
@@ -66,15 +83,14 @@ def write_children(children: Sequence[dict[str, Any]], directory: Path) -> list[
     return written
 
 
-def verdicts(path: str, namespace: str | None) -> list[Verdict]:
-    """The verdict on every SFTJob of the file (other kinds are left out, with a note)."""
+def verdicts(path: str, namespace: str | None) -> list[tuple[str, Verdict]]:
+    """(label, verdict) of every SFTJob of the file (other kinds are left out, with a note)."""
     try:
         docs = read_documents(path)  # its errors name the file
     except ManifestError as err:
         raise RenderFailed(str(err)) from None
     jobs, skipped = [], []
-    for index, doc in enumerate(docs):
-        where = document_label(path, index, len(docs))
+    for where, doc in labelled_objects(docs, path):
         try:
             jobs.append((where, require_sftjob(doc, load_crd())))
         except OtherKind as err:
@@ -91,7 +107,7 @@ def verdicts(path: str, namespace: str | None) -> list[Verdict]:
             # -n fills in a namespace the manifest leaves out; it never contradicts one
             own = (job.get("metadata") or {}).get("namespace")
             in_namespace = k8s.manifest_namespace(own, namespace, "") or None
-            results.append(check(job, namespace=in_namespace))
+            results.append((where, check(job, namespace=in_namespace)))
         except (ManifestError, k8s.KubeError) as err:
             raise RenderFailed(f"{where}: {getattr(err, 'message', err)}") from None
     return results
@@ -121,15 +137,19 @@ def render(file: str, output_dir: Path | None, namespace: str | None) -> None:
 
     The operator's translations of outdated names are listed on stderr."""
     results = verdicts(file, namespace)
-    refused = [v for v in results if not v.accepted]
+    refused = [(where, v) for where, v in results if not v.accepted]
     if refused:
-        lines = [line for v in refused for line in report(file, v)]
+        lines = [line for where, v in refused for line in report(where, v)]
         raise RenderFailed("\n".join(lines))
-    children = [child for v in results for child in v.children]
-    for note in (note for v in results for note in v.notes):
+    children = [child for _, v in results for child in v.children]
+    for note in (note for _, v in results for note in v.notes):
         click.echo(f"note: {note}", err=True)
     if output_dir is None:
         click.echo(stream(children), nl=False)
         return
-    for path in write_children(children, output_dir):
+    written = write_children(children, output_dir)
+    for path in written:
         click.echo(f"wrote {path}", err=True)
+    for path in stale_files(output_dir, written):
+        path.unlink(missing_ok=True)
+        click.echo(f"removed {path} (from an earlier render)", err=True)

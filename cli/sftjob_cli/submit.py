@@ -15,7 +15,7 @@ from sftjob_cli import operator_api, views
 from sftjob_cli.checks import OtherKind, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.kubeyaml import document_label, read_documents
+from sftjob_cli.kubeyaml import labelled_objects, read_documents
 
 FIELD_MANAGER = "sftjob"
 
@@ -25,9 +25,7 @@ def read_jobs(path: str, flag: str | None, default: str) -> list[dict[str, Any]]
     document of another kind is refused: submit applies SFTJobs only (kubectl the rest)."""
     try:
         jobs = []
-        docs = read_documents(path)
-        for i, doc in enumerate(docs):
-            where = document_label(path, i, len(docs))
+        for where, doc in labelled_objects(read_documents(path), path):
             try:
                 job = require_sftjob(doc, load_crd())
             except OtherKind as err:

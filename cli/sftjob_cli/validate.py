@@ -21,7 +21,7 @@ from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
 from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.errors import ManifestError
-from sftjob_cli.kubeyaml import document_label, read_documents
+from sftjob_cli.kubeyaml import labelled_objects, read_documents
 
 STAGES = {
     DECODE: "refused by the apiserver (strict field validation)",
@@ -83,24 +83,6 @@ def _qualified(meta: Mapping[str, Any]) -> str:
     return f"{meta['namespace']}/{name}" if meta.get("namespace") else name
 
 
-def _listed(docs: Sequence[Any], path: str) -> list[tuple[str, Any]]:
-    """(where, object) of each document, a `kind: List` (`kubectl get sftjobs -o yaml`)
-    opened into its items."""
-    found: list[tuple[str, Any]] = []
-    for index, doc in enumerate(docs):
-        where = document_label(path, index, len(docs))
-        items = doc.get("items") if isinstance(doc, dict) else None
-        if (
-            isinstance(doc, dict)
-            and str(doc.get("kind", "")).endswith("List")
-            and isinstance(items, list)
-        ):
-            found += [(f"{where}: items[{i}]", item) for i, item in enumerate(items)]
-        else:
-            found.append((where, doc))
-    return found
-
-
 AS_STORED = "pass the SFTJobs as stored (kubectl get sftjob NAME -o yaml > old.yaml)"
 
 
@@ -114,7 +96,7 @@ def read_old(path: str | None) -> Stored | None:
     except ManifestError as err:
         raise CheckFailed(f"--old {err}") from None
     jobs = []
-    for where, doc in _listed(docs, path):
+    for where, doc in labelled_objects(docs, path):
         try:
             job = require_sftjob(doc, load_crd())
         except OtherKind as err:
@@ -213,10 +195,7 @@ def check_file(path: str, options: Options) -> bool:
     if not docs:
         click.echo(f"{path}: invalid: no Kubernetes object in it")
         return False
-    results = [
-        check_document(document_label(path, i, len(docs)), doc, options)
-        for i, doc in enumerate(docs)
-    ]
+    results = [check_document(where, doc, options) for where, doc in labelled_objects(docs, path)]
     return all(results)
 
 

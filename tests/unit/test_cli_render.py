@@ -100,6 +100,19 @@ def test_output_dir_gets_one_file_per_child(tmp_path: Path) -> None:
     assert files[0].name == f"01-configmap-{printed[0]['metadata']['name']}.yaml"
 
 
+def test_a_later_render_into_the_same_directory_removes_the_earlier_ones_files(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    assert render(str(ROOT / "examples" / "multi-node-deepspeed-zero3.yaml"), "-o", str(out))
+    (out / "notes.yaml").write_text("mine: true\n")  # not a render's: kept
+    result = render(str(ROOT / "examples" / "tiny-cpu.yaml"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    kinds = {yaml.safe_load(f.read_text()).get("kind") for f in out.iterdir()}
+    assert kinds == {"ConfigMap", "Job", None}  # tiny-cpu's children and notes.yaml only
+    assert "(from an earlier render)" in result.stderr
+
+
 def test_a_directory_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> None:
     path = ROOT / "examples" / "tiny-cpu.yaml"
     (tmp_path / "afile").write_text("")

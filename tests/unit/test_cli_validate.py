@@ -322,3 +322,18 @@ def test_other_kinds_in_old_are_left_out_with_a_note(tmp_path: Path) -> None:
     assert f"note: --old {tmp_path / 'old.yaml'}#1: skipped: Secret is not an SFTJob" in (
         result.stderr
     )
+
+
+def test_a_kubectl_list_is_checked_item_by_item(tmp_path: Path) -> None:
+    """kubectl apply opens a List: each SFTJob in it is checked, as render does too."""
+    good = yaml.safe_load(EXAMPLES_TINY.read_text())
+    bad = {**good, "metadata": {"name": "bad"}, "spec": {**good["spec"], "nodes": 0}}
+    listed = {"apiVersion": "v1", "kind": "List", "items": [good, bad]}
+    path = tmp_path / "list.yaml"
+    path.write_text(yaml.safe_dump(listed))
+    result = validate(str(path))
+    assert result.exit_code == 1, result.output
+    assert f"{path}: items[0]: SFTJob/{good['metadata']['name']}: valid" in result.output
+    assert f"{path}: items[1]: SFTJob/bad: invalid" in result.output
+    rendered = CliRunner().invoke(main, ["render", str(path)])
+    assert rendered.exit_code == 1 and f"{path}: items[1]" in rendered.output
