@@ -13,7 +13,7 @@ from sftjob_cli.checks import check
 from sftjob_cli.cluster import DEFAULT_HUB_SECRET, Options
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ConvertError
-from sftjob_cli.kubeyaml import ManifestError
+from sftjob_cli.kubeyaml import ManifestError, parse_documents
 from sftjob_cli.pipeline import Converted, convert_recipe
 from sftjob_cli.sources import Recipe, recipe_from_argument, recipe_from_argv
 
@@ -37,7 +37,10 @@ def refusals(manifest: Mapping[str, Any]) -> tuple[str, ...]:
     offline check `sftjob validate` runs): a value of the wrong type or out of range, a
     missing model, a bad name, ..."""
     try:
-        verdict = check(manifest)
+        # As kubectl reads the printed YAML: an integer past int64 is a float there, and
+        # inf or nan cannot be sent at all.
+        (sent,) = parse_documents(emit(manifest))
+        verdict = check(sent)
     except ManifestError as err:
         return (str(err),)
     # The apiserver's "<nil>: ... some validation rules were not checked" adds nothing here.

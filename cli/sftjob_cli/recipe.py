@@ -54,6 +54,8 @@ def place(config: Mapping[str, Any], catalog: FieldCatalog) -> Placement:
             )
         elif not isinstance(key, str) or (placed := catalog.place(key)) is None:
             unknown.append(str(key))
+        elif value is None and key in catalog.trl.nullable.get(placed.block, ()):
+            blocks[placed.block][key] = None  # null means something here (max_length: none)
         elif value is None:
             notes.append(
                 f"dropped: spec.{placed.block}.{key}: null was left out: an SFTJob field "

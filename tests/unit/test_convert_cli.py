@@ -412,3 +412,21 @@ def test_what_the_apiserver_would_refuse_exits_2_printing_nothing(
     assert result.stdout == ""
     assert re.search(message, result.stderr), result.stderr
     assert "<nil>" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [
+        ("--seed", "-99999999999999999999999", 'spec.sftConfig.seed: Invalid value: "number"'),
+        ("--max_steps", "9223372036854775808", "spec.sftConfig.max_steps: Invalid value"),
+        ("--learning_rate", "inf", "spec.sftConfig.learning_rate: inf cannot be sent"),
+        ("--learning_rate", "nan", "spec.sftConfig.learning_rate: nan cannot be sent"),
+    ],
+)
+def test_convert_checks_the_manifest_as_kubectl_reads_what_it_prints(
+    flag: str, value: str, said: str
+) -> None:
+    result = convert("--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d",
+                     flag, value)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert said in result.output and result.stdout == ""

@@ -188,3 +188,13 @@ def test_env_the_pod_must_not_be_given_is_dropped_with_a_note() -> None:
         "dropped: env MASTER_PORT=1 was left out: set by the operator (spec.nodes and "
         "spec.gpusPerNode set the topology)",
     )
+
+
+def test_a_null_that_means_something_is_kept() -> None:
+    """max_length: null is no truncation (the CRD takes it); TRL's default cuts at 1024."""
+    placed = place({"max_length": None, "hub_model_id": None}, CATALOG)
+    assert placed.blocks["sftConfig"] == {"max_length": None}
+    assert placed.notes == (
+        "dropped: spec.sftConfig.hub_model_id: null was left out: an SFTJob field cannot be "
+        "null, so TRL's default applies",
+    )
