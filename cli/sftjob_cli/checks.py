@@ -136,6 +136,20 @@ def operator_children(stored: Mapping[str, Any]) -> tuple[list[dict[str, Any]], 
     return children, tuple(t.message for t in normalized.translations)
 
 
+def admit_stored(
+    old: Any,
+    namespace: str | None = None,
+    crd: Crd | None = None,
+    policy: Mapping[str, Any] | None = None,
+) -> Any:
+    """The apiserver's verdict on an SFTJob as stored (an update's old object), which must
+    pass itself."""
+    crd = crd or load_crd()
+    return admit(
+        with_identity(require_sftjob(old, crd), namespace), crd, policy or default_policy()
+    )
+
+
 def check(
     doc: Any,
     old: Any = None,
@@ -152,7 +166,7 @@ def check(
     obj = with_identity(require_sftjob(doc, crd), namespace)
     stored_old = None
     if old is not None:
-        before = admit(with_identity(require_sftjob(old, crd), namespace), crd, policy)
+        before = admit_stored(old, namespace, crd, policy)
         if before.stage is not None:
             raise ManifestError("the old object is not valid itself: " + "; ".join(before.errors))
         stored_old = before.stored

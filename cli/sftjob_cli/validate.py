@@ -18,7 +18,7 @@ import click
 from sftjob_cli import kube as k8s
 from sftjob_cli import server
 from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
-from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, check, require_sftjob
+from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, admit_stored, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.errors import ManifestError
 from sftjob_cli.kubeyaml import labelled_objects, read_documents
@@ -106,6 +106,12 @@ def read_old(path: str | None) -> Stored | None:
             raise CheckFailed(f"--old {where}: {err}; {AS_STORED}") from None
         if not _meta(job).get("name"):
             raise CheckFailed(f"--old {where}: an SFTJob without metadata.name; {AS_STORED}")
+        if (stored := admit_stored(job)).stage is not None:
+            raise CheckFailed(
+                f"--old {where}: the stored SFTJob is not valid itself: "
+                + "; ".join(stored.errors)
+                + f"; {AS_STORED}"
+            )
         jobs.append(job)
     if not jobs:
         raise CheckFailed(f"--old {path}: no SFTJob in it; {AS_STORED}")

@@ -232,6 +232,10 @@ def _update_pair(tmp_path: Path) -> tuple[dict[str, Any], Path]:
             "apiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\nspec: {}\n",
             r"--old .*old\.yaml: an SFTJob without metadata\.name",
         ),
+        (
+            "apiVersion: sftjob.dev/v1alpha1\nkind: SFTJob\nmetadata: {name: j}\nspec: {nodes: 0}\n",
+            r"--old .*old\.yaml: the stored SFTJob is not valid itself: .*spec\.nodes",
+        ),
     ],
 )
 def test_an_old_file_without_an_sftjob_exits_2(tmp_path: Path, text: str, message: str) -> None:
