@@ -40,22 +40,25 @@ class UniqueKeyLoader(yaml.SafeLoader):
         super().flatten_mapping(node)
 
     def _refuse_duplicates(self, node: yaml.MappingNode) -> None:
-        first_line: dict[Hashable, int] = {}
+        first: dict[Hashable, tuple[int, str]] = {}
         for key_node, _ in node.value:
             if key_node.tag == MERGE_TAG:
                 continue
             key = self.construct_object(key_node)
             if not isinstance(key, Hashable):
                 continue  # SafeLoader says why it cannot be a key
-            if key in first_line:
+            if key in first:
+                line, written = first[key]
+                if written == key_node.value:
+                    problem = f"the key {key!r} is written twice in one mapping"
+                    fix = "keep one"
+                else:  # `1` and `true`, or `1` and `1.0`: one key once read
+                    problem = f"the keys {written} and {key_node.value} are one key once read"
+                    fix = f'quote them to keep both ("{written}", "{key_node.value}")'
                 raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"the key {key!r} is written twice in one mapping (first on line "
-                    f"{first_line[key]}); keep one",
-                    key_node.start_mark,
+                    None, None, f"{problem} (first on line {line}); {fix}", key_node.start_mark
                 )
-            first_line[key] = key_node.start_mark.line + 1
+            first[key] = (key_node.start_mark.line + 1, str(key_node.value))
 
 
 class YamlRefused(ValueError):

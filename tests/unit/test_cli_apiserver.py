@@ -248,3 +248,12 @@ def test_rules_are_evaluated_from_the_policys_text() -> None:
 )
 def test_floats_print_as_go_prints_them(value: float, text: str) -> None:
     assert go_float(value) == text
+
+
+def test_keys_written_differently_that_read_as_one_are_named_both() -> None:
+    """Python reads `1` and `true` (or `1.0`) as one key, kubectl as two: quoting keeps both."""
+    with pytest.raises(
+        ManifestError, match=r'the keys 1 and true are one key once read .*"1", "true"'
+    ):
+        parse_documents("a:\n  1: x\n  true: y\n")
+    assert parse_documents('a:\n  "1": x\n  "true": z\n') == [{"a": {"1": "x", "true": "z"}}]
