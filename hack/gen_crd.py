@@ -88,6 +88,9 @@ NULLABLE = {
 # leaves none): refused at apply.
 BOUNDS: dict[tuple[str, str], dict[str, int]] = {
     ("sftConfig", "max_length"): {"minimum": 1},
+    # datasets' train_test_split takes a share in (0, 1) or a count of rows; the CRD bounds it
+    # below, as the legacy scriptArgs.dataset_mixture form's does
+    ("datasetMixture", "test_split_size"): {"minimum": 0},
     # torch's optimizers refuse a negative one when they are built, after the model loaded
     ("sftConfig", "learning_rate"): {"minimum": 0},
     ("sftConfig", "per_device_train_batch_size"): {"minimum": 1},
@@ -152,7 +155,9 @@ def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind
     schema = trl_schema.schema_for_field(f, tp, trl_schema.help_text(cls, f, docs), kind)
     aliases = [a for a in VALUE_ALIASES if a.block == block and a.name == f.name]
     if "enum" in schema:
-        schema["enum"] += [a.old for a in aliases if a.new is not None]
+        # a legacy value TRL still lists among its choices (chunked_nll) is listed once
+        olds = [a.old for a in aliases if a.new is not None and a.old not in schema["enum"]]
+        schema["enum"] += olds
     note = _alias_note(block, f.name)
     if note:
         schema["description"] = schema.get("description", "") + note
