@@ -88,6 +88,8 @@ def _unusable(kubeconfig: str | None, err: BaseException) -> str:
         detail = f"not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start})"
     elif isinstance(err, FileNotFoundError):
         detail = "no such file"
+    elif isinstance(err, TypeError | AttributeError):  # the client met another YAML shape
+        detail = "not a kubeconfig (a YAML mapping of clusters, contexts and users)"
     else:
         detail = " ".join(str(err).split()) or type(err).__name__
     return (
@@ -114,7 +116,14 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
         raise KubeError(_unusable(kubeconfig, FileNotFoundError(kubeconfig)))
     try:
         contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as err:
+    except (
+        config.ConfigException,
+        OSError,
+        TypeError,
+        AttributeError,
+        ValueError,
+        yaml.YAMLError,
+    ) as err:
         raise KubeError(_unusable(kubeconfig, err)) from None
     chosen = active
     if context:
@@ -124,7 +133,14 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
             raise KubeError(f'context "{context}" is not in the kubeconfig (it has: {names})')
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except (config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as err:
+    except (
+        config.ConfigException,
+        OSError,
+        TypeError,
+        AttributeError,
+        ValueError,
+        yaml.YAMLError,
+    ) as err:
         raise KubeError(_unusable(kubeconfig, err)) from None
     default_ns = (chosen or {}).get("context", {}).get("namespace") or "default"
     return Kube(api_client, namespace or default_ns, (chosen or {}).get("name", ""))

@@ -294,3 +294,15 @@ def test_submit_refuses_metadata_of_the_wrong_type_naming_it(
     with pytest.raises(click.ClickException) as caught:
         submit.read_jobs(str(path), None, "ctx")
     assert caught.value.message == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("text", ["just a string\n", "- a\n- b\n"])
+def test_a_kubeconfig_of_another_shape_says_what_a_kubeconfig_is(text: str, tmp_path: Path) -> None:
+    odd = tmp_path / "odd.kubeconfig"
+    odd.write_text(text)
+    result = invoke("get", "--kubeconfig", str(odd))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(
+        f"error: no usable kubeconfig in {odd}: not a kubeconfig (a YAML mapping of clusters, "
+        "contexts and users)"
+    )
