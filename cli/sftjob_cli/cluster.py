@@ -97,10 +97,11 @@ def cluster_fields(
             notes.append(f"cluster: spec.distributed: {distributed}, from the recipe's {why}")
     if distributed is not None and distributed != "auto":
         fields["distributed"] = distributed
-    if options.image:
+    if options.image is not None:  # an empty one is the CRD's to refuse, not ours to drop
         fields["image"] = options.image
-    fields["storage"] = {"size": options.storage_size or DEFAULT_STORAGE_SIZE}
-    if not options.storage_size:
+    given = options.storage_size is not None
+    fields["storage"] = {"size": options.storage_size if given else DEFAULT_STORAGE_SIZE}
+    if not given:
         notes.append(
             f"cluster: spec.storage.size: {DEFAULT_STORAGE_SIZE} (a new PersistentVolumeClaim for "
             "the outputs and checkpoints); change it with --storage-size"

@@ -102,7 +102,10 @@ def convert_recipe(
     token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), placement.env)
     if token is not None:
         extra = {"hubTokenSecretRef": token, **extra}
-    name = naming.check_name(options.name) if options.name else naming.derive_name(source, config)
+    if options.name is not None:
+        name = naming.check_name(options.name)
+    else:
+        name = naming.derive_name(source, config)
     manifest = {
         "apiVersion": API_VERSION,
         "kind": KIND,

@@ -430,3 +430,30 @@ def test_convert_checks_the_manifest_as_kubectl_reads_what_it_prints(
                      flag, value)  # fmt: skip
     assert result.exit_code == 2, result.output
     assert said in result.output and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("--name=", "--name '': expected lower-case letters"),
+        ("--storage-size=", 'spec.storage.size: Invalid value: ""'),
+        ("--image=", 'spec.image: Invalid value: ""'),
+        ("--storage-size=0", "spec.storage.size: 0 is not above zero"),
+        ("--name=" + "a" * 60, "use an SFTJob name of at most 58 characters"),
+    ],
+)
+def test_an_option_given_empty_or_out_of_range_is_refused_not_ignored(
+    option: str, said: str
+) -> None:
+    result = convert(
+        option, "--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d"
+    )
+    assert result.exit_code == 2, result.output
+    assert said in result.output
+
+
+def test_a_long_name_the_operator_takes_is_kept() -> None:
+    result = convert("--name=" + "a" * 50, "--", "trl", "sft", "--model_name_or_path", "m/x",
+                     "--dataset_name", "d")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout)["metadata"]["name"] == "a" * 50

@@ -256,7 +256,7 @@ def test_sanitize(raw: str, expected: str) -> None:
     assert sanitize(raw) == expected
 
 
-@pytest.mark.parametrize("name", ["Upper", "-lead", "trail-", "a" * 41, "a_b", ""])
+@pytest.mark.parametrize("name", ["Upper", "-lead", "trail-", "a_b", ""])
 def test_check_name_refuses(name: str) -> None:
     with pytest.raises(ConvertError, match="--name"):
         check_name(name)

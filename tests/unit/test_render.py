@@ -402,3 +402,31 @@ def test_a_name_its_children_cannot_take_is_refused_before_any_attempt(
 def test_names_that_fit_every_attempt_render() -> None:
     for name, spec in (("7b-sft", {"nodes": 1}), ("a" * 57, {"nodes": 2, "backoffLimit": 3})):
         render_children(body(name, {"gpusPerNode": 1, **spec}), BASE_TRL)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "said"),
+    [
+        ({"storage": {"size": 0}}, "spec.storage.size", "0 is not above zero"),
+        ({"storage": {"size": "0Gi"}}, "spec.storage.size", "0Gi is not above zero"),
+        ({"storage": {"size": -1}}, "spec.storage.size", "-1 is not above zero"),
+        ({"resources": {"cpu": -1}}, "spec.resources.cpu", "-1 is below zero"),
+        ({"resources": {"memory": -5}}, "spec.resources.memory", "-5 is below zero"),
+    ],
+)
+def test_a_quantity_the_crds_pattern_cannot_see_is_refused(
+    spec: dict[str, Any], field: str, said: str
+) -> None:
+    """The int-or-string fields' pattern checks strings only: `-1` passes the schema."""
+    with pytest.raises(RenderError) as err:
+        render_children(body("j", spec), BASE_TRL)
+    assert err.value.field == field and err.value.message.startswith(said)
+
+
+def test_quantities_of_zero_or_more_pass() -> None:
+    from sftjob_operator.render.quantity import amount, sign_problem
+
+    assert [amount(v) for v in ("16Gi", "500m", 8, "+.5", "1e3", "x")] == [
+        16.0, 500.0, 8.0, 0.5, 1.0, None
+    ]  # fmt: skip
+    assert sign_problem("0", positive=False) is None and sign_problem("1Mi", positive=True) is None

@@ -14,6 +14,7 @@ from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import DISRUPTION_TARGET, Owner, labels, object_meta
 from sftjob_operator.render.plan import Plan
 from sftjob_operator.render.pvc import claim_name
+from sftjob_operator.render.quantity import sign_problem
 from sftjob_operator.render.trackers import tracker_env
 
 CONTAINER = "trainer"
@@ -143,6 +144,11 @@ def shutdown_env(plan: Plan) -> list[tuple[str, str]]:
 
 
 def resources(plan: Plan) -> dict[str, Any]:
+    for key, value in plan.resources.items():
+        if problem := sign_problem(value, positive=False):
+            raise RenderError(
+                f"spec.resources.{key}", f"{problem}; write an amount such as 8 or 32Gi"
+            )
     amounts: dict[str, Any] = {k: str(v) for k, v in sorted(plan.resources.items())}
     if plan.gpus_per_node > 0:
         amounts[GPU_RESOURCE] = str(plan.gpus_per_node)

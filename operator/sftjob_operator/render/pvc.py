@@ -8,12 +8,17 @@ from sftjob_operator.render import names
 from sftjob_operator.render.errors import RenderError
 from sftjob_operator.render.meta import Owner, object_meta
 from sftjob_operator.render.plan import Plan
+from sftjob_operator.render.quantity import sign_problem
 
 
 def pvc(owner: Owner, plan: Plan) -> dict[str, Any] | None:
     storage = plan.storage
-    if not storage.get("size"):
+    if not storage.get("size") and storage.get("size") != 0:
         return None
+    if problem := sign_problem(storage["size"], positive=True):
+        raise RenderError(
+            "spec.storage.size", f"{problem}: a claim needs a size; write one such as 50Gi"
+        )
     mode = storage.get("accessMode") or ("ReadWriteMany" if plan.nodes > 1 else "ReadWriteOnce")
     if plan.nodes > 1 and mode != "ReadWriteMany":
         raise RenderError(
