@@ -14,7 +14,7 @@ from sftjob_cli.cluster import DEFAULT_HUB_SECRET, Options
 from sftjob_cli.emit import emit
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.kubeyaml import ManifestError, parse_documents
-from sftjob_cli.pipeline import Converted, convert_recipe
+from sftjob_cli.pipeline import Converted, LocalFiles, convert_recipe
 from sftjob_cli.sources import Recipe, recipe_from_argument, recipe_from_argv
 
 
@@ -50,7 +50,8 @@ def refusals(manifest: Mapping[str, Any]) -> tuple[str, ...]:
 def run(source: Sequence[str], options: Options) -> Converted:
     catalog = default_catalog()
     recipe = _read(source, catalog)
-    return convert_recipe(recipe.config, recipe.source, options, catalog, recipe.read_accelerate)
+    files = LocalFiles(recipe.read_accelerate, recipe.read_local_text)
+    return convert_recipe(recipe.config, recipe.source, options, catalog, files)
 
 
 @click.command(

@@ -21,6 +21,53 @@ from sftjob_cli.translate import translate
 
 
 @dataclass(frozen=True)
+class LocalFiles:
+    """How the recipe's files are read (sources.Recipe): a YAML or JSON file (ConvertError
+    when there is none), and a text file (None when there is none)."""
+
+    read_yaml: Callable[[str], Any]
+    read_text: Callable[[str], str | None] = lambda name: None
+
+
+# sftConfig keys TRL also takes as a file path, which the SFTJob takes inline.
+INLINE_FILE_KEYS = ("deepspeed", "fsdp_config")
+_NOT_HERE = "the pods cannot read a file of this machine"
+
+
+def inline_local_files(
+    blocks: Mapping[str, Mapping[str, Any]], files: LocalFiles
+) -> tuple[dict[str, dict[str, Any]], tuple[str, ...]]:
+    """A DeepSpeed or FSDP JSON file, and a chat template file, that the recipe names and
+    that are here, carried inline into the spec."""
+    sft = dict(blocks.get(SFT_CONFIG) or {})
+    notes: list[str] = []
+    for key in INLINE_FILE_KEYS:
+        value = sft.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            content = files.read_yaml(value)
+        except ConvertError:
+            continue  # not here: the operator's check says to write it inline
+        if isinstance(content, Mapping):
+            sft[key] = dict(content)
+            notes.append(f"translated: spec.sftConfig.{key}: {value} -> inline ({_NOT_HERE})")
+    path = sft.get("chat_template_path")
+    if isinstance(path, str) and "chat_template" not in sft:
+        text = files.read_text(path)
+        if text is not None:
+            del sft["chat_template_path"]
+            sft["chat_template"] = text
+            notes.append(
+                f"translated: spec.sftConfig.chat_template_path: {path} -> "
+                f"spec.sftConfig.chat_template, its text ({_NOT_HERE})"
+            )
+    out = {block: dict(fields) for block, fields in blocks.items()}
+    out[SFT_CONFIG] = sft
+    return out, tuple(notes)
+
+
+@dataclass(frozen=True)
 class Converted:
     manifest: dict[str, Any]
     notes: tuple[str, ...]  # translations, drops and defaults, one line each, for stderr
@@ -82,7 +129,7 @@ def convert_recipe(
     source: str | None,
     options: Options,
     catalog: FieldCatalog,
-    read_accelerate: Callable[[str], Any],
+    files: LocalFiles,
 ) -> Converted:
     placement = place(config, catalog)
     notes = list(placement.notes)
@@ -91,9 +138,11 @@ def convert_recipe(
             raise ConvertError(unknown_message(placement.unknown, catalog))
         notes.extend(dropped_notes(placement.unknown, catalog))
     shape = shape_from_launch(
-        placement.launch, read_accelerate, options.nodes, options.gpus_per_node
+        placement.launch, files.read_yaml, options.nodes, options.gpus_per_node
     )
-    blocks, carried_notes = with_carried(placement.blocks, shape, options)
+    placed, inline_notes = inline_local_files(placement.blocks, files)
+    notes.extend(inline_notes)
+    blocks, carried_notes = with_carried(placed, shape, options)
     notes.extend(carried_notes)
     cluster, cluster_notes = cluster_fields(options, shape, blocks)
     extra: dict[str, Any] = {"env": placement.env} if placement.env else {}

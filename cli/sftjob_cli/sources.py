@@ -33,8 +33,14 @@ class Recipe:
     base_dir: Path | None = None  # where relative paths of a command file resolve
 
     def read_accelerate(self, name: str) -> Any:
-        """An accelerate config file named by the recipe."""
+        """An accelerate config file named by the recipe (or another YAML or JSON file)."""
         return read_yaml(_locate(name, self.base_dir))
+
+    def read_local_text(self, name: str) -> str | None:
+        """A text file named by the recipe, None when there is no such file here (the name
+        may be a Hub repository's)."""
+        path = _locate(name, self.base_dir)
+        return read_text(path) if path.is_file() else None
 
 
 def read_text(path: Path) -> str:

@@ -457,3 +457,30 @@ def test_a_long_name_the_operator_takes_is_kept() -> None:
                      "--dataset_name", "d")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert yaml.safe_load(result.stdout)["metadata"]["name"] == "a" * 50
+
+
+def test_files_of_this_machine_the_recipe_names_are_carried_inline(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """TRL takes --deepspeed, --fsdp_config and --chat_template_path as files; the pods do
+    not have this machine's files, so their content goes into the spec."""
+    (tmp_path / "ds.json").write_text(
+        '{"zero_optimization": {"stage": 2}, "train_batch_size": "auto"}'
+    )
+    (tmp_path / "tpl.jinja").write_text("{% for m in messages %}{{ m.content }}{% endfor %}")
+    monkeypatch.chdir(tmp_path)
+    result = convert("--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d",
+                     "--deepspeed", "ds.json", "--chat_template_path", "tpl.jinja")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert spec["sftConfig"]["deepspeed"] == {
+        "zero_optimization": {"stage": 2}, "train_batch_size": "auto"
+    }  # fmt: skip
+    assert spec["sftConfig"]["chat_template"].startswith("{% for m in messages %}")
+    assert "chat_template_path" not in spec["sftConfig"]
+    assert spec["distributed"] == "deepspeed-zero2"
+    assert "translated: spec.sftConfig.deepspeed: ds.json -> inline" in result.stderr
+    # A name that is no file here (a Hub tokenizer's) stays as written.
+    hub = convert("--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d",
+                  "--chat_template_path", "org/tokenizer")  # fmt: skip
+    assert yaml.safe_load(hub.stdout)["spec"]["sftConfig"]["chat_template_path"] == "org/tokenizer"
