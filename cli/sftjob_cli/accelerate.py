@@ -13,6 +13,7 @@ from typing import Any
 
 from sftjob_cli.accelerate_file import OPERATOR_DECIDES, Carried, carried_settings
 from sftjob_cli.errors import ConvertError
+from sftjob_cli.operator_api import deep_merge
 
 # accelerate launch arguments that decide the cluster shape, with their value kinds.
 LAUNCH_KINDS: Mapping[str, str] = {
@@ -26,8 +27,60 @@ LAUNCH_KINDS: Mapping[str, str] = {
     "use_fsdp": "bool",
     "use_cpu": "bool",
 }
+# accelerate launch flags that are keys of its config file's deepspeed_config or fsdp_config,
+# carried as the file's are (`gradient_accumulation_steps`, also a DeepSpeed flag, is TRL's).
+DEEPSPEED_FLAGS: Mapping[str, str] = {
+    "offload_optimizer_device": "string",
+    "offload_param_device": "string",
+    "offload_optimizer_nvme_path": "string",
+    "offload_param_nvme_path": "string",
+    "zero3_init_flag": "bool",
+    "zero3_save_16bit_model": "bool",
+    "deepspeed_config_file": "string",
+    "deepspeed_hostfile": "string",
+    "deepspeed_exclusion_filter": "string",
+    "deepspeed_inclusion_filter": "string",
+    "deepspeed_multinode_launcher": "string",
+    "gradient_clipping": "number",
+}
+FSDP_FLAGS: Mapping[str, str] = {
+    "fsdp_version": "int",
+    "fsdp_offload_params": "bool",
+    "fsdp_min_num_params": "int",
+    "fsdp_sharding_strategy": "string",
+    "fsdp_reshard_after_forward": "string",
+    "fsdp_auto_wrap_policy": "string",
+    "fsdp_transformer_layer_cls_to_wrap": "string",
+    "fsdp_backward_prefetch": "string",
+    "fsdp_state_dict_type": "string",
+    "fsdp_forward_prefetch": "bool",
+    "fsdp_use_orig_params": "bool",
+    "fsdp_cpu_ram_efficient_loading": "bool",
+    "fsdp_sync_module_states": "bool",
+    "fsdp_activation_checkpointing": "bool",
+}
+LAUNCH_KINDS = {**LAUNCH_KINDS, **DEEPSPEED_FLAGS, **FSDP_FLAGS}
+# accelerate launch flags that change nothing an SFTJob's pods do, with why.
+_LAUNCH_ONLY: Mapping[str, str] = {
+    "cpu": "write sftConfig.use_cpu: true (and spec.gpusPerNode: 0) to train on CPU",
+    "num_cpu_threads_per_process": "set OMP_NUM_THREADS in spec.env for that",
+    "tee": "each pod's log holds every rank's output",
+    "quiet": "each pod's log holds every rank's output",
+    "log_dir": "each pod's log holds every rank's output",
+    "max_restarts": "the operator restarts the job (spec.backoffLimit)",
+    "monitor_interval": "the operator watches the job itself",
+    "rdzv_conf": "the operator sets the rendezvous",
+    "role": "the operator launches every node's processes itself",
+    "debug": "set spec.env for accelerate's debug variables instead",
+    "dynamo_backend": "set sftConfig.torch_compile and torch_compile_backend instead",
+    "dynamo_mode": "set sftConfig.torch_compile_mode instead",
+    "dynamo_use_fullgraph": "set sftConfig.torch_compile instead",
+    "dynamo_use_dynamic": "set sftConfig.torch_compile instead",
+    "downcast_bf16": "the operator takes mixed precision from sftConfig.bf16 / fp16",
+    "enable_cpu_affinity": "the operator launches every node's processes itself",
+}
 # accelerate launch arguments the operator decides itself: dropped with this reason.
-IGNORED_LAUNCH_ARGS = OPERATOR_DECIDES
+IGNORED_LAUNCH_ARGS: Mapping[str, str] = {**OPERATOR_DECIDES, **_LAUNCH_ONLY}
 
 # The configs TRL ships (trl/accelerate_configs/<name>.yaml, all for one node of 8 GPUs),
 # by what in them makes the SFTJob (a unit test compares them with TRL's files). "fsdp"
@@ -156,7 +209,7 @@ def resolve_config(value: str, read: Callable[[str], Any]) -> _Processes:
     return _from_file(config, f"accelerate config {value}", read)
 
 
-def _flags(launch: Mapping[str, Any], base: _Processes) -> _Processes:
+def _flags(launch: Mapping[str, Any], base: _Processes, read: Callable[[str], Any]) -> _Processes:
     """Launch flags win over the config file, as in accelerate launch."""
     distributed = base.distributed
     if launch.get("multi_gpu"):
@@ -165,13 +218,60 @@ def _flags(launch: Mapping[str, Any], base: _Processes) -> _Processes:
         distributed = "fsdp"
     if launch.get("use_deepspeed") or "zero_stage" in launch:
         distributed = _deepspeed_mode(launch.get("zero_stage", 2), "--zero_stage")
+    carried = (
+        base.carried if distributed == base.distributed else _overridden(base.carried, distributed)
+    )
     return _Processes(
         launch.get("num_processes", base.total),
         launch.get("num_machines", base.machines),
         distributed,
         bool(launch.get("use_cpu", base.cpu)),
-        base.carried if distributed == base.distributed else _overridden(base.carried, distributed),
+        _with_flag_settings(carried, launch, distributed, read),
     )
+
+
+def _with_flag_settings(
+    carried: Carried, launch: Mapping[str, Any], distributed: str | None, read: Callable[[str], Any]
+) -> Carried:
+    """The DeepSpeed or FSDP settings given as launch flags, over the file's, as accelerate
+    launch takes them; flags of a strategy the launch does not run are dropped, with a note."""
+    deepspeed = {k: launch[k] for k in DEEPSPEED_FLAGS if k in launch}
+    fsdp = {k: launch[k] for k in FSDP_FLAGS if k in launch}
+    notes = list(carried.notes)
+    settings = dict(carried.sft_config)
+    runs_deepspeed = (distributed or "").startswith("deepspeed")
+    for given, runs in ((deepspeed, runs_deepspeed), (fsdp, distributed == "fsdp")):
+        if given and not runs:
+            notes += [
+                f"dropped: --{k} (an accelerate launch flag) is not carried: the launch runs "
+                f"{distributed or 'no distributed strategy'}"
+                for k in given
+            ]
+    if deepspeed and runs_deepspeed:
+        stage = int(str(distributed).removeprefix("deepspeed-zero"))
+        file_config = {
+            "distributed_type": "DEEPSPEED",
+            "deepspeed_config": {"zero_stage": stage, **deepspeed},
+        }
+        from_flags = carried_settings(file_config, _FLAG, read)
+        settings = deep_merge(settings, from_flags.sft_config)
+        notes += from_flags.notes
+    if fsdp and distributed == "fsdp":
+        from_flags = carried_settings(
+            {"distributed_type": "FSDP", "fsdp_config": fsdp}, _FLAG, read
+        )
+        flagged = dict(from_flags.sft_config["fsdp_config"])
+        # what the file's reading fills in for keys the flags leave out is no flag's to set
+        if "fsdp_version" not in fsdp:
+            flagged.pop("version", None)
+        if not {"fsdp_sharding_strategy", "fsdp_reshard_after_forward"} & set(fsdp):
+            flagged.pop("reshard_after_forward", None)
+        settings = deep_merge(settings, {"fsdp_config": flagged})
+        notes += from_flags.notes
+    return Carried(settings, tuple(notes))
+
+
+_FLAG = "the launch flag"
 
 
 def _overridden(carried: Carried, distributed: str | None) -> Carried:
@@ -198,7 +298,7 @@ def shape_from_launch(
     """
     config = launch.get("accelerate_config") or launch.get("config_file")
     base = resolve_config(str(config), read) if config else _Processes()
-    procs = _flags(launch, base)
+    procs = _flags(launch, base, read)
     for name, value in (("num_processes", procs.total), ("num_machines", procs.machines)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConvertError(f"{name}: expected an integer >= 1, not {value!r}")

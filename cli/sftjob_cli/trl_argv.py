@@ -64,8 +64,12 @@ def _script_args(tokens: Sequence[str]) -> list[str] | None:
     if head in (["python"], ["python3"], ["uv", "run"]):
         return args
     if head[:2] == ["accelerate", "launch"]:
-        return head[2:] + args
+        return [_LAUNCH_SHORT_FLAGS.get(t, t) for t in head[2:]] + args
     return None
+
+
+# accelerate launch's short flags, by their long names (which the launch side is read by).
+_LAUNCH_SHORT_FLAGS = {"-q": "--quiet", "-t": "--tee"}
 
 
 # As argparse reads a command line: a token that starts with `-` is an option, unless it is

@@ -484,3 +484,43 @@ def test_files_of_this_machine_the_recipe_names_are_carried_inline(
     hub = convert("--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d",
                   "--chat_template_path", "org/tokenizer")  # fmt: skip
     assert yaml.safe_load(hub.stdout)["spec"]["sftConfig"]["chat_template_path"] == "org/tokenizer"
+
+
+def test_deepspeed_and_fsdp_launch_flags_are_carried_as_a_config_files_keys() -> None:
+    """`accelerate launch --use_deepspeed --offload_optimizer_device cpu ...`: the flags are
+    keys of accelerate's deepspeed_config, carried as the file's are."""
+    head = [
+        "accelerate",
+        "launch",
+        "-q",
+        "--num_processes",
+        "8",
+        "--num_cpu_threads_per_process",
+        "4",
+    ]
+    tail = ["trl/scripts/sft.py", "--model_name_or_path", "m/x", "--dataset_name", "d"]
+    deepspeed = convert("--", *head, "--use_deepspeed", "--zero_stage", "3",
+                        "--offload_optimizer_device", "cpu", "--zero3_save_16bit_model", "true",
+                        *tail)  # fmt: skip
+    assert deepspeed.exit_code == 0, deepspeed.output
+    spec = yaml.safe_load(deepspeed.stdout)["spec"]
+    assert spec["distributed"] == "deepspeed-zero3" and spec["gpusPerNode"] == 8
+    assert spec["sftConfig"]["deepspeed"]["zero_optimization"] == {
+        "stage": 3,
+        "offload_optimizer": {"device": "cpu"},
+        "stage3_gather_16bit_weights_on_model_save": True,
+    }
+    assert "num_cpu_threads_per_process (an accelerate launch argument) was ignored" in (
+        deepspeed.stderr
+    )
+    fsdp = convert("--", *head, "--use_fsdp", "--fsdp_version", "2", "--fsdp_offload_params",
+                   "true", *tail)  # fmt: skip
+    assert fsdp.exit_code == 0, fsdp.output
+    fsdp_config = yaml.safe_load(fsdp.stdout)["spec"]["sftConfig"]["fsdp_config"]
+    assert fsdp_config == {"version": 2, "cpu_offload": True}
+    other = convert("--", *head, "--multi_gpu", "--offload_param_device", "cpu", *tail)
+    assert other.exit_code == 0, other.output
+    assert (
+        "--offload_param_device (an accelerate launch flag) is not carried: the launch runs ddp"
+        in (other.stderr)
+    )
