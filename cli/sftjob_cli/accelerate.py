@@ -7,8 +7,10 @@ Pure: an accelerate config file is read by the caller and passed in as a mapping
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from sftjob_cli.accelerate_file import OPERATOR_DECIDES, Carried, carried_settings
@@ -128,6 +130,17 @@ NAMED_CONFIGS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
+# TRL's examples/accelerate_configs files, each a copy of one TRL ships in its package
+# (identical in TRL's repository at 1.16): a command line copied from TRL's docs names them.
+TRL_EXAMPLE_CONFIGS: Mapping[str, str] = {
+    **{f"examples/accelerate_configs/deepspeed_zero{n}.yaml": f"zero{n}" for n in (1, 2, 3)},
+    **{
+        f"examples/accelerate_configs/{n}.yaml": n
+        for n in ("fsdp1", "fsdp2", "multi_gpu", "single_gpu")
+    },
+}
+
+
 @dataclass(frozen=True)
 class Shape:
     """What the launch side asks for; None where it says nothing."""
@@ -203,7 +216,24 @@ def resolve_config(value: str, read: Callable[[str], Any]) -> _Processes:
             f"accelerate config {value}: not one of TRL's config names ({names}); "
             "write one of them, or the path of an accelerate config file"
         )
-    config = read(value)
+    try:
+        config = read(value)
+    except ConvertError as err:
+        named = TRL_EXAMPLE_CONFIGS.get("/".join(PurePosixPath(value).parts[-3:]))
+        if named is None:
+            raise ConvertError(
+                f"accelerate config {value} (--config_file): {err}; run convert where the path "
+                "resolves (a recipe repository's root), name one of TRL's configs with "
+                f"--accelerate_config ({', '.join(NAMED_CONFIGS)}), or leave it out and pass "
+                "--distributed and --gpus-per-node"
+            ) from None
+        processes = _from_file(NAMED_CONFIGS[named], f"accelerate config {named}", read)
+        note = (
+            f"translated: accelerate config {value} (not on this machine) -> TRL's {named} "
+            "config, of which TRL's examples/accelerate_configs file is a copy"
+        )
+        carried = Carried(processes.carried.sft_config, (note, *processes.carried.notes))
+        return dataclasses.replace(processes, carried=carried)
     if not isinstance(config, Mapping):
         raise ConvertError(f"accelerate config {value}: not a YAML mapping")
     return _from_file(config, f"accelerate config {value}", read)

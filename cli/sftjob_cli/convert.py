@@ -51,7 +51,8 @@ def run(source: Sequence[str], options: Options) -> Converted:
     catalog = default_catalog()
     recipe = _read(source, catalog)
     files = LocalFiles(recipe.read_accelerate, recipe.read_local_text)
-    return convert_recipe(recipe.config, recipe.source, options, catalog, files)
+    converted = convert_recipe(recipe.config, recipe.source, options, catalog, files)
+    return Converted(converted.manifest, (*recipe.notes, *converted.notes))
 
 
 @click.command(
@@ -79,7 +80,8 @@ def convert(source: tuple[str, ...], **options: Any) -> None:
     """Print the SFTJob for RECIPE.yaml, a file with a `trl sft` command line, or the
     command line given after `--` (`sftjob convert -- trl sft --config recipe.yaml ...`) or
     quoted as one argument. TRL's script lines (`python trl/scripts/sft.py ...`, `accelerate
-    launch [flags] trl/scripts/sft.py ...`) are read as `trl sft` lines.
+    launch [flags] examples/scripts/sft_vlm.py ...`) are read as `trl sft` lines, with what
+    the script sets in its code.
 
     Translations of outdated names, and anything left out, are listed on stderr."""
     try:

@@ -11,6 +11,7 @@ from typing import Any
 from sftjob_cli.catalog import ENV_KEY
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.trl_argv import (
+    SCRIPTS,
     KindOf,
     NotACommand,
     TrlCommand,
@@ -31,6 +32,7 @@ class Recipe:
     config: dict[str, Any]
     source: str | None = None  # the file the job is named after
     base_dir: Path | None = None  # where relative paths of a command file resolve
+    notes: tuple[str, ...] = ()  # what the script run sets over the recipe
 
     def read_accelerate(self, name: str) -> Any:
         """An accelerate config file named by the recipe (or another YAML or JSON file)."""
@@ -92,7 +94,23 @@ def _from_command(command: TrlCommand, source: str | None, base_dir: Path | None
     config = {**config, **command.overrides}
     if env:
         config[ENV_KEY] = env
-    return Recipe(config, source=source or command.config, base_dir=base_dir)
+    config, notes = script_settings(config, command.script)
+    return Recipe(config, source=source or command.config, base_dir=base_dir, notes=notes)
+
+
+def script_settings(
+    config: Mapping[str, Any], script: str | None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The recipe as the script runs it: what the script sets in its code wins."""
+    out = dict(config)
+    notes = []
+    for key, (value, why) in SCRIPTS.get(script or "", {}).items():
+        if key in out and out[key] != value:
+            notes.append(f"translated: {key}: {out[key]} -> {value} ({why})")
+        elif key not in out:
+            notes.append(f"set: {key}: {value} ({why})")
+        out[key] = value
+    return out, tuple(notes)
 
 
 def recipe_from_file(name: str, kind_of: KindOf) -> Recipe:

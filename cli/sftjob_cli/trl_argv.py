@@ -31,40 +31,60 @@ class TrlCommand:
     config: str | None = None  # the --config file, as written
     overrides: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # VAR=value before the command
+    script: str | None = None  # the TRL script it runs (sft.py, sft_vlm.py); None: `trl sft`
 
 
-def split_command(tokens: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """(leading VAR=value assignments, the arguments after `trl sft`)."""
+# TRL's scripts read with the parser of `trl sft` (ScriptArguments, SFTConfig, ModelConfig),
+# and what each sets in its code over the command line, with why.
+SCRIPTS: dict[str, dict[str, tuple[Any, str]]] = {
+    "sft.py": {},
+    # examples/scripts/sft_vlm.py, the vision-language script
+    "sft_vlm.py": {
+        "max_length": (None, "TRL's sft_vlm.py sets it: whole sequences, so no image token is cut")
+    },
+}
+_RUNNERS = (["python"], ["python3"], ["uv", "run"])
+
+
+def split_command(tokens: Sequence[str]) -> tuple[dict[str, str], list[str], str | None]:
+    """(leading VAR=value assignments, the arguments after `trl sft` or the script, the
+    script's name)."""
     env: dict[str, str] = {}
     rest = list(tokens)
     while rest and (match := _ASSIGNMENT.match(rest[0])):
         env[match.group(1)] = match.group(2)
         rest.pop(0)
     if rest[:2] == ["trl", "sft"]:
-        return env, rest[2:]
-    script = _script_args(rest)
-    if script is None:
-        shown = " ".join(rest[:2]) or "nothing"
+        return env, rest[2:], None
+    found = _script_args(rest)
+    if found is None:
+        other = next((t for t in rest if t.endswith(".py")), None)
+        shown = repr(other) if other else repr(" ".join(rest[:2]) or "nothing")
         raise NotACommand(
-            f"expected a `trl sft ...` command line (or TRL's script: `python "
-            f"trl/scripts/sft.py ...`, `accelerate launch [flags] trl/scripts/sft.py ...`), "
-            f"got {shown!r}"
+            f"expected a `trl sft ...` command line (or TRL's scripts sft.py and sft_vlm.py: "
+            f"`python trl/scripts/sft.py ...`, `accelerate launch [flags] "
+            f"examples/scripts/sft_vlm.py ...`), got {shown}"
         )
-    return env, script
+    return env, *found
 
 
-def _script_args(tokens: Sequence[str]) -> list[str] | None:
-    """The arguments of TRL's own sft.py as its docs run it (the same parser as `trl sft`):
-    after `python`/`python3`/`uv run`, or `accelerate launch`, whose flags before the script
-    are the launch side (as `trl sft` passes them on)."""
-    script = next((i for i, t in enumerate(tokens) if t.endswith("/sft.py") or t == "sft.py"), None)
-    if script is None:
+def _script_args(tokens: Sequence[str]) -> tuple[list[str], str] | None:
+    """The arguments of TRL's own sft.py or sft_vlm.py as its docs run it (the same parser as
+    `trl sft`), and the script's name: after `python`/`python3`/`uv run`, or `accelerate
+    launch`, whose flags before the script are the launch side (as `trl sft` passes them
+    on). A YAML file first after the script is its config, as the alignment-handbook's
+    scripts read it."""
+    at = next((i for i, t in enumerate(tokens) if t.rsplit("/", 1)[-1] in SCRIPTS), None)
+    if at is None:
         return None
-    head, args = list(tokens[:script]), list(tokens[script + 1 :])
-    if head in (["python"], ["python3"], ["uv", "run"]):
-        return args
+    head, args = list(tokens[:at]), list(tokens[at + 1 :])
+    name = tokens[at].rsplit("/", 1)[-1]
+    if args and args[0].endswith((".yaml", ".yml")) and not args[0].startswith("-"):
+        args = ["--config", *args]
+    if head in _RUNNERS:
+        return args, name
     if head[:2] == ["accelerate", "launch"]:
-        return [_LAUNCH_SHORT_FLAGS.get(t, t) for t in head[2:]] + args
+        return [_LAUNCH_SHORT_FLAGS.get(t, t) for t in head[2:]] + args, name
     return None
 
 
@@ -130,9 +150,9 @@ def parse_args(args: Sequence[str], kind_of: KindOf) -> TrlCommand:
 
 
 def parse_command(tokens: Sequence[str], kind_of: KindOf) -> TrlCommand:
-    env, args = split_command(tokens)
+    env, args, script = split_command(tokens)
     parsed = parse_args(args, kind_of)
-    return TrlCommand(parsed.config, parsed.overrides, env)
+    return TrlCommand(parsed.config, parsed.overrides, env, script)
 
 
 def _join_continuations(text: str) -> str:
@@ -214,4 +234,5 @@ def parse_script(text: str, kind_of: KindOf) -> TrlCommand:
     if len(commands) != 1:
         raise ConvertError(f"expected one `trl sft ...` command line, found {len(commands)}")
     (command,) = commands
-    return TrlCommand(command.config, command.overrides, {**exported, **command.env})
+    env = {**exported, **command.env}
+    return TrlCommand(command.config, command.overrides, env, command.script)

@@ -524,3 +524,54 @@ def test_deepspeed_and_fsdp_launch_flags_are_carried_as_a_config_files_keys() ->
         "--offload_param_device (an accelerate launch flag) is not carried: the launch runs ddp"
         in (other.stderr)
     )
+
+
+def test_trls_vision_language_script_line_converts_as_the_script_runs(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The seed's job: TRL's sft_vlm.py, as its docstring runs it. The script sets
+    max_length to None over the command line; TRL's examples/accelerate_configs files are
+    copies of the configs TRL ships, so a line copied from its docs converts elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    result = convert(
+        "--", "accelerate", "launch", "--config_file",
+        "examples/accelerate_configs/deepspeed_zero3.yaml", "examples/scripts/sft_vlm.py",
+        "--dataset_name", "HuggingFaceH4/llava-instruct-mix-vsft",
+        "--model_name_or_path", "llava-hf/llava-1.5-7b-hf", "--gradient_accumulation_steps", "8",
+        "--output_dir", "LLaVA-1.5-7B-SFT", "--dtype", "bfloat16", "--max_length", "2048",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert (spec["gpusPerNode"], spec["distributed"]) == (8, "deepspeed-zero3")
+    assert spec["sftConfig"]["max_length"] is None
+    assert "translated: max_length: 2048 -> None (TRL's sft_vlm.py sets it" in result.stderr
+    assert "-> TRL's zero3 config" in result.stderr
+
+
+def test_a_handbook_script_line_takes_its_config_as_the_first_argument(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "config_qlora.yaml").write_text("model_name_or_path: m/x\ndataset_name: d\n")
+    monkeypatch.chdir(tmp_path)
+    result = convert("--", "accelerate", "launch", "--num_processes=1", "scripts/sft.py",
+                     "config_qlora.yaml", "--learning_rate=1e-4")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert spec["modelConfig"]["model_name_or_path"] == "m/x"
+    assert spec["sftConfig"]["learning_rate"] == 1e-4
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["accelerate", "launch", "train_mine.py", "--x", "1"], "got 'train_mine.py'"),
+        (
+            ["accelerate", "launch", "--config_file", "recipes/accelerate_configs/zero3.yaml",
+             "scripts/sft.py", "--model_name_or_path", "m/x"],
+            "accelerate config recipes/accelerate_configs/zero3.yaml (--config_file): ",
+        ),
+    ],
+)  # fmt: skip
+def test_what_convert_cannot_read_is_named(argv: list[str], said: str) -> None:
+    result = convert("--", *argv)
+    assert result.exit_code == 2 and said in result.output, result.output
