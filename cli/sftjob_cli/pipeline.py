@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sftjob_operator.api.blocks import DATASET_MIXTURE, SCRIPT_ARGS, SFT_CONFIG
+from sftjob_operator.api.blocks import DATASET_MIXTURE, MODEL_CONFIG, SCRIPT_ARGS, SFT_CONFIG
 from sftjob_operator.api.identity import API_VERSION, KIND
 
 from sftjob_cli import naming
@@ -124,6 +124,23 @@ def drop_shadowed_dataset_name(blocks: dict[str, dict[str, Any]]) -> tuple[str, 
     )
 
 
+def missing_essentials(blocks: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A recipe without a model or a dataset, said as the flags that add them."""
+    if not (blocks.get(MODEL_CONFIG) or {}).get("model_name_or_path"):
+        return (
+            "the recipe names no model: add --model_name_or_path <Hub id or directory> "
+            "(model_name_or_path: in a YAML recipe)"
+        )
+    script = blocks.get(SCRIPT_ARGS) or {}
+    mixture = blocks.get(DATASET_MIXTURE) or {}
+    if not script.get("dataset_name") and not mixture.get("datasets"):
+        return (
+            "the recipe names no dataset: add --dataset_name <Hub id or directory> (or a "
+            "`datasets:` mixture in a YAML recipe)"
+        )
+    return None
+
+
 def convert_recipe(
     config: Mapping[str, Any],
     source: str | None,
@@ -147,6 +164,8 @@ def convert_recipe(
     cluster, cluster_notes = cluster_fields(options, shape, blocks)
     extra: dict[str, Any] = {"env": placement.env} if placement.env else {}
     translated = translate(_spec(cluster, extra, blocks))
+    if missing := missing_essentials(translated.blocks):
+        raise ConvertError(missing)
     notes.extend(drop_shadowed_dataset_name(translated.blocks))
     token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), placement.env)
     if token is not None:

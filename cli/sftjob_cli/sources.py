@@ -95,6 +95,7 @@ def _from_command(command: TrlCommand, source: str | None, base_dir: Path | None
     if env:
         config[ENV_KEY] = env
     config, notes = script_settings(config, command.script)
+    notes = (*command.notes, *notes)
     return Recipe(config, source=source or command.config, base_dir=base_dir, notes=notes)
 
 

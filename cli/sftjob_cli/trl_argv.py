@@ -8,6 +8,7 @@ a boolean to false, and `--some-name` is `--some_name`, as in HfArgumentParser.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ class TrlCommand:
     overrides: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # VAR=value before the command
     script: str | None = None  # the TRL script it runs (sft.py, sft_vlm.py); None: `trl sft`
+    notes: tuple[str, ...] = ()  # what of the line was left out
 
 
 # TRL's scripts read with the parser of `trl sft` (ScriptArguments, SFTConfig, ModelConfig),
@@ -149,10 +151,33 @@ def parse_args(args: Sequence[str], kind_of: KindOf) -> TrlCommand:
     return TrlCommand(config, overrides)
 
 
+# Where the shell ends one command: a pipe, a redirection, the next command.
+_SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", "|&"})
+# `>log`, `2>&1`, `&> log`, a bare `<`; not a value that starts with `<` (`<|im_end|>`)
+_REDIRECTION = re.compile(r"^(\d?>>?|&>|\d?>&\d|<)($|(?<!<)\S)")
+
+
+def cut_at_shell_operator(tokens: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The command before the first pipe, redirection or next command, and a note for what
+    follows (`| tee train.log`, `> log 2>&1`): the shell's, not the job's."""
+    at = next(
+        (i for i, t in enumerate(tokens) if t in _SHELL_OPERATORS or _REDIRECTION.match(t)),
+        None,
+    )
+    if at is None:
+        return list(tokens), ()
+    rest = " ".join(tokens[at:])
+    return list(tokens[:at]), (
+        f"dropped: `{rest}` after the command: the shell's, not the job's (each pod's log is "
+        "kept by Kubernetes: sftjob logs)",
+    )
+
+
 def parse_command(tokens: Sequence[str], kind_of: KindOf) -> TrlCommand:
-    env, args, script = split_command(tokens)
+    command, notes = cut_at_shell_operator(tokens)
+    env, args, script = split_command(command)
     parsed = parse_args(args, kind_of)
-    return TrlCommand(parsed.config, parsed.overrides, env, script)
+    return TrlCommand(parsed.config, parsed.overrides, env, script, notes)
 
 
 def _join_continuations(text: str) -> str:
@@ -235,4 +260,4 @@ def parse_script(text: str, kind_of: KindOf) -> TrlCommand:
         raise ConvertError(f"expected one `trl sft ...` command line, found {len(commands)}")
     (command,) = commands
     env = {**exported, **command.env}
-    return TrlCommand(command.config, command.overrides, env, command.script)
+    return dataclasses.replace(command, env=env)

@@ -333,3 +333,28 @@ def test_a_variable_form_convert_cannot_expand_is_refused(form: str) -> None:
 def test_a_line_that_is_no_command_is_named() -> None:
     with pytest.raises(ConvertError, match=r"the line 'echo hi': expected a `trl sft"):
         parse_script("echo hi\ntrl sft --seed 1\n", KIND_OF)
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        ("trl sft --seed 1 2>&1 | tee train.log", "2>&1 | tee train.log"),
+        ("trl sft --seed 1 > train.log", "> train.log"),
+        ("trl sft --seed 1 && echo done", "&& echo done"),
+        ("trl sft --seed 1 >>train.log", ">>train.log"),
+    ],
+)
+def test_what_follows_a_pipe_or_redirection_is_the_shells(line: str, dropped: str) -> None:
+    command = parse_script(line + "\n", KIND_OF)
+    assert command.overrides == {"seed": 1}
+    assert command.notes == (
+        f"dropped: `{dropped}` after the command: the shell's, not the job's (each pod's log is "
+        "kept by Kubernetes: sftjob logs)",
+    )
+
+
+def test_a_template_with_a_comparison_is_no_redirection() -> None:
+    command = parse_script("trl sft --chat_template '{% if n > 1 %}x{% endif %}'\n", KIND_OF)
+    assert (
+        command.overrides == {"chat_template": "{% if n > 1 %}x{% endif %}"} and not command.notes
+    )

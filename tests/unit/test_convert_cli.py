@@ -391,7 +391,11 @@ def test_an_existing_file_whose_name_has_a_space_is_a_file(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--", "trl", "sft"], r"would be refused: spec\.modelConfig: Required value"),
+        (["--", "trl", "sft"], r"the recipe names no model: add --model_name_or_path"),
+        (
+            ["--", "trl", "sft", "--model_name_or_path", "m"],
+            r"the recipe names no dataset: add --dataset_name",
+        ),
         (
             ["--storage-size", "lots", "--", "trl", "sft", "--model_name_or_path", "m",
              "--dataset_name", "d"],
