@@ -109,6 +109,10 @@ def manifest_namespace(manifest: str | None, flag: str | None, default: str) -> 
     return manifest or flag or default
 
 
+# What the kubernetes client raises on a kubeconfig it cannot use (besides ConfigException).
+_UNREADABLE = (OSError, TypeError, AttributeError, ValueError, yaml.YAMLError)
+
+
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
     from kubernetes import config
 
@@ -116,14 +120,7 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
         raise KubeError(_unusable(kubeconfig, FileNotFoundError(kubeconfig)))
     try:
         contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (
-        config.ConfigException,
-        OSError,
-        TypeError,
-        AttributeError,
-        ValueError,
-        yaml.YAMLError,
-    ) as err:
+    except (config.ConfigException, *_UNREADABLE) as err:
         raise KubeError(_unusable(kubeconfig, err)) from None
     chosen = active
     if context:
@@ -133,14 +130,7 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
             raise KubeError(f'context "{context}" is not in the kubeconfig (it has: {names})')
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except (
-        config.ConfigException,
-        OSError,
-        TypeError,
-        AttributeError,
-        ValueError,
-        yaml.YAMLError,
-    ) as err:
+    except (config.ConfigException, *_UNREADABLE) as err:
         raise KubeError(_unusable(kubeconfig, err)) from None
     default_ns = (chosen or {}).get("context", {}).get("namespace") or "default"
     return Kube(api_client, namespace or default_ns, (chosen or {}).get("name", ""))
