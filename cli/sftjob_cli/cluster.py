@@ -9,6 +9,7 @@ from typing import Any
 
 from sftjob_operator.api.blocks import SFT_CONFIG
 from sftjob_operator.api.secret_env import HUB_TOKEN_ENV_NAMES
+from sftjob_trainer.kernels import ATTENTION_PACKAGES, FALLBACK_ATTENTION
 
 from sftjob_cli.accelerate import Shape
 
@@ -139,4 +140,18 @@ def tracker_notes(sft: Mapping[str, Any], env: list[dict[str, Any]]) -> tuple[st
         "(kubectl create secret generic wandb --from-literal=api-key=<key>) and add to spec.env "
         "`{name: WANDB_API_KEY, valueFrom: {secretKeyRef: {name: wandb, key: api-key}}}`, or "
         "`{name: WANDB_MODE, value: offline}`",
+    )
+
+
+def kernel_notes(model: Mapping[str, Any], image_given: bool) -> tuple[str, ...]:
+    """An attention the default trainer image has no package for: the trainer would stop
+    before it loads anything (alignment-handbook and open-r1 recipes ask for flash-attn)."""
+    attention = model.get("attn_implementation")
+    if image_given or attention not in ATTENTION_PACKAGES:
+        return ()
+    _, package, image = ATTENTION_PACKAGES[attention]
+    return (
+        f"cluster: modelConfig.attn_implementation: {attention} needs {package}, which the "
+        f"default trainer image lacks: pass --image with {image}, or write "
+        f"attn_implementation: {FALLBACK_ATTENTION}",
     )

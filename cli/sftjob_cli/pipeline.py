@@ -13,7 +13,13 @@ from sftjob_operator.api.identity import API_VERSION, KIND
 from sftjob_cli import naming
 from sftjob_cli.accelerate import Shape, shape_from_launch
 from sftjob_cli.catalog import FieldCatalog
-from sftjob_cli.cluster import Options, cluster_fields, hub_token, tracker_notes
+from sftjob_cli.cluster import (
+    Options,
+    cluster_fields,
+    hub_token,
+    kernel_notes,
+    tracker_notes,
+)
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.operator_api import deep_merge, fsdp_option_entries
 from sftjob_cli.recipe import BLOCK_ORDER, dropped_notes, place, unknown_message
@@ -181,4 +187,6 @@ def convert_recipe(
         "spec": _spec(cluster, extra, translated.blocks),
     }
     trackers = tracker_notes(translated.blocks.get(SFT_CONFIG, {}), placement.env)
-    return Converted(manifest, (*translated.notes, *notes, *cluster_notes, *token_notes, *trackers))
+    kernels = kernel_notes(translated.blocks.get(MODEL_CONFIG, {}), options.image is not None)
+    said = (*translated.notes, *notes, *cluster_notes, *token_notes, *trackers, *kernels)
+    return Converted(manifest, said)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sftjob_cli.accelerate import Shape, shape_from_launch
-from sftjob_cli.cluster import Options, cluster_fields, hub_token, tracker_notes
+from sftjob_cli.cluster import Options, cluster_fields, hub_token, kernel_notes, tracker_notes
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.naming import check_name, derive_name, sanitize
 
@@ -312,3 +312,12 @@ def test_nodes_other_than_the_launchs_machines_are_noted() -> None:
     fields, notes = cluster_fields(Options(nodes=4), shape, {})
     assert (fields["nodes"], fields["gpusPerNode"]) == (4, 4)
     assert "cluster: spec.nodes: 4 (--nodes), not the launch's num_machines 2" in notes
+
+
+def test_an_attention_the_default_image_lacks_is_noted() -> None:
+    (note,) = kernel_notes({"attn_implementation": "flash_attention_2"}, image_given=False)
+    assert note.startswith("cluster: modelConfig.attn_implementation: flash_attention_2 needs")
+    assert note.endswith("or write attn_implementation: sdpa")
+    assert kernel_notes({"attn_implementation": "flash_attention_2"}, image_given=True) == ()
+    assert kernel_notes({"attn_implementation": "sdpa"}, image_given=False) == ()
+    assert kernel_notes({}, image_given=False) == ()
