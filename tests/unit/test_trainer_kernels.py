@@ -7,10 +7,12 @@ from collections.abc import Callable
 import pytest
 from sftjob_trainer.config_check import ConfigError
 from sftjob_trainer.kernels import (
+    attention_names,
     check_kernels,
     gpu_available,
     kernel_problems,
     module_importable,
+    unknown_attention,
 )
 
 
@@ -88,3 +90,29 @@ def test_check_kernels_on_this_environment() -> None:
     if not module_importable("flash_attn"):
         with pytest.raises(ConfigError, match="flash_attention_2"):
             check_kernels("flash_attention_2", False)
+
+
+@pytest.mark.parametrize(
+    ("attention", "unknown"),
+    [
+        ("flash_attention2", True),  # a typo transformers refuses when the model loads
+        ("flash_garbage", True),
+        ("sdpa", False),
+        ("eager", False),
+        ("flash_attention_2", False),
+        (None, False),
+        ("kernels-community/flash-attn", False),  # a Hub kernel: transformers' to fetch
+        ("paged|sdpa", False),
+    ],
+)
+def test_an_attention_transformers_does_not_have_is_named(
+    attention: str | None, unknown: bool
+) -> None:
+    known = attention_names()
+    assert unknown_attention(attention, known) is unknown
+    problems = kernel_problems(attention, False, lambda m: True, gpu=False, known_attention=known)
+    if unknown:
+        assert problems == [
+            f"trl.yaml: attn_implementation `{attention}` is not an attention transformers has; "
+            f"write one of {', '.join(sorted(known))}"
+        ]  # not "cannot train without a GPU", the wrong reason

@@ -14,7 +14,7 @@ uses CPU_ATTENTION to switch a GPU job's attention on a machine without a GPU.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from .config_check import ConfigError
 
@@ -46,17 +46,30 @@ def needs_gpu(attn_implementation: str | None) -> bool:
     return attn_implementation not in (None, *CPU_ATTENTION)
 
 
+def unknown_attention(attn_implementation: str | None, known: Collection[str]) -> bool:
+    """A plain name transformers has no attention for (`flash_attention2`), as its own check
+    says; a Hub kernel (`kernels-community/...`) and a `paged|` form are its to check."""
+    name = attn_implementation
+    return name is not None and "/" not in name and "|" not in name and name not in known
+
+
 def kernel_problems(
     attn_implementation: str | None,
     use_liger_kernel: bool,
     importable: Callable[[str], bool],
     gpu: bool = True,
+    known_attention: Collection[str] = (),
 ) -> list[str]:
     """Pure: one message per setting whose package `importable` says is missing, or that
-    needs a GPU where there is none."""
+    needs a GPU where there is none; with `known_attention`, an attention of another name."""
     # Without a GPU, that is the one thing to say of a setting; its package comes after.
     problems = []
-    if not gpu and needs_gpu(attn_implementation):
+    if known_attention and unknown_attention(attn_implementation, known_attention):
+        problems.append(
+            f"trl.yaml: attn_implementation `{attn_implementation}` is not an attention "
+            f"transformers has; write one of {', '.join(sorted(known_attention))}"
+        )
+    elif not gpu and needs_gpu(attn_implementation):
         problems.append(
             f"trl.yaml: attn_implementation `{attn_implementation}` cannot train without a "
             f"GPU; write `attn_implementation: {FALLBACK_ATTENTION}`, or run on GPU nodes"
@@ -86,6 +99,13 @@ def module_importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def attention_names() -> list[str]:
+    """The attn_implementation names transformers takes, as its own check lists them."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    return ["eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
+
+
 def gpu_available() -> bool:
     import torch
 
@@ -98,6 +118,8 @@ def check_kernels(
     """Raise ConfigError naming every kernel setting that would fail when the model loads
     or at the first step."""
     gpu = not use_cpu and gpu_available()
-    problems = kernel_problems(attn_implementation, use_liger_kernel, module_importable, gpu)
+    problems = kernel_problems(
+        attn_implementation, use_liger_kernel, module_importable, gpu, attention_names()
+    )
     if problems:
         raise ConfigError("; ".join(problems))
