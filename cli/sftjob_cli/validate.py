@@ -9,6 +9,7 @@ cannot be read, or the --old file holds no SFTJob.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +65,33 @@ class Options:
     quiet: bool
 
 
+# The apiserver's words for a string field given another type, which is how kubectl reads
+# an unquoted yes/no/on/off/y/n (a boolean) or 1e3/0x1F/0755 (a number).
+_UNQUOTED = re.compile(
+    r'^(\S+): Invalid value: "(boolean|number|integer)": .* must be of type string'
+)
+
+
+def quoting_hints(errors: Sequence[str]) -> list[str]:
+    """A hint for each string field that holds a boolean or a number."""
+    hints = []
+    for error in errors:
+        if found := _UNQUOTED.match(error):
+            field, kind = found.groups()
+            read = "yes, no, on, off, y or n" if kind == "boolean" else "1e3, 0x1F or 0755"
+            hints.append(
+                f"hint: {field}: quote the value; kubectl reads an unquoted {read} as a {kind}"
+            )
+    return hints
+
+
 def report(where: str, verdict: Verdict) -> list[str]:
     """The lines printed for one document."""
     head = f"{where}: {verdict.name}"
     if verdict.accepted:
         return [f"{head}: valid", *(f"  note: {note}" for note in verdict.notes)]
-    return [f"{head}: invalid, {STAGES[verdict.stage or '']}:", *(f"  {e}" for e in verdict.errors)]
+    lines = [*verdict.errors, *quoting_hints(verdict.errors)]
+    return [f"{head}: invalid, {STAGES[verdict.stage or '']}:", *(f"  {e}" for e in lines)]
 
 
 def _meta(doc: Any) -> Mapping[str, Any]:

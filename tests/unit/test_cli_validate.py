@@ -341,3 +341,19 @@ def test_a_kubectl_list_is_checked_item_by_item(tmp_path: Path) -> None:
     assert f"{path}: items[1]: SFTJob/bad: invalid" in result.output
     rendered = CliRunner().invoke(main, ["render", str(path)])
     assert rendered.exit_code == 1 and f"{path}: items[1]" in rendered.output
+
+
+def test_a_string_field_holding_a_boolean_or_number_gets_a_quoting_hint(tmp_path: Path) -> None:
+    doc = yaml.safe_load(EXAMPLES_TINY.read_text())
+    doc["spec"].pop("podTemplate", None)
+    path = tmp_path / "job.yaml"
+    # unquoted, as a user writes them: kubectl reads `on` as true and 1e3 as a number
+    extra = "  image: 1e3\n  podTemplate:\n    nodeSelector: {gpu: on}\n"
+    path.write_text(yaml.safe_dump(doc).replace("spec:\n", "spec:\n" + extra, 1))
+    result = validate(str(path))
+    assert result.exit_code == 1, result.output
+    assert (
+        "  hint: spec.podTemplate.nodeSelector.gpu: quote the value; kubectl reads an unquoted "
+        "yes, no, on, off, y or n as a boolean"
+    ) in result.output
+    assert "  hint: spec.image: quote the value; kubectl reads an unquoted 1e3" in result.output
