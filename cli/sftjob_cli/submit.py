@@ -47,6 +47,12 @@ def read_jobs(path: str, flag: str | None, default: str) -> list[dict[str, Any]]
     return jobs
 
 
+def in_namespace(job: Mapping[str, Any], default: str) -> dict[str, Any]:
+    """The job in the context's namespace where neither its manifest nor -n names one."""
+    meta = job["metadata"]
+    return {**job, "metadata": {**meta, "namespace": meta["namespace"] or default}}
+
+
 def apply(kube: k8s.Kube, job: Mapping[str, Any], *, dry_run: bool = False) -> None:
     meta = job["metadata"]
     with k8s.user_errors(f"apply sftjob {meta['name']} in namespace {meta['namespace']}"):
@@ -79,8 +85,9 @@ def exit_status(jobs: list[dict[str, Any]]) -> int:
 @k8s.cluster_options
 def submit(file: str, wait: bool, interval: float, **target: Any) -> None:
     """Apply the SFTJobs in FILE (server-side apply) and, with --wait, follow them."""
+    read = read_jobs(file, target["namespace"], "")  # a bad file is said before connecting
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
-    jobs = read_jobs(file, target["namespace"], kube.namespace)
+    jobs = [in_namespace(job, kube.namespace) for job in read]
     # Every job through the apiserver's checks first: one refused leaves none applied.
     for job in jobs:
         apply(kube, job, dry_run=True)

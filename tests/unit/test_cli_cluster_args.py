@@ -256,7 +256,7 @@ def test_one_failed_stream_closes_the_others_before_the_error() -> None:
     assert source.closed.is_set() and source.ended.is_set()  # rank 0's reader is over
 
 
-@pytest.mark.parametrize("command", ["get", "describe x", "submit job.yaml"])
+@pytest.mark.parametrize("command", ["get", "describe x", f"submit {EXAMPLE}"])
 def test_a_kubeconfig_that_is_not_text_is_one_line_naming_it(command: str, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(b"\xff\xfe\x00\x01binary\x80")
@@ -306,3 +306,11 @@ def test_a_kubeconfig_of_another_shape_says_what_a_kubeconfig_is(text: str, tmp_
         f"error: no usable kubeconfig in {odd}: not a kubeconfig (a YAML mapping of clusters, "
         "contexts and users)"
     )
+
+
+def test_submit_says_what_is_wrong_with_its_file_before_it_connects(tmp_path: Path) -> None:
+    bad = tmp_path / "job.yaml"
+    bad.write_text("a: [\n")
+    result = invoke("submit", str(bad), "--kubeconfig", str(tmp_path / "none"))
+    assert result.exit_code == 1, result.output
+    assert f"{bad}: not valid YAML" in result.output and "kubeconfig" not in result.output
