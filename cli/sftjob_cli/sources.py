@@ -3,6 +3,7 @@ line, or the command line itself after `--`. The only module of the CLI that rea
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +67,16 @@ def read_yaml(path: Path) -> Any:
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
-    data = read_yaml(path)
+    return as_mapping(read_yaml(path), str(path))
+
+
+def as_mapping(data: Any, where: str) -> dict[str, Any]:
+    """A recipe's YAML as the flat mapping of TRL fields it must be."""
     if not isinstance(data, Mapping):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
-        raise ConvertError(f"{path}: expected a YAML mapping of TRL fields, got {got}")
+        raise ConvertError(f"{where}: expected a YAML mapping of TRL fields, got {got}")
     if "apiVersion" in data and "kind" in data:
-        raise ConvertError(f"{path}: this is already a Kubernetes manifest ({data['kind']})")
+        raise ConvertError(f"{where}: this is already a Kubernetes manifest ({data['kind']})")
     return dict(data)
 
 
@@ -126,6 +131,23 @@ def recipe_from_argv(tokens: Sequence[str], kind_of: KindOf) -> Recipe:
     return _from_command(parse_command(tokens, kind_of), None, None)
 
 
+# The first word of a command line convert reads, given alone (`sftjob convert trl`).
+_COMMANDS = frozenset({"trl", "accelerate", "python", "python3", "uv"})
+
+
+def recipe_from_stdin() -> Recipe:
+    """`-`: a YAML recipe on standard input (`cat recipe.yaml | sftjob convert -`)."""
+    try:
+        text = sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConvertError(f"-: standard input cannot be read: {err}") from None
+    try:
+        docs = load(text, UniqueKeyLoader, single=True)
+    except YamlRefused as err:
+        raise ConvertError(f"-: {err}") from None
+    return Recipe(as_mapping(docs[0] if docs else None, "-"), source=None)
+
+
 def recipe_from_argument(text: str, kind_of: KindOf) -> Recipe:
     """The one argument of `convert`: a file, or (no file has that name and it holds
     whitespace) a whole command line, read as the arguments after `--` are."""
@@ -134,6 +156,13 @@ def recipe_from_argument(text: str, kind_of: KindOf) -> Recipe:
             "the recipe argument is empty: name a recipe file (RECIPE.yaml, or a .sh/.txt "
             "with a `trl sft` line), or give the command line after `--` "
             "(sftjob convert -- trl sft --config recipe.yaml ...)"
+        )
+    if text == "-":
+        return recipe_from_stdin()
+    if text in _COMMANDS and not Path(text).exists():
+        raise ConvertError(
+            f"{text!r}: no such file, and one word is no command line; give the command line "
+            "after `--` (sftjob convert -- trl sft --config recipe.yaml ...)"
         )
     if Path(text).exists() or not any(ch.isspace() for ch in text):
         return recipe_from_file(text, kind_of)

@@ -579,3 +579,19 @@ def test_a_handbook_script_line_takes_its_config_as_the_first_argument(
 def test_what_convert_cannot_read_is_named(argv: list[str], said: str) -> None:
     result = convert("--", *argv)
     assert result.exit_code == 2 and said in result.output, result.output
+
+
+def test_a_recipe_on_standard_input() -> None:
+    result = CliRunner().invoke(
+        main, ["convert", "-"], input="model_name_or_path: m/x\ndataset_name: d\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout)["spec"]["modelConfig"] == {"model_name_or_path": "m/x"}
+    listed = CliRunner().invoke(main, ["convert", "-"], input="- a\n")
+    assert listed.exit_code == 2 and "-: expected a YAML mapping of TRL fields" in listed.output
+
+
+def test_a_command_word_alone_says_where_the_command_line_goes() -> None:
+    result = convert("trl")
+    assert result.exit_code == 2
+    assert "give the command line after `--`" in result.output
