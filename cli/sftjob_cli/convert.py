@@ -77,7 +77,8 @@ def run(source: Sequence[str], options: Options) -> Converted:
 )
 @click.option("--drop-unknown", is_flag=True, help="Leave out keys that cannot be placed.")
 def convert(source: tuple[str, ...], **options: Any) -> None:
-    """Print the SFTJob for RECIPE.yaml, a file with a `trl sft` command line, or the
+    """Print the SFTJob for RECIPE.yaml (`-`: on standard input), a file with a `trl sft`
+    command line, or the
     command line given after `--` (`sftjob convert -- trl sft --config recipe.yaml ...`) or
     quoted as one argument. TRL's script lines (`python trl/scripts/sft.py ...`, `accelerate
     launch [flags] examples/scripts/sft_vlm.py ...`) are read as `trl sft` lines, with what
