@@ -7,7 +7,8 @@ at once, with a message that names the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 IMAGE_COLUMNS = ("image", "images")
@@ -37,3 +38,43 @@ def vision_problems(training_args: Any) -> list[str]:
             "write truncation_mode: keep_start, or max_length: null"
         )
     return problems
+
+
+# A string image that names a file by these endings is a path (else a URL or base64 data,
+# which transformers' load_image also takes).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+SHOWN = 3
+
+
+def _names_a_file(image: Any) -> bool:
+    return (
+        isinstance(image, str)
+        and image.lower().endswith(IMAGE_SUFFIXES)
+        and not image.startswith(("http://", "https://"))
+    )
+
+
+def missing_images(
+    column: str, values: Iterable[Any], is_file: Callable[[str], bool] = lambda p: Path(p).is_file()
+) -> str | None:
+    """Image paths of the rows that are no file here. transformers loads a row's images only
+    in the batch that holds it, so a missing one fails mid-epoch, and every restart resumes
+    into it again; a relative path resolves against the working directory, not the data
+    file. None when every path is a file."""
+    missing: list[tuple[int, str]] = []
+    count = 0
+    for row, value in enumerate(values):
+        for image in value if isinstance(value, list) else [value]:
+            if _names_a_file(image) and not is_file(image):
+                count += 1
+                if len(missing) < SHOWN:
+                    missing.append((row, image))
+    if not count:
+        return None
+    shown = ", ".join(f"row {row}: {image}" for row, image in missing)
+    more = f" and {count - len(missing)} more" if count > len(missing) else ""
+    return (
+        f"the `{column}` column names images that are not files here ({shown}{more}); write "
+        "absolute paths of files the pods mount (a relative one resolves against the working "
+        "directory, not the data file), URLs, or embed the images"
+    )

@@ -1,0 +1,32 @@
+"""Image paths of a vision dataset, checked before the model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sftjob_trainer.vision import missing_images
+
+
+def test_every_image_path_that_is_no_file_is_counted_and_the_first_named(tmp_path: Path) -> None:
+    here = tmp_path / "a.png"
+    here.write_bytes(b"png")
+    rows = [[str(here)], [str(tmp_path / "gone.png")], ["images/1.jpg", "images/2.JPG"],
+            [str(tmp_path / "b.webp")], [str(tmp_path / "c.png")]]  # fmt: skip
+    problem = missing_images("images", rows)
+    assert problem is not None
+    assert problem.startswith(
+        f"the `images` column names images that are not files here (row 1: {tmp_path}/gone.png, "
+        "row 2: images/1.jpg, row 2: images/2.JPG and 2 more); write absolute paths"
+    )
+
+
+def test_what_is_no_path_is_left_to_the_processor(tmp_path: Path) -> None:
+    here = tmp_path / "a.png"
+    here.write_bytes(b"png")
+    assert (
+        missing_images(
+            "image", [str(here), "https://x/y.png", "iVBORw0KGgo=", None, {"bytes": b""}]
+        )
+        is None
+    )
+    assert missing_images("images", []) is None
