@@ -256,8 +256,8 @@ def training_data(
         if not local_data(named_paths):
             raise  # from the Hub: not known to be the data itself
         raise ConfigError(
-            f"trl.yaml: {source}: a data file is empty (no row to read the columns from); "
-            + _WITH_ROWS
+            f"trl.yaml: {source}: a data file is empty, or data_files matches none (no row to "
+            "read the columns from); " + _WITH_ROWS
         ) from None
     except Exception as exc:
         if isinstance(exc, ValueError) and "corresponds to no data" in str(exc):
