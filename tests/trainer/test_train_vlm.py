@@ -7,6 +7,7 @@ pod would.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -147,10 +148,12 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_vlm: Any, tmp_path: Path) -
 def test_what_trl_refuses_for_images_fails_before_the_model_loads(
     tiny_vlm: Any, tmp_path: Path, overrides: dict[str, Any], field: str
 ) -> None:
-    # A model directory without a model: reaching the model load would fail differently.
+    # The model's config and processor without its weights: reaching the model load would
+    # fail differently.
     config = vlm_config(tiny_vlm, tmp_path / "out", **overrides)
-    (tmp_path / "no-such-model").mkdir()
-    config["model_name_or_path"] = str(tmp_path / "no-such-model")
+    weightless = tmp_path / "no-such-model"
+    shutil.copytree(tiny_vlm.model, weightless, ignore=shutil.ignore_patterns("*.safetensors"))
+    config["model_name_or_path"] = str(weightless)
     run = run_trainer(write_yaml(tmp_path / "trl.yaml", config), tmp_path)
     assert run.returncode == 2, run.stderr[-3000:]
     reason = (tmp_path / "termination-log").read_text()
