@@ -9,7 +9,7 @@ the operator would report as the job's InvalidSpec failure.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,8 +18,10 @@ from sftjob_cli import operator_api
 from sftjob_cli.apiserver import admit
 from sftjob_cli.crd import Crd, load_crd
 from sftjob_cli.errors import ManifestError
+from sftjob_cli.podcheck import pod_template_unknown_fields
 
 OPERATOR = "operator"
+CHILD = "child"  # the apiserver would refuse a child the operator creates
 # The apiserver assigns these; the operator's children need them.
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
 DEFAULT_NAMESPACE = "default"
@@ -177,4 +179,22 @@ def check(
         children, notes = operator_children(outcome.stored)
     except (operator_api.SpecError, operator_api.RenderError) as err:
         return Verdict(outcome.stored, OPERATOR, (f"{err.field}: {err.message}",))
+    if unknown := child_unknown_fields(outcome.stored, children):
+        return Verdict(outcome.stored, CHILD, unknown)
     return Verdict(outcome.stored, notes=notes, children=tuple(children))
+
+
+def child_unknown_fields(
+    stored: Mapping[str, Any], children: Sequence[Mapping[str, Any]]
+) -> tuple[str, ...]:
+    """The keys of the trainer's pod template that core/v1 does not have, named in the
+    SFTJob's fields (`spec.podTemplate.tolerations[0].operatr`)."""
+    job = next((c for c in children if c.get("kind") == "Job"), None)
+    if job is None:
+        return ()
+    spec = operator_api.read_spec(stored.get("spec") or {})
+    return tuple(
+        f"{operator_api.in_sftjob_fields(path, job, spec)}: unknown field: the apiserver "
+        "refuses the trainer's Job with it (strict field validation); fix its name or remove it"
+        for path in pod_template_unknown_fields(job)
+    )

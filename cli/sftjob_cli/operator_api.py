@@ -27,7 +27,9 @@ from sftjob_operator.api.identity import (
 from sftjob_operator.api.normalize import SpecError, normalize
 from sftjob_operator.api.parallelism import FSDP_KEYS, deep_merge, fsdp_option_entries
 from sftjob_operator.api.paths import CONFIG_DIR, STORAGE_MOUNT
+from sftjob_operator.api.spec import read_spec
 from sftjob_operator.render import RenderError, render_children
+from sftjob_operator.render.child_fields import in_sftjob_fields
 from sftjob_operator.render.job import COMPLETION_INDEX_ANNOTATION, CONTAINER
 from sftjob_operator.render.job import command as trainer_command
 from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
@@ -77,8 +79,10 @@ __all__ = [
     "SpecError",
     "deep_merge",
     "fsdp_option_entries",
+    "in_sftjob_fields",
     "normalize",
     "pvc_name",
+    "read_spec",
     "render_children",
     "spec_policy",
     "trainer_command",

@@ -19,7 +19,15 @@ import click
 from sftjob_cli import kube as k8s
 from sftjob_cli import server
 from sftjob_cli.apiserver import DECODE, POLICY, SCHEMA
-from sftjob_cli.checks import OPERATOR, OtherKind, Verdict, admit_stored, check, require_sftjob
+from sftjob_cli.checks import (
+    CHILD,
+    OPERATOR,
+    OtherKind,
+    Verdict,
+    admit_stored,
+    check,
+    require_sftjob,
+)
 from sftjob_cli.crd import load_crd
 from sftjob_cli.errors import ManifestError
 from sftjob_cli.kubeyaml import labelled_objects, read_documents
@@ -29,6 +37,7 @@ STAGES = {
     SCHEMA: "refused by the apiserver (the CRD's schema and rules)",
     POLICY: "refused by the admission policy",
     OPERATOR: "accepted by the apiserver, but the operator would fail it (InvalidSpec)",
+    CHILD: "accepted by the apiserver, but it would refuse the trainer's Job (CreateFailed)",
 }
 
 
