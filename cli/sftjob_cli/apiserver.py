@@ -18,17 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftjob_cli.crd import Crd
+from sftjob_cli.objectmeta import DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE, metadata_errors
 from sftjob_cli.policycheck import Request, applies, denials
 from sftjob_cli.schemacheck import schema_errors
 from sftjob_cli.structural import rule_errors, unknown_fields, with_defaults
 
 DECODE, SCHEMA, POLICY = "decode", "schema", "policy"
-_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-_DNS_MESSAGE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
-    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
-    f"used for validation is '{_DNS_SUBDOMAIN}')"
-)
 
 
 @dataclass(frozen=True)
@@ -52,14 +47,23 @@ def decode(obj: Mapping[str, Any], crd: Crd) -> Outcome:
 
 def name_errors(obj: Mapping[str, Any]) -> list[str]:
     meta = obj.get("metadata")
-    name = meta.get("name") if isinstance(meta, Mapping) else None
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = meta.get("name")
+    found = metadata_errors(meta)
+    if not name and meta.get("generateName"):
+        return [
+            "metadata.name: Required value: kubectl apply needs a name (generateName is for "
+            "kubectl create); write metadata.name",
+            *found,
+        ]
     if not name:
-        return ["metadata.name: Required value: name or generateName is required"]
-    found = []
+        return ["metadata.name: Required value: name or generateName is required", *found]
     if isinstance(name, str) and len(name) > 253:
-        found.append(f'metadata.name: Invalid value: "{name}": must be no more than 253 characters')
-    if not isinstance(name, str) or not re.fullmatch(_DNS_SUBDOMAIN, name):
-        found.append(f'metadata.name: Invalid value: "{name}": {_DNS_MESSAGE}')
+        found.insert(
+            0, f'metadata.name: Invalid value: "{name}": must be no more than 253 characters'
+        )
+    if not isinstance(name, str) or not re.fullmatch(DNS_SUBDOMAIN, name):
+        found.insert(0, f'metadata.name: Invalid value: "{name}": {DNS_SUBDOMAIN_MESSAGE}')
     return found
 
 
