@@ -76,7 +76,9 @@ TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
     "tokenizer.model",
+    "tekken.json",  # Mistral's, which transformers 5 reads with mistral-common
     "vocab.json",
+    "vocab.txt",
     "spiece.model",
 )
 _DATA_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
