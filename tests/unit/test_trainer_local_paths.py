@@ -122,3 +122,25 @@ def test_local_data_that_cannot_load_is_a_config_error(tmp_path: Path, monkeypat
         mixture = SimpleNamespace(datasets=[])
         with pytest.raises(ConfigError, match=f"trl.yaml: {folder}: .*{said}.*fix the data"):
             training_data(script, training, model, mixture, {})
+
+
+def test_the_evaluation_splits_columns_are_checked_too(tmp_path: Path, monkeypatch: Any) -> None:
+    import datasets
+    from sftjob_trainer.config_check import ConfigError
+    from sftjob_trainer.train import training_data
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    data = _files(tmp_path / "data", "train.jsonl", text='{"text": "a"}\n')
+    (data / "test.jsonl").write_text('{"question": "q", "answer": "a"}\n')
+    script = SimpleNamespace(
+        dataset_name=str(data), dataset_config=None, dataset_streaming=False,
+        dataset_train_split="train", dataset_test_split="test",
+    )  # fmt: skip
+    training = SimpleNamespace(deepspeed=None, chat_template_path=None, dataset_kwargs=None,
+                               dataset_text_field="text", eval_strategy="steps")  # fmt: skip
+    model = SimpleNamespace(model_name_or_path="Qwen/Qwen2.5-0.5B")
+    with pytest.raises(
+        ConfigError,
+        match=r"the `test` split of .* \(the evaluation data\) has the columns `question`, `answer`",
+    ):
+        training_data(script, training, model, SimpleNamespace(datasets=[]), {})

@@ -58,7 +58,7 @@ def value_problem(name: str, value: Any, schema: Mapping[str, Any]) -> str | Non
     if kind is not None:
         wanted = _KINDS[kind][0]
     else:  # the bounds of a trl.yaml field: its dataclass gave the value its type
-        wanted = "an integer" if isinstance(value, int) else "a value"
+        wanted = "an integer" if isinstance(value, int) else "a number"
     if value is None and schema.get("required"):
         return f"`{name}` is not set, and it is required"
     if value is None:

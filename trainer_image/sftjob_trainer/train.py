@@ -308,6 +308,16 @@ def training_data(
                 '`eval_strategy: "no"`'
             )
         eval_dataset = dataset[script_args.dataset_test_split]
+        eval_columns = getattr(eval_dataset, "column_names", None)
+        problem = (
+            form_problem(eval_columns, training_args.dataset_text_field) if eval_columns else None
+        )
+        if problem and not skip_prepare:
+            raise ConfigError(
+                f"trl.yaml: the `{script_args.dataset_test_split}` split of {source} (the "
+                f"evaluation data) {problem}; rename the columns, or pick them with "
+                "datasets[].columns"
+            )
     return dataset, eval_dataset
 
 
