@@ -124,23 +124,24 @@ def test_local_data_that_cannot_load_is_a_config_error(tmp_path: Path, monkeypat
             training_data(script, training, model, mixture, {})
 
 
-def test_the_evaluation_splits_columns_are_checked_too(tmp_path: Path, monkeypatch: Any) -> None:
+def test_the_evaluation_splits_columns_are_checked_too(monkeypatch: Any) -> None:
     import datasets
+    from sftjob_trainer import train
     from sftjob_trainer.config_check import ConfigError
-    from sftjob_trainer.train import training_data
 
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
-    data = _files(tmp_path / "data", "train.jsonl", text='{"text": "a"}\n')
-    (data / "test.jsonl").write_text('{"question": "q", "answer": "a"}\n')
+    loaded = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list([{"text": "a"}]),
+            "test": datasets.Dataset.from_list([{"question": "q", "answer": "a"}]),
+        }
+    )
+    monkeypatch.setattr(train, "load_datasets", lambda *args: loaded)
     script = SimpleNamespace(
-        dataset_name=str(data), dataset_config=None, dataset_streaming=False,
-        dataset_train_split="train", dataset_test_split="test",
-    )  # fmt: skip
+        dataset_name="org/data", dataset_train_split="train", dataset_test_split="test"
+    )
     training = SimpleNamespace(deepspeed=None, chat_template_path=None, dataset_kwargs=None,
                                dataset_text_field="text", eval_strategy="steps")  # fmt: skip
     model = SimpleNamespace(model_name_or_path="Qwen/Qwen2.5-0.5B")
-    with pytest.raises(
-        ConfigError,
-        match=r"the `test` split of .* \(the evaluation data\) has the columns `question`, `answer`",
-    ):
-        training_data(script, training, model, SimpleNamespace(datasets=[]), {})
+    said = r"the `test` split of org/data \(the evaluation data\) has the columns `question`"
+    with pytest.raises(ConfigError, match=said):
+        train.training_data(script, training, model, SimpleNamespace(datasets=[]), {})
