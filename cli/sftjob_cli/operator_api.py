@@ -32,7 +32,7 @@ from sftjob_operator.render import RenderError, render_children
 from sftjob_operator.render.child_fields import in_sftjob_fields
 from sftjob_operator.render.job import COMPLETION_INDEX_ANNOTATION, CONTAINER
 from sftjob_operator.render.job import command as trainer_command
-from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL
+from sftjob_operator.render.meta import KUEUE_QUEUE_LABEL, MANAGED_BY_LABEL, MANAGER
 from sftjob_operator.render.names import pvc as pvc_name
 from sftjob_operator.status.conditions import CONFIG_NORMALIZED
 from sftjob_operator.status.phase import FAILED, FINAL_PHASES, RESTARTING, RUNNING, SUCCEEDED
@@ -71,6 +71,8 @@ __all__ = [
     "KUEUE_QUEUE_LABEL",
     "LABEL_ATTEMPT",
     "LABEL_JOB_NAME",
+    "MANAGED_BY_LABEL",
+    "MANAGER",
     "RESTARTING",
     "RUNNING",
     "STORAGE_MOUNT",

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from sftjob_cli import kube as k8s
+from sftjob_cli import operator_api
 from sftjob_cli.checks import OtherKind, Verdict, check, require_sftjob
 from sftjob_cli.crd import load_crd
 from sftjob_cli.emit import emit
@@ -46,16 +47,32 @@ def file_name(index: int, child: dict[str, Any]) -> str:
 RENDERED_FILE = re.compile(r"^\d{2}-[a-z]+-[a-z0-9.-]+\.yaml$")
 
 
+def _rendered_child(path: Path) -> bool:
+    """Whether the file holds one child the operator renders (its managed-by label), not a
+    file of the user's that is named the same way."""
+    try:
+        docs = read_documents(str(path))
+    except ManifestError:
+        return False
+    labels = ((docs[0].get("metadata") or {}).get("labels") or {}) if len(docs) == 1 else {}
+    return isinstance(labels, dict) and labels.get(operator_api.MANAGED_BY_LABEL) == (
+        operator_api.MANAGER
+    )
+
+
 def stale_files(directory: Path, written: Sequence[Path]) -> list[Path]:
     """An earlier render's files that this one did not write: `kubectl apply -f DIR` would
-    apply them too."""
+    apply them too. Only files named as render names them that hold a child it renders."""
     if not directory.is_dir():
         return []
     keep = {path.name for path in written}
     return sorted(
         path
         for path in directory.iterdir()
-        if path.is_file() and RENDERED_FILE.match(path.name) and path.name not in keep
+        if path.is_file()
+        and RENDERED_FILE.match(path.name)
+        and path.name not in keep
+        and _rendered_child(path)
     )
 
 

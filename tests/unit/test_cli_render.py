@@ -106,10 +106,12 @@ def test_a_later_render_into_the_same_directory_removes_the_earlier_ones_files(
     out = tmp_path / "out"
     assert render(str(ROOT / "examples" / "multi-node-deepspeed-zero3.yaml"), "-o", str(out))
     (out / "notes.yaml").write_text("mine: true\n")  # not a render's: kept
+    # named as render names its files, but the user's own: kept
+    (out / "00-namespace-ml.yaml").write_text("apiVersion: v1\nkind: Namespace\n")
     result = render(str(ROOT / "examples" / "tiny-cpu.yaml"), "-o", str(out))
     assert result.exit_code == 0, result.output
-    kinds = {yaml.safe_load(f.read_text()).get("kind") for f in out.iterdir()}
-    assert kinds == {"ConfigMap", "Job", None}  # tiny-cpu's children and notes.yaml only
+    kinds = sorted(str(yaml.safe_load(f.read_text()).get("kind")) for f in out.iterdir())
+    assert kinds == ["ConfigMap", "Job", "Namespace", "None"]  # tiny-cpu's and the user's
     assert "(from an earlier render)" in result.stderr
 
 
