@@ -73,7 +73,6 @@ _LAUNCH_ONLY: Mapping[str, str] = {
     "monitor_interval": "the operator watches the job itself",
     "rdzv_conf": "the operator sets the rendezvous",
     "role": "the operator launches every node's processes itself",
-    "debug": "set spec.env for accelerate's debug variables instead",
     "dynamo_backend": "set sftConfig.torch_compile and torch_compile_backend instead",
     "dynamo_mode": "set sftConfig.torch_compile_mode instead",
     "dynamo_use_fullgraph": "set sftConfig.torch_compile instead",

@@ -321,3 +321,15 @@ def test_an_attention_the_default_image_lacks_is_noted() -> None:
     assert kernel_notes({"attn_implementation": "flash_attention_2"}, image_given=True) == ()
     assert kernel_notes({"attn_implementation": "sdpa"}, image_given=False) == ()
     assert kernel_notes({}, image_given=False) == ()
+
+
+def test_the_launch_sides_names_are_no_trl_fields() -> None:
+    """place() reads a key as accelerate's before TRL's: a launch name that is also a TRL
+    field would take the field from the recipe (`debug` is TrainingArguments')."""
+    from sftjob_cli.accelerate import IGNORED_LAUNCH_ARGS, LAUNCH_KINDS
+    from sftjob_cli.catalog import default_catalog
+
+    fields = {name for kinds in default_catalog().trl.kinds.values() for name in kinds}
+    # use_cpu is both, and means the same on either side: train on CPU
+    assert set(LAUNCH_KINDS) & fields == {"use_cpu"}
+    assert set(IGNORED_LAUNCH_ARGS) & fields == set()
