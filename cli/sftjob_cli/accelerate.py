@@ -246,7 +246,8 @@ def _flags(launch: Mapping[str, Any], base: _Processes, read: Callable[[str], An
     if launch.get("use_fsdp"):
         distributed = "fsdp"
     if launch.get("use_deepspeed") or "zero_stage" in launch:
-        distributed = _deepspeed_mode(launch.get("zero_stage", 2), "--zero_stage")
+        stage = launch.get("zero_stage") or _file_stage(launch, read) or 2  # accelerate's 2
+        distributed = _deepspeed_mode(stage, "--zero_stage")
     carried = (
         base.carried if distributed == base.distributed else _overridden(base.carried, distributed)
     )
@@ -257,6 +258,15 @@ def _flags(launch: Mapping[str, Any], base: _Processes, read: Callable[[str], An
         bool(launch.get("use_cpu", base.cpu)),
         _with_flag_settings(carried, launch, distributed, read),
     )
+
+
+def _file_stage(launch: Mapping[str, Any], read: Callable[[str], Any]) -> Any:
+    """The ZeRO stage of `--deepspeed_config_file`, which accelerate takes over its default."""
+    if "deepspeed_config_file" not in launch:
+        return None
+    content = read(str(launch["deepspeed_config_file"]))
+    zero = content.get("zero_optimization") if isinstance(content, Mapping) else None
+    return zero.get("stage") if isinstance(zero, Mapping) else None
 
 
 def _with_flag_settings(
@@ -278,22 +288,32 @@ def _with_flag_settings(
             ]
     if deepspeed and runs_deepspeed:
         stage = int(str(distributed).removeprefix("deepspeed-zero"))
-        file_config = {
-            "distributed_type": "DEEPSPEED",
-            "deepspeed_config": {"zero_stage": stage, **deepspeed},
-        }
+        # a DeepSpeed file names its own stage (and accelerate ignores the rest beside it)
+        staged = (
+            deepspeed
+            if "deepspeed_config_file" in deepspeed
+            else {"zero_stage": stage, **deepspeed}
+        )
+        file_config = {"distributed_type": "DEEPSPEED", "deepspeed_config": staged}
         from_flags = carried_settings(file_config, _FLAG, read)
         settings = deep_merge(settings, from_flags.sft_config)
         notes += from_flags.notes
     if fsdp and distributed == "fsdp":
+        reshard = fsdp.get("fsdp_reshard_after_forward")
+        if isinstance(reshard, str) and reshard.lower() in ("true", "false"):
+            fsdp["fsdp_reshard_after_forward"] = reshard.lower() == "true"  # FSDP2's bool
+        from_file = settings.get("fsdp_config") or {}
+        if "fsdp_version" not in fsdp and "version" in from_file:
+            fsdp["fsdp_version"] = from_file["version"]  # the file's FSDP, with the flags
         from_flags = carried_settings(
             {"distributed_type": "FSDP", "fsdp_config": fsdp}, _FLAG, read
         )
         flagged = dict(from_flags.sft_config["fsdp_config"])
-        # what the file's reading fills in for keys the flags leave out is no flag's to set
-        if "fsdp_version" not in fsdp:
-            flagged.pop("version", None)
-        if not {"fsdp_sharding_strategy", "fsdp_reshard_after_forward"} & set(fsdp):
+        # the reshard default the reading fills in is no flag's to set over the file's
+        if "reshard_after_forward" in from_file and not {
+            "fsdp_sharding_strategy",
+            "fsdp_reshard_after_forward",
+        } & set(fsdp):
             flagged.pop("reshard_after_forward", None)
         settings = deep_merge(settings, {"fsdp_config": flagged})
         notes += from_flags.notes

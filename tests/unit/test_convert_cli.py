@@ -595,3 +595,36 @@ def test_a_command_word_alone_says_where_the_command_line_goes() -> None:
     result = convert("trl")
     assert result.exit_code == 2
     assert "give the command line after `--`" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "fsdp_config"),
+    [
+        # FSDP2's reshard flag is a boolean, written as accelerate's str flag takes it
+        (["--fsdp_version", "2", "--fsdp_reshard_after_forward", "true"],
+         {"version": 2, "reshard_after_forward": True}),
+        # no version: accelerate launch runs FSDP1, whose strategy is a name
+        (["--fsdp_sharding_strategy", "SHARD_GRAD_OP"],
+         {"version": 1, "reshard_after_forward": "SHARD_GRAD_OP"}),
+    ],
+)  # fmt: skip
+def test_fsdp_launch_flags_keep_accelerates_version(
+    flags: list[str], fsdp_config: dict[str, Any]
+) -> None:
+    result = convert("--", "accelerate", "launch", "--use_fsdp", *flags, "--num_processes", "8",
+                     "trl/scripts/sft.py", "--model_name_or_path", "m/x", "--dataset_name", "d")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout)["spec"]["sftConfig"]["fsdp_config"] == fsdp_config
+
+
+def test_a_deepspeed_file_given_as_a_launch_flag_names_the_stage(tmp_path: Path) -> None:
+    ds = tmp_path / "ds3.json"
+    ds.write_text('{"zero_optimization": {"stage": 3}}')
+    result = convert("--", "accelerate", "launch", "--use_deepspeed", "--deepspeed_config_file",
+                     str(ds), "--num_processes", "8", "trl/scripts/sft.py",
+                     "--model_name_or_path", "m/x", "--dataset_name", "d")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(result.stdout)["spec"]
+    assert spec["distributed"] == "deepspeed-zero3"
+    assert spec["sftConfig"]["deepspeed"] == {"zero_optimization": {"stage": 3}}
+    assert "dropped" not in result.stderr
