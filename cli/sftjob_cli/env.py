@@ -44,8 +44,8 @@ def _refusal(names: list[str]) -> str:
 
 def env_list(env: Any) -> tuple[list[dict[str, str]], list[str]]:
     """spec.env entries for a mapping of variables (values become strings, as TrlParser does),
-    and a note for each variable the pod must not be given (`CUDA_VISIBLE_DEVICES`, the
-    rendezvous variables), which is left out."""
+    and a note for each variable the operator sets itself (the rendezvous), which is left
+    out. GPU choices wait for the job's GPU count: `without_reserved`."""
     if not isinstance(env, Mapping):
         raise ConvertError(f"env: expected a mapping of variable names to values, not {env!r}")
     bad = [str(n) for n in env if not isinstance(n, str) or not _ENV_NAME.match(n)]
@@ -54,10 +54,18 @@ def env_list(env: Any) -> tuple[list[dict[str, str]], list[str]]:
     secrets = [n for n in env if is_secret(n)]
     if secrets:
         raise ConvertError(_refusal(secrets))
-    entries, notes = [], []
-    for name, value in env.items():
-        if reason := reserved_env_reason(name):
-            notes.append(f"dropped: env {name}={value} was left out: {reason}")
+    return without_reserved([{"name": name, "value": str(value)} for name, value in env.items()], 0)
+
+
+def without_reserved(
+    entries: list[dict[str, str]], gpus_per_node: int
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The entries the operator takes in a job of `gpus_per_node` GPUs, and a note for each
+    one left out (`CUDA_VISIBLE_DEVICES` of a GPU job, the rendezvous variables)."""
+    kept, notes = [], []
+    for entry in entries:
+        if reason := reserved_env_reason(entry["name"], gpus_per_node):
+            notes.append(f"dropped: env {entry['name']}={entry['value']} was left out: {reason}")
         else:
-            entries.append({"name": name, "value": str(value)})
-    return entries, notes
+            kept.append(entry)
+    return kept, notes

@@ -20,6 +20,7 @@ from sftjob_cli.cluster import (
     kernel_notes,
     tracker_notes,
 )
+from sftjob_cli.env import without_reserved
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.operator_api import deep_merge, fsdp_option_entries
 from sftjob_cli.recipe import BLOCK_ORDER, dropped_notes, place, unknown_message
@@ -168,12 +169,14 @@ def convert_recipe(
     blocks, carried_notes = with_carried(placed, shape, options)
     notes.extend(carried_notes)
     cluster, cluster_notes = cluster_fields(options, shape, blocks)
-    extra: dict[str, Any] = {"env": placement.env} if placement.env else {}
+    env, env_notes = without_reserved(placement.env, cluster["gpusPerNode"])
+    notes.extend(env_notes)
+    extra: dict[str, Any] = {"env": env} if env else {}
     translated = translate(_spec(cluster, extra, blocks))
     if missing := missing_essentials(translated.blocks):
         raise ConvertError(missing)
     notes.extend(drop_shadowed_dataset_name(translated.blocks))
-    token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), placement.env)
+    token, token_notes = hub_token(options, translated.blocks.get(SFT_CONFIG, {}), env)
     if token is not None:
         extra = {"hubTokenSecretRef": token, **extra}
     if options.name is not None:
@@ -186,7 +189,7 @@ def convert_recipe(
         "metadata": {"name": name},
         "spec": _spec(cluster, extra, translated.blocks),
     }
-    trackers = tracker_notes(translated.blocks.get(SFT_CONFIG, {}), placement.env)
+    trackers = tracker_notes(translated.blocks.get(SFT_CONFIG, {}), env)
     kernels = kernel_notes(translated.blocks.get(MODEL_CONFIG, {}), options.image is not None)
     said = (*translated.notes, *notes, *cluster_notes, *token_notes, *trackers, *kernels)
     return Converted(manifest, said)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sftjob_cli.catalog import Placed, build_catalog, default_catalog
-from sftjob_cli.env import env_list, is_secret
+from sftjob_cli.env import env_list, is_secret, without_reserved
 from sftjob_cli.errors import ConvertError
 from sftjob_cli.recipe import place, unknown_message
 from sftjob_operator.api.extensions import EXTENSION_FIELDS
@@ -181,13 +181,20 @@ def test_secret_in_a_recipe_env_is_refused_by_place() -> None:
 def test_env_the_pod_must_not_be_given_is_dropped_with_a_note() -> None:
     env = {"CUDA_VISIBLE_DEVICES": "4,5,6,7", "ACCELERATE_LOG_LEVEL": "info", "MASTER_PORT": "1"}
     placed = place({"env": env}, CATALOG)
-    assert placed.env == [{"name": "ACCELERATE_LOG_LEVEL", "value": "info"}]
+    # the GPU choice waits for the job's GPU count; the rendezvous is the operator's always
+    assert [e["name"] for e in placed.env] == ["CUDA_VISIBLE_DEVICES", "ACCELERATE_LOG_LEVEL"]
     assert placed.notes == (
-        "dropped: env CUDA_VISIBLE_DEVICES=4,5,6,7 was left out: each pod sees only the GPUs "
-        "it is given, numbered from 0 (spec.gpusPerNode sets how many)",
         "dropped: env MASTER_PORT=1 was left out: set by the operator (spec.nodes and "
         "spec.gpusPerNode set the topology)",
     )
+    kept, notes = without_reserved(placed.env, gpus_per_node=4)
+    assert kept == [{"name": "ACCELERATE_LOG_LEVEL", "value": "info"}]
+    assert notes == [
+        "dropped: env CUDA_VISIBLE_DEVICES=4,5,6,7 was left out: each pod sees only the GPUs "
+        "it is given, numbered from 0 (spec.gpusPerNode sets how many)"
+    ]
+    assert without_reserved(placed.env, gpus_per_node=0) == (placed.env, [])  # a CPU job
+
 
 
 def test_a_null_that_means_something_is_kept() -> None:

@@ -430,3 +430,12 @@ def test_quantities_of_zero_or_more_pass() -> None:
         16.0, 500.0, 8.0, 0.5, 1.0, None
     ]  # fmt: skip
     assert sign_problem("0", positive=False) is None and sign_problem("1Mi", positive=True) is None
+
+
+def test_a_cpu_job_may_hide_the_nodes_gpus() -> None:
+    """The CUDA base image sets NVIDIA_VISIBLE_DEVICES=all: a pod without GPUs on an
+    nvidia-runtime node would see them all unless it sets `void`."""
+    spec = {"gpusPerNode": 0, "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"}]}
+    (job,) = by_kind(render_children(body("j", spec), BASE_TRL), "Job")
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in env

@@ -46,13 +46,15 @@ def command() -> list[str]:
     ]
 
 
-def reserved_env_reason(name: str) -> str | None:
-    """Why spec.env may not set `name`; None when it may."""
+def reserved_env_reason(name: str, gpus_per_node: int) -> str | None:
+    """Why spec.env may not set `name` in a job of `gpus_per_node` GPUs; None when it may.
+    A CPU job may hide the node's GPUs (`NVIDIA_VISIBLE_DEVICES: void`): the CUDA base image
+    sets `all`, which a pod without GPUs would otherwise see on an nvidia-runtime node."""
     if name in USER_SFTJOB_ENV:
         return None
     if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
         return "set by the operator (spec.nodes and spec.gpusPerNode set the topology)"
-    if name in GPU_VISIBILITY_ENV:
+    if name in GPU_VISIBILITY_ENV and gpus_per_node > 0:
         return (
             "each pod sees only the GPUs it is given, numbered from 0 "
             "(spec.gpusPerNode sets how many)"
@@ -66,7 +68,7 @@ def _check_user_env(plan: Plan) -> None:
         if name in USER_SFTJOB_ENV:
             _check_interval(i, var)
             continue
-        if reason := reserved_env_reason(name):
+        if reason := reserved_env_reason(name, plan.gpus_per_node):
             raise RenderError(f"spec.env[{i}].name", f"{name}: {reason}; remove it")
         if name == HUB_TOKEN_ENV and plan.hub_token:
             raise RenderError(
