@@ -196,7 +196,6 @@ def test_env_the_pod_must_not_be_given_is_dropped_with_a_note() -> None:
     assert without_reserved(placed.env, gpus_per_node=0) == (placed.env, [])  # a CPU job
 
 
-
 def test_a_null_that_means_something_is_kept() -> None:
     """max_length: null is no truncation (the CRD takes it); TRL's default cuts at 1024."""
     placed = place({"max_length": None, "hub_model_id": None}, CATALOG)
