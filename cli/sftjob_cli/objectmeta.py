@@ -88,5 +88,9 @@ def metadata_errors(meta: Mapping[str, Any]) -> list[str]:
             found += label_value_errors("metadata.labels", value)
     annotations = meta.get("annotations")
     for key in annotations if isinstance(annotations, Mapping) else ():
-        found += qualified_name_errors("metadata.annotations", str(key))
+        # apimachinery checks annotation keys lower-cased: their case does not matter
+        found += [
+            error.replace(f'"{str(key).lower()}"', f'"{key}"', 1)
+            for error in qualified_name_errors("metadata.annotations", str(key).lower())
+        ]
     return found

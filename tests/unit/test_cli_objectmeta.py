@@ -57,3 +57,10 @@ def test_every_problem_of_the_metadata_is_listed() -> None:
     assert fields == [
         "metadata.namespace", "metadata.labels", "metadata.labels", "metadata.annotations"
     ]  # fmt: skip
+
+
+def test_annotation_keys_are_checked_in_lower_case_as_apimachinery_does() -> None:
+    assert metadata_errors({"annotations": {"Example.COM/Owner": "team-a"}}) == []
+    assert metadata_errors({"labels": {"Example.COM/Owner": "team-a"}}) != []
+    (error,) = metadata_errors({"annotations": {"Bad Key": "x"}})
+    assert error.startswith('metadata.annotations: Invalid value: "Bad Key": name part')
