@@ -30,3 +30,16 @@ def test_what_is_no_path_is_left_to_the_processor(tmp_path: Path) -> None:
         is None
     )
     assert missing_images("images", []) is None
+
+
+def test_only_columns_of_text_are_read_for_paths() -> None:
+    """An Image column holds decoded images: reading it for paths would decode every one."""
+    import datasets
+    from sftjob_trainer.vision import holds_text
+
+    assert holds_text(datasets.Value("string"))
+    assert holds_text(datasets.List(datasets.Value("string")))
+    assert holds_text([datasets.Value("string")])
+    assert not holds_text(datasets.Image())
+    assert not holds_text(datasets.List(datasets.Image()))
+    assert not holds_text(datasets.Value("int64"))

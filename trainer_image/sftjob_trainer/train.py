@@ -44,7 +44,7 @@ from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
 from .trainer_refusal import is_data_refusal, is_refusal
-from .vision import IMAGE_COLUMNS, is_vision_row, missing_images, vision_problems
+from .vision import IMAGE_COLUMNS, holds_text, is_vision_row, missing_images, vision_problems
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -206,9 +206,10 @@ def check_vision(train_dataset: Any, training_args: Any) -> None:
     image paths that would fail the batch that holds them."""
     first = next(iter(train_dataset), None)
     problems = vision_problems(training_args) if first and is_vision_row(first) else []
-    columns = getattr(train_dataset, "column_names", None) or ()
+    features = getattr(train_dataset, "features", None) or {}
     if hasattr(train_dataset, "__len__"):  # a streamed dataset is read as it trains
-        for column in (c for c in IMAGE_COLUMNS if c in columns):
+        # only paths written as text: an Image column holds decoded images, not paths
+        for column in (c for c in IMAGE_COLUMNS if c in features and holds_text(features[c])):
             if missing := missing_images(column, train_dataset[column]):
                 problems.append(f"trl.yaml: {missing}")
     if problems:

@@ -46,6 +46,18 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".ti
 SHOWN = 3
 
 
+def holds_text(feature: Any) -> bool:
+    """Whether a datasets feature holds strings, or lists of them (paths, URLs), which can be
+    read without decoding a single image."""
+    if isinstance(feature, list):  # datasets' older way to write a list feature
+        return len(feature) == 1 and holds_text(feature[0])
+    dtype = getattr(feature, "dtype", None)
+    if dtype is not None and type(feature).__name__ == "Value":
+        return dtype in ("string", "large_string")
+    inner = getattr(feature, "feature", None)  # List, LargeList, Sequence
+    return inner is not None and holds_text(inner)
+
+
 def _names_a_file(image: Any) -> bool:
     return (
         isinstance(image, str)
