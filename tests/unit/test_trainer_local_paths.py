@@ -58,6 +58,10 @@ def test_local_data_is_a_local_dataset_name_or_files_of_a_mixture() -> None:
     assert local_data({"datasets": [{"path": "./x"}]})
     assert not local_data({"dataset_name": "trl-lib/Capybara"})
     assert not local_data({"datasets": [{"path": "trl-lib/Capybara"}, "junk"]})
+    # a Hub dataset's data files, and remote ones, are not files here
+    assert not local_data({"datasets": [{"path": "org/data", "data_files": "train-*.parquet"}]})
+    remote = {"train": ["hf://datasets/org/data/train.jsonl"]}
+    assert not local_data({"datasets": [{"path": "json", "data_files": remote}]})
 
 
 def _files(folder: Path, *names: str, text: str = "{}") -> Path:

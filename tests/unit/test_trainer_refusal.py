@@ -135,3 +135,10 @@ def test_what_local_data_raises_about_itself_is_a_data_refusal() -> None:
     assert not is_data_refusal(_chained(DatasetGenerationError("generating"), OSError("EIO")))
     assert not is_data_refusal(_chained(ValueError("x"), OSError("stale file handle")))
     assert not is_data_refusal(RuntimeError("x"))
+    # pyarrow's own, unwrapped: a torn cache file on the job's storage
+    import pyarrow
+
+    assert not is_data_refusal(pyarrow.lib.ArrowInvalid("Not an Arrow file"))
+    assert is_data_refusal(
+        _chained(DatasetGenerationError("generating"), pyarrow.lib.ArrowInvalid("JSON parse error"))
+    )

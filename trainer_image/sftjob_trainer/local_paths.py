@@ -52,11 +52,26 @@ def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                     yield f"datasets[{i}].data_files", file
 
 
+# datasets' packaged builders: a mixture entry `{path: json, data_files: ...}` reads files.
+FILE_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "imagefolder"})
+_REMOTE = ("hf://", "http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
+
+
+def _remote(files: Any) -> bool:
+    named = files.values() if isinstance(files, Mapping) else [files]
+    flat = [f for group in named for f in (group if isinstance(group, list) else [group])]
+    return any(isinstance(f, str) and f.startswith(_REMOTE) for f in flat)
+
+
 def local_data(config: Mapping[str, Any]) -> bool:
-    """Whether the dataset is read from files here (a local dataset_name, or a mixture
-    entry with a local path or data files)."""
+    """Whether the dataset is read from files here: a local dataset_name, or a mixture
+    entry with a local path, or a file builder's (`json`) data files that are not remote.
+    A Hub dataset's data_files (`{path: org/data, data_files: train-*.parquet}`) are the
+    Hub's."""
     return is_local(config.get("dataset_name")) or any(
-        is_local(d.get("path")) or d.get("data_files") for _, d in _mixture(config)
+        is_local(d.get("path"))
+        or (d.get("path") in FILE_BUILDERS and d.get("data_files") and not _remote(d["data_files"]))
+        for _, d in _mixture(config)
     )
 
 

@@ -73,8 +73,10 @@ def is_data_refusal(exc: BaseException) -> bool:
         return False
     name = type(exc).__name__
     if type(exc).__module__.startswith("datasets") and name in DATA_ERRORS:
-        return True
-    return isinstance(exc, ValueError)
+        return True  # a malformed row comes wrapped: DatasetGenerationError from ArrowInvalid
+    # pyarrow's own, unwrapped, reads back the datasets cache on the job's storage: a torn
+    # cache file there is the storage's, not the data's
+    return isinstance(exc, ValueError) and not type(exc).__module__.startswith("pyarrow")
 
 
 # datasets' errors about the data itself (EmptyDatasetError is a FileNotFoundError).
