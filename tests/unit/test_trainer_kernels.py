@@ -116,3 +116,16 @@ def test_an_attention_transformers_does_not_have_is_named(
             f"trl.yaml: attn_implementation `{attention}` is not an attention transformers has; "
             f"write one of {', '.join(sorted(known))}"
         ]  # not "cannot train without a GPU", the wrong reason
+
+
+def test_a_composite_models_attention_per_sub_config_is_checked_name_by_name() -> None:
+    known = attention_names()
+    per_config = {"text_config": "sdpa", "vision_config": "eager"}
+    assert (
+        kernel_problems(per_config, False, lambda m: True, gpu=False, known_attention=known) == []
+    )
+    typo = {"text_config": "flash_attention2", "vision_config": "eager"}
+    (problem,) = kernel_problems(typo, False, lambda m: True, gpu=True, known_attention=known)
+    assert problem.startswith(
+        "trl.yaml: attn_implementation `flash_attention2` is not an attention"
+    )

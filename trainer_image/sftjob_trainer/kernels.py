@@ -14,7 +14,8 @@ uses CPU_ATTENTION to switch a GPU job's attention on a machine without a GPU.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from .config_check import ConfigError
 
@@ -54,14 +55,24 @@ def unknown_attention(attn_implementation: str | None, known: Collection[str]) -
 
 
 def kernel_problems(
-    attn_implementation: str | None,
+    attn_implementation: str | Mapping[str, Any] | None,
     use_liger_kernel: bool,
     importable: Callable[[str], bool],
     gpu: bool = True,
     known_attention: Collection[str] = (),
 ) -> list[str]:
     """Pure: one message per setting whose package `importable` says is missing, or that
-    needs a GPU where there is none; with `known_attention`, an attention of another name."""
+    needs a GPU where there is none; with `known_attention`, an attention of another name.
+    A composite model's attention per sub-config (`{text_config: sdpa, ...}`, which
+    transformers takes) is checked name by name."""
+    if isinstance(attn_implementation, Mapping):
+        found = [
+            problem
+            for name in dict.fromkeys(attn_implementation.values())
+            if isinstance(name, str | None)
+            for problem in kernel_problems(name, False, importable, gpu, known_attention)
+        ]
+        return found + kernel_problems(None, use_liger_kernel, importable, gpu)
     # Without a GPU, that is the one thing to say of a setting; its package comes after.
     problems = []
     if known_attention and unknown_attention(attn_implementation, known_attention):
@@ -113,7 +124,9 @@ def gpu_available() -> bool:
 
 
 def check_kernels(
-    attn_implementation: str | None, use_liger_kernel: bool, use_cpu: bool = False
+    attn_implementation: str | Mapping[str, Any] | None,
+    use_liger_kernel: bool,
+    use_cpu: bool = False,
 ) -> None:
     """Raise ConfigError naming every kernel setting that would fail when the model loads
     or at the first step."""
