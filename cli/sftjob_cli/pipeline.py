@@ -38,6 +38,7 @@ class LocalFiles:
 
 # sftConfig keys TRL also takes as a file path, which the SFTJob takes inline.
 INLINE_FILE_KEYS = ("deepspeed", "fsdp_config")
+TEMPLATE_SUFFIXES = (".jinja", ".j2")
 _NOT_HERE = "the pods cannot read a file of this machine"
 
 
@@ -60,7 +61,8 @@ def inline_local_files(
             sft[key] = dict(content)
             notes.append(f"translated: spec.sftConfig.{key}: {value} -> inline ({_NOT_HERE})")
     path = sft.get("chat_template_path")
-    if isinstance(path, str) and "chat_template" not in sft:
+    # TRL reads a template from a .jinja or .j2 file; another path names a tokenizer
+    if isinstance(path, str) and path.endswith(TEMPLATE_SUFFIXES) and "chat_template" not in sft:
         text = files.read_text(path)
         if text is not None:
             del sft["chat_template_path"]

@@ -160,12 +160,17 @@ _REDIRECTION = re.compile(r"^(\d?>>?|&>|\d?>&\d|<)($|(?<!<)\S)")
 def cut_at_shell_operator(tokens: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
     """The command before the first pipe, redirection or next command, and a note for what
     follows (`| tee train.log`, `> log 2>&1`): the shell's, not the job's."""
+    tokens = list(tokens)
     at = next(
         (i for i, t in enumerate(tokens) if t in _SHELL_OPERATORS or _REDIRECTION.match(t)),
         None,
     )
+    ended = next((i for i, t in enumerate(tokens) if len(t) > 1 and t.endswith(";")), None)
+    if ended is not None and (at is None or ended < at):  # `--output_dir out; echo done`
+        tokens = [*tokens[:ended], tokens[ended][:-1], ";", *tokens[ended + 1 :]]
+        at = ended + 1
     if at is None:
-        return list(tokens), ()
+        return tokens, ()
     rest = " ".join(tokens[at:])
     return list(tokens[:at]), (
         f"dropped: `{rest}` after the command: the shell's, not the job's (each pod's log is "

@@ -342,6 +342,7 @@ def test_a_line_that_is_no_command_is_named() -> None:
         ("trl sft --seed 1 > train.log", "> train.log"),
         ("trl sft --seed 1 && echo done", "&& echo done"),
         ("trl sft --seed 1 >>train.log", ">>train.log"),
+        ("trl sft --seed 1; echo done", "; echo done"),
     ],
 )
 def test_what_follows_a_pipe_or_redirection_is_the_shells(line: str, dropped: str) -> None:

@@ -484,6 +484,12 @@ def test_files_of_this_machine_the_recipe_names_are_carried_inline(
     assert "chat_template_path" not in spec["sftConfig"]
     assert spec["distributed"] == "deepspeed-zero2"
     assert "translated: spec.sftConfig.deepspeed: ds.json -> inline" in result.stderr
+    # A tokenizer's file is no template: TRL reads a template only from .jinja or .j2.
+    (tmp_path / "tokenizer_config.json").write_text("{}")
+    tokenizer = convert("--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d",
+                        "--chat_template_path", "tokenizer_config.json")  # fmt: skip
+    tokenizer_sft = yaml.safe_load(tokenizer.stdout)["spec"]["sftConfig"]
+    assert tokenizer_sft["chat_template_path"] == "tokenizer_config.json"
     # A name that is no file here (a Hub tokenizer's) stays as written.
     hub = convert("--", "trl", "sft", "--model_name_or_path", "m/x", "--dataset_name", "d",
                   "--chat_template_path", "org/tokenizer")  # fmt: skip

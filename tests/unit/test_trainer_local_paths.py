@@ -105,6 +105,14 @@ def test_a_dataset_name_that_is_a_file_is_told_how_to_load_it(tmp_path: Path) ->
     assert f"{{path: parquet, data_files: {data}/train.parquet}}" in str(
         dataset_file_problem(str(data / "train.parquet"))
     )
+    (data / "notes.txt").write_text("a line")
+    assert f"{{path: text, data_files: {data}/notes.txt}}" in str(
+        dataset_file_problem(str(data / "notes.txt"))
+    )
+    (data / "rows.tsv").write_text("a\tb")
+    assert str(dataset_file_problem(str(data / "rows.tsv"))).endswith(
+        "point it at the file's directory"
+    )  # no builder is guessed for a suffix datasets has none for
 
 
 def test_local_data_that_cannot_load_is_a_config_error(tmp_path: Path, monkeypatch: Any) -> None:

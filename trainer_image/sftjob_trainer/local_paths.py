@@ -96,7 +96,14 @@ TOKENIZER_FILES = (
     "vocab.txt",
     "spiece.model",
 )
-_DATA_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+_DATA_BUILDERS = {
+    ".jsonl": "json",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".txt": "text",
+    ".arrow": "arrow",
+}
 
 
 def _base_model(adapter_config: Path) -> str | None:
@@ -141,9 +148,11 @@ def dataset_file_problem(dataset_name: Any) -> str | None:
     name, and says it finds no data file at a file's own path."""
     if not is_local(dataset_name) or not Path(dataset_name).expanduser().is_file():
         return None
-    builder = _DATA_BUILDERS.get(Path(dataset_name).suffix, "json")
-    return (
+    said = (
         f"trl.yaml: `dataset_name: {dataset_name}` is a file, and dataset_name takes a directory "
-        "or a Hub name; point it at the file's directory, or write "
-        f"`datasets: [{{path: {builder}, data_files: {dataset_name}}}]`"
+        "or a Hub name; point it at the file's directory"
     )
+    builder = _DATA_BUILDERS.get(Path(dataset_name).suffix)
+    if builder is None:
+        return said
+    return f"{said}, or write `datasets: [{{path: {builder}, data_files: {dataset_name}}}]`"
