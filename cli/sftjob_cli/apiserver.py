@@ -58,13 +58,12 @@ def name_errors(obj: Mapping[str, Any]) -> list[str]:
         ]
     if not name:
         return ["metadata.name: Required value: name or generateName is required", *found]
-    if isinstance(name, str) and len(name) > 253:
-        found.insert(
-            0, f'metadata.name: Invalid value: "{name}": must be no more than 253 characters'
-        )
+    named = []
     if not isinstance(name, str) or not re.fullmatch(DNS_SUBDOMAIN, name):
-        found.insert(0, f'metadata.name: Invalid value: "{name}": {DNS_SUBDOMAIN_MESSAGE}')
-    return found
+        named.append(f'metadata.name: Invalid value: "{name}": {DNS_SUBDOMAIN_MESSAGE}')
+    if isinstance(name, str) and len(name) > 253:
+        named.append(f'metadata.name: Invalid value: "{name}": must be no more than 253 characters')
+    return [*named, *found]
 
 
 def validate_schema(obj: Mapping[str, Any], crd: Crd) -> list[str]:

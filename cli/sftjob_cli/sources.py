@@ -59,10 +59,15 @@ def read_text(path: Path) -> str:
 
 def read_yaml(path: Path) -> Any:
     """As TRL reads it (yaml.safe_load), but a key written twice is refused, not dropped."""
+    return parse_yaml(read_text(path), str(path))
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The one document of `text` (None when empty), or ConvertError naming `where`."""
     try:
-        docs = load(read_text(path), UniqueKeyLoader, single=True)
+        docs = load(text, UniqueKeyLoader, single=True)
     except YamlRefused as err:
-        raise ConvertError(f"{path}: {err}") from None
+        raise ConvertError(f"{where}: {err}") from None
     return docs[0] if docs else None
 
 
@@ -141,11 +146,7 @@ def recipe_from_stdin() -> Recipe:
         text = sys.stdin.read()
     except (OSError, UnicodeDecodeError) as err:
         raise ConvertError(f"-: standard input cannot be read: {err}") from None
-    try:
-        docs = load(text, UniqueKeyLoader, single=True)
-    except YamlRefused as err:
-        raise ConvertError(f"-: {err}") from None
-    return Recipe(as_mapping(docs[0] if docs else None, "-"), source=None)
+    return Recipe(as_mapping(parse_yaml(text, "-"), "-"), source=None)
 
 
 def recipe_from_argument(text: str, kind_of: KindOf) -> Recipe:

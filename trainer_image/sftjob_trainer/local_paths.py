@@ -42,14 +42,18 @@ def _named_paths(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for i, dataset in _mixture(config):
         if is_local(path := dataset.get("path")):
             yield f"datasets[{i}].path", path
-        files = dataset.get("data_files")
-        named = files.values() if isinstance(files, Mapping) else [files]
-        for group in named:
-            for file in group if isinstance(group, list) else [group]:
-                # datasets resolves a relative file against path or data_dir, and a glob
-                # itself: only an absolute file name is checked here
-                if _absolute(file) and not any(c in file for c in "*?["):
-                    yield f"datasets[{i}].data_files", file
+        for file in _data_files(dataset.get("data_files")):
+            # datasets resolves a relative file against path or data_dir, and a glob
+            # itself: only an absolute file name is checked here
+            if _absolute(file) and not any(c in file for c in "*?["):
+                yield f"datasets[{i}].data_files", file
+
+
+def _data_files(files: Any) -> Iterator[Any]:
+    """Each file of data_files: one, a list, or a mapping of splits to either."""
+    named = files.values() if isinstance(files, Mapping) else [files]
+    for group in named:
+        yield from group if isinstance(group, list) else [group]
 
 
 # datasets' packaged builders: a mixture entry `{path: json, data_files: ...}` reads files.
@@ -58,9 +62,7 @@ _REMOTE = ("hf://", "http://", "https://", "s3://", "gs://", "gcs://", "az://", 
 
 
 def _remote(files: Any) -> bool:
-    named = files.values() if isinstance(files, Mapping) else [files]
-    flat = [f for group in named for f in (group if isinstance(group, list) else [group])]
-    return any(isinstance(f, str) and f.startswith(_REMOTE) for f in flat)
+    return any(isinstance(f, str) and f.startswith(_REMOTE) for f in _data_files(files))
 
 
 def local_data(config: Mapping[str, Any]) -> bool:

@@ -49,7 +49,7 @@ def is_refusal(exc: BaseException) -> bool:
         return True  # jinja2.TemplateError and its kinds
     if not isinstance(exc, REFUSED_TYPES) or isinstance(exc, PASSING_TYPES):
         return False
-    if type(exc).__module__.startswith("pyarrow"):
+    if _from_pyarrow(exc):
         return False
     frame = raising_frame(exc.__traceback__)
     if frame is None:
@@ -76,7 +76,11 @@ def is_data_refusal(exc: BaseException) -> bool:
         return True  # a malformed row comes wrapped: DatasetGenerationError from ArrowInvalid
     # pyarrow's own, unwrapped, reads back the datasets cache on the job's storage: a torn
     # cache file there is the storage's, not the data's
-    return isinstance(exc, ValueError) and not type(exc).__module__.startswith("pyarrow")
+    return isinstance(exc, ValueError) and not _from_pyarrow(exc)
+
+
+def _from_pyarrow(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("pyarrow")
 
 
 # datasets' errors about the data itself (EmptyDatasetError is a FileNotFoundError).
