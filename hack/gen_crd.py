@@ -93,6 +93,8 @@ BOUNDS: dict[tuple[str, str], dict[str, int]] = {
     ("datasetMixture", "test_split_size"): {"minimum": 0},
     # torch's optimizers refuse a negative one when they are built, after the model loaded
     ("sftConfig", "learning_rate"): {"minimum": 0},
+    # transformers plans ceil(epochs * steps per epoch) steps: a negative count plans none
+    ("sftConfig", "num_train_epochs"): {"minimum": 0},
     ("sftConfig", "per_device_train_batch_size"): {"minimum": 1},
     ("sftConfig", "per_device_eval_batch_size"): {"minimum": 1},
     ("sftConfig", "gradient_accumulation_steps"): {"minimum": 1},
@@ -100,6 +102,11 @@ BOUNDS: dict[tuple[str, str], dict[str, int]] = {
     # peft refuses a rank of 0 only as it wraps the loaded model
     ("modelConfig", "lora_r"): {"minimum": 1},
     ("scriptArgs", "dataset_name"): {"minLength": 1},
+}
+# The same, on a field of a list's items: (block, list, field).
+ITEM_BOUNDS: dict[tuple[str, str, str], dict[str, int]] = {
+    # TRL normalizes the fractions to shares; a negative one silently drops its dataset
+    ("datasetMixture", "datasets", "fraction"): {"minimum": 0},
 }
 # Fields the CRD requires although TRL gives them a default of None.
 REQUIRED = {"modelConfig": ["model_name_or_path"]}
@@ -162,6 +169,8 @@ def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind
     if note:
         schema["description"] = schema.get("description", "") + note
     schema.update(BOUNDS.get((block, f.name), {}))
+    for (_, _, item_field), bounds in _item_bounds(block, f.name).items():
+        schema["items"]["properties"][item_field].update(bounds)
     if note := NULLABLE.get((block, f.name)):
         schema["nullable"] = True
         schema["description"] = schema.get("description", "") + " " + note
@@ -171,6 +180,10 @@ def field_schema(block: str, cls: type, f: dataclasses.Field[Any], tp: Any, kind
     if path_rules := crd_rules.path_rules(block, f.name):
         schema.setdefault("x-kubernetes-validations", []).extend(path_rules)
     return schema
+
+
+def _item_bounds(block: str, name: str) -> dict[tuple[str, str, str], dict[str, int]]:
+    return {key: bounds for key, bounds in ITEM_BOUNDS.items() if key[:2] == (block, name)}
 
 
 def add_extension(props: dict[str, Any], ext: ExtensionField) -> None:
@@ -343,6 +356,9 @@ def build_trainer_bounds() -> dict:
     """What the CRD bounds, as the trainer checks files written by hand: the BOUNDS of the flat
     trl.yaml's fields, and the schema of each key of sftjob.yaml."""
     trl = {name: dict(bounds) for (_, name), bounds in sorted(BOUNDS.items())}
+    for (_, name, item_field), bounds in sorted(ITEM_BOUNDS.items()):
+        items = trl.setdefault(name, {}).setdefault("items", {"properties": {}})
+        items["properties"][item_field] = dict(bounds)
     for names in REQUIRED.values():
         for name in names:
             trl.setdefault(name, {})["required"] = True

@@ -228,3 +228,28 @@ def test_what_sfttrainer_refuses_as_it_is_built_is_not_restarted(
     assert reason.startswith(f"trl.yaml: SFTTrainer refused this job before training: {named}")
     assert reason.endswith("(the full message is in the log above)")
     assert "Traceback" in run.stderr  # the library's context stays in the log
+
+
+@pytest.mark.parametrize("case", ["no_step", "unknown_best_metric"])
+def test_what_every_attempt_would_meet_while_training_is_refused(
+    tiny: Any, tmp_path: Path, case: str
+) -> None:
+    """Both ended as exit 0 with the untouched model saved (a batch larger than the data,
+    with drop_last) or exit 1 at the first evaluation (a metric the evaluation does not
+    report), which the operator restarts into the same end."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.jsonl").write_text('{"text": "a short row"}\n' * 6)
+    if case == "no_step":
+        settings = dict(dataloader_drop_last=True, per_device_train_batch_size=8)
+        said = "trl.yaml: training ran no step, so no model is saved: `dataloader_drop_last`"
+    else:
+        settings = dict(max_steps=2, per_device_train_batch_size=2, eval_strategy="steps",
+                        eval_steps=1, save_strategy="steps", save_steps=1,
+                        metric_for_best_model="eval_accuracy", dataset_test_split="train")  # fmt: skip
+        said = 'trl.yaml: training stopped at step 1: KeyError: "The `metric_for_best_model`'
+    cfg = base_config(tiny, tmp_path / "out", dataset_name=str(data), **settings)
+    run = run_trainer(write_yaml(tmp_path / "trl.yaml", cfg), tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert (tmp_path / "termination-log").read_text().startswith(said)
+    assert not (tmp_path / "out" / "model.safetensors").exists()

@@ -74,7 +74,7 @@ def test_the_trainers_bounds_are_the_crds() -> None:
     table = bounds_table()
     for name, bounds in table[paths.TRL_CONFIG_FILE].items():
         crd_bounds = {k: v for k, v in bounds.items() if k != "required"}
-        assert crd_bounds.items() <= fields[name].items(), name
+        assert _within(crd_bounds, fields[name]), name
     required = {
         name for block in TRL_BLOCKS for name in spec["properties"][block].get("required", [])
     }
@@ -86,6 +86,29 @@ def test_the_trainers_bounds_are_the_crds() -> None:
         k: v for k, v in item["weight"].items() if k != "description"
     }
     assert settings["mixture_seed"].items() <= mixture["seed"].items()
+
+
+def _within(bounds: dict[str, Any], schema: dict[str, Any]) -> bool:
+    """Every bound is in the schema, those of list items and their fields included."""
+    return all(
+        _within(v, schema.get(k, {})) if isinstance(v, dict) else schema.get(k, not v) == v
+        for k, v in bounds.items()
+    )
+
+
+def test_a_bound_on_the_items_of_a_mixture_is_checked_on_each() -> None:
+    from trl.scripts.utils import DatasetConfig
+
+    mixture = SimpleNamespace(
+        datasets=[DatasetConfig(path="a", fraction=0.8), DatasetConfig(path="b", fraction=-0.2)]
+    )
+    assert trl_problems([mixture]) == [
+        "trl.yaml: `datasets[1].fraction` is -0.2; write a number of 0 or more"
+    ]
+    # before TRL parses them: mappings; and what is neither is left to the mixture's check
+    assert trl_problems([SimpleNamespace(datasets=[{"fraction": -1}, "x"])]) == [
+        "trl.yaml: `datasets[0].fraction` is -1; write an integer of 0 or more"
+    ]
 
 
 def _props(spec: dict[str, Any], block: str) -> dict[str, Any]:

@@ -100,6 +100,7 @@ def raised_by_function(module: str, function: str, exc: BaseException) -> BaseEx
     [
         ("transformers.tokenization_utils_base", "get_chat_template", True),
         ("transformers.trainer_utils", "validate_quantization_for_training", True),
+        ("transformers.trainer", "_determine_best_metric", True),
         ("transformers.tokenization_utils_base", "from_pretrained", False),
         ("transformers.modeling_utils", "get_chat_template", False),
     ],
@@ -108,6 +109,8 @@ def test_transformers_refuses_the_job_only_in_named_functions(
     module: str, function: str, refusal: bool
 ) -> None:
     assert is_refusal(raised_by_function(module, function, ValueError("x"))) is refusal
+    # metric_for_best_model not among the evaluation's metrics: transformers' KeyError
+    assert is_refusal(raised_by_function(module, function, KeyError("x"))) is refusal
     assert not is_refusal(raised_by_function(module, function, OSError("x")))
 
 

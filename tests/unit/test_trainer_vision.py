@@ -43,3 +43,36 @@ def test_only_columns_of_text_are_read_for_paths() -> None:
     assert not holds_text(datasets.Image())
     assert not holds_text(datasets.List(datasets.Image()))
     assert not holds_text(datasets.Value("int64"))
+
+
+def test_a_local_file_that_is_no_image_is_named_from_pils_error(tmp_path: Path) -> None:
+    from PIL import Image, UnidentifiedImageError
+    from sftjob_trainer.vision import unreadable_image
+
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    try:
+        Image.open(text)
+    except UnidentifiedImageError as exc:
+        assert unreadable_image(exc) == str(text)
+        # the same words re-raised from a DataLoader worker, inside its traceback text
+        wrapped = UnidentifiedImageError(f"Caught UnidentifiedImageError in worker.\n{exc}\n")
+        assert unreadable_image(wrapped) == str(text)
+    else:
+        raise AssertionError("PIL read text as an image")
+
+
+def test_an_image_from_elsewhere_or_another_error_is_not_named() -> None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+    from sftjob_trainer.vision import unreadable_image
+
+    try:
+        Image.open(io.BytesIO(b"<html>rate limited</html>"))  # a URL's reply: a retry may pass
+    except UnidentifiedImageError as exc:
+        assert unreadable_image(exc) is None
+    assert (
+        unreadable_image(UnidentifiedImageError("cannot identify image file '/gone.png'")) is None
+    )
+    assert unreadable_image(OSError("cannot identify image file '/etc/hostname'")) is None

@@ -9,6 +9,7 @@ fields' schemas), since the trainer image does not import the operator.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -69,6 +70,14 @@ def value_problem(name: str, value: Any, schema: Mapping[str, Any]) -> str | Non
     if isinstance(value, list):
         items = schema.get("items", {})
         found = (value_problem(f"{name}[{i}]", v, items) for i, v in enumerate(value))
+        return "; ".join(p for p in found if p) or None
+    if "properties" in schema and (dataclasses.is_dataclass(value) or isinstance(value, Mapping)):
+        # a mapping, or the dataclass TRL parsed one into
+        fields = vars(value) if dataclasses.is_dataclass(value) else value
+        found = (
+            value_problem(f"{name}.{key}", fields.get(key), sub)
+            for key, sub in schema["properties"].items()
+        )
         return "; ".join(p for p in found if p) or None
     if isinstance(value, str):
         if len(value) < schema.get("minLength", 0):

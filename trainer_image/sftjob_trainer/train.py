@@ -40,11 +40,19 @@ from .failure import (
 from .kernels import check_kernels
 from .local_paths import dataset_file_problem, local_data, missing_paths, model_dir_problem
 from .mixture import handbook_mixture, read_settings
+from .no_steps import no_step_problem
 from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
 from .trainer_refusal import is_data_refusal, is_refusal
-from .vision import IMAGE_COLUMNS, holds_text, is_vision_row, missing_images, vision_problems
+from .vision import (
+    IMAGE_COLUMNS,
+    holds_text,
+    is_vision_row,
+    missing_images,
+    unreadable_image,
+    vision_problems,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -398,7 +406,6 @@ def train(
     dataset_args: Any,
     settings: Mapping[str, Any] | None = None,
 ) -> None:
-    from .resume import train_or_finish
     from .stop_on_sigterm import stop_on_sigterm
 
     resume_target(training_args, report=False)  # its refusal, before anything loads
@@ -408,9 +415,11 @@ def train(
     checkpoint = resume_target(training_args)
     if checkpoint:
         trainer.accelerator.print(f"sftjob-train: resuming from {checkpoint}")
-    trained = train_or_finish(trainer, checkpoint)
+    trained = train_refusing(trainer, checkpoint)
     if sigterm is not None and sigterm.cut_short(trainer.state):
         raise _terminated(trainer.state, training_args.output_dir)
+    if trained and trainer.state.global_step == 0:
+        raise ConfigError(_no_step_problem(trainer))
     if not trained:
         trainer.accelerator.print(
             f"sftjob-train: {checkpoint} is at max_steps ({trainer.state.max_steps}); "
@@ -437,6 +446,42 @@ def train(
     )
     os.write(sys.stderr.fileno(), finished.encode())
     trainer.end()
+
+
+def train_refusing(trainer: Any, checkpoint: str | None) -> bool:
+    """`train_or_finish`, with what every resumed attempt would meet again refused (exit 2):
+    TRL's or a template's refusal of a batch, a metric_for_best_model the evaluation does not
+    report, a local image file that is no image."""
+    from .resume import train_or_finish
+
+    try:
+        return train_or_finish(trainer, checkpoint)
+    except Exception as exc:
+        image = unreadable_image(exc)
+        if isinstance(exc, ConfigError) or not (image or is_refusal(exc)):
+            raise
+        traceback.print_exc()
+        fix = (
+            f"{image} is not an image PIL can read; replace the file, or drop its row"
+            if image
+            else "change what it names (the full message is in the log above)"
+        )
+        raise ConfigError(
+            f"trl.yaml: training stopped at step {trainer.state.global_step}: "
+            f"{one_line(exc)}; {fix}"
+        ) from None
+
+
+def _no_step_problem(trainer: Any) -> str:
+    args = trainer.args
+    rows = trainer.train_dataset
+    return no_step_problem(
+        args.num_train_epochs,
+        args.max_steps,
+        args.dataloader_drop_last,
+        len(rows) if hasattr(rows, "__len__") else None,
+        args.per_device_train_batch_size * args.world_size,
+    )
 
 
 def gather_full_state_dict(trainer: Any) -> None:

@@ -12,7 +12,8 @@ at that moment (transformers' quantizers), a map cache read back from network st
 - any of jinja2's errors: a template that does not parse, or that raises (a Mistral-style
   template's "roles must alternate");
 - transformers' few refusals of the job itself, by the function that raises them: no chat
-  template for conversational rows, a quantized model without adapters to train.
+  template for conversational rows, a quantized model without adapters to train, a
+  metric_for_best_model that the evaluation does not report (a KeyError at the first one).
 Pure.
 """
 
@@ -26,11 +27,12 @@ REFUSING_PACKAGES = ("trl", "jinja2")
 TEMPLATE_FILENAME = "<template>"
 REFUSED_TYPES = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 PASSING_TYPES = (json.JSONDecodeError, UnicodeDecodeError)
-# transformers' functions whose ValueError refuses the job: (module, function).
+# transformers' functions whose errors (of the kinds above) refuse the job: (module, function).
 REFUSING_FUNCTIONS = frozenset(
     {
         ("transformers.tokenization_utils_base", "get_chat_template"),
         ("transformers.trainer_utils", "validate_quantization_for_training"),
+        ("transformers.trainer", "_determine_best_metric"),
     }
 )
 
@@ -55,7 +57,7 @@ def is_refusal(exc: BaseException) -> bool:
     if frame is None:
         return False
     module = str(frame.f_globals.get("__name__", ""))
-    if isinstance(exc, ValueError) and (module, frame.f_code.co_name) in REFUSING_FUNCTIONS:
+    if (module, frame.f_code.co_name) in REFUSING_FUNCTIONS:
         return True
     return (
         frame.f_code.co_filename == TEMPLATE_FILENAME or module.split(".")[0] in REFUSING_PACKAGES

@@ -7,6 +7,7 @@ at once, with a message that names the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,19 @@ def missing_images(
         "absolute paths of files the pods mount (a relative one resolves against the working "
         "directory, not the data file), URLs, or embed the images"
     )
+
+
+# PIL's words for a file it opened but could not read as an image (UnidentifiedImageError).
+_UNIDENTIFIED = re.compile(r"cannot identify image file '([^']+)'")
+
+
+def unreadable_image(
+    exc: BaseException, is_file: Callable[[str], bool] = lambda p: Path(p).is_file()
+) -> str | None:
+    """The local file named by PIL's UnidentifiedImageError: it is there but is no image, and
+    every restart resumes into the batch that holds it. None for any other error, or for an
+    image that came from elsewhere (a URL's reply, bytes), which a retry may read."""
+    if type(exc).__name__ != "UnidentifiedImageError":
+        return None
+    found = _UNIDENTIFIED.search(str(exc))
+    return found.group(1) if found and is_file(found.group(1)) else None

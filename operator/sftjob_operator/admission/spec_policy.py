@@ -366,6 +366,18 @@ def hardware_validations() -> list[dict[str, Any]]:
     ]
 
 
+def training_length_validation() -> dict[str, Any]:
+    """A run must plan a step: transformers finishes one of no steps without a word, and the
+    trainer then refuses it (no model is saved) after the model and data have loaded."""
+    epochs = _field("sftConfig", "num_train_epochs", "3.0")
+    return _validation(
+        f"{_field('sftConfig', 'max_steps', '-1')} > 0 || double({epochs}) > 0.0",
+        "spec.sftConfig.num_train_epochs is 0 and spec.sftConfig.max_steps is not set: the job "
+        "would train no step; set num_train_epochs (TRL's default is 3) or max_steps to a "
+        "positive number",
+    )
+
+
 def name_validations() -> list[dict[str, Any]]:
     """What the children's names need of the SFTJob's name (render/names.py says why)."""
     name = "object.metadata.name"
@@ -391,6 +403,7 @@ def relation_validations(report_to: Sequence[str] | None = None) -> list[dict[st
         *hub_validations(),
         *parallelism_validations(),
         *hardware_validations(),
+        training_length_validation(),
         report_to_validation(load_trl_fields().report_to if report_to is None else report_to),
     ]
 
