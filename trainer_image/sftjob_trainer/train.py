@@ -28,7 +28,7 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names, scalar_fields
-from .dataset_form import form_problem
+from .dataset_form import form_problem, turns_problem
 from .failure import (
     EXIT_CONFIG,
     mark_config_refused,
@@ -292,13 +292,11 @@ def training_data(
             f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} has no rows; "
             + _WITH_ROWS
         )
-    columns = getattr(train_rows, "column_names", None)  # a streamed one may not know them
     skip_prepare = (training_args.dataset_kwargs or {}).get("skip_prepare_dataset", False)
-    problem = form_problem(columns, training_args.dataset_text_field) if columns else None
+    problem = _rows_problem(train_rows, training_args.dataset_text_field)
     if problem and not skip_prepare:
         raise ConfigError(
-            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} {problem}; "
-            "rename the columns, or pick them with datasets[].columns"
+            f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} {problem}"
         )
     eval_dataset = None
     if training_args.eval_strategy != "no":
@@ -317,17 +315,22 @@ def training_data(
                 '`eval_strategy: "no"`'
             )
         eval_dataset = dataset[script_args.dataset_test_split]
-        eval_columns = getattr(eval_dataset, "column_names", None)
-        problem = (
-            form_problem(eval_columns, training_args.dataset_text_field) if eval_columns else None
-        )
+        problem = _rows_problem(eval_dataset, training_args.dataset_text_field)
         if problem and not skip_prepare:
             raise ConfigError(
                 f"trl.yaml: the `{script_args.dataset_test_split}` split of {source} (the "
-                f"evaluation data) {problem}; rename the columns, or pick them with "
-                "datasets[].columns"
+                f"evaluation data) {problem}"
             )
     return dataset, eval_dataset
+
+
+def _rows_problem(rows: Any, text_field: str) -> str | None:
+    """Why SFTTrainer cannot read these rows, by their columns and their first row (a
+    streamed split may know neither without reading, and is left to TRL)."""
+    columns = getattr(rows, "column_names", None)
+    if columns and (problem := form_problem(columns, text_field)):
+        return problem
+    return turns_problem(rows[0]) if hasattr(rows, "__len__") and len(rows) else None
 
 
 def build_trainer(
