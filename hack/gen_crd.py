@@ -354,7 +354,8 @@ def build_trainer_legacy(classes: Mapping[str, type]) -> dict:
 
 def build_trainer_bounds() -> dict:
     """What the CRD bounds, as the trainer checks files written by hand: the BOUNDS of the flat
-    trl.yaml's fields, and the schema of each key of sftjob.yaml."""
+    trl.yaml's fields, the schema of each key of sftjob.yaml, and the admission rule on LoRA
+    fields without use_peft."""
     trl = {name: dict(bounds) for (_, name), bounds in sorted(BOUNDS.items())}
     for (_, name, item_field), bounds in sorted(ITEM_BOUNDS.items()):
         items = trl.setdefault(name, {}).setdefault("items", {"properties": {}})
@@ -362,7 +363,14 @@ def build_trainer_bounds() -> dict:
     for names in REQUIRED.values():
         for name in names:
             trl.setdefault(name, {})["required"] = True
-    return {paths.TRL_CONFIG_FILE: trl, paths.TRAINER_SETTINGS_FILE: trainer_settings_schema()}
+    return {
+        paths.TRL_CONFIG_FILE: trl,
+        paths.TRAINER_SETTINGS_FILE: trainer_settings_schema(),
+        "lora_without_peft": {
+            "fields": spec_policy.lora_fields(),
+            "why": spec_policy.LORA_WITHOUT_PEFT,
+        },
+    }
 
 
 def check_disjoint(classes: Mapping[str, type]) -> None:

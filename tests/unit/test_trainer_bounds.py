@@ -154,3 +154,22 @@ def test_a_hand_written_trl_yaml_out_of_bounds_is_a_config_error(tmp_path: Path)
         "trl.yaml: `per_device_train_batch_size` is 0; write an integer of 1 or more"
     )
     assert parse(str(config), ["--per_device_train_batch_size", "2", "--max_length", "8"])
+    # a LoRA field on the command line is written too
+    with pytest.raises(ConfigError, match=r"sets LoRA fields \(lora_alpha\) but not use_peft"):
+        parse(str(config), ["--per_device_train_batch_size=2", "--max_length=8", "--lora_alpha=8"])
+    assert parse(str(config), ["--per_device_train_batch_size=2", "--max_length=8",
+                               "--lora_alpha=8", "--use_peft"])  # fmt: skip
+
+
+def test_lora_fields_without_use_peft_are_refused_as_admission_refuses_them() -> None:
+    from sftjob_operator.admission.spec_policy import LORA_WITHOUT_PEFT, lora_fields
+    from sftjob_trainer.bounds import lora_problem
+
+    assert lora_problem(["model_name_or_path", "lora_r", "lora_target_modules"]) == (
+        "trl.yaml sets LoRA fields (lora_r, lora_target_modules) but not use_peft: "
+        + LORA_WITHOUT_PEFT
+    )
+    assert lora_problem(["lora_r", "use_peft"]) is None  # true, or false on purpose
+    assert lora_problem(["use_dora"]) is not None
+    assert lora_problem(["model_name_or_path"]) is None
+    assert bounds_table()["lora_without_peft"]["fields"] == lora_fields()

@@ -117,3 +117,14 @@ def settings_problems(settings: Mapping[Any, Any]) -> list[str]:
         elif found := value_problem(key, value, schemas[key]):
             problems.append(f"{SETTINGS_FILE}: {found}")
     return problems
+
+
+def lora_problem(written: Iterable[str]) -> str | None:
+    """LoRA fields among the keys written (trl.yaml's and the command line's) without
+    use_peft, which admission refuses for an SFTJob (spec_policy's rule)."""
+    rule = bounds_table()["lora_without_peft"]
+    keys = set(written)
+    lora = [name for name in rule["fields"] if name in keys]
+    if not lora or "use_peft" in keys:
+        return None
+    return f"{TRL_FILE} sets LoRA fields ({', '.join(lora)}) but not use_peft: {rule['why']}"

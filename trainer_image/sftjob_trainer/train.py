@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from .bounds import trl_problems
+from .bounds import lora_problem, trl_problems
 from .checkpoints import (
     TRAINER_STATE,
     checkpoint_step,
@@ -129,7 +129,8 @@ def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
         raise ConfigError(f"trl.yaml: {one_line(exc)}; change the value it names") from None
     apply_cluster_defaults(training_args, set(config or {}))
     parsed = (script_args, training_args, model_args, dataset_args)
-    if problems := trl_problems(parsed):
+    written = {*(config or {}), *(a[2:].split("=")[0] for a in extra_args if a.startswith("--"))}
+    if problems := [*trl_problems(parsed), *filter(None, [lora_problem(written)])]:
         raise ConfigError("; ".join(problems))
     return parsed
 

@@ -91,6 +91,12 @@ _PEFT_ON = (
 
 # ModelConfig's LoRA variants that are switches rather than lora_* settings.
 _LORA_SWITCHES = ("use_rslora", "use_dora")
+# What LoRA fields without use_peft do, and what to write (the trainer says it too, for a
+# trl.yaml written by hand: hack/gen_crd.py writes it into its field_bounds.json).
+LORA_WITHOUT_PEFT = (
+    "TRL then ignores them and trains every weight; write use_peft: true for LoRA (or "
+    "use_peft: false to train every weight on purpose)"
+)
 
 
 def lora_fields() -> list[str]:
@@ -109,8 +115,7 @@ def _peft_validations() -> list[dict[str, Any]]:
         _validation(
             f"!({lora}) || {_PEFT_WRITTEN}",
             "spec.modelConfig sets LoRA fields (lora_r, lora_alpha, lora_target_modules, ...) "
-            "but not use_peft: TRL then ignores them and trains every weight; write "
-            "use_peft: true for LoRA (or use_peft: false to train every weight on purpose)",
+            f"but not use_peft: {LORA_WITHOUT_PEFT}",
         ),
         _validation(
             f"!{quantized} || {_PEFT_ON}",
