@@ -28,7 +28,11 @@ from typing import Any
 
 from sftjob_operator.admission import skeleton
 from sftjob_operator.api.identity import GROUP, PLURAL
-from sftjob_operator.api.parallelism import SAVE_ONLY_MODEL, SAVE_ONLY_MODEL_PROBLEM
+from sftjob_operator.api.parallelism import (
+    SAVE_ONLY_MODEL,
+    SAVE_ONLY_MODEL_PROBLEM,
+    ZERO_NOT_A_MAPPING,
+)
 from sftjob_operator.api.secret_env import HUB_TOKEN_ENV, HUB_TOKEN_ENV_NAMES, SECRET_ENV_NAMES
 from sftjob_operator.api.trl_fields import load_trl_fields
 from sftjob_operator.render.names import NAME_DOTS, NAME_LETTER_FIRST
@@ -194,6 +198,8 @@ _FSDP_ON = (
 )
 _DIST = f"{SPEC}.?distributed.orValue('auto')"
 _STAGE = f"{_DS}.?zero_optimization.?stage.orValue(0)"
+# The stage can be read: the rule on zero_optimization's type names it otherwise.
+_ZERO_IS_MAP = f"(type({_DS}.?zero_optimization.orValue({{}})) == map)"
 
 
 def parallelism_validations() -> list[dict[str, Any]]:
@@ -222,7 +228,11 @@ def parallelism_validations() -> list[dict[str, Any]]:
             "0: set spec.gpusPerNode >= 1, or remove them for a CPU job",
         ),
         _validation(
-            f"!{_HAS_DS} || type({_DS}) != map || ({_DIST} == 'auto' && "
+            f"!{_HAS_DS} || type({_DS}) != map || {_ZERO_IS_MAP}",
+            f"spec.sftConfig.deepspeed.zero_optimization {ZERO_NOT_A_MAPPING}",
+        ),
+        _validation(
+            f"!{_HAS_DS} || type({_DS}) != map || !{_ZERO_IS_MAP} || ({_DIST} == 'auto' && "
             f"{_STAGE} in [1, 2, 3]) || {stage_matches} || "
             f"({_DIST}.startsWith('deepspeed-zero') && {_STAGE} == 0)",
             "spec.sftConfig.deepspeed.zero_optimization.stage must agree with spec.distributed: "

@@ -89,8 +89,14 @@ def inline_deepspeed(trl_config: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(value)
 
 
+ZERO_NOT_A_MAPPING = "is not a mapping: write zero_optimization: {stage: 1, 2 or 3, ...}"
+
+
 def inline_stage(deepspeed: Mapping[str, Any]) -> int | None:
-    stage = (deepspeed.get("zero_optimization") or {}).get("stage")
+    zero = deepspeed.get("zero_optimization") or {}
+    if not isinstance(zero, Mapping):
+        raise SpecError(f"{DEEPSPEED}.zero_optimization", ZERO_NOT_A_MAPPING)
+    stage = zero.get("stage")
     if stage is None:
         return None
     if stage not in (1, 2, 3) or isinstance(stage, bool):
