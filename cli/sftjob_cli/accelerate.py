@@ -8,6 +8,7 @@ Pure: an accelerate config file is read by the caller and passed in as a mapping
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -349,8 +350,11 @@ def shape_from_launch(
     base = resolve_config(str(config), read) if config else _Processes()
     procs = _flags(launch, base, read)
     for name, value in (("num_processes", procs.total), ("num_machines", procs.machines)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ConvertError(f"{name}: expected an integer >= 1, not {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            shown = json.dumps(value, default=str)
+            raise ConvertError(f"{name}: expected an integer >= 1, not {shown}")
     machines = nodes or procs.machines or 1
     gpus = gpus_per_node
     if gpus is None and procs.cpu:

@@ -97,6 +97,8 @@ def test_shape_from_launch(launch: dict[str, Any], expected: Shape) -> None:
             "num_machines 8",
         ),
         ({"num_processes": 0}, "num_processes: expected an integer >= 1"),
+        # YAML's `num_machines: true`: a bool is an int to Python, and became spec.nodes: true
+        ({"num_machines": True}, "num_machines: expected an integer >= 1, not true"),
         ({"accelerate_config": "tpu.yaml"}, "distributed_type XLA is not supported"),
         ({"accelerate_config": "ds_no_stage.yaml"}, "ZeRO stage None has no spec.distributed mode"),
         (
