@@ -145,3 +145,13 @@ def test_what_local_data_raises_about_itself_is_a_data_refusal() -> None:
     assert is_data_refusal(
         _chained(DatasetGenerationError("generating"), pyarrow.lib.ArrowInvalid("JSON parse error"))
     )
+
+
+def test_a_model_init_kwarg_the_model_refuses_is_named() -> None:
+    from sftjob_trainer.trainer_refusal import unknown_model_kwarg
+
+    refused = TypeError("Qwen2ForCausalLM.__init__() got an unexpected keyword argument 'foo'")
+    assert unknown_model_kwarg(refused, {"foo": 1}) == "foo"
+    # a key we set, or another error, is not the user's to remove
+    assert unknown_model_kwarg(refused, {"dtype": "auto"}) is None
+    assert unknown_model_kwarg(ValueError(str(refused)), {"foo": 1}) is None

@@ -44,7 +44,7 @@ from .no_steps import no_step_problem
 from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
 from .trackers import check_trackers
-from .trainer_refusal import is_data_refusal, is_refusal
+from .trainer_refusal import is_data_refusal, is_refusal, unknown_model_kwarg
 from .vision import (
     IMAGE_COLUMNS,
     holds_text,
@@ -354,8 +354,8 @@ def build_trainer(
         attn_implementation=model_args.attn_implementation,
         dtype=model_args.dtype,
     )
-    if training_args.model_init_kwargs is not None:
-        model_init_kwargs.update(training_args.model_init_kwargs)
+    written_kwargs = dict(training_args.model_init_kwargs or {})
+    model_init_kwargs.update(written_kwargs)
     training_args.model_init_kwargs = model_init_kwargs
     # A missing attention kernel fails when the model loads; sftConfig.model_init_kwargs
     # may name the attention instead of modelConfig.
@@ -392,6 +392,12 @@ def build_trainer(
             "write modules this model has (such as q_proj, v_proj), or all-linear"
         ) from None
     except Exception as exc:
+        if key := unknown_model_kwarg(exc, written_kwargs):
+            raise ConfigError(
+                f"trl.yaml: model_init_kwargs.{key}: the model does not take it "
+                f"({one_line(exc)}); remove it, or write an argument of from_pretrained "
+                "(such as dtype, device_map or attn_implementation) or of the model's config"
+            ) from None
         if isinstance(exc, ConfigError) or not is_refusal(exc):
             raise
         traceback.print_exc()

@@ -20,6 +20,8 @@ Pure.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from types import FrameType, TracebackType
 
 # Where a refusal may be raised: TRL's modules, jinja2's, or a compiled template's code.
@@ -87,3 +89,13 @@ def _from_pyarrow(exc: BaseException) -> bool:
 
 # datasets' errors about the data itself (EmptyDatasetError is a FileNotFoundError).
 DATA_ERRORS = frozenset({"DatasetGenerationError", "EmptyDatasetError"})
+
+
+_UNEXPECTED_KWARG = re.compile(r"got an unexpected keyword argument '(\w+)'")
+
+
+def unknown_model_kwarg(exc: BaseException, written: Mapping[str, object]) -> str | None:
+    """The key of sftConfig.model_init_kwargs that the model's class refused as it was built
+    (a TypeError naming it): the same on every restart. None for any other error."""
+    found = _UNEXPECTED_KWARG.search(str(exc)) if isinstance(exc, TypeError) else None
+    return found.group(1) if found and found.group(1) in written else None
