@@ -253,3 +253,30 @@ def test_what_every_attempt_would_meet_while_training_is_refused(
     assert run.returncode == 2, run.stderr[-3000:]
     assert (tmp_path / "termination-log").read_text().startswith(said)
     assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("case", ["openai_conversations", "a_row_without_an_assistant_turn"])
+def test_rows_trl_fails_on_as_it_tokenizes_them_are_named_before_the_model_loads(
+    tiny: Any, tmp_path: Path, case: str
+) -> None:
+    """Both were exit 1 after the model loaded (KeyError: 'text' through datasets' row
+    mapping; TRL's RuntimeError blaming the chat template), restarted into the same end."""
+    user, assistant = {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}
+    data = tmp_path / "data"
+    data.mkdir()
+    if case == "openai_conversations":
+        rows = [{"conversations": [user, assistant]}] * 8
+        settings: dict[str, Any] = {}
+        said = "holds `{role, content}` turns in `conversations`"
+    else:
+        rows = [{"messages": [user, assistant]}] * 3 + [{"messages": [user]}] + [
+            {"messages": [user, assistant]}
+        ] * 4
+        settings = {"assistant_only_loss": True}
+        said = "has no assistant turn in `messages` in row 3, so with assistant_only_loss"
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = base_config(tiny, tmp_path / "out", dataset_name=str(data), **settings)
+    run = run_trainer(write_yaml(tmp_path / "trl.yaml", cfg), tmp_path)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert said in (tmp_path / "termination-log").read_text()
+    assert "loading weights" not in run.stderr.lower()  # refused before the model loads

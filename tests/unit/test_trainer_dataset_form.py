@@ -41,5 +41,85 @@ def test_sharegpt_turns_in_messages_are_named_with_the_column_trl_converts() -> 
     # datasets fills a struct's missing keys with None: mixed rows have both
     mixed = {"messages": [{"role": "user", "content": "hi", "from": None, "value": None}]}
     for row in (mixed, {"conversations": sharegpt["messages"]}, {"messages": []}, {"text": "a"},
-                {"messages": ["hi"]}, {"messages": [{"role": None, "from": None}]}):  # fmt: skip
+                {"messages": None, "text": "a"}):  # fmt: skip
         assert turns_problem(row) is None, row
+
+
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        # an OpenAI-form `conversations`: TRL converts only ShareGPT's, and reads `text`
+        ({"conversations": [{"role": "user", "content": "hi"}]}, "rename the column to `messages`"),
+        ({"messages": '[{"role": "user", "content": "hi"}]'}, "as text (a JSON string"),
+        ({"messages": ["hi", "yo"]}, "whose turns are not mappings"),
+        ({"conversations": [{"from": "human", "text": "hi"}]}, "with the keys from, text"),
+        ({"messages": [{"role": None, "content": None}]}, "with the keys none"),
+    ],
+)
+def test_turns_trl_would_not_read_are_named(row: dict[str, object], words: str) -> None:
+    problem = turns_problem(row)
+    assert problem is not None and words in problem, problem
+
+
+def test_the_form_is_the_first_rows_as_trl_decides_it() -> None:
+    from sftjob_trainer.dataset_form import Form, form_of
+
+    sharegpt = {"conversations": [{"from": "human", "value": "hi"}]}
+    assert form_of(sharegpt, ["conversations"], "text") == Form(("conversations",), turns=True)
+    messages = {"messages": [{"role": "user", "content": "hi"}], "text": "a"}
+    assert form_of(messages, ["messages", "text"], "text") == Form(("messages",), True, "messages")
+    # the first row of a mixture decides: text first, the messages rows' text is null
+    assert form_of({"messages": None, "text": "a"}, ["messages", "text"], "text").columns == (
+        "text",
+    )
+    # a first row with no conversation, and no text to read instead: its column is scanned
+    empty = form_of({"conversations": []}, ["conversations"], "text")
+    assert empty == Form(("conversations",), turns=True)
+    assert form_of({"messages": None}, ["messages"], "text").columns == ("messages",)
+    chat = {"prompt": [{"role": "user", "content": "q"}], "completion": []}
+    assert form_of(chat, ["prompt", "completion"], "text") == Form(
+        ("prompt", "completion"), True, "completion"
+    )
+    assert not form_of({"prompt": "q", "completion": "a"}, ["prompt", "completion"], "t").turns
+
+
+def test_column_types_trl_would_fail_on_or_ignore_are_named() -> None:
+    import datasets
+    from sftjob_trainer.dataset_form import Form, feature_problems
+
+    text, ints = datasets.Value("string"), datasets.Value("int64")
+    turns = datasets.List({"role": text, "content": text})
+    plain = Form(("body",), turns=False)
+    none: dict[str, object] = {}
+    assert feature_problems(plain, {"body": text}, "body", none) == []
+    assert (
+        "holds conversations in `body`" in feature_problems(plain, {"body": turns}, "body", none)[0]
+    )
+    assert (
+        "holds int64 values in `body`" in feature_problems(plain, {"body": ints}, "body", none)[0]
+    )
+    listed = feature_problems(plain, {"body": datasets.List(text)}, "body", none)
+    assert "holds list values" in listed[0]
+    pc = Form(("prompt", "completion"), turns=False)
+    mixed = feature_problems(pc, {"prompt": text, "completion": turns}, "text", none)
+    assert mixed == ["holds `prompt` as text and `completion` as turns; write both as text or "
+                     "both as lists of turns"]  # fmt: skip
+    labels = feature_problems(plain, {"body": text, "labels": ints}, "body", none)
+    assert "a `labels` column of int64 values" in labels[0]
+    only_completions = {"completion_only_loss": True}
+    assert (
+        "set assistant_only_loss"
+        in feature_problems(
+            Form(("messages",), True, "messages"), {"messages": turns}, "text", only_completions
+        )[0]
+    )
+    assert (
+        "plain text has no completion"
+        in feature_problems(plain, {"body": text}, "body", only_completions)[0]
+    )
+    assert feature_problems(pc, {"prompt": text, "completion": text}, "t", only_completions) == []
+    sharegpt = Form(("conversations",), turns=True)
+    assert (
+        "human -> user, gpt -> assistant"
+        in feature_problems(sharegpt, {}, "text", {"assistant_only_loss": True})[0]
+    )

@@ -28,7 +28,7 @@ from .checkpoints import (
     newest_complete_checkpoint,
 )
 from .config_check import ConfigError, check_config, dataclass_field_names, scalar_fields
-from .dataset_form import form_problem, turns_problem
+from .dataset_form import feature_problems, form_of, form_problem, turns_problem
 from .failure import (
     EXIT_CONFIG,
     mark_config_refused,
@@ -43,6 +43,7 @@ from .mixture import handbook_mixture, read_settings
 from .no_steps import no_step_problem
 from .parent_death import stop_rank_with_launcher
 from .preemption import EXIT_TERMINATED, Terminated
+from .row_scan import rows_problems
 from .trackers import check_trackers
 from .trainer_refusal import is_data_refusal, is_refusal, unknown_model_kwarg
 from .vision import (
@@ -52,6 +53,7 @@ from .vision import (
     missing_images,
     unreadable_image,
     vision_problems,
+    vision_rows_problem,
 )
 
 EXIT_OK = 0
@@ -259,7 +261,7 @@ def training_data(
     if problems:
         raise ConfigError("; ".join(problems))
 
-    source = script_args.dataset_name or "the datasets mixture"
+    source = "the datasets mixture" if dataset_args.datasets else script_args.dataset_name
     try:
         dataset = load_datasets(script_args, dataset_args, settings)
     except StopIteration:  # datasets' JSON builder reads a first row for the columns
@@ -293,9 +295,7 @@ def training_data(
             f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} has no rows; "
             + _WITH_ROWS
         )
-    skip_prepare = (training_args.dataset_kwargs or {}).get("skip_prepare_dataset", False)
-    problem = _rows_problem(train_rows, training_args.dataset_text_field)
-    if problem and not skip_prepare:
+    if problem := _rows_problem(train_rows, training_args):
         raise ConfigError(
             f"trl.yaml: the `{script_args.dataset_train_split}` split of {source} {problem}"
         )
@@ -316,8 +316,7 @@ def training_data(
                 '`eval_strategy: "no"`'
             )
         eval_dataset = dataset[script_args.dataset_test_split]
-        problem = _rows_problem(eval_dataset, training_args.dataset_text_field)
-        if problem and not skip_prepare:
+        if problem := _rows_problem(eval_dataset, training_args):
             raise ConfigError(
                 f"trl.yaml: the `{script_args.dataset_test_split}` split of {source} (the "
                 f"evaluation data) {problem}"
@@ -325,13 +324,44 @@ def training_data(
     return dataset, eval_dataset
 
 
-def _rows_problem(rows: Any, text_field: str) -> str | None:
-    """Why SFTTrainer cannot read these rows, by their columns and their first row (a
-    streamed split may know neither without reading, and is left to TRL)."""
-    columns = getattr(rows, "column_names", None)
+def _rows_problem(rows: Any, training_args: Any) -> str | None:
+    """Why SFTTrainer cannot read these rows, or would train other than asked: by their
+    columns and types, their first row, and (row_scan) every row. A streamed split may know
+    none of these without reading it, and is left to TRL."""
+    text_field = training_args.dataset_text_field
+    columns = getattr(rows, "column_names", None) or []
+    first = rows[0] if hasattr(rows, "__len__") and len(rows) else None
+    vision = first is not None and is_vision_row(first)
+    if (training_args.dataset_kwargs or {}).get("skip_prepare_dataset", False):
+        if columns and "input_ids" not in columns and not vision:
+            return (
+                "has no `input_ids` column (its columns: "
+                + ", ".join(f"`{c}`" for c in columns)
+                + "), and dataset_kwargs.skip_prepare_dataset: true gives the rows to the model "
+                "as they are; tokenize the data first, or remove skip_prepare_dataset so TRL "
+                "tokenizes it"
+            )
+        return None
+    if "input_ids" in columns:
+        return None
     if columns and (problem := form_problem(columns, text_field)):
         return problem
-    return turns_problem(rows[0]) if hasattr(rows, "__len__") and len(rows) else None
+    if first is None:
+        return None
+    if vision:
+        return vision_rows_problem(first, columns, text_field)
+    if problem := turns_problem(first):
+        return problem
+    form = form_of(first, columns, text_field)
+    settings = {
+        "completion_only_loss": training_args.completion_only_loss,
+        "assistant_only_loss": training_args.assistant_only_loss,
+    }
+    problems = feature_problems(form, rows.features, text_field, settings)
+    if not problems:
+        assistant = form.assistant_column if training_args.assistant_only_loss else None
+        problems = rows_problems(rows, form.columns, form.turns, assistant)
+    return "; ".join(problems) or None
 
 
 def build_trainer(
@@ -405,8 +435,29 @@ def build_trainer(
             f"trl.yaml: SFTTrainer refused this job before training: {one_line(exc)}; "
             "change what it names (the full message is in the log above)"
         ) from None
+    if problem := _prepared_problem(trainer, script_args, training_args):
+        raise ConfigError(problem)
     trainer.add_callback(ProgressCallback(reporter_from_env(), interval_from_env()))
     return trainer
+
+
+def _prepared_problem(trainer: Any, script_args: Any, training_args: Any) -> str | None:
+    """A split that TRL's preparation left without a row: it drops the rows whose trained
+    tokens were all cut off by max_length, and the sampler refuses an empty one once
+    training starts."""
+    splits = (
+        (script_args.dataset_train_split, trainer.train_dataset),
+        (script_args.dataset_test_split, trainer.eval_dataset),
+    )
+    for split, rows in splits:
+        if rows is not None and hasattr(rows, "__len__") and len(rows) == 0:
+            return (
+                f"trl.yaml: max_length {training_args.max_length} leaves no trained token in "
+                f"any row of the `{split}` split (TRL drops the rows whose completion or "
+                "assistant turns are cut off entirely); raise max_length, shorten the prompts, "
+                "or set truncation_mode: keep_end"
+            )
+    return None
 
 
 def train(

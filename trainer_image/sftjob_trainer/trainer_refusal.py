@@ -35,32 +35,47 @@ REFUSING_FUNCTIONS = frozenset(
         ("transformers.tokenization_utils_base", "get_chat_template"),
         ("transformers.trainer_utils", "validate_quantization_for_training"),
         ("transformers.trainer", "_determine_best_metric"),
+        # no column left that the model takes: what the rows hold, on every attempt
+        ("transformers.trainer", "_remove_unused_columns"),
+        # image placeholders in the text that do not match the row's images
+        ("transformers.processing_utils", "validate_inputs"),
+        # TRL's RuntimeError for a row with no assistant tokens under assistant_only_loss
+        ("trl.trainer.sft_trainer", "tokenize_fn"),
     }
 )
+# Where a row is read for TRL: a KeyError raised there is TRL's missing column.
+ROW_ACCESS_MODULES = ("datasets.formatting",)
 
 
 def raising_frame(tb: TracebackType | None) -> FrameType | None:
-    """The innermost frame: where the exception was raised."""
-    last = None
+    """Where the exception was raised: the innermost frame, or the one that read a row
+    through datasets' row mapping (its `__getitem__` raises the KeyError of a missing
+    column)."""
+    frames = []
     while tb is not None:
-        last, tb = tb, tb.tb_next
-    return None if last is None else last.tb_frame
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    while len(frames) > 1 and str(frames[-1].f_globals.get("__name__", "")).startswith(
+        ROW_ACCESS_MODULES
+    ):
+        frames.pop()
+    return frames[-1] if frames else None
 
 
 def is_refusal(exc: BaseException) -> bool:
     """An error of a kind that every retry would meet again (see the module's list)."""
     if type(exc).__module__.split(".")[0] == "jinja2":
         return True  # jinja2.TemplateError and its kinds
-    if not isinstance(exc, REFUSED_TYPES) or isinstance(exc, PASSING_TYPES):
-        return False
-    if _from_pyarrow(exc):
+    if isinstance(exc, PASSING_TYPES) or _from_pyarrow(exc):
         return False
     frame = raising_frame(exc.__traceback__)
-    if frame is None:
+    if frame is None or not isinstance(exc, (*REFUSED_TYPES, RuntimeError)):
         return False
     module = str(frame.f_globals.get("__name__", ""))
     if (module, frame.f_code.co_name) in REFUSING_FUNCTIONS:
         return True
+    if not isinstance(exc, REFUSED_TYPES):
+        return False  # a RuntimeError only from the functions named
     return (
         frame.f_code.co_filename == TEMPLATE_FILENAME or module.split(".")[0] in REFUSING_PACKAGES
     )

@@ -41,6 +41,40 @@ def vision_problems(training_args: Any) -> list[str]:
     return problems
 
 
+IMAGE_TOKEN = "<image>"  # LLaVA's placeholder, written into the text by its datasets
+
+
+def vision_rows_problem(
+    first: Mapping[str, Any], columns: Iterable[str], text_field: str
+) -> str | None:
+    """Why TRL cannot read the text of these image rows, from the first (None: it can).
+    TRL does not prepare image rows: its collator reads `messages`, `prompt` and
+    `completion`, or the text field, as they are, and inserts an image placeholder per image
+    into string contents itself."""
+    present = set(columns)
+    if not present & {"messages", "prompt", text_field}:
+        sharegpt = " (ShareGPT `conversations` are not converted for image rows)"
+        return (
+            "holds image rows whose text is in none of the columns TRL reads for them"
+            + (sharegpt if "conversations" in present else "")
+            + "; write it as `messages` of {role, content} turns"
+        )
+    turns = first.get("messages")
+    texts = (
+        [t.get("content") for t in turns if isinstance(t, Mapping)]
+        if isinstance(turns, list)
+        else []
+    )
+    if any(isinstance(text, str) and IMAGE_TOKEN in text for text in texts):
+        return (
+            f"writes {IMAGE_TOKEN} into the text of `messages`, and TRL inserts a placeholder "
+            f"per image into text contents itself (the model would get two per image); remove "
+            f"{IMAGE_TOKEN} from the text, or write the content as a list "
+            "[{type: image}, {type: text, text: ...}]"
+        )
+    return None
+
+
 # A string image that names a file by these endings is a path (else a URL or base64 data,
 # which transformers' load_image also takes).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
