@@ -269,9 +269,11 @@ def test_rows_trl_fails_on_as_it_tokenizes_them_are_named_before_the_model_loads
         settings: dict[str, Any] = {}
         said = "holds `{role, content}` turns in `conversations`"
     else:
-        rows = [{"messages": [user, assistant]}] * 3 + [{"messages": [user]}] + [
-            {"messages": [user, assistant]}
-        ] * 4
+        rows = (
+            [{"messages": [user, assistant]}] * 3
+            + [{"messages": [user]}]
+            + [{"messages": [user, assistant]}] * 4
+        )
         settings = {"assistant_only_loss": True}
         said = "has no assistant turn in `messages` in row 3, so with assistant_only_loss"
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
