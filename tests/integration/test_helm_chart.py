@@ -32,10 +32,12 @@ from tests.operator_fixtures import (
     OperatorProcess,
     apply,
     children,
+    condition,
     get_sft,
     sftjob,
     status,
     wait_for,
+    wait_for_create_failed,
 )
 
 pytestmark = pytest.mark.integration
@@ -470,10 +472,15 @@ def test_operator_runs_with_only_the_charts_rbac(
     operator.start()
     ns = installed.watched
     try:
+        # A Service of the name a 2-node job's takes, not its own: the create is a 409, and
+        # the operator reads the Service to tell (as on every attempt after the first, and
+        # for running jobs at every start of the operator).
+        devcluster.kubectl("create", "service", "clusterip", "taken", "--clusterip=None", "-n", ns)
         apply(
             devcluster,
             sftjob("cpu", ns, nodes=2, gpusPerNode=0),  # 2 nodes: a Service too
             sftjob("ttl", ns, gpusPerNode=0, ttlSecondsAfterFinished=0),
+            sftjob("taken", ns, nodes=2, gpusPerNode=0),
         )
         (job,) = wait_for("the Job", lambda: children(kube, ns, "cpu", "Job"))
         assert job.metadata.name == "cpu-a1"
@@ -489,6 +496,8 @@ def test_operator_runs_with_only_the_charts_rbac(
             lambda: status(devcluster, ns, "cpu").get("phase") == "Succeeded",
         )
         wait_for("the TTL SFTJob to be deleted", lambda: get_sft(devcluster, ns, "ttl") is None)
+        taken = wait_for_create_failed(devcluster, ns, "taken")
+        assert "is not owned by this SFTJob" in condition(taken, "ChildrenCreated")["message"]
         events = devcluster.kubectl(
             "get", "events", "-n", ns, "--field-selector", "involvedObject.name=cpu", "-o", "name"
         )

@@ -12,6 +12,12 @@
 {{- end -}}
 {{- end -}}
 
+{{/* Cluster-scoped objects (the ClusterRole and its binding) carry the release's namespace:
+Helm allows a release of the same name in another namespace (one operator per team). */}}
+{{- define "sftjob-operator.clusterScopedName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "sftjob-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "sftjob-operator.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "sftjob-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -65,10 +71,16 @@ Read from operator/sftjob_operator/{handlers,reconcile,k8s}.py and kopf's needs.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# The rendezvous Service (garbage-collected through its ownerReference) and, once per
-# namespace, the trainer's shared ServiceAccount, Role and RoleBinding "sftjob-trainer".
+# The rendezvous Service (garbage-collected through its ownerReference): create it, and on
+# 409 read it to check that it is this SFTJob's (children.create); its name is the same for
+# every attempt, and every start of the operator ensures the children of running jobs.
 - apiGroups: [""]
-  resources: ["services", "serviceaccounts"]
+  resources: ["services"]
+  verbs: ["get", "create"]
+# Once per namespace, the trainer's shared ServiceAccount, Role and RoleBinding
+# "sftjob-trainer" (a 409 means it is there).
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
   verbs: ["create"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
