@@ -29,30 +29,56 @@ def storage_note(job: Mapping[str, Any]) -> str | None:
     return None
 
 
-def without_owner(claim: Any, uid: str) -> list[dict[str, Any]]:
+def without_owner(claim: Mapping[str, Any], uid: str) -> list[dict[str, Any]]:
     """The claim's owner references without the SFTJob's."""
-    refs = claim.metadata.owner_references or []
-    return [
-        {"apiVersion": r.api_version, "kind": r.kind, "name": r.name, "uid": r.uid}
-        for r in refs
-        if r.uid != uid
+    refs = (claim.get("metadata") or {}).get("ownerReferences") or []
+    return [r for r in refs if r.get("uid") != uid]
+
+
+def detach_patch(claim: Mapping[str, Any], uid: str) -> list[dict[str, Any]]:
+    """A JSON patch that takes the SFTJob's owner reference off the claim, and only if the
+    claim is still the one read (its resourceVersion): a strategic merge patch merges owner
+    references by uid, so listing the others would leave the SFTJob's in place."""
+    meta = claim.get("metadata") or {}
+    refs = without_owner(claim, uid)
+    ops: list[dict[str, Any]] = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}
     ]
+    if refs:
+        ops.append({"op": "replace", "path": "/metadata/ownerReferences", "value": refs})
+    elif "ownerReferences" in meta:
+        ops.append({"op": "remove", "path": "/metadata/ownerReferences"})
+    return ops
 
 
 def keep_claim(kube: k8s.Kube, job: Mapping[str, Any]) -> str:
+    """Detach the job's own claim, so that deleting the job leaves it; checked on the
+    claim the apiserver returns."""
+    from kubernetes.client.exceptions import ApiException
+
     meta = job["metadata"]
     name, ns = operator_api.pvc_name(meta["name"]), meta["namespace"]
     with k8s.user_errors(f"keep persistentvolumeclaim {name}"):
-        claim = kube.core.read_namespaced_persistent_volume_claim(name, ns)
-        refs = without_owner(claim, meta["uid"])
-        kube.core.patch_namespaced_persistent_volume_claim(
-            name, ns, {"metadata": {"ownerReferences": refs or None}}
+        try:
+            claim = kube.core.read_namespaced_persistent_volume_claim(name, ns)
+        except ApiException as err:
+            if err.status == 404:  # a job still queued has made none
+                return f"persistentvolumeclaim/{name} does not exist: nothing to keep"
+            raise
+        claim = kube.api_client.sanitize_for_serialization(claim)
+        patched = kube.core.patch_namespaced_persistent_volume_claim(
+            name, ns, detach_patch(claim, meta["uid"])
+        )
+    refs = (patched.metadata.owner_references or []) if patched.metadata else []
+    if any(r.uid == meta["uid"] for r in refs):
+        raise k8s.KubeError(
+            f"persistentvolumeclaim/{name} is still owned by the SFTJob; the job was not deleted"
         )
     return f"persistentvolumeclaim/{name} kept"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("name")
+@k8s.job_name_argument()
 @click.option("--keep-storage", is_flag=True, help="Keep the claim with the checkpoints.")
 @k8s.cluster_options
 def delete(name: str, keep_storage: bool, **target: Any) -> None:
@@ -60,11 +86,17 @@ def delete(name: str, keep_storage: bool, **target: Any) -> None:
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
     job = k8s.get_job(kube, name)
     ns = job["metadata"]["namespace"]
+
+    def delete_job(**dry_run: str) -> None:
+        with k8s.user_errors(f"delete sftjob {name} in namespace {ns}"):
+            kube.custom.delete_namespaced_custom_object(
+                **operator_api.resource(), namespace=ns, name=name,
+                propagation_policy="Background", **dry_run,
+            )  # fmt: skip
+
     if keep_storage:
+        delete_job(dry_run="All")  # refused (RBAC, a webhook): the claim is left as it was
         note = storage_note(job)
         click.echo(note or keep_claim(kube, job), err=True)
-    with k8s.user_errors(f"delete sftjob {name} in namespace {ns}"):
-        kube.custom.delete_namespaced_custom_object(
-            **operator_api.resource(), namespace=ns, name=name, propagation_policy="Background"
-        )
+    delete_job()
     click.echo(f'sftjob.{operator_api.GROUP} "{name}" deleted')

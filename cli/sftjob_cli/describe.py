@@ -162,7 +162,7 @@ def console() -> Console:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("name")
+@k8s.job_name_argument()
 @k8s.cluster_options
 def describe(name: str, **target: Any) -> None:
     """Show one SFTJob: phase, attempts and restarts, checkpoint, progress and loss,

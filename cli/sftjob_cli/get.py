@@ -155,7 +155,7 @@ EPILOG = """Examples:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
-@click.argument("name", required=False)
+@k8s.job_name_argument(required=False)
 @click.option("-w", "--watch", "follow", is_flag=True, help="Keep watching (Ctrl-C to stop).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List the jobs of every namespace.")
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), help="wide, yaml or json.")
@@ -175,7 +175,4 @@ def get(
         return
     if output in ("yaml", "json"):
         raise click.UsageError("-w shows the table; use -o wide or no -o with it")
-    try:
-        watch(fetch, wide=output == "wide", all_namespaces=all_namespaces, interval=interval)
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None  # as a shell reports an interrupted command
+    watch(fetch, wide=output == "wide", all_namespaces=all_namespaces, interval=interval)

@@ -8,8 +8,11 @@ and follows the current kubeconfig context (and its namespace) by default.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,8 +21,12 @@ import click
 import yaml
 
 from sftjob_cli import operator_api
+from sftjob_cli.objectmeta import DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_NAME = 253
+# Where a pod finds its ServiceAccount's namespace (in-cluster configuration).
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 class KubeError(click.ClickException):
@@ -53,15 +60,43 @@ class Kube:
         return client.CoreV1Api(self.api_client)
 
 
+MAX_INTERVAL = 3600.0
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):  # FloatRange lets nan through (no comparison is true)
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx, param)
+    return value
+
+
 def interval_option(used_with: str) -> Callable[[F], F]:
-    """--interval SECONDS of a command that polls the API (at least 0.5 s)."""
+    """--interval SECONDS of a command that polls the API (0.5 s to an hour)."""
     return click.option(
         "--interval",
-        type=click.FloatRange(min=0.5),
+        type=click.FloatRange(min=0.5, max=MAX_INTERVAL),
         default=2.0,
         show_default=True,
+        callback=_finite,
         help=f"{used_with}: seconds.",
     )
+
+
+def _job_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An SFTJob's name as the API takes it: an empty one (an unset shell variable) or a
+    `.` would address the collection, where GET lists every job and DELETE deletes them."""
+    if value is None:
+        return None
+    if len(value) > MAX_NAME or not re.fullmatch(DNS_SUBDOMAIN, value):
+        shown = "an empty name" if not value else f'"{value}"'
+        raise click.BadParameter(
+            f"{shown} is not an SFTJob name: {DNS_SUBDOMAIN_MESSAGE}", ctx, param
+        )
+    return value
+
+
+def job_name_argument(required: bool = True) -> Callable[[F], F]:
+    """NAME, the SFTJob's name."""
+    return click.argument("name", required=required, callback=_job_name)
 
 
 def cluster_options(func: F) -> F:
@@ -114,26 +149,96 @@ _UNREADABLE = (OSError, TypeError, AttributeError, ValueError, yaml.YAMLError)
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
+    """The clients of the kubeconfig's context (--context, else the current one), or, in a
+    pod with no kubeconfig, of its ServiceAccount, as kubectl does."""
     from kubernetes import config
 
     if not any(os.path.exists(p) for p in _kubeconfig_paths(kubeconfig)):
+        if kubeconfig is None and not context and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return _in_cluster(namespace)
         raise KubeError(_unusable(kubeconfig, FileNotFoundError(kubeconfig)))
-    try:
-        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, *_UNREADABLE) as err:
-        raise KubeError(_unusable(kubeconfig, err)) from None
+    contexts, active = _contexts(kubeconfig, context)
     chosen = active
     if context:
-        chosen = next((c for c in contexts or () if c["name"] == context), None)
+        chosen = next((c for c in contexts if c["name"] == context), None)
         if chosen is None:
-            names = ", ".join(c["name"] for c in contexts or ()) or "none"
+            names = ", ".join(c["name"] for c in contexts) or "none"
             raise KubeError(f'context "{context}" is not in the kubeconfig (it has: {names})')
-    try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except (config.ConfigException, *_UNREADABLE) as err:
-        raise KubeError(_unusable(kubeconfig, err)) from None
+    with _plugin_errors() as plugin_failed:
+        try:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        except (config.ConfigException, *_UNREADABLE) as err:
+            raise KubeError(_unusable(kubeconfig, err)) from None
+    if plugin_failed:
+        raise KubeError(
+            f"the kubeconfig's credential plugin failed: {plugin_failed[0]}; log in as it "
+            "asks (gcloud auth login, aws sso login, az login, ...) and retry"
+        )
     default_ns = (chosen or {}).get("context", {}).get("namespace") or "default"
     return Kube(api_client, namespace or default_ns, (chosen or {}).get("name", ""))
+
+
+def _contexts(kubeconfig: str | None, context: str | None) -> tuple[list[Any], Any]:
+    """The kubeconfig's contexts and its current one. With --context, a current-context
+    that is unset or names no context does not matter, as for kubectl."""
+    from kubernetes import config
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        return list(contexts or ()), active
+    except (config.ConfigException, *_UNREADABLE) as err:
+        if context is None:
+            raise KubeError(_unusable(kubeconfig, err)) from None
+        first = err
+    try:
+        merged = KubeConfigMerger(os.pathsep.join(_kubeconfig_paths(kubeconfig))).config
+        listed = merged.value.get("contexts") if isinstance(merged.value, Mapping) else None
+    except (config.ConfigException, *_UNREADABLE):
+        listed = None
+    if not isinstance(listed, list):
+        raise KubeError(_unusable(kubeconfig, first)) from None
+    plain = (getattr(c, "value", c) for c in listed)  # the merger's ConfigNodes
+    return [c for c in plain if isinstance(c, Mapping) and "name" in c], None
+
+
+@contextmanager
+def _plugin_errors() -> Iterator[list[str]]:
+    """What the kubernetes client logs, and goes on without credentials, when the
+    kubeconfig's exec credential plugin fails (a cloud CLI not logged in): its first line,
+    to report instead of the 401 or 403 that the request without credentials would get."""
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if record.levelno >= logging.ERROR and text.startswith(("exec:", "[Errno")):
+                found.append(next((line for line in text.splitlines() if line.strip()), text))
+
+    root = logging.getLogger()
+    handler = Collect()
+    root.addHandler(handler)  # with a handler, logging.error() does not print by itself
+    try:
+        yield found
+    finally:
+        root.removeHandler(handler)
+
+
+def _in_cluster(namespace: str | None) -> Kube:
+    """The pod's ServiceAccount, as kubectl uses it when no kubeconfig exists."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException as err:
+        raise KubeError(_unusable(None, err)) from None
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE, encoding="utf-8") as file:
+            own = file.read().strip()
+    except OSError:
+        own = ""
+    return Kube(client.ApiClient(configuration), namespace or own or "default", "in-cluster")
 
 
 def api_message(err: Any) -> str:
@@ -150,9 +255,37 @@ def describe_error(err: Any, what: str) -> str:
         return f"forbidden: {what}: {api_message(err)} (ask for RBAC access, or pick -n)"
     if status == 401:
         return f"unauthorized: {what}: the kubeconfig's credentials were refused"
+    if status == 404 and not _names_an_object(err):
+        return (
+            f"{what}: the cluster has no SFTJob API ({operator_api.PLURAL}."
+            f"{operator_api.GROUP}): install the operator and its CRD (helm install ... "
+            "charts/sftjob-operator), or pick the cluster with --context"
+        )
     if status == 404:
         return f"not found: {what}: {api_message(err)}"
     return f"{what}: {api_message(err)}"
+
+
+def _names_an_object(err: Any) -> bool:
+    """Whether a 404 is about one object (its Status names it), not about the resource
+    type (an API the cluster does not serve)."""
+    try:
+        details = json.loads(err.body).get("details") or {}
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return bool(details.get("name"))
+
+
+def answer(body: Any, kind: str, what: str) -> dict[str, Any]:
+    """An API answer, checked to be the object asked for: a proxy's login page or a wrong
+    server URL answers 200 with HTML, which the client hands back as text."""
+    if isinstance(body, dict) and body.get("kind") == kind:
+        return body
+    got = type(body).__name__ if not isinstance(body, dict) else f"kind {body.get('kind')}"
+    raise KubeError(
+        f"{what}: the server did not answer as a Kubernetes API server (a {kind} was "
+        f"expected, it sent {got}); check the kubeconfig's server URL"
+    )
 
 
 @contextmanager
@@ -181,10 +314,10 @@ def get_job(kube: Kube, name: str, namespace: str | None = None) -> dict[str, An
                 **operator_api.resource(), namespace=ns, name=name
             )
         except ApiException as err:
-            if err.status == 404 and "sftjobs" in api_message(err):
+            if err.status == 404 and _names_an_object(err):
                 raise KubeError(f'sftjob "{name}" not found in namespace "{ns}"') from None
             raise
-    return body
+    return answer(body, operator_api.KIND, f"sftjob {name} in namespace {ns}")
 
 
 def list_jobs(kube: Kube, all_namespaces: bool) -> list[dict[str, Any]]:
@@ -196,6 +329,7 @@ def list_jobs(kube: Kube, all_namespaces: bool) -> list[dict[str, Any]]:
             listed = kube.custom.list_namespaced_custom_object(
                 **operator_api.resource(), namespace=kube.namespace
             )
+    listed = answer(listed, f"{operator_api.KIND}List", f"list sftjobs in {where}")
     items: list[dict[str, Any]] = listed.get("items") or []
     return sorted(items, key=lambda j: (j["metadata"]["namespace"], j["metadata"]["name"]))
 

@@ -248,7 +248,7 @@ EPILOG = """Examples:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
-@click.argument("name")
+@k8s.job_name_argument()
 @click.option("-f", "--follow", is_flag=True, help="Follow, across restarts, until it ends.")
 @click.option("--rank", type=click.IntRange(min=0), help="The node rank to show (default 0).")
 @click.option("--all-ranks", is_flag=True, help="Every rank, each line prefixed.")
@@ -270,14 +270,11 @@ def logs(
     def pick(pods: list[Pod]) -> list[Pod]:
         return select(pods, rank, all_ranks)
 
-    try:
-        if follow and attempt is None:
-            follow_attempts(source, job, chosen, pick)
-            return
-        pods = pick(list_pods(kube, name, job["metadata"]["namespace"], chosen))
-        if not pods:
-            which = "any rank" if all_ranks else f"rank {rank or 0}"
-            raise k8s.KubeError(f'sftjob "{name}" has no pod of {which} in attempt {chosen}')
-        stream_pods(source, pods, follow)
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None  # as a shell reports an interrupted command
+    if follow and attempt is None:
+        follow_attempts(source, job, chosen, pick)
+        return
+    pods = pick(list_pods(kube, name, job["metadata"]["namespace"], chosen))
+    if not pods:
+        which = "any rank" if all_ranks else f"rank {rank or 0}"
+        raise k8s.KubeError(f'sftjob "{name}" has no pod of {which} in attempt {chosen}')
+    stream_pods(source, pods, follow)

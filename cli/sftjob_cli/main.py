@@ -33,12 +33,16 @@ the command kubectl-sftjob."""
 class Commands(click.Group):
     """The commands, with a last guard: an OSError no command expected (standard output on
     a full disk, say) is one line and exit 1, not a traceback. Standard output is flushed
-    here, so that its error is seen while it can still be reported."""
+    here, so that its error is seen while it can still be reported. Ctrl-C ends any command
+    with 130, as a shell reports an interrupted one (click's own is "Aborted!" and 1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()
+        except KeyboardInterrupt:
+            click.echo(err=True)
+            raise SystemExit(130) from None
         except OSError as err:
             if err.errno == errno.EPIPE:
                 raise  # click's own handling: a reader that went away (`| head`)

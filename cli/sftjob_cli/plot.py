@@ -91,7 +91,7 @@ def restart_marks(events: Sequence[Mapping[str, Any]]) -> list[int]:
     epilog="Examples:\n\n\b\n  sftjob plot tiny-cpu             # a text chart\n"
     "  sftjob plot tiny-cpu -o loss.png",
 )
-@click.argument("name")
+@k8s.job_name_argument()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="PNG file.")
 @k8s.cluster_options
 def plot(name: str, output: Path | None, **target: Any) -> None:

@@ -55,8 +55,9 @@ def in_namespace(job: Mapping[str, Any], default: str) -> dict[str, Any]:
 
 def apply(kube: k8s.Kube, job: Mapping[str, Any], *, dry_run: bool = False) -> None:
     meta = job["metadata"]
-    with k8s.user_errors(f"apply sftjob {meta['name']} in namespace {meta['namespace']}"):
-        kube.custom.patch_namespaced_custom_object(
+    what = f"apply sftjob {meta['name']} in namespace {meta['namespace']}"
+    with k8s.user_errors(what):
+        applied = kube.custom.patch_namespaced_custom_object(
             **operator_api.resource(),
             namespace=meta["namespace"],
             name=meta["name"],
@@ -66,6 +67,7 @@ def apply(kube: k8s.Kube, job: Mapping[str, Any], *, dry_run: bool = False) -> N
             _content_type="application/apply-patch+yaml",
             **({"dry_run": "All"} if dry_run else {}),
         )
+    k8s.answer(applied, operator_api.KIND, what)
     if not dry_run:
         click.echo(f"sftjob.{operator_api.GROUP}/{meta['name']} serverside-applied")
 
@@ -99,10 +101,7 @@ def submit(file: str, wait: bool, interval: float, **target: Any) -> None:
     def fetch() -> list[dict[str, Any]]:
         return [k8s.get_job(kube, j["metadata"]["name"], j["metadata"]["namespace"]) for j in jobs]
 
-    try:
-        final = get_command.watch(fetch, interval=interval, until=get_command.finished)
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    final = get_command.watch(fetch, interval=interval, until=get_command.finished)
     for job in final:
         st = views.status_of(job)
         click.echo(

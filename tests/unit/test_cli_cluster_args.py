@@ -173,23 +173,20 @@ def test_delete_says_when_storage_outlives_the_job_anyway() -> None:
     assert delete.storage_note(spec(size="1Gi")) is None
 
 
-def test_keep_storage_takes_only_the_jobs_owner_reference_off_the_claim() -> None:
-    from types import SimpleNamespace as NS
-
-    refs = [NS(api_version="sftjob.dev/v1alpha1", kind="SFTJob", name="tiny", uid="u1"),
-            NS(api_version="v1", kind="Other", name="o", uid="u2")]  # fmt: skip
-    patched: list[Any] = []
-    core = NS(
-        read_namespaced_persistent_volume_claim=lambda name, ns: NS(
-            metadata=NS(owner_references=refs)
-        ),
-        patch_namespaced_persistent_volume_claim=lambda *args: patched.append(args),
-    )
-    fake = NS(core=core)
-    job = {"metadata": {"name": "tiny", "namespace": "ns", "uid": "u1"}}
-    assert delete.keep_claim(fake, job) == "persistentvolumeclaim/tiny-output kept"
-    assert patched == [("tiny-output", "ns", {"metadata": {"ownerReferences": [
-        {"apiVersion": "v1", "kind": "Other", "name": "o", "uid": "u2"}]}})]  # fmt: skip
+def test_keep_storage_patch_takes_only_the_jobs_owner_reference_off_the_claim() -> None:
+    job_ref = {"apiVersion": "sftjob.dev/v1alpha1", "kind": "SFTJob", "name": "t", "uid": "u1"}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u2"}
+    claim = {"metadata": {"resourceVersion": "7", "ownerReferences": [job_ref, other]}}
+    test = {"op": "test", "path": "/metadata/resourceVersion", "value": "7"}
+    assert delete.detach_patch(claim, "u1") == [
+        test,
+        {"op": "replace", "path": "/metadata/ownerReferences", "value": [other]},
+    ]
+    alone = {"metadata": {"resourceVersion": "7", "ownerReferences": [job_ref]}}
+    assert delete.detach_patch(alone, "u1") == [
+        test,
+        {"op": "remove", "path": "/metadata/ownerReferences"},
+    ]
 
 
 @pytest.mark.parametrize("command", ["get", "describe x"])
@@ -314,3 +311,81 @@ def test_submit_says_what_is_wrong_with_its_file_before_it_connects(tmp_path: Pa
     result = invoke("submit", str(bad), "--kubeconfig", str(tmp_path / "none"))
     assert result.exit_code == 1, result.output
     assert f"{bad}: not valid YAML" in result.output and "kubeconfig" not in result.output
+
+
+@pytest.mark.parametrize("command", ["delete", "describe", "logs", "plot", "get"])
+@pytest.mark.parametrize("name", ["", ".", "Tiny_Job"])
+def test_a_name_that_is_not_an_sftjob_name_is_a_usage_error(
+    command: str, name: str, tmp_path: Path
+) -> None:
+    """An empty name (an unset shell variable) or `.` addresses the collection: DELETE
+    there deletes every job."""
+    result = invoke(command, name, "--kubeconfig", str(kubeconfig(tmp_path)))
+    assert result.exit_code == 2 and "is not an SFTJob name" in result.output, result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308"])
+def test_an_interval_that_is_no_number_of_seconds_is_a_usage_error(value: str) -> None:
+    result = invoke("get", "-w", "--interval", value)
+    assert result.exit_code == 2 and "--interval" in result.output, result.output
+
+
+def test_an_answer_that_is_not_the_object_asked_for_is_one_line() -> None:
+    """A proxy's login page answers 200 with HTML, which the client returns as text."""
+    assert kube.answer({"kind": "SFTJob"}, "SFTJob", "get") == {"kind": "SFTJob"}
+    with pytest.raises(
+        KubeError, match=r"did not answer as a Kubernetes API server .* it sent str"
+    ):
+        kube.answer("<html>login</html>", "SFTJob", "get sftjob tiny")
+    with pytest.raises(KubeError, match="it sent kind SFTJobList"):
+        kube.answer({"kind": "SFTJobList"}, "SFTJob", "get sftjob x")
+
+
+def test_a_404_without_an_object_means_the_cluster_has_no_sftjob_api() -> None:
+    missing_type = ApiException(status=404, reason="Not Found")
+    missing_type.body = "404 page not found"
+    assert "the cluster has no SFTJob API (sftjobs.sftjob.dev)" in kube.describe_error(
+        missing_type, "list sftjobs"
+    )
+    missing_job = ApiException(status=404, reason="Not Found")
+    missing_job.body = (
+        '{"message": "sftjobs.sftjob.dev \\"x\\" not found", "details": {"name": "x"}}'
+    )
+    assert kube.describe_error(missing_job, "get").startswith("not found: get: sftjobs")
+
+
+def test_context_picks_one_where_current_context_is_unset(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    del config["current-context"]
+    path.write_text(yaml.safe_dump(config))
+    assert kube.connect(str(path), "dev", None).namespace == "team"
+    result = invoke("get", "--kubeconfig", str(path))
+    assert result.exit_code == 1 and "current-context" in result.output
+
+
+def test_a_failing_credential_plugin_is_said_instead_of_a_refusal(tmp_path: Path) -> None:
+    """The client logs the plugin's failure and sends the request without credentials."""
+    path = kubeconfig(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                 "command": str(tmp_path / "no-such-auth-plugin"), "interactiveMode": "Never"}
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
+    result = invoke("get", "--kubeconfig", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: the kubeconfig's credential plugin failed: ")
+    assert "ERROR:root" not in result.output and result.output.count("\n") == 1
+
+
+def test_in_a_pod_without_a_kubeconfig_the_service_account_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    result = invoke("get")  # this machine has no ServiceAccount token: named, one line
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "Service token file does not exist" in result.output or "token" in result.output

@@ -152,7 +152,8 @@ def test_the_evaluation_splits_columns_are_checked_too(monkeypatch: Any) -> None
         dataset_name="org/data", dataset_train_split="train", dataset_test_split="test"
     )
     training = SimpleNamespace(deepspeed=None, chat_template_path=None, dataset_kwargs=None,
-                               dataset_text_field="text", eval_strategy="steps")  # fmt: skip
+                               dataset_text_field="text", eval_strategy="steps",
+                               completion_only_loss=None, assistant_only_loss=False)  # fmt: skip
     model = SimpleNamespace(model_name_or_path="Qwen/Qwen2.5-0.5B")
     said = r"the `test` split of org/data \(the evaluation data\) has the columns `question`"
     with pytest.raises(ConfigError, match=said):
