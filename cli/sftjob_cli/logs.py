@@ -94,11 +94,11 @@ def split_lines(pending: bytes, chunk: bytes) -> tuple[list[str], bytes]:
     return [visible(line) for line in lines], rest
 
 
-def api_lines(kube: k8s.Kube, pod: Pod, follow: bool) -> Iterator[str]:
+def api_lines(kube: k8s.Kube, pod: Pod, follow: bool, tail: int | None = None) -> Iterator[str]:
     with k8s.user_errors(f"logs of pod {pod.name}"):
         response = kube.core.read_namespaced_pod_log(
             pod.name, pod.namespace, container=operator_api.CONTAINER, follow=follow,
-            _preload_content=False,
+            _preload_content=False, **({} if tail is None else {"tail_lines": tail}),
         )  # fmt: skip
     pending = b""
     for chunk in response.stream(4096):
@@ -108,14 +108,21 @@ def api_lines(kube: k8s.Kube, pod: Pod, follow: bool) -> Iterator[str]:
         yield visible(pending)
 
 
-def file_lines(path: Path, follow: bool, finished: Callable[[], bool]) -> Iterator[str]:
-    """The node agent's log file; followed until the pod has finished and all is read."""
+def file_lines(
+    path: Path, follow: bool, finished: Callable[[], bool], tail: int | None = None
+) -> Iterator[str]:
+    """The node agent's log file (its last `tail` lines, then what follows); followed until
+    the pod has finished and all is read."""
     while not path.exists():
         if not follow or finished():
             return
         time.sleep(POLL_S)
     with path.open("rb") as fh:
         pending = b""
+        if tail is not None:  # the unfinished last line counts, as kubectl's --tail has it
+            lines, rest = split_lines(b"", fh.read())
+            whole = lines + ([visible(rest)] if rest else [])
+            yield from whole[max(0, len(whole) - tail) :] if tail else []
         while True:
             chunk = fh.read(65536)
             if chunk:
@@ -137,11 +144,11 @@ class Source:
         self.agent_dir = Path(agent_dir) if agent_dir else None
         self.closed = False
 
-    def lines(self, pod: Pod, follow: bool) -> Iterator[str]:
+    def lines(self, pod: Pod, follow: bool, tail: int | None = None) -> Iterator[str]:
         if self.agent_dir is None:
-            return api_lines(self.kube, pod, follow)
+            return api_lines(self.kube, pod, follow, tail)
         path = self.agent_dir / "logs" / pod.namespace / pod.name / f"{operator_api.CONTAINER}.log"
-        return file_lines(path, follow, lambda: self.closed or self.pod_finished(pod))
+        return file_lines(path, follow, lambda: self.closed or self.pod_finished(pod), tail)
 
     def close(self) -> None:
         """End the streams still open: their connections are closed under them."""
@@ -164,7 +171,7 @@ class Source:
 STOP_WAIT_S = 5.0
 
 
-def stream_pods(source: Source, pods: Sequence[Pod], follow: bool) -> None:
+def stream_pods(source: Source, pods: Sequence[Pod], follow: bool, tail: int | None = None) -> None:
     """Print the pods' lines, prefixed, as they come (one reader thread per pod). When one
     stream fails, the others are closed and ended before the error is raised: a thread
     left inside a network read when the interpreter exits can abort it."""
@@ -173,7 +180,7 @@ def stream_pods(source: Source, pods: Sequence[Pod], follow: bool) -> None:
 
     def read(pod: Pod) -> None:
         try:
-            for line in source.lines(pod, follow):
+            for line in source.lines(pod, follow, tail):
                 if stop.is_set():
                     return
                 lines.put(pod.prefix + line)
@@ -204,28 +211,42 @@ def stream_pods(source: Source, pods: Sequence[Pod], follow: bool) -> None:
             click.echo(item)
 
 
+def waiting(status: Mapping[str, Any], attempt: int) -> str:
+    """What the job is doing while its pods are not running yet (queued, pending)."""
+    phase = status.get("phase") or "Pending"
+    message = f": {status['message']}" if status.get("message") else ""
+    return f"attempt {attempt} has no running pod yet (phase {phase}{message})"
+
+
 def wait_for_pods(
     kube: k8s.Kube, job: str, ns: str, attempt: int, pick: Callable[[list[Pod]], list[Pod]]
 ) -> list[Pod]:
-    """The attempt's chosen pods once they run (or finished); [] when the job finished."""
+    """The attempt's chosen pods once they run (or finished); [] when the job finished.
+    While it waits, what the job is doing is said on stderr, each time it changes."""
+    said = ""
     while True:
         pods = pick(list_pods(kube, job, ns, attempt))
         if pods and all(p.phase != "Pending" for p in pods):
             return pods
-        body = k8s.get_job(kube, job, ns)
-        if views.status_of(body).get("phase") in operator_api.FINAL_PHASES:
+        st = views.status_of(k8s.get_job(kube, job, ns))
+        if st.get("phase") in operator_api.FINAL_PHASES:
             return pods
+        if (note := waiting(st, attempt)) != said:
+            click.echo(f"waiting: {note}", err=True)
+            said = note
         time.sleep(POLL_S)
 
 
-def follow_attempts(source: Source, job: Mapping[str, Any], first: int, pick: Any) -> None:
+def follow_attempts(
+    source: Source, job: Mapping[str, Any], first: int, pick: Any, tail: int | None = None
+) -> None:
     kube, meta = source.kube, job["metadata"]
     name, ns = meta["name"], meta["namespace"]
     attempt = first
     while True:
         pods = wait_for_pods(kube, name, ns, attempt, pick)
         if pods:
-            stream_pods(source, pods, follow=True)
+            stream_pods(source, pods, follow=True, tail=tail if attempt == first else None)
         st = views.status_of(k8s.get_job(kube, name, ns))
         while (
             st.get("attempt", attempt) <= attempt
@@ -244,7 +265,8 @@ EPILOG = """Examples:
 \b
   sftjob logs tiny-cpu                  # rank 0 of the current attempt
   sftjob logs two-nodes --all-ranks -f  # every rank, following across restarts
-  sftjob logs tiny-cpu --attempt 1      # the first attempt's rank 0"""
+  sftjob logs tiny-cpu --attempt 1      # the first attempt's rank 0
+  sftjob logs tiny-cpu --tail 20 -f     # the last 20 lines, then follow"""
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
@@ -253,10 +275,13 @@ EPILOG = """Examples:
 @click.option("--rank", type=click.IntRange(min=0), help="The node rank to show (default 0).")
 @click.option("--all-ranks", is_flag=True, help="Every rank, each line prefixed.")
 @click.option("--attempt", type=click.IntRange(min=1), help="An attempt (default: current).")
+@click.option(
+    "--tail", type=click.IntRange(min=0), help="Only the last N lines of each pod (then follow)."
+)
 @k8s.cluster_options
 def logs(
     name: str, follow: bool, rank: int | None, all_ranks: bool, attempt: int | None,
-    **target: Any,
+    tail: int | None, **target: Any,
 ) -> None:  # fmt: skip
     """Print the trainer logs of an SFTJob, each line prefixed with its rank and node."""
     if rank is not None and all_ranks:
@@ -271,10 +296,11 @@ def logs(
         return select(pods, rank, all_ranks)
 
     if follow and attempt is None:
-        follow_attempts(source, job, chosen, pick)
+        follow_attempts(source, job, chosen, pick, tail)
         return
     pods = pick(list_pods(kube, name, job["metadata"]["namespace"], chosen))
     if not pods:
         which = "any rank" if all_ranks else f"rank {rank or 0}"
-        raise k8s.KubeError(f'sftjob "{name}" has no pod of {which} in attempt {chosen}')
-    stream_pods(source, pods, follow)
+        why = waiting(views.status_of(job), chosen) if chosen == current else "it is gone"
+        raise k8s.KubeError(f'sftjob "{name}" has no pod of {which} in attempt {chosen}: {why}')
+    stream_pods(source, pods, follow, tail)

@@ -67,7 +67,8 @@ def apply(kube: k8s.Kube, job: Mapping[str, Any], *, dry_run: bool = False) -> N
             _content_type="application/apply-patch+yaml",
             **({"dry_run": "All"} if dry_run else {}),
         )
-    k8s.answer(applied, operator_api.KIND, what)
+    if applied is not None:  # the client returns None for 201 Created (not in its map)
+        k8s.answer(applied, operator_api.KIND, what)
     if not dry_run:
         click.echo(f"sftjob.{operator_api.GROUP}/{meta['name']} serverside-applied")
 

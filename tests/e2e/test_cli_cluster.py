@@ -166,6 +166,9 @@ def check_logs_of_two_ranks(devcluster: Any, namespace: str, local_node: Path) -
     one = sftjob("logs", "cli-two", "-n", namespace, "--rank", "1", "--attempt", "1", env=env)
     assert one.returncode == 0 and one.stdout.startswith("[rank 1 local-cpu] "), one
     assert "[rank 0 " not in one.stdout
+    last = sftjob("logs", "cli-two", "-n", namespace, "--all-ranks", "--tail", "2", env=env)
+    assert last.returncode == 0 and len(last.stdout.splitlines()) == 4, last
+    assert "rank 1/2 finished at step 30" in last.stdout, last.stdout
 
 
 def check_plot(namespace: str, tmp_path: Path) -> None:

@@ -68,22 +68,6 @@ def test_keep_storage_detaches_only_the_jobs_reference_from_a_claim_of_two_owner
     assert [r["uid"] for r in kept["metadata"]["ownerReferences"]] == [other["metadata"]["uid"]]
 
 
-def test_keep_storage_of_a_job_without_a_claim_yet_deletes_the_job(
-    devcluster: Any, crd: None, namespace: str
-) -> None:
-    """A queued job has no claim: before, the delete stopped at the missing claim."""
-    devcluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(sftjob("queued", namespace, suspend=True, storage={"size": "1Gi"})),
-    )
-    result = delete(devcluster, namespace, "queued", "--keep-storage")
-    assert result.exit_code == 0, result.output
-    assert "persistentvolumeclaim/queued-output does not exist: nothing to keep" in result.output
-    wait_for("the SFTJob to be gone", lambda: get_sft(devcluster, namespace, "queued") is None)
-
-
 @pytest.mark.parametrize("name", ["", "."])
 def test_a_name_that_would_address_every_job_is_a_usage_error(
     devcluster: Any, crd: None, namespace: str, name: str

@@ -115,6 +115,19 @@ def test_log_files_are_read_whole_lines(tmp_path: Path) -> None:
         "one", " 50%|# | 15/30", "two", "three"
     ]  # fmt: skip
     assert list(logs.file_lines(tmp_path / "none", follow=True, finished=lambda: True)) == []
+    # --tail: the last lines of what is there (the unfinished last one counts)
+    assert list(logs.file_lines(path, follow=False, finished=lambda: True, tail=2)) == [
+        "two", "three"
+    ]  # fmt: skip
+    assert list(logs.file_lines(path, follow=False, finished=lambda: True, tail=0)) == []
+
+
+def test_a_job_without_running_pods_says_what_it_is_doing() -> None:
+    queued = {"phase": "Queued", "message": "waiting for quota in LocalQueue team-a"}
+    assert logs.waiting(queued, 1) == (
+        "attempt 1 has no running pod yet (phase Queued: waiting for quota in LocalQueue team-a)"
+    )
+    assert logs.waiting({}, 2) == "attempt 2 has no running pod yet (phase Pending)"
 
 
 def test_submit_reads_the_sftjobs_with_a_namespace(tmp_path: Path) -> None:
@@ -189,6 +202,20 @@ def test_keep_storage_patch_takes_only_the_jobs_owner_reference_off_the_claim() 
     ]
 
 
+def test_keep_storage_of_a_job_without_a_claim_yet_has_nothing_to_keep() -> None:
+    """A queued job has made no claim: before, the delete stopped there."""
+    from types import SimpleNamespace as NS
+
+    def missing(name: str, namespace: str) -> Any:
+        raise ApiException(status=404, reason="Not Found")
+
+    fake = NS(core=NS(read_namespaced_persistent_volume_claim=missing))
+    job = {"metadata": {"name": "queued", "namespace": "ns", "uid": "u1"}}
+    assert delete.keep_claim(fake, job) == (  # type: ignore[arg-type]
+        "persistentvolumeclaim/queued-output does not exist: nothing to keep"
+    )
+
+
 @pytest.mark.parametrize("command", ["get", "describe x"])
 def test_a_kubeconfig_that_is_not_yaml_is_one_line_naming_it(command: str, tmp_path: Path) -> None:
     broken = tmp_path / "broken.kubeconfig"
@@ -230,7 +257,7 @@ class StalledAndFailingSource:
         self.closed = threading.Event()
         self.ended = threading.Event()
 
-    def lines(self, pod: logs.Pod, follow: bool) -> Any:
+    def lines(self, pod: logs.Pod, follow: bool, tail: int | None = None) -> Any:
         if pod.rank == 1:
             raise kube.KubeError("logs of pod p-1: the node's kubelet cannot be reached")
         try:
