@@ -329,6 +329,30 @@ def test_values_schema_names_a_bad_namespace(helm: Path) -> None:
     assert "watchNamespaces" in out.stderr and "Team_A" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        # the operator refuses these at start-up: the pod would crash-loop
+        (
+            {"leaderElection": {"renewDeadlineSeconds": 20}},
+            "retryPeriodSeconds (2) < renewDeadline",
+        ),
+        ({"livenessPort": 8081}, "livenessPort and metrics.port are both 8081"),
+    ],
+)
+def test_values_the_operator_cannot_start_with_fail_the_install(
+    helm: Path, values: dict[str, Any], said: str
+) -> None:
+    out = run_helm(helm, "template", "r", str(CHART), *set_args(values), check=False)
+    assert out.returncode != 0 and said in out.stderr, out.stderr
+
+
+def test_a_long_release_name_keeps_the_metrics_service_name_a_dns_label(helm: Path) -> None:
+    docs = template(helm, "ml-platform-fine-tuning-production-eu-west1", "x", {})
+    (service,) = [d for d in of_kind(docs, "Service") if d["metadata"]["name"].endswith("-metrics")]
+    assert len(service["metadata"]["name"]) <= 63
+
+
 # -- against the devcluster -------------------------------------------------------
 
 
