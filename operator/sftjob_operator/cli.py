@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             stop_flag=stop,
         )
 
-    sys.exit(asyncio.run(run_elected(options.election, options.liveness, operate)))
+    sys.exit(asyncio.run(run_elected(options.election, options.liveness, operate, options.metrics)))
 
 
 if __name__ == "__main__":

@@ -89,6 +89,21 @@ def _by_request(counts: Mapping[str, int]) -> list[tuple[dict[str, str], float]]
     return out
 
 
+def leader_family(leading: bool) -> list[str]:
+    """Whether this replica reconciles: a standby answers a scrape with this alone, so that
+    every replica of the metrics Service is up to Prometheus."""
+    return _family(
+        "sftjob_operator_leader",
+        "gauge",
+        "1 on the replica that holds the leader election Lease and reconciles, 0 on a standby.",
+        [({}, 1.0 if leading else 0.0)],
+    )
+
+
+def standby_exposition() -> str:
+    return "\n".join(leader_family(False)) + "\n"
+
+
 def exposition(jobs: Iterable[JobSample], counters: OperatorCounters) -> str:
     ordered = sorted(jobs, key=lambda j: (j.namespace, j.name))
     by_phase: Counter[tuple[str, str]] = Counter(
@@ -145,4 +160,5 @@ def exposition(jobs: Iterable[JobSample], counters: OperatorCounters) -> str:
         "Failed attempts to create an SFTJob's children (quota, admission, conflicts).",
         [({}, float(counters.create_failures))],
     )
+    lines += leader_family(True)
     return "\n".join(lines) + "\n"

@@ -532,6 +532,18 @@ def test_operator_runs_with_only_the_charts_rbac(
         wait_for(
             "the metrics to count one Succeeded job", lambda: operator.scrape().get(succeeded) == 1
         )
+        assert operator.scrape()["sftjob_operator_leader"] == 1
+        # A second replica stands by: it answers a scrape too (the metrics Service selects
+        # every replica), with the leader gauge at 0 and no job series.
+        container = container_of(installed.docs)
+        args = ["standby" if a == "$(POD_NAME)" else a for a in container["args"]]
+        standby = ChartOperator(kubeconfig, tmp_path / "standby", {**container, "args": args})
+        (tmp_path / "standby").mkdir()
+        standby.start()
+        try:
+            assert standby.scrape() == {"sftjob_operator_leader": 0}
+        finally:
+            standby.stop()
     finally:
         operator.stop()
     denied = denials(operator.log.read_text())

@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from sftjob_operator import k8s
+from sftjob_operator import k8s, metrics_server
+from sftjob_operator.metrics import standby_exposition
 from sftjob_operator.metrics_server import listen_address
 
 from .lease import (
@@ -151,10 +152,20 @@ async def serve_standby_liveness(url: str) -> web.AppRunner:
     return runner
 
 
+async def serve_standby(liveness: str | None, metrics: str | None) -> list[web.AppRunner]:
+    """What a standby answers: the liveness probe, and a scrape with the leader gauge at 0
+    (the metrics Service selects every replica; one that refused would be a target down)."""
+    runners = [await serve_standby_liveness(liveness)] if liveness else []
+    if metrics:
+        runners.append(await metrics_server.serve(metrics, standby_exposition))
+    return runners
+
+
 async def run_elected(
     election: Election,
     liveness: str | None,
     operate: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+    metrics: str | None = None,
 ) -> int:
     """Stand by until the Lease is ours, then run `operate(stop_flag)` while renewing it.
     Returns the process exit code: 0 after a clean stop (the Lease released), EXIT_LOST
@@ -166,13 +177,13 @@ async def run_elected(
     api = await k8s.Api.connect(connections=2)
     elector = LeaseElector(api, election)
     try:
-        standby = await serve_standby_liveness(liveness) if liveness else None
+        standby = await serve_standby(liveness, metrics)
         acquiring = asyncio.create_task(elector.acquire())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        if standby is not None:
-            await standby.cleanup()
+        for runner in standby:  # the leader's own servers take the ports over
+            await runner.cleanup()
         if not acquiring.done():
             acquiring.cancel()
             return 0
