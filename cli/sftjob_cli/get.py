@@ -25,7 +25,7 @@ from sftjob_cli import kube as k8s
 from sftjob_cli import operator_api, views
 
 Jobs = list[dict[str, Any]]
-OUTPUTS = ("wide", "yaml", "json")
+OUTPUTS = ("wide", "yaml", "json", "name")
 
 
 def rich_table(
@@ -76,6 +76,12 @@ def fetcher(kube: k8s.Kube, name: str | None, all_namespaces: bool) -> Callable[
 def print_once(jobs: Jobs, output: str | None, all_namespaces: bool, single: bool) -> None:
     if output in ("yaml", "json"):
         click.echo(document(jobs, output, single), nl=False)
+        return
+    if output == "name":  # as kubectl's -o name, for xargs and loops
+        for job in jobs:
+            click.echo(
+                f"{operator_api.KIND.lower()}.{operator_api.GROUP}/{job['metadata']['name']}"
+            )
         return
     if not jobs:
         click.echo("No resources found.", err=True)
@@ -158,7 +164,7 @@ EPILOG = """Examples:
 @k8s.job_name_argument(required=False)
 @click.option("-w", "--watch", "follow", is_flag=True, help="Keep watching (Ctrl-C to stop).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List the jobs of every namespace.")
-@click.option("-o", "--output", type=click.Choice(OUTPUTS), help="wide, yaml or json.")
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), help="wide, yaml, json or name.")
 @k8s.interval_option("-w")
 @k8s.cluster_options
 def get(
@@ -173,6 +179,6 @@ def get(
     if not follow:
         print_once(fetch(), output, all_namespaces, single=bool(name))
         return
-    if output in ("yaml", "json"):
+    if output in ("yaml", "json", "name"):
         raise click.UsageError("-w shows the table; use -o wide or no -o with it")
     watch(fetch, wide=output == "wide", all_namespaces=all_namespaces, interval=interval)

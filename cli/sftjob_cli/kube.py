@@ -252,7 +252,8 @@ def describe_error(err: Any, what: str) -> str:
     """One line for an ApiException met while doing `what`."""
     status = getattr(err, "status", None)
     if status == 403:
-        return f"forbidden: {what}: {api_message(err)} (ask for RBAC access, or pick -n)"
+        hint = "ask for RBAC access" + ("" if "all namespaces" in what else ", or pick -n")
+        return f"forbidden: {what}: {api_message(err)} ({hint})"
     if status == 401:
         return f"unauthorized: {what}: the kubeconfig's credentials were refused"
     if status == 404 and not _names_an_object(err):
@@ -291,6 +292,8 @@ def answer(body: Any, kind: str, what: str) -> dict[str, Any]:
 @contextmanager
 def user_errors(what: str) -> Iterator[None]:
     """Turn the cluster's answers and connection failures into one KubeError line."""
+    from ssl import SSLError
+
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
@@ -300,6 +303,11 @@ def user_errors(what: str) -> Iterator[None]:
         raise KubeError(describe_error(err, what)) from None
     except (OSError, HTTPError) as err:
         reason = getattr(err, "reason", None) or err
+        if isinstance(reason, SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
+            raise KubeError(
+                f"the cluster's certificate is not trusted ({reason}); check the kubeconfig's "
+                "certificate-authority-data and server URL"
+            ) from None
         raise KubeError(f"cannot reach the cluster: {reason}") from None
 
 
@@ -344,13 +352,12 @@ def job_events(kube: Kube, name: str, namespace: str) -> list[dict[str, Any]]:
 
 
 def job_events_if_readable(kube: Kube, name: str, namespace: str) -> list[dict[str, Any]]:
-    """job_events, or none (with a note on stderr) where this user may not list Events:
-    what the SFTJob itself says is still worth showing."""
+    """job_events, or none (with a note on stderr) where they cannot be read (this user may
+    not list Events, a passing server error): what the SFTJob itself says is still worth
+    showing."""
     try:
         return job_events(kube, name, namespace)
     except KubeError as err:
-        if "forbidden" not in str(err).lower():
-            raise
         click.echo(f"note: {err}; shown without Events", err=True)
         return []
 

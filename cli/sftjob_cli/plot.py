@@ -86,13 +86,23 @@ def restart_marks(events: Sequence[Mapping[str, Any]]) -> list[int]:
     return [step for _, step in views.restarts(events) if step is not None]
 
 
+def _png(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Checked before anything is asked of the cluster."""
+    if value is not None and value.suffix.lower() != ".png":
+        raise click.BadParameter(f"{value}: write a .png file name", ctx, param)
+    return value
+
+
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Examples:\n\n\b\n  sftjob plot tiny-cpu             # a text chart\n"
     "  sftjob plot tiny-cpu -o loss.png",
 )
 @k8s.job_name_argument()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="PNG file.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), callback=_png,
+    help="PNG file.",
+)  # fmt: skip
 @k8s.cluster_options
 def plot(name: str, output: Path | None, **target: Any) -> None:
     """Plot an SFTJob's loss curve, with its restarts marked."""
@@ -102,8 +112,6 @@ def plot(name: str, output: Path | None, **target: Any) -> None:
     points = views.loss_history(job)
     if not points:
         raise k8s.KubeError(f'sftjob "{name}" has reported no loss yet')
-    if output is not None and output.suffix.lower() != ".png":
-        raise click.BadParameter(f"{output}: write a .png file name", param_hint="-o/--output")
     if output is None:
         click.echo(title(job))
         click.echo("\n".join(text_chart(points, marks)))
@@ -113,5 +121,5 @@ def plot(name: str, output: Path | None, **target: Any) -> None:
     try:
         write_png(job, marks, output)
     except OSError as err:
-        raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
+        raise k8s.KubeError(f"cannot write {output}: {err.strerror or err}") from None
     click.echo(f"wrote {output} ({len(points)} points, {len(marks)} restart(s))", err=True)

@@ -416,3 +416,29 @@ def test_in_a_pod_without_a_kubeconfig_the_service_account_is_used(
     result = invoke("get")  # this machine has no ServiceAccount token: named, one line
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert "Service token file does not exist" in result.output or "token" in result.output
+
+
+def test_plot_checks_its_file_name_before_it_asks_the_cluster(tmp_path: Path) -> None:
+    result = invoke("plot", "tiny", "-o", "loss.svg", "--kubeconfig", str(kubeconfig(tmp_path)))
+    assert result.exit_code == 2 and "write a .png file name" in result.output, result.output
+
+
+def test_get_o_name_prints_what_kubectl_does(capsys: pytest.CaptureFixture[str]) -> None:
+    from sftjob_cli import get
+
+    get.print_once([{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}], "name", False, False)
+    assert capsys.readouterr().out == "sftjob.sftjob.dev/a\nsftjob.sftjob.dev/b\n"
+
+
+def test_an_untrusted_certificate_is_not_an_unreachable_cluster() -> None:
+    import ssl
+
+    from urllib3.exceptions import MaxRetryError
+
+    failed = MaxRetryError(None, "/apis", reason=ssl.SSLError("CERTIFICATE_VERIFY_FAILED"))
+    with pytest.raises(KubeError, match="certificate is not trusted"), kube.user_errors("get"):
+        raise failed
+    denied = ApiException(status=403, reason="Forbidden")
+    assert kube.describe_error(denied, "list sftjobs in all namespaces").endswith(
+        "(ask for RBAC access)"
+    )
