@@ -1,4 +1,4 @@
-"""`sftjob delete NAME [--keep-storage]`: delete an SFTJob; its children go with it
+"""`sftjob delete NAME... [--keep-storage]`: delete SFTJobs; the children of each go with it
 (owner references), the checkpoint claim too unless --keep-storage.
 
 --keep-storage takes the SFTJob's owner reference off the claim the operator made
@@ -78,14 +78,20 @@ def keep_claim(kube: k8s.Kube, job: Mapping[str, Any]) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@k8s.job_name_argument()
+@k8s.job_names_argument()
 @click.option("--keep-storage", is_flag=True, help="Keep the claim with the checkpoints.")
 @k8s.cluster_options
-def delete(name: str, keep_storage: bool, **target: Any) -> None:
-    """Delete an SFTJob and what the operator created for it."""
+def delete(names: tuple[str, ...], keep_storage: bool, **target: Any) -> None:
+    """Delete SFTJobs and what the operator created for them. Every NAME is found before
+    any is deleted, as kubectl does."""
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
-    job = k8s.get_job(kube, name)
-    ns = job["metadata"]["namespace"]
+    jobs = [k8s.get_job(kube, name) for name in dict.fromkeys(names)]
+    for job in jobs:
+        delete_one(kube, job, keep_storage)
+
+
+def delete_one(kube: k8s.Kube, job: Mapping[str, Any], keep_storage: bool) -> None:
+    name, ns = job["metadata"]["name"], job["metadata"]["namespace"]
 
     def delete_job(**dry_run: str) -> None:
         with k8s.user_errors(f"delete sftjob {name} in namespace {ns}"):

@@ -99,6 +99,17 @@ def job_name_argument(required: bool = True) -> Callable[[F], F]:
     return click.argument("name", required=required, callback=_job_name)
 
 
+def job_names_argument() -> Callable[[F], F]:
+    """NAME..., one SFTJob name or more."""
+
+    def names(
+        ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        return tuple(str(_job_name(ctx, param, v)) for v in values)
+
+    return click.argument("names", metavar="NAME...", nargs=-1, required=True, callback=names)
+
+
 def cluster_options(func: F) -> F:
     """-n/--namespace, --context and --kubeconfig, as kubectl has them."""
     func = click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file.")(

@@ -82,13 +82,22 @@ def exit_status(jobs: list[dict[str, Any]]) -> int:
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status with --wait: 0 every job Succeeded, 1 one Failed or was refused.",
 )
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "-f", "--filename", type=click.Path(dir_okay=False, allow_dash=True),
+    help="FILE, as kubectl apply -f takes it.",
+)  # fmt: skip
 @click.option("--wait", is_flag=True, help="Follow the jobs until they finish.")
 @k8s.interval_option("--wait")
 @k8s.cluster_options
-def submit(file: str, wait: bool, interval: float, **target: Any) -> None:
+def submit(
+    file: str | None, filename: str | None, wait: bool, interval: float, **target: Any
+) -> None:
     """Apply the SFTJobs in FILE (server-side apply) and, with --wait, follow them."""
-    read = read_jobs(file, target["namespace"], "")  # a bad file is said before connecting
+    if (file is None) == (filename is None):
+        raise click.UsageError("give the manifest once: as FILE or as -f FILE")
+    path = str(file or filename)
+    read = read_jobs(path, target["namespace"], "")  # a bad file is said before connecting
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
     jobs = [in_namespace(job, kube.namespace) for job in read]
     # Every job through the apiserver's checks first: one refused leaves none applied.

@@ -78,3 +78,17 @@ def test_a_name_that_would_address_every_job_is_a_usage_error(
     result = delete(devcluster, namespace, name)
     assert result.exit_code == 2 and "is not an SFTJob name" in result.output, result.output
     assert get_sft(devcluster, namespace, "stays") is not None
+
+
+def test_several_names_are_each_found_before_any_is_deleted(
+    devcluster: Any, crd: None, namespace: str
+) -> None:
+    for name in ("one", "two"):
+        job = sftjob(name, namespace, suspend=True)
+        devcluster.kubectl("apply", "-f", "-", input=json.dumps(job))
+    missing = delete(devcluster, namespace, "one", "nope", "two")
+    assert missing.exit_code == 1 and 'sftjob "nope" not found' in missing.output
+    assert get_sft(devcluster, namespace, "one") is not None  # nothing deleted
+    result = delete(devcluster, namespace, "one", "two")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("deleted") == 2

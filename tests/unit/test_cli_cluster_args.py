@@ -442,3 +442,13 @@ def test_an_untrusted_certificate_is_not_an_unreachable_cluster() -> None:
     assert kube.describe_error(denied, "list sftjobs in all namespaces").endswith(
         "(ask for RBAC access)"
     )
+
+
+def test_submit_takes_its_file_as_kubectl_apply_does_but_only_once(tmp_path: Path) -> None:
+    none = str(tmp_path / "none")
+    both = invoke("submit", str(EXAMPLE), "-f", str(EXAMPLE), "--kubeconfig", none)
+    assert both.exit_code == 2 and "give the manifest once" in both.output, both.output
+    assert invoke("submit", "--kubeconfig", none).exit_code == 2
+    # -f reads the file like FILE: it is read, then the missing kubeconfig is said
+    alias = invoke("submit", "-f", str(EXAMPLE), "--kubeconfig", none)
+    assert alias.exit_code == 1 and "no usable kubeconfig" in alias.output, alias.output
