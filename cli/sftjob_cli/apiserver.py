@@ -12,13 +12,12 @@ accepted there) and the cost limits of CEL.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sftjob_cli.crd import Crd
-from sftjob_cli.objectmeta import DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE, metadata_errors
+from sftjob_cli.objectmeta import DNS_SUBDOMAIN_MESSAGE, metadata_errors, object_name_problems
 from sftjob_cli.policycheck import Request, applies, denials
 from sftjob_cli.schemacheck import schema_errors
 from sftjob_cli.structural import rule_errors, unknown_fields, with_defaults
@@ -58,11 +57,8 @@ def name_errors(obj: Mapping[str, Any]) -> list[str]:
         ]
     if not name:
         return ["metadata.name: Required value: name or generateName is required", *found]
-    named = []
-    if not isinstance(name, str) or not re.fullmatch(DNS_SUBDOMAIN, name):
-        named.append(f'metadata.name: Invalid value: "{name}": {DNS_SUBDOMAIN_MESSAGE}')
-    if isinstance(name, str) and len(name) > 253:
-        named.append(f'metadata.name: Invalid value: "{name}": must be no more than 253 characters')
+    problems = object_name_problems(name) if isinstance(name, str) else [DNS_SUBDOMAIN_MESSAGE]
+    named = [f'metadata.name: Invalid value: "{name}": {problem}' for problem in problems]
     return [*named, *found]
 
 

@@ -51,6 +51,11 @@ def detach_patch(claim: Mapping[str, Any], uid: str) -> list[dict[str, Any]]:
     return ops
 
 
+# Reads and patches of the claim before giving up: the patch holds only if the claim is
+# still the one read, and a claim being bound changes under it.
+KEEP_TRIES = 3
+
+
 def keep_claim(kube: k8s.Kube, job: Mapping[str, Any]) -> str:
     """Detach the job's own claim, so that deleting the job leaves it; checked on the
     claim the apiserver returns."""
@@ -59,16 +64,22 @@ def keep_claim(kube: k8s.Kube, job: Mapping[str, Any]) -> str:
     meta = job["metadata"]
     name, ns = operator_api.pvc_name(meta["name"]), meta["namespace"]
     with k8s.user_errors(f"keep persistentvolumeclaim {name}"):
-        try:
-            claim = kube.core.read_namespaced_persistent_volume_claim(name, ns)
-        except ApiException as err:
-            if err.status == 404:  # a job still queued has made none
-                return f"persistentvolumeclaim/{name} does not exist: nothing to keep"
-            raise
-        claim = kube.api_client.sanitize_for_serialization(claim)
-        patched = kube.core.patch_namespaced_persistent_volume_claim(
-            name, ns, detach_patch(claim, meta["uid"])
-        )
+        for tries_left in range(KEEP_TRIES - 1, -1, -1):
+            try:
+                claim = kube.core.read_namespaced_persistent_volume_claim(name, ns)
+            except ApiException as err:
+                if err.status == 404:  # a job still queued has made none
+                    return f"persistentvolumeclaim/{name} does not exist: nothing to keep"
+                raise
+            claim = kube.api_client.sanitize_for_serialization(claim)
+            try:
+                patched = kube.core.patch_namespaced_persistent_volume_claim(
+                    name, ns, detach_patch(claim, meta["uid"])
+                )
+                break
+            except ApiException as err:
+                if err.status not in (409, 422) or not tries_left:
+                    raise  # 422: the test of the resourceVersion failed, it changed
     refs = (patched.metadata.owner_references or []) if patched.metadata else []
     if any(r.uid == meta["uid"] for r in refs):
         raise k8s.KubeError(

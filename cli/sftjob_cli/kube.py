@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +20,9 @@ import click
 import yaml
 
 from sftjob_cli import operator_api
-from sftjob_cli.objectmeta import DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE
+from sftjob_cli.objectmeta import object_name_problems
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_NAME = 253
 # Where a pod finds its ServiceAccount's namespace (in-cluster configuration).
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -86,11 +84,9 @@ def _job_name(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     `.` would address the collection, where GET lists every job and DELETE deletes them."""
     if value is None:
         return None
-    if len(value) > MAX_NAME or not re.fullmatch(DNS_SUBDOMAIN, value):
+    if problems := object_name_problems(value):
         shown = "an empty name" if not value else f'"{value}"'
-        raise click.BadParameter(
-            f"{shown} is not an SFTJob name: {DNS_SUBDOMAIN_MESSAGE}", ctx, param
-        )
+        raise click.BadParameter(f"{shown} is not an SFTJob name: {problems[0]}", ctx, param)
     return value
 
 

@@ -119,19 +119,27 @@ def file_lines(
         time.sleep(POLL_S)
     with path.open("rb") as fh:
         pending = b""
-        if tail is not None:  # the unfinished last line counts, as kubectl's --tail has it
-            lines, rest = split_lines(b"", fh.read())
-            whole = lines + ([visible(rest)] if rest else [])
-            yield from whole[max(0, len(whole) - tail) :] if tail else []
+        if tail is not None:
+            # the unfinished last line counts, as kubectl's --tail has it, and is printed
+            # once it is whole
+            lines, pending = split_lines(b"", fh.read())
+            keep = max(0, tail - (1 if pending else 0))
+            yield from lines[len(lines) - keep :] if keep else []
+            if not tail:
+                pending = b""
+        ended = not follow
         while True:
             chunk = fh.read(65536)
             if chunk:
                 lines, pending = split_lines(pending, chunk)
                 yield from lines
                 continue
-            if not follow or finished():
+            if ended:
                 break
-            time.sleep(POLL_S / 2)
+            # what was written before the pod finished is read once more
+            ended = finished()
+            if not ended:
+                time.sleep(POLL_S / 2)
         if pending:
             yield visible(pending)
 
@@ -218,6 +226,16 @@ def waiting(status: Mapping[str, Any], attempt: int) -> str:
     return f"attempt {attempt} has no running pod yet (phase {phase}{message})"
 
 
+def no_pod_reason(status: Mapping[str, Any], chosen: int, current: int) -> str:
+    if chosen > current:
+        return f"the job has not reached attempt {chosen} (it is at attempt {current})"
+    if chosen < current:
+        return "its pods are gone (the next attempt replaced them)"
+    if status.get("phase") in operator_api.FINAL_PHASES:
+        return f"the job is {status['phase']} and its pods are gone"
+    return waiting(status, chosen)
+
+
 def wait_for_pods(
     kube: k8s.Kube, job: str, ns: str, attempt: int, pick: Callable[[list[Pod]], list[Pod]]
 ) -> list[Pod]:
@@ -301,6 +319,8 @@ def logs(
     pods = pick(list_pods(kube, name, job["metadata"]["namespace"], chosen))
     if not pods:
         which = "any rank" if all_ranks else f"rank {rank or 0}"
-        why = waiting(views.status_of(job), chosen) if chosen == current else "it is gone"
-        raise k8s.KubeError(f'sftjob "{name}" has no pod of {which} in attempt {chosen}: {why}')
+        raise k8s.KubeError(
+            f'sftjob "{name}" has no pod of {which} in attempt {chosen}: '
+            + no_pod_reason(views.status_of(job), chosen, current)
+        )
     stream_pods(source, pods, follow, tail)

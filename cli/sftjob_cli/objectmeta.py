@@ -38,6 +38,16 @@ def _invalid(field: str, value: str, detail: str) -> str:
     return f'{field}: Invalid value: "{value}": {detail}'
 
 
+def object_name_problems(name: str) -> list[str]:
+    """What the apiserver says of an object name that is not a DNS subdomain."""
+    found = []
+    if not re.fullmatch(DNS_SUBDOMAIN, name):
+        found.append(DNS_SUBDOMAIN_MESSAGE)
+    if len(name) > MAX_PREFIX:
+        found.append(f"must be no more than {MAX_PREFIX} characters")
+    return found
+
+
 def qualified_name_errors(field: str, key: str) -> list[str]:
     """A label or annotation key: `[prefix/]name`, the prefix a DNS subdomain."""
     prefix, slash, name = key.rpartition("/")

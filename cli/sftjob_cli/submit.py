@@ -96,7 +96,7 @@ def submit(
     """Apply the SFTJobs in FILE (server-side apply) and, with --wait, follow them."""
     if (file is None) == (filename is None):
         raise click.UsageError("give the manifest once: as FILE or as -f FILE")
-    path = str(file or filename)
+    path = str(file if file is not None else filename)
     read = read_jobs(path, target["namespace"], "")  # a bad file is said before connecting
     kube = k8s.connect(target["kubeconfig"], target["context"], target["namespace"])
     jobs = [in_namespace(job, kube.namespace) for job in read]

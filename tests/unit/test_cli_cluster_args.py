@@ -115,11 +115,39 @@ def test_log_files_are_read_whole_lines(tmp_path: Path) -> None:
         "one", " 50%|# | 15/30", "two", "three"
     ]  # fmt: skip
     assert list(logs.file_lines(tmp_path / "none", follow=True, finished=lambda: True)) == []
-    # --tail: the last lines of what is there (the unfinished last one counts)
+    # --tail: the last lines of what is there (the unfinished last one counts, printed once)
     assert list(logs.file_lines(path, follow=False, finished=lambda: True, tail=2)) == [
         "two", "three"
     ]  # fmt: skip
     assert list(logs.file_lines(path, follow=False, finished=lambda: True, tail=0)) == []
+
+
+def test_tail_of_a_followed_file_prints_its_unfinished_line_once_whole(tmp_path: Path) -> None:
+    path = tmp_path / "trainer.log"
+    path.write_bytes(b"one\ntwo\nthr")
+    done = [False]
+
+    def finished() -> bool:
+        with path.open("ab") as out:  # the trainer finishes its line, then the pod ends
+            out.write(b"ee\n")
+        done[0] = True
+        return done[0]
+
+    assert list(logs.file_lines(path, follow=True, finished=finished, tail=2)) == [
+        "two", "three"
+    ]  # fmt: skip
+
+
+def test_an_attempt_without_pods_says_why() -> None:
+    running = {"phase": "Running"}
+    assert logs.no_pod_reason(running, 3, 2) == (
+        "the job has not reached attempt 3 (it is at attempt 2)"
+    )
+    assert "the next attempt replaced them" in logs.no_pod_reason(running, 1, 2)
+    assert logs.no_pod_reason({"phase": "Succeeded"}, 2, 2) == (
+        "the job is Succeeded and its pods are gone"
+    )
+    assert logs.no_pod_reason({"phase": "Queued"}, 1, 1).startswith("attempt 1 has no running")
 
 
 def test_a_job_without_running_pods_says_what_it_is_doing() -> None:
@@ -409,46 +437,30 @@ def test_a_failing_credential_plugin_is_said_instead_of_a_refusal(tmp_path: Path
 def test_in_a_pod_without_a_kubeconfig_the_service_account_is_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from kubernetes.config import incluster_config
+
+    token, ca, own = tmp_path / "token", tmp_path / "ca.crt", tmp_path / "namespace"
+    token.write_text("sa-token")
+    ca.write_text("not checked until a request")
+    own.write_text("team-a\n")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca))
+    monkeypatch.setattr(kube, "SERVICE_ACCOUNT_NAMESPACE", str(own))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
-    result = invoke("get")  # this machine has no ServiceAccount token: named, one line
+    connected = kube.connect(None, None, None)
+    assert (connected.namespace, connected.context) == ("team-a", "in-cluster")
+    assert connected.api_client.configuration.host == "https://10.0.0.1:443"
+    assert kube.connect(None, None, "other").namespace == "other"
+    # no token here: the in-cluster configuration's own reason, in one line
+    token.unlink()
+    result = invoke("get")
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
-    assert "Service token file does not exist" in result.output or "token" in result.output
+    assert "token file does not exist" in result.output.lower()
 
 
-def test_plot_checks_its_file_name_before_it_asks_the_cluster(tmp_path: Path) -> None:
-    result = invoke("plot", "tiny", "-o", "loss.svg", "--kubeconfig", str(kubeconfig(tmp_path)))
-    assert result.exit_code == 2 and "write a .png file name" in result.output, result.output
-
-
-def test_get_o_name_prints_what_kubectl_does(capsys: pytest.CaptureFixture[str]) -> None:
-    from sftjob_cli import get
-
-    get.print_once([{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}], "name", False, False)
-    assert capsys.readouterr().out == "sftjob.sftjob.dev/a\nsftjob.sftjob.dev/b\n"
-
-
-def test_an_untrusted_certificate_is_not_an_unreachable_cluster() -> None:
-    import ssl
-
-    from urllib3.exceptions import MaxRetryError
-
-    failed = MaxRetryError(None, "/apis", reason=ssl.SSLError("CERTIFICATE_VERIFY_FAILED"))
-    with pytest.raises(KubeError, match="certificate is not trusted"), kube.user_errors("get"):
-        raise failed
-    denied = ApiException(status=403, reason="Forbidden")
-    assert kube.describe_error(denied, "list sftjobs in all namespaces").endswith(
-        "(ask for RBAC access)"
-    )
-
-
-def test_submit_takes_its_file_as_kubectl_apply_does_but_only_once(tmp_path: Path) -> None:
-    none = str(tmp_path / "none")
-    both = invoke("submit", str(EXAMPLE), "-f", str(EXAMPLE), "--kubeconfig", none)
-    assert both.exit_code == 2 and "give the manifest once" in both.output, both.output
-    assert invoke("submit", "--kubeconfig", none).exit_code == 2
-    # -f reads the file like FILE: it is read, then the missing kubeconfig is said
-    alias = invoke("submit", "-f", str(EXAMPLE), "--kubeconfig", none)
-    assert alias.exit_code == 1 and "no usable kubeconfig" in alias.output, alias.output
+def test_a_name_too_long_says_so() -> None:
+    result = invoke("delete", "a" * 254)
+    assert result.exit_code == 2 and "must be no more than 253 characters" in result.output

@@ -113,6 +113,8 @@ def test_without_inline_configs_auto_keeps_its_rules() -> None:
         ({"deepspeed": {"bf16": {}}}, {}, "stage", "is missing"),
         ({"deepspeed": {"zero_optimization": {"stage": 0}}}, {}, "stage", "ddp"),
         ({"deepspeed": {"zero_optimization": [1]}}, {}, "zero_optimization", "not a mapping"),
+        # falsy, as the admission rule has it: written, it is a mapping
+        ({"deepspeed": {"zero_optimization": []}}, {}, "zero_optimization", "not a mapping"),
         ({"deepspeed": "ds.json"}, {}, "spec.sftConfig.deepspeed", "inline"),
         ({"fsdp": "hybrid_shard"}, {}, "spec.sftConfig.fsdp", "not an FSDP2 option"),
         ({"fsdp": True}, {"distributed": "deepspeed-zero2"}, "spec.distributed", "auto or fsdp"),

@@ -53,3 +53,32 @@ def test_no_problem_no_words() -> None:
     assert Rows().count == 0
     scan = scan_column([pa.array([[USER, ASSISTANT]])], turns=True, assistant=True)
     assert (scan.null.count, scan.empty.count, scan.no_assistant.count) == (0, 0, 0)
+
+
+def _args(**settings: object) -> object:
+    from types import SimpleNamespace
+
+    defaults = dict(dataset_text_field="text", dataset_kwargs=None, completion_only_loss=None,
+                    assistant_only_loss=False)  # fmt: skip
+    return SimpleNamespace(**{**defaults, **settings})
+
+
+def test_a_row_without_a_conversation_is_read_from_its_text_as_trl_does() -> None:
+    """TRL tokenizes row by row: a chat + text mixture trains, chat rows first."""
+    import datasets
+    from sftjob_trainer.train import _rows_problem
+
+    chat = datasets.Dataset.from_list([{"messages": [USER, ASSISTANT], "text": None}] * 3)
+    text = datasets.Dataset.from_list([{"messages": None, "text": "plain"}] * 2)
+    assert _rows_problem(datasets.concatenate_datasets([chat, text]), _args()) is None
+    # text first: TRL drops `messages` with the text form, and the chat rows have no text
+    problem = _rows_problem(datasets.concatenate_datasets([text, chat]), _args())
+    assert problem is not None and problem.startswith("has no `text` (null) in rows 2, 3, 4")
+    # a row with neither is named with both
+    neither = datasets.Dataset.from_list([{"messages": None, "text": None}])
+    problem = _rows_problem(datasets.concatenate_datasets([chat, neither]), _args())
+    assert problem is not None and "has no `messages` nor `text` (null) in row 3" in problem
+    # turns TRL cannot read, beside a text column: TRL trains the text
+    sharegpt = [{"from": "human", "value": "hi"}]
+    odd = datasets.Dataset.from_list([{"messages": sharegpt, "text": "plain"}] * 2)
+    assert _rows_problem(odd, _args()) is None

@@ -71,14 +71,25 @@ def assistant_rows(turns: pa.Array) -> np.ndarray | None:
     return has
 
 
-def scan_column(batches: Iterable[Any], turns: bool, assistant: bool) -> ColumnScan:
+def _array(batch: Any) -> Any:
+    return batch.combine_chunks() if isinstance(batch, pa.ChunkedArray) else batch
+
+
+def scan_column(
+    batches: Iterable[Any], turns: bool, assistant: bool, fallbacks: Iterable[Any] | None = None
+) -> ColumnScan:
     """Nulls, and for turns empty lists and (with `assistant`) rows without an assistant
-    turn, over the batches of one column (Arrow arrays, in row order)."""
+    turn, over the batches of one column (Arrow arrays, in row order). With `fallbacks`,
+    the same batches of the text column: a row without a conversation but with text is
+    trained from its text."""
     scan = ColumnScan()
     offset = 0
+    text_batches = iter(fallbacks) if fallbacks is not None else None
     for batch in batches:
-        array = batch.combine_chunks() if isinstance(batch, pa.ChunkedArray) else batch
+        array = _array(batch)
         nulls = _bools(pc.is_null(array))
+        if text_batches is not None:
+            nulls &= _bools(pc.is_null(_array(next(text_batches))))
         scan.null.add(nulls, offset)
         if turns and (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
             empty = _bools(pc.equal(pc.list_value_length(array), 0))
@@ -90,12 +101,13 @@ def scan_column(batches: Iterable[Any], turns: bool, assistant: bool) -> ColumnS
     return scan
 
 
-def scan_problems(column: str, scan: ColumnScan) -> list[str]:
+def scan_problems(column: str, scan: ColumnScan, text: str | None = None) -> list[str]:
     """Each problem of the scan, to follow "the `train` split of <source>"."""
     problems = []
     if scan.null.count:
+        missing = f"`{column}` nor `{text}`" if text else f"`{column}`"
         problems.append(
-            f"has no `{column}` (null) in {scan.null.named()}; TRL prepares every row in the "
+            f"has no {missing} (null) in {scan.null.named()}; TRL prepares the rows in the "
             "form of the first, so rows of another form (a mixture of datasets written in "
             "different forms) or without it fail; drop those rows, or write every dataset in "
             "one form"
@@ -121,11 +133,13 @@ def column_batches(rows: Any, column: str, batch_rows: int = 10_000) -> Iterable
 
 
 def rows_problems(
-    rows: Any, columns: Sequence[str], turns: bool, assistant: str | None
+    rows: Any, columns: Sequence[str], turns: bool, assistant: str | None, text: str | None = None
 ) -> list[str]:
-    """The problems of every row of a datasets.Dataset in the form's `columns`."""
+    """The problems of every row of a datasets.Dataset in the form's `columns`; `text`: the
+    column TRL reads a row from when it has no conversation."""
     problems = []
     for column in columns:
-        scan = scan_column(column_batches(rows, column), turns, assistant == column)
-        problems += scan_problems(column, scan)
+        fallbacks = column_batches(rows, text) if text else None
+        scan = scan_column(column_batches(rows, column), turns, assistant == column, fallbacks)
+        problems += scan_problems(column, scan, text)
     return problems

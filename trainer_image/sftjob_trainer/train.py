@@ -131,7 +131,8 @@ def parse(config_path: str, extra_args: list[str]) -> tuple[Any, Any, Any, Any]:
         raise ConfigError(f"trl.yaml: {one_line(exc)}; change the value it names") from None
     apply_cluster_defaults(training_args, set(config or {}))
     parsed = (script_args, training_args, model_args, dataset_args)
-    written = {*(config or {}), *(a[2:].split("=")[0] for a in extra_args if a.startswith("--"))}
+    flags = (a[2:].split("=")[0].replace("-", "_") for a in extra_args if a.startswith("--"))
+    written = {*(config or {}), *flags}  # TrlParser takes --use-peft as --use_peft
     if problems := [*trl_problems(parsed), *filter(None, [lora_problem(written)])]:
         raise ConfigError("; ".join(problems))
     return parsed
@@ -349,8 +350,11 @@ def _rows_problem(rows: Any, training_args: Any) -> str | None:
     if first is None:
         return None
     if vision:
-        return vision_rows_problem(first, columns, text_field)
-    if problem := turns_problem(first):
+        return vision_rows_problem(columns, text_field)
+    # TRL tokenizes row by row: a row whose conversation TRL cannot read is read as text, in
+    # the first row (the whole split then is text) and in the others alike.
+    text_too = text_field in columns and "prompt" not in columns
+    if not text_too and (problem := turns_problem(first)):
         return problem
     form = form_of(first, columns, text_field)
     settings = {
@@ -360,7 +364,8 @@ def _rows_problem(rows: Any, training_args: Any) -> str | None:
     problems = feature_problems(form, rows.features, text_field, settings)
     if not problems:
         assistant = form.assistant_column if training_args.assistant_only_loss else None
-        problems = rows_problems(rows, form.columns, form.turns, assistant)
+        fallback = text_field if text_too and form.turns else None
+        problems = rows_problems(rows, form.columns, form.turns, assistant, fallback)
     return "; ".join(problems) or None
 
 
@@ -442,22 +447,25 @@ def build_trainer(
 
 
 def _prepared_problem(trainer: Any, script_args: Any, training_args: Any) -> str | None:
-    """A split that TRL's preparation left without a row: it drops the rows whose trained
-    tokens were all cut off by max_length, and the sampler refuses an empty one once
-    training starts."""
-    splits = (
-        (script_args.dataset_train_split, trainer.train_dataset),
-        (script_args.dataset_test_split, trainer.eval_dataset),
+    """A train split that TRL's preparation left without a row (it drops the rows with no
+    token to train, such as those whose completion max_length cut off entirely): the
+    sampler refuses it once training starts. (An evaluation split left empty evaluates
+    nothing, as in bare TRL.)"""
+    rows = trainer.train_dataset
+    if rows is None or not hasattr(rows, "__len__") or len(rows):
+        return None
+    split = script_args.dataset_train_split
+    if training_args.max_length is not None:
+        return (
+            f"trl.yaml: max_length {training_args.max_length} leaves no trained token in any "
+            f"row of the `{split}` split (TRL drops the rows whose completion or assistant "
+            "turns are cut off entirely); raise max_length, shorten the prompts, or set "
+            "truncation_mode: keep_end"
+        )
+    return (
+        f"trl.yaml: no row of the `{split}` split has a token to train (TRL drops those rows: "
+        "an empty completion or no assistant turn); " + _WITH_ROWS
     )
-    for split, rows in splits:
-        if rows is not None and hasattr(rows, "__len__") and len(rows) == 0:
-            return (
-                f"trl.yaml: max_length {training_args.max_length} leaves no trained token in "
-                f"any row of the `{split}` split (TRL drops the rows whose completion or "
-                "assistant turns are cut off entirely); raise max_length, shorten the prompts, "
-                "or set truncation_mode: keep_end"
-            )
-    return None
 
 
 def train(

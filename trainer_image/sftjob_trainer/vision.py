@@ -41,16 +41,12 @@ def vision_problems(training_args: Any) -> list[str]:
     return problems
 
 
-IMAGE_TOKEN = "<image>"  # LLaVA's placeholder, written into the text by its datasets
-
-
-def vision_rows_problem(
-    first: Mapping[str, Any], columns: Iterable[str], text_field: str
-) -> str | None:
-    """Why TRL cannot read the text of these image rows, from the first (None: it can).
+def vision_rows_problem(columns: Iterable[str], text_field: str) -> str | None:
+    """Why TRL cannot read the text of image rows with these columns (None: it can).
     TRL does not prepare image rows: its collator reads `messages`, `prompt` and
-    `completion`, or the text field, as they are, and inserts an image placeholder per image
-    into string contents itself."""
+    `completion`, or the text field, as they are. (Image placeholders that do not match the
+    images are counted by the processor, with its own image token, as a batch is built:
+    transformers' refusal there is a refusal too.)"""
     present = set(columns)
     if not present & {"messages", "prompt", text_field}:
         sharegpt = " (ShareGPT `conversations` are not converted for image rows)"
@@ -58,19 +54,6 @@ def vision_rows_problem(
             "holds image rows whose text is in none of the columns TRL reads for them"
             + (sharegpt if "conversations" in present else "")
             + "; write it as `messages` of {role, content} turns"
-        )
-    turns = first.get("messages")
-    texts = (
-        [t.get("content") for t in turns if isinstance(t, Mapping)]
-        if isinstance(turns, list)
-        else []
-    )
-    if any(isinstance(text, str) and IMAGE_TOKEN in text for text in texts):
-        return (
-            f"writes {IMAGE_TOKEN} into the text of `messages`, and TRL inserts a placeholder "
-            f"per image into text contents itself (the model would get two per image); remove "
-            f"{IMAGE_TOKEN} from the text, or write the content as a list "
-            "[{type: image}, {type: text, text: ...}]"
         )
     return None
 

@@ -13,9 +13,10 @@
 {{- end -}}
 
 {{/* Cluster-scoped objects (the ClusterRole and its binding) carry the release's namespace:
-Helm allows a release of the same name in another namespace (one operator per team). */}}
+Helm allows a release of the same name in another namespace (one operator per team). Not
+cut to 63 characters: RBAC names may have 253, and a cut could make two releases share one. */}}
 {{- define "sftjob-operator.clusterScopedName" -}}
-{{- printf "%s-%s" .Release.Namespace (include "sftjob-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Namespace (include "sftjob-operator.fullname" .) -}}
 {{- end -}}
 
 {{- define "sftjob-operator.selectorLabels" -}}

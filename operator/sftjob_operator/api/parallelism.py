@@ -93,7 +93,8 @@ ZERO_NOT_A_MAPPING = "is not a mapping: write zero_optimization: {stage: 1, 2 or
 
 
 def inline_stage(deepspeed: Mapping[str, Any]) -> int | None:
-    zero = deepspeed.get("zero_optimization") or {}
+    # Written, it is a mapping (as the admission rule has it); left out, there is no stage.
+    zero = deepspeed.get("zero_optimization", {})
     if not isinstance(zero, Mapping):
         raise SpecError(f"{DEEPSPEED}.zero_optimization", ZERO_NOT_A_MAPPING)
     stage = zero.get("stage")
