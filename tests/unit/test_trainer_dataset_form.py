@@ -123,3 +123,18 @@ def test_column_types_trl_would_fail_on_or_ignore_are_named() -> None:
         "human -> user, gpt -> assistant"
         in feature_problems(sharegpt, {}, "text", {"assistant_only_loss": True})[0]
     )
+
+
+def test_a_prompt_column_makes_every_row_prompt_and_completion_as_in_trl() -> None:
+    """TRL's tokenize tests for `prompt` before anything else: ultrachat_200k's `prompt`
+    (a string) beside its `messages` fails there for want of `completion`."""
+    from sftjob_trainer.dataset_form import form_of
+
+    problem = form_problem(["prompt", "prompt_id", "messages"], "text")
+    assert problem is not None and "before its `messages`" in problem
+    both = {"prompt": "q", "completion": "a", "messages": [{"role": "user", "content": "q"}]}
+    assert form_of(both, list(both), "text").columns == ("prompt", "completion")
+    # a mixture whose first row has no prompt: its rows still go the prompt way
+    assert form_of({"prompt": None, "text": "a"}, ["prompt", "completion", "text"], "text").columns == (
+        "prompt", "completion"
+    )  # fmt: skip

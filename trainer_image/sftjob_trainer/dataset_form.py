@@ -23,12 +23,20 @@ SHAREGPT = "conversations"
 def form_problem(columns: Sequence[str], text_field: str) -> str | None:
     """Why SFTTrainer cannot read rows with these columns (None: it can)."""
     present = set(columns)
-    if present & set(READ_AS_IS) or text_field in present:
+    if "input_ids" in present:
         return None
-    if "prompt" in present:
-        if "completion" in present:
-            return None
-        return "has `prompt` but no `completion`; SFT trains on a prompt's completion" + _RENAME
+    # TRL tokenizes any row with a `prompt` key as prompt and completion, conversations too
+    if "prompt" in present and "completion" not in present:
+        also = (
+            " (TRL reads a row with `prompt` as prompt and completion, before its `messages`)"
+            if "messages" in present
+            else ""
+        )
+        return (
+            f"has `prompt` but no `completion`{also}; SFT trains on a prompt's completion" + _RENAME
+        )
+    if present & set(READ_AS_IS) or text_field in present or "prompt" in present:
+        return None
     shown = ", ".join(f"`{c}`" for c in columns) or "none"
     return (
         f"has the columns {shown}, none of which SFT reads: it reads `{text_field}` "
@@ -102,26 +110,26 @@ class Form:
 
 
 def form_of(first: Mapping[str, Any], columns: Sequence[str], text_field: str) -> Form:
-    """The form of the first row, as TRL decides it (columns have passed form_problem)."""
-    if is_sharegpt(first):
-        return Form((SHAREGPT,), turns=True)
-    if isinstance(first.get(TURNS), list):
-        return Form((TURNS,), turns=True, assistant_column=TURNS)
-    if "prompt" in columns and first.get("prompt") is not None:
+    """The form TRL tokenizes the rows in, from the columns and the first row (columns
+    that have passed form_problem). A `prompt` column makes every row prompt and completion,
+    whatever else it holds (TRL's tokenize tests for the key first)."""
+    if "prompt" in columns:
         conversational = isinstance(first.get("prompt"), list)
         return Form(
             ("prompt", "completion"),
             turns=conversational,
             assistant_column="completion" if conversational else None,
         )
+    if is_sharegpt(first):
+        return Form((SHAREGPT,), turns=True)
+    if isinstance(first.get(TURNS), list):
+        return Form((TURNS,), turns=True, assistant_column=TURNS)
     if text_field in columns:
         return Form((text_field,), turns=False)
     # The first row holds no conversation (null or empty) and there is no text to read
     # instead: TRL fails on it; its column is read for every such row.
-    for column in (TURNS, SHAREGPT):
-        if column in columns:
-            return Form((column,), turns=True)
-    return Form(("prompt", "completion"), turns=False)
+    column = TURNS if TURNS in columns else SHAREGPT
+    return Form((column,), turns=True)
 
 
 def kind_of(feature: Any) -> str:

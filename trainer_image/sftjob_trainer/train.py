@@ -345,12 +345,12 @@ def _rows_problem(rows: Any, training_args: Any) -> str | None:
         return None
     if "input_ids" in columns:
         return None
+    if vision:  # TRL's collator reads image rows as they are
+        return vision_rows_problem(columns, text_field)
     if columns and (problem := form_problem(columns, text_field)):
         return problem
     if first is None:
         return None
-    if vision:
-        return vision_rows_problem(columns, text_field)
     # TRL tokenizes row by row: a row whose conversation TRL cannot read is read as text, in
     # the first row (the whole split then is text) and in the others alike.
     text_too = text_field in columns and "prompt" not in columns
